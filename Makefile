@@ -1,0 +1,44 @@
+# moepp — the two commands people need are `make run` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+MODEL ?= Assets/models/moepp-tiny
+RELEASE := .build/release/moepp
+# Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
+DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
+
+.PHONY: all deps build run test bench hf-fixtures clean
+
+all: build
+
+# Installs only what is missing, so a machine that has everything is left alone.
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product moepp
+
+run: build
+	@if [ ! -f "$(MODEL)/config.json" ]; then echo "make run: no model at $(MODEL) (set MODEL=dir)"; exit 1; fi
+	$(RELEASE) generate --model $(MODEL) --max-tokens 80 --temperature 0.8 --seed 7 "To be, or not to be"
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: build
+	$(RELEASE) bench $(BENCH_ARGS)
+
+# Regenerates the Hugging Face reference fixtures (Python is for fixture making only).
+hf-fixtures:
+	python3 -m pip install -q torch==2.13.0 transformers==4.57.1 safetensors
+	python3 Tests/MoEKitTests/Fixtures/make_hf_fixtures.py Tests/MoEKitTests/Fixtures
+
+clean:
+	rm -rf .build

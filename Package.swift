@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds are what people run and what `make bench` measures; -Ounchecked drops the
+// bounds checks in the kernels' inner loops (the kernels are tested against naive twins in debug).
+let speed: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .swiftLanguageMode(.v5),
+]
+
+let package = Package(
+    name: "moepp",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "MoEKit", targets: ["MoEKit"]),
+        .executable(name: "moepp", targets: ["moepp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .target(name: "MoEKit", dependencies: ["COpenBLAS"], swiftSettings: speed),
+        .executableTarget(
+            name: "moepp",
+            dependencies: ["MoEKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: speed),
+        .testTarget(name: "MoEKitTests", dependencies: ["MoEKit"],
+                    resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
+    ]
+)

@@ -1,0 +1,82 @@
+/// Every tensor a checkpoint of a given config holds, with its shape and role. The loader, the
+/// fixture writer, `moepp inspect` (parameter counts) and the trainer's checkpoint writer all
+/// derive from this one list.
+public struct CheckpointLayout: Sendable {
+    public enum Role: String, Sendable {
+        case embedding, attention, norm, router, gatingResidual, ffnExpert, constantExpert, lmHead
+    }
+
+    public struct Entry: Sendable {
+        public let name: String
+        public let shape: [Int]
+        public let role: Role
+        /// For expert tensors, the expert index within its layer.
+        public let expert: Int?
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public let config: ModelConfig
+    public let entries: [Entry]
+
+    public init(config: ModelConfig) {
+        self.config = config
+        let names = TensorNames(family: config.family)
+        let (d, inner, experts) = (config.hiddenSize, config.intermediateSize, config.numExperts)
+        var entries: [Entry] = [Entry(name: TensorNames.embedding, shape: [config.vocabSize, d], role: .embedding, expert: nil)]
+        for l in 0..<config.numLayers {
+            entries.append(Entry(name: names.inputNorm(l), shape: [d], role: .norm, expert: nil))
+            for (projection, rows, cols) in [("q_proj", config.queryDim, d), ("k_proj", config.keyValueDim, d),
+                                             ("v_proj", config.keyValueDim, d), ("o_proj", d, config.queryDim)] {
+                entries.append(Entry(name: names.attention(l, projection), shape: [rows, cols], role: .attention, expert: nil))
+            }
+            if config.queryKeyNorm {
+                entries.append(Entry(name: names.queryNorm(l), shape: [config.queryDim], role: .norm, expert: nil))
+                entries.append(Entry(name: names.keyNorm(l), shape: [config.keyValueDim], role: .norm, expert: nil))
+            }
+            entries.append(Entry(name: names.postAttentionNorm(l), shape: [d], role: .norm, expert: nil))
+            if config.twoLayerGate {
+                entries.append(Entry(name: names.twoLayerRouter(l, 0), shape: [8 * experts, d], role: .router, expert: nil))
+                entries.append(Entry(name: names.twoLayerRouter(l, 2), shape: [experts, 8 * experts], role: .router, expert: nil))
+            } else {
+                entries.append(Entry(name: names.router(l), shape: [experts, d], role: .router, expert: nil))
+            }
+            if config.family == .moepp {
+                // Present in every layer as in the release; the first layer's is unused.
+                entries.append(Entry(name: names.gatingResidual(l), shape: [experts, experts], role: .gatingResidual, expert: nil))
+            }
+            for e in 0..<config.numFFNExperts {
+                if config.family == .moepp {
+                    entries.append(Entry(name: names.fusedUpProjection(l, e), shape: [2 * inner, d], role: .ffnExpert, expert: e))
+                } else {
+                    entries.append(Entry(name: names.expertGate(l, e), shape: [inner, d], role: .ffnExpert, expert: e))
+                    entries.append(Entry(name: names.expertUp(l, e), shape: [inner, d], role: .ffnExpert, expert: e))
+                }
+                entries.append(Entry(name: names.expertDown(l, e), shape: [d, inner], role: .ffnExpert, expert: e))
+            }
+            if config.hasZeroComputationExperts {
+                for e in [experts - 4, experts - 3] {
+                    entries.append(Entry(name: names.constantVector(l, e), shape: [d], role: .constantExpert, expert: e))
+                    entries.append(Entry(name: names.constantMixing(l, e), shape: [2, d], role: .constantExpert, expert: e))
+                }
+            }
+        }
+        entries.append(Entry(name: TensorNames.finalNorm, shape: [d], role: .norm, expert: nil))
+        if !config.tieWordEmbeddings {
+            entries.append(Entry(name: TensorNames.lmHead, shape: [config.vocabSize, d], role: .lmHead, expert: nil))
+        }
+        self.entries = entries
+    }
+
+    public var totalParameters: Int { entries.reduce(0) { $0 + $1.count } }
+
+    /// Parameters of one FFN expert (all layers' experts are the same size).
+    public var parametersPerFFNExpert: Int { 3 * config.hiddenSize * config.intermediateSize }
+
+    /// Parameters a token touches when every layer runs `ffnExpertsPerLayer` FFN experts
+    /// (embedding row and all of attention, norms, routers, constants and the lm_head count).
+    public func activeParameters(ffnExpertsPerLayer: Double) -> Int {
+        let nonExpert = entries.filter { $0.role != .ffnExpert && $0.role != .embedding }.reduce(0) { $0 + $1.count }
+        return nonExpert + config.hiddenSize +
+            Int(ffnExpertsPerLayer * Double(config.numLayers * parametersPerFFNExpert))
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Typed reads from a decoded JSON object that fail with a one-line error naming file and key.
+struct JSONFields {
+    let object: [String: Any]
+    let file: String
+
+    init(data: Data, file: String) throws {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw CheckpointError(file: file, "not a JSON object")
+        }
+        self.object = object
+        self.file = file
+    }
+
+    init(object: [String: Any], file: String) {
+        self.object = object
+        self.file = file
+    }
+
+    func has(_ key: String) -> Bool { object[key] != nil && !(object[key] is NSNull) }
+
+    func fail(_ key: String, _ why: String) -> CheckpointError { .badKey(key, file: file, why) }
+
+    private func describe(_ value: Any?) -> String {
+        guard let value else { return "nothing" }
+        if value is NSNull { return "null" }
+        if let text = value as? String { return "\"\(text)\"" }
+        return "\(value)"
+    }
+
+    /// JSON true/false arrive as NSNumber too (objCType "c"); `is Bool` would also accept 0 and 1.
+    private func isBoolean(_ value: Any?) -> Bool {
+        guard let number = value as? NSNumber else { return false }
+        return number.objCType.pointee == 0x63
+    }
+
+    private func integerValue(_ value: Any?) -> Int? {
+        guard let number = value as? NSNumber, !isBoolean(value), Double(number.intValue) == number.doubleValue else { return nil }
+        return number.intValue
+    }
+
+    func int(_ key: String, default fallback: Int? = nil, minimum: Int = 1) throws -> Int {
+        guard has(key) else {
+            if let fallback { return fallback }
+            throw fail(key, "missing")
+        }
+        guard let value = integerValue(object[key]), value >= minimum else {
+            throw fail(key, "expected an integer ≥ \(minimum), found \(describe(object[key]))")
+        }
+        return value
+    }
+
+    func double(_ key: String, default fallback: Double? = nil, positive: Bool = true) throws -> Double {
+        guard has(key) else {
+            if let fallback { return fallback }
+            throw fail(key, "missing")
+        }
+        guard let number = object[key] as? NSNumber, !isBoolean(object[key]), number.doubleValue.isFinite,
+              !positive || number.doubleValue > 0 else {
+            throw fail(key, "expected a \(positive ? "positive " : "")number, found \(describe(object[key]))")
+        }
+        return number.doubleValue
+    }
+
+    func bool(_ key: String, default fallback: Bool) throws -> Bool {
+        guard has(key) else { return fallback }
+        guard isBoolean(object[key]), let value = object[key] as? Bool else { throw fail(key, "expected true or false, found \(describe(object[key]))") }
+        return value
+    }
+
+    func string(_ key: String, default fallback: String? = nil) throws -> String {
+        guard has(key) else {
+            if let fallback { return fallback }
+            throw fail(key, "missing")
+        }
+        guard let value = object[key] as? String else { throw fail(key, "expected a string, found \(describe(object[key]))") }
+        return value
+    }
+
+    /// An integer or a list of integers (`eos_token_id`, MoE++'s `num_experts: [20]`).
+    func intList(_ key: String, minimum: Int = 0) throws -> [Int]? {
+        guard has(key) else { return nil }
+        if let single = integerValue(object[key]) {
+            guard single >= minimum else { throw fail(key, "expected an integer ≥ \(minimum), found \(single)") }
+            return [single]
+        }
+        guard let list = object[key] as? [Any] else { throw fail(key, "expected an integer or a list of integers, found \(describe(object[key]))") }
+        return try list.map { item in
+            guard let value = integerValue(item), value >= minimum else {
+                throw fail(key, "expected integers ≥ \(minimum), found \(describe(item))")
+            }
+            return value
+        }
+    }
+}

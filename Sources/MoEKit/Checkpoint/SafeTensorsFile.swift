@@ -1,0 +1,86 @@
+import Foundation
+
+/// One tensor inside a mapped file: where its bytes are and what they mean.
+public struct TensorView: @unchecked Sendable {
+    public let name: String
+    public let dtype: DType
+    public let shape: [Int]
+    public let base: UnsafeRawPointer
+    public let file: MappedFile
+
+    public var elementCount: Int { shape.reduce(1, *) }
+
+    public func floats() -> [Float] {
+        [Float](unsafeUninitializedCapacity: elementCount) { buffer, initialised in
+            convertToFloat(base, dtype, count: elementCount, into: buffer.baseAddress!)
+            initialised = elementCount
+        }
+    }
+}
+
+/// A `.safetensors` file: an 8-byte little-endian header length N, N bytes of JSON
+/// (`{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}}`),
+/// then the data; offsets are relative to the end of the header. Everything is validated here so
+/// that a kernel never reads outside the file.
+public final class SafeTensorsFile: @unchecked Sendable {
+    public let file: MappedFile
+    public private(set) var tensors: [String: TensorView] = [:]
+    public private(set) var metadata: [String: String] = [:]
+
+    public var path: String { file.path }
+
+    public init(path: String) throws {
+        file = try MappedFile(path: path)
+        guard file.size >= 8 else { throw CheckpointError(file: path, "truncated: \(file.size) bytes, no header length") }
+        let headerLength = Int(clamping: UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
+        guard headerLength <= file.size - 8 else {
+            throw CheckpointError(file: path, "header length \(headerLength) runs beyond the file (\(file.size) bytes)")
+        }
+        let headerData = Data(bytes: file.base + 8, count: headerLength)
+        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
+            throw CheckpointError(file: path, "header is not a JSON object")
+        }
+        let dataStart = 8 + headerLength
+        let dataSize = file.size - dataStart
+        for (name, entry) in header {
+            if name == "__metadata__" {
+                metadata = (entry as? [String: String]) ?? [:]
+                continue
+            }
+            tensors[name] = try Self.parseEntry(name, entry, path: path, dataStart: dataStart, dataSize: dataSize, file: file)
+        }
+    }
+
+    private static func parseEntry(_ name: String, _ entry: Any, path: String, dataStart: Int, dataSize: Int, file: MappedFile) throws -> TensorView {
+        func fail(_ why: String) -> CheckpointError { CheckpointError(file: path, "tensor '\(name)': \(why)") }
+        guard let fields = entry as? [String: Any] else { throw fail("entry is not an object") }
+        guard let dtypeName = fields["dtype"] as? String else { throw fail("no dtype") }
+        guard let dtype = DType(rawValue: dtypeName) else {
+            throw fail("unsupported dtype '\(dtypeName)' (supported: F32, F16, BF16)")
+        }
+        guard let shapeValues = fields["shape"] as? [Any], let shape = Self.integers(shapeValues), shape.allSatisfy({ $0 >= 0 }) else {
+            throw fail("shape is not a list of non-negative integers")
+        }
+        guard let offsetValues = fields["data_offsets"] as? [Any], let offsets = Self.integers(offsetValues), offsets.count == 2,
+              offsets[0] >= 0, offsets[0] <= offsets[1] else {
+            throw fail("data_offsets is not [begin, end]")
+        }
+        guard offsets[1] <= dataSize else {
+            throw fail("data ends at byte \(offsets[1]) but the file holds \(dataSize) data bytes (truncated?)")
+        }
+        let expected = shape.reduce(1, *) * dtype.byteSize
+        guard offsets[1] - offsets[0] == expected else {
+            throw fail("\(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtypeName) (expected \(expected))")
+        }
+        return TensorView(name: name, dtype: dtype, shape: shape, base: file.base + dataStart + offsets[0], file: file)
+    }
+
+    private static func integers(_ values: [Any]) -> [Int]? {
+        var result: [Int] = []
+        for value in values {
+            guard let number = value as? NSNumber, Double(number.intValue) == number.doubleValue else { return nil }
+            result.append(number.intValue)
+        }
+        return result
+    }
+}

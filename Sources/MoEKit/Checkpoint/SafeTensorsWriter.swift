@@ -1,0 +1,92 @@
+import Foundation
+
+/// Writes tensors as a `.safetensors` file (header padded to 8 bytes, tensors in the order given).
+/// The file appears atomically: it is written beside the target and renamed into place, so a
+/// crash never leaves half a checkpoint.
+public struct SafeTensorsWriter {
+    public struct Entry {
+        public let name: String
+        public let dtype: DType
+        public let shape: [Int]
+        public let bytes: [UInt8]
+
+        public init(name: String, dtype: DType, shape: [Int], bytes: [UInt8]) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+            self.bytes = bytes
+        }
+
+        public init(name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
+            precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+            self.init(name: name, dtype: dtype, shape: shape, bytes: encodeFloats(values, as: dtype))
+        }
+    }
+
+    public var entries: [Entry] = []
+    public var metadata: [String: String] = [:]
+
+    public init() {}
+
+    public mutating func add(_ name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
+        entries.append(Entry(name: name, shape: shape, values: values, dtype: dtype))
+    }
+
+    public func write(to path: String) throws {
+        var header = "{"
+        var offset = 0
+        if !metadata.isEmpty {
+            let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+            header += "\"__metadata__\":{\(pairs.joined(separator: ","))},"
+        }
+        header += entries.map { entry in
+            defer { offset += entry.bytes.count }
+            let shape = entry.shape.map(String.init).joined(separator: ",")
+            return "\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + entry.bytes.count)]}"
+        }.joined(separator: ",")
+        header += "}"
+        while (header.utf8.count + 8) % 8 != 0 { header += " " }
+        var data = Data()
+        var length = UInt64(header.utf8.count).littleEndian
+        withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
+        data.append(contentsOf: Array(header.utf8))
+        for entry in entries { data.append(contentsOf: entry.bytes) }
+        try AtomicFile.write(data, to: path)
+    }
+}
+
+/// JSON string literal with the escapes JSON requires.
+func jsonString(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+        }
+    }
+    return out + "\""
+}
+
+/// Write-then-rename, so readers see the old file or the new one, never a partial one.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let temporary = path + ".partial-\(getpid())"
+        do {
+            try data.write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else {
+                throw CheckpointError(file: path, "cannot rename into place: \(String(cString: strerror(errno)))")
+            }
+        } catch let error as CheckpointError {
+            unlink(temporary)
+            throw error
+        } catch {
+            unlink(temporary)
+            throw CheckpointError(file: path, "cannot write: \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// What a generation run reports, in order: the prompt's routing, then one `token` per generated
+/// token (text piece, routing, timing), then `finished`. The CLI and the TUI consume the same stream.
+public enum GenerationEvent: Sendable {
+    case prompt(PromptReport)
+    case token(TokenReport)
+    case finished(FinishReport)
+}
+
+public struct PromptReport: Sendable {
+    public var tokens: [TokenRouting]
+    public var seconds: Double
+    public var tokensPerSecond: Double { seconds > 0 ? Double(tokens.count) / seconds : 0 }
+}
+
+public struct TokenReport: Sendable {
+    public var id: Int
+    /// Text this token completes (may be empty while a multi-byte character is unfinished).
+    public var text: String
+    public var routing: TokenRouting
+    /// Wall time of this token's decode step (sampling + forward).
+    public var seconds: Double
+}
+
+public struct FinishReport: Sendable {
+    public enum Reason: String, Sendable { case endOfSequence = "eos", maxTokens = "max_tokens", stopped, contextFull = "context_full" }
+    public var reason: Reason
+    public var promptTokens: Int
+    public var generatedTokens: Int
+    public var promptSeconds: Double
+    public var decodeSeconds: Double
+    /// Text still held by the streaming decoder when generation ended (normally empty).
+    public var trailingText = ""
+    public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
+}
+
+/// Runs a model over a conversation: prompt prefill in one batch, then token-by-token decoding
+/// with the KV cache. Reads `controls` before every token, so live toggles apply at the next one.
+/// A generated token's routing is the routing of that token when it is fed back in — the same
+/// convention as the prompt's — so the last generated token is also run (the cache stays whole
+/// for the next turn).
+public final class Generator: @unchecked Sendable {
+    public let model: Transformer
+    public let tokenizer: Tokenizer
+    public let controls: LiveControls
+    public private(set) var cache: KVCache
+    private var sampler: Sampler
+    private var lastSeed: UInt64
+
+    public init(model: Transformer, tokenizer: Tokenizer, controls: LiveControls = LiveControls()) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.controls = controls
+        cache = model.makeCache()
+        lastSeed = controls.current.sampling.seed
+        sampler = Sampler(seed: lastSeed)
+    }
+
+    /// Loads a checkpoint directory: config.json, *.safetensors, tokenizer.json.
+    public convenience init(directory: String, controls: LiveControls = LiveControls()) throws {
+        let model = try Transformer(directory: directory)
+        let tokenizer = try Tokenizer.load(path: (directory as NSString).appendingPathComponent("tokenizer.json"))
+        guard tokenizer.vocabularySize <= model.config.vocabSize else {
+            throw CheckpointError(file: (directory as NSString).appendingPathComponent("tokenizer.json"),
+                                  "\(tokenizer.vocabularySize) tokens but config.json's vocab_size is \(model.config.vocabSize)")
+        }
+        self.init(model: model, tokenizer: tokenizer, controls: controls)
+    }
+
+    /// Forgets the conversation.
+    public func reset() { cache.truncate(to: 0) }
+
+    func routingRecords(_ ids: [Int], _ layers: [[LayerRouting]], start: Int, phase: String) -> [TokenRouting] {
+        ids.enumerated().map { t, id in
+            TokenRouting(position: start + t, tokenId: id, text: tokenizer.decode([id]), phase: phase, layers: layers[t])
+        }
+    }
+
+    /// Encodes `prompt`, appends it to the conversation and generates up to `maxTokens` tokens.
+    /// `shouldStop` is polled between tokens (Ctrl+C in the TUI).
+    @discardableResult
+    public func generate(prompt: String, maxTokens: Int, shouldStop: () -> Bool = { false },
+                         onEvent: (GenerationEvent) -> Void) throws -> FinishReport {
+        var ids = tokenizer.encode(prompt)
+        if cache.length == 0, let prefix = tokenizer.prefixTokenId { ids.insert(prefix, at: 0) }
+        if ids.isEmpty, let bos = model.config.bosTokenId ?? model.config.eosTokenIds.first { ids = [bos] }
+        var report = FinishReport(reason: .maxTokens, promptTokens: ids.count, generatedTokens: 0, promptSeconds: 0, decodeSeconds: 0)
+        guard !ids.isEmpty else { report.reason = .endOfSequence; onEvent(.finished(report)); return report }
+        guard cache.length + ids.count < cache.maximumLength else {
+            report.reason = .contextFull
+            onEvent(.finished(report))
+            return report
+        }
+        let promptStart = Date()
+        let start = cache.length
+        var output = try model.forward(ids, cache: cache, controls: controls.current.routing)
+        report.promptSeconds = Date().timeIntervalSince(promptStart)
+        onEvent(.prompt(PromptReport(tokens: routingRecords(ids, output.routing, start: start, phase: "prompt"), seconds: report.promptSeconds)))
+        var decoder = StreamingDecoder(tokenizer: tokenizer)
+        decoder.atStart = start == 0 && ids.count == (tokenizer.prefixTokenId == nil ? 0 : 1)
+        while report.generatedTokens < maxTokens {
+            if shouldStop() { report.reason = .stopped; break }
+            let stepStart = Date()
+            let settings = controls.current
+            if settings.sampling.seed != lastSeed {
+                lastSeed = settings.sampling.seed
+                sampler = Sampler(seed: lastSeed)
+            }
+            let next = sampler.sample(output.logits[...], settings.sampling)
+            if model.config.eosTokenIds.contains(next) { report.reason = .endOfSequence; break }
+            guard cache.length + 1 <= cache.maximumLength else { report.reason = .contextFull; break }
+            let position = cache.length
+            output = try model.forward([next], cache: cache, controls: settings.routing)
+            let seconds = Date().timeIntervalSince(stepStart)
+            report.generatedTokens += 1
+            report.decodeSeconds += seconds
+            let routing = routingRecords([next], output.routing, start: position, phase: "generated")[0]
+            onEvent(.token(TokenReport(id: next, text: decoder.push(next), routing: routing, seconds: seconds)))
+        }
+        // An unfinished character at the end of the stream is shown as U+FFFD, not dropped.
+        report.trailingText = decoder.finish()
+        onEvent(.finished(report))
+        return report
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Multi-head causal self-attention with grouped key/value heads, rotary positions and a KV cache.
+/// OLMoE variants add an RMSNorm over the whole q and k projections and optional clipping.
+///   score(t, j) = q_t·k_j / √d_head for j ≤ t;   out_t = Σ_j softmax(score)_j · v_j
+public struct Attention: Sendable {
+    let config: ModelConfig
+    let queryProjection: WeightMatrix
+    let keyProjection: WeightMatrix
+    let valueProjection: WeightMatrix
+    let outputProjection: WeightMatrix
+    let queryNorm: [Float]?
+    let keyNorm: [Float]?
+    let rotary: RotaryEmbedding
+
+    init(config: ModelConfig, query: WeightMatrix, key: WeightMatrix, value: WeightMatrix, output: WeightMatrix,
+         queryNorm: [Float]?, keyNorm: [Float]?) {
+        self.config = config
+        queryProjection = query
+        keyProjection = key
+        valueProjection = value
+        outputProjection = output
+        self.queryNorm = queryNorm
+        self.keyNorm = keyNorm
+        rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta)
+    }
+
+    /// `x` holds `tokens` normalised hidden states at positions `start…`; their keys and values
+    /// are appended to `cache` (which must have room). Returns tokens × hidden.
+    func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
+        let (qDim, kvDim, headDim) = (config.queryDim, config.keyValueDim, config.headDim)
+        var queries = [Float](repeating: 0, count: tokens * qDim)
+        var keys = [Float](repeating: 0, count: tokens * kvDim)
+        var values = [Float](repeating: 0, count: tokens * kvDim)
+        x.withUnsafeBufferPointer { input in
+            Kernels.matmul(queryProjection, input.baseAddress!, tokens: tokens, &queries)
+            Kernels.matmul(keyProjection, input.baseAddress!, tokens: tokens, &keys)
+            Kernels.matmul(valueProjection, input.baseAddress!, tokens: tokens, &values)
+        }
+        for t in 0..<tokens {
+            queries.withUnsafeMutableBufferPointer { q in
+                keys.withUnsafeMutableBufferPointer { k in
+                    values.withUnsafeMutableBufferPointer { v in
+                        let (qt, kt, vt) = (q.baseAddress! + t * qDim, k.baseAddress! + t * kvDim, v.baseAddress! + t * kvDim)
+                        if let queryNorm { Kernels.rmsNorm(qt, queryNorm, config.rmsNormEps, qt, qDim) }
+                        if let keyNorm { Kernels.rmsNorm(kt, keyNorm, config.rmsNormEps, kt, kvDim) }
+                        if let clip = config.clipQKV {
+                            for i in 0..<qDim { qt[i] = min(max(qt[i], -clip), clip) }
+                            for i in 0..<kvDim { kt[i] = min(max(kt[i], -clip), clip); vt[i] = min(max(vt[i], -clip), clip) }
+                        }
+                        rotary.apply(qt, heads: config.numHeads, position: start + t)
+                        rotary.apply(kt, heads: config.numKeyValueHeads, position: start + t)
+                        cache.key(layer, start + t).update(from: kt, count: kvDim)
+                        cache.value(layer, start + t).update(from: vt, count: kvDim)
+                    }
+                }
+            }
+        }
+        var mixed = [Float](repeating: 0, count: tokens * qDim)
+        let heads = config.numHeads
+        let group = heads / config.numKeyValueHeads
+        let scale = 1 / Float(headDim).squareRoot()
+        let work = tokens * heads * (start + tokens) * headDim
+        queries.withUnsafeBufferPointer { q in
+            mixed.withUnsafeMutableBufferPointer { out in
+                let (q, out) = (q.baseAddress!, out.baseAddress!)
+                Parallel.forChunks(tokens * heads, work: work) { range in
+                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
+                    defer { scores.deallocate() }
+                    for item in range {
+                        let (t, h) = (item / heads, item % heads)
+                        let visible = start + t + 1
+                        let query = q + t * qDim + h * headDim
+                        let kvOffset = (h / group) * headDim
+                        for j in 0..<visible {
+                            scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
+                        }
+                        Kernels.softmax(scores, visible)
+                        let target = out + t * qDim + h * headDim
+                        for j in 0..<visible {
+                            Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
+                        }
+                    }
+                }
+            }
+        }
+        var output = [Float](repeating: 0, count: tokens * config.hiddenSize)
+        mixed.withUnsafeBufferPointer { Kernels.matmul(outputProjection, $0.baseAddress!, tokens: tokens, &output) }
+        return output
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+
+/// A whole decoder-only MoE model over a checkpoint's mapped weights:
+/// embed → blocks (attention + MoE, gating residual threaded through) → final RMSNorm → lm_head.
+public final class Transformer: @unchecked Sendable {
+    public let config: ModelConfig
+    public let weights: CheckpointWeights
+    let embedding: WeightMatrix
+    public let blocks: [DecoderBlock]
+    let finalNorm: [Float]
+    let lmHead: WeightMatrix
+
+    /// Loads `config.json` and the safetensors weights of a checkpoint directory.
+    public convenience init(directory: String) throws {
+        let config = try ModelConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
+        try self.init(config: config, weights: try CheckpointWeights(directory: directory))
+    }
+
+    public init(config: ModelConfig, weights: CheckpointWeights) throws {
+        self.config = config
+        self.weights = weights
+        let names = TensorNames(family: config.family)
+        let (d, v) = (config.hiddenSize, config.vocabSize)
+        embedding = try weights.matrix(TensorNames.embedding, rows: v, cols: d)
+        if config.tieWordEmbeddings && !weights.contains(TensorNames.lmHead) {
+            lmHead = embedding
+        } else {
+            lmHead = try weights.matrix(TensorNames.lmHead, rows: v, cols: d)
+        }
+        finalNorm = try weights.vector(TensorNames.finalNorm, count: d)
+        blocks = try (0..<config.numLayers).map { l in try Self.loadBlock(l, config: config, weights: weights, names: names) }
+    }
+
+    static func loadBlock(_ l: Int, config: ModelConfig, weights: CheckpointWeights, names: TensorNames) throws -> DecoderBlock {
+        let (d, inner, experts) = (config.hiddenSize, config.intermediateSize, config.numExperts)
+        let attention = Attention(
+            config: config,
+            query: try weights.matrix(names.attention(l, "q_proj"), rows: config.queryDim, cols: d),
+            key: try weights.matrix(names.attention(l, "k_proj"), rows: config.keyValueDim, cols: d),
+            value: try weights.matrix(names.attention(l, "v_proj"), rows: config.keyValueDim, cols: d),
+            output: try weights.matrix(names.attention(l, "o_proj"), rows: d, cols: config.queryDim),
+            queryNorm: config.queryKeyNorm ? try weights.vector(names.queryNorm(l), count: config.queryDim) : nil,
+            keyNorm: config.queryKeyNorm ? try weights.vector(names.keyNorm(l), count: config.keyValueDim) : nil)
+        let projection: Router.Projection
+        if config.twoLayerGate {
+            projection = .twoLayer(try weights.matrix(names.twoLayerRouter(l, 0), rows: 8 * experts, cols: d),
+                                   try weights.matrix(names.twoLayerRouter(l, 2), rows: experts, cols: 8 * experts))
+        } else {
+            projection = .linear(try weights.matrix(names.router(l), rows: experts, cols: d))
+        }
+        var residual: GatingResidual?
+        if config.family == .moepp && l > 0 {
+            residual = GatingResidual(matrix: try weights.matrix(names.gatingResidual(l), rows: experts, cols: experts))
+        }
+        let ffn: [FFNExpert] = try (0..<config.numFFNExperts).map { e in
+            if config.family == .moepp {
+                let fused = try weights.matrix(names.fusedUpProjection(l, e), rows: 2 * inner, cols: d)
+                return FFNExpert(gate: fused.rowSlice(0..<inner), up: fused.rowSlice(inner..<2 * inner),
+                                 down: try weights.matrix(names.expertDown(l, e), rows: d, cols: inner))
+            }
+            return FFNExpert(gate: try weights.matrix(names.expertGate(l, e), rows: inner, cols: d),
+                             up: try weights.matrix(names.expertUp(l, e), rows: inner, cols: d),
+                             down: try weights.matrix(names.expertDown(l, e), rows: d, cols: inner))
+        }
+        let constants: [ConstantExpert] = try (config.hasZeroComputationExperts ? [experts - 4, experts - 3] : []).map { e in
+            ConstantExpert(mixing: try weights.tensor(names.constantMixing(l, e), shape: [2, d]).floats(),
+                           vector: try weights.vector(names.constantVector(l, e), count: d))
+        }
+        let moe = MoELayer(config: config, layerIndex: l, router: Router(projection: projection, residual: residual),
+                           ffnExperts: ffn, constantExperts: constants)
+        return DecoderBlock(config: config, inputNorm: try weights.vector(names.inputNorm(l), count: d), attention: attention,
+                            postAttentionNorm: try weights.vector(names.postAttentionNorm(l), count: d), moe: moe)
+    }
+
+    public func makeCache() -> KVCache {
+        KVCache(layers: config.numLayers, width: config.keyValueDim, maximumLength: config.maxPositionEmbeddings)
+    }
+
+    public struct Output {
+        /// Logits of the last token (or of every token with `allLogits`), rows × vocab.
+        public var logits: [Float]
+        /// Per token, per layer.
+        public var routing: [[LayerRouting]]
+    }
+
+    public enum ForwardError: Error, CustomStringConvertible {
+        case contextFull(Int)
+        case tokenOutOfRange(Int, position: Int, vocabulary: Int)
+
+        public var description: String {
+            switch self {
+            case .contextFull(let n): return "context full: the model takes at most \(n) positions"
+            case let .tokenOutOfRange(id, position, vocabulary): return "token id \(id) at position \(position) is outside the vocabulary (0..<\(vocabulary))"
+            }
+        }
+    }
+
+    /// Runs `tokens` at the cache's next positions (a prompt batch or one decode step), appending
+    /// their keys and values to `cache`.
+    public func forward(_ tokens: [Int], cache: KVCache, controls: RoutingControls = RoutingControls(), allLogits: Bool = false) throws -> Output {
+        let (d, count, start) = (config.hiddenSize, tokens.count, cache.length)
+        precondition(count > 0)
+        for (i, token) in tokens.enumerated() where token < 0 || token >= config.vocabSize {
+            throw ForwardError.tokenOutOfRange(token, position: i, vocabulary: config.vocabSize)
+        }
+        guard cache.reserve(start + count) else { throw ForwardError.contextFull(cache.maximumLength) }
+        var hidden = [Float](repeating: 0, count: count * d)
+        hidden.withUnsafeMutableBufferPointer { h in
+            for (t, token) in tokens.enumerated() { embedding.copyRow(token, into: h.baseAddress! + t * d) }
+        }
+        var routing = [[LayerRouting]](repeating: [], count: count)
+        var previousLogits: [[Float]]?
+        for (l, block) in blocks.enumerated() {
+            let output = block.forward(&hidden, tokens: count, start: start, layer: l, cache: cache,
+                                       previousLogits: previousLogits, controls: controls)
+            previousLogits = output.passedLogits
+            for t in 0..<count { routing[t].append(output.routing[t]) }
+        }
+        cache.length = start + count
+        let rows = allLogits ? count : 1
+        let first = count - rows
+        var normed = [Float](repeating: 0, count: rows * d)
+        hidden.withUnsafeBufferPointer { h in
+            normed.withUnsafeMutableBufferPointer { n in
+                for r in 0..<rows { Kernels.rmsNorm(h.baseAddress! + (first + r) * d, finalNorm, config.rmsNormEps, n.baseAddress! + r * d, d) }
+            }
+        }
+        var logits = [Float](repeating: 0, count: rows * config.vocabSize)
+        normed.withUnsafeBufferPointer { Kernels.matmul(lmHead, $0.baseAddress!, tokens: rows, &logits) }
+        return Output(logits: logits, routing: routing)
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// The MoE++ gate from router logits to chosen experts and weights (moepp-spec, "Router" steps 3–5):
+///
+///   z ← z / (std_{n−1}(z) / σ)                       (logits norm, if on)
+///   z_i ← −∞ for experts the mask disables
+///   p = softmax(z);  S = top-k of p (ties: lower index)
+///   w_i = p_i for i ∈ S, w_zero ← 0 (default gating), w ← w / Σw  (if renormalising)
+///
+/// Mixtral gating (softmax over the k chosen logits) equals renormalising the chosen p_i, so both
+/// share this path; it only skips the zero-weight rule.
+public struct Gate: Sendable {
+    public let config: ModelConfig
+
+    public init(config: ModelConfig) { self.config = config }
+
+    public struct Decision: Sendable {
+        public var probabilities: [Float]
+        public var chosen: [Int]
+        public var weights: [Float]
+    }
+
+    public func normalizedLogits(_ logits: [Float]) -> [Float] {
+        guard config.useLogitsNorm, logits.count > 1 else { return logits }
+        let mean = logits.reduce(0, +) / Float(logits.count)
+        let variance = logits.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(logits.count - 1)
+        let std = variance.squareRoot()
+        guard std > 0 else { return logits }
+        let scale = config.gateNormStd / std
+        return logits.map { $0 * scale }
+    }
+
+    public func decide(_ logits: [Float], controls: RoutingControls) -> Decision {
+        var z = normalizedLogits(logits)
+        var enabled = 0
+        for i in z.indices {
+            if controls.mask.allows(i, kind: config.kind(ofExpert: i)) { enabled += 1 } else { z[i] = -.infinity }
+        }
+        var probabilities = z
+        probabilities.withUnsafeMutableBufferPointer { Kernels.softmax($0.baseAddress!, $0.count) }
+        let k = min(max(1, controls.topK ?? config.topK), enabled)
+        let chosen = Self.topK(z, k)
+        var weights = chosen.map { probabilities[$0] }
+        if !config.useMixtralGating, let zero = config.zeroExpertIndex {
+            for (slot, index) in chosen.enumerated() where index == zero { weights[slot] = 0 }
+        }
+        if config.normalizeTopK {
+            let sum = weights.reduce(0, +)
+            weights = sum > 0 ? weights.map { $0 / sum } : weights.map { _ in 0 }
+        }
+        return Decision(probabilities: probabilities, chosen: chosen, weights: weights)
+    }
+
+    /// Indices of the k largest finite values, largest first; equal values keep index order.
+    /// Selecting on logits rather than probabilities keeps masked experts (−∞) out even when
+    /// an enabled expert's probability underflows to 0.
+    static func topK(_ values: [Float], _ k: Int) -> [Int] {
+        var best: [Int] = []
+        best.reserveCapacity(k + 1)
+        for i in values.indices where values[i] > -.infinity {
+            var slot = best.count
+            while slot > 0 && values[best[slot - 1]] < values[i] { slot -= 1 }
+            if slot < k {
+                best.insert(i, at: slot)
+                if best.count > k { best.removeLast() }
+            }
+        }
+        return best
+    }
+}

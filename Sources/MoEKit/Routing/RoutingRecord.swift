@@ -1,0 +1,49 @@
+/// One expert the router chose for a token at a layer, with its final (post-rule, renormalised) weight.
+public struct ChosenExpert: Hashable, Sendable, Codable {
+    public var index: Int
+    public var kind: String
+    public var weight: Float
+
+    public init(index: Int, kind: ExpertKind, weight: Float) {
+        self.index = index
+        self.kind = kind.description
+        self.weight = weight
+    }
+}
+
+/// What the router of one layer did for one token. Names follow the stages of the gate:
+/// `routerLogits` (W_r·x), `residualLogits` (+ G·previous, what the next layer receives),
+/// `probabilities` (after logits norm, mask and softmax), `chosen` (top-k with final weights).
+/// The `…WithoutResidual` fields replay the gate on `routerLogits` alone, so the gating
+/// residual's effect is observable.
+public struct LayerRouting: Sendable, Codable {
+    public var layer: Int
+    public var routerLogits: [Float]
+    public var residualLogits: [Float]
+    public var probabilities: [Float]
+    public var chosen: [ChosenExpert]
+    public var probabilitiesWithoutResidual: [Float]
+    public var chosenWithoutResidual: [Int]
+    public var ffnExpertsComputed: Int
+
+    /// Did the gating residual change which experts were chosen?
+    public var residualChangedChoice: Bool { Set(chosen.map(\.index)) != Set(chosenWithoutResidual) }
+
+    /// Total variation distance between the probabilities with and without the residual.
+    public var residualProbabilityShift: Float {
+        zip(probabilities, probabilitiesWithoutResidual).reduce(0) { $0 + abs($1.0 - $1.1) } / 2
+    }
+}
+
+/// Routing of one token through every layer.
+public struct TokenRouting: Sendable, Codable {
+    public var position: Int
+    public var tokenId: Int
+    public var text: String
+    /// "prompt" or "generated".
+    public var phase: String
+    public var layers: [LayerRouting]
+
+    public var ffnExpertsComputed: Int { layers.reduce(0) { $0 + $1.ffnExpertsComputed } }
+    public var meanFFNExpertsPerLayer: Double { layers.isEmpty ? 0 : Double(ffnExpertsComputed) / Double(layers.count) }
+}

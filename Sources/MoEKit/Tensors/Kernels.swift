@@ -1,0 +1,120 @@
+import Foundation
+import COpenBLAS
+
+/// The optimised kernels. Each has a naive twin in `NaiveKernels.swift`; `KernelTests` holds them equal.
+public enum Kernels {
+    /// Σ_i row[i]·x[i] over `count` elements of a weight row of any dtype, 16 lanes at a time.
+    @inline(__always)
+    public static func dot(_ row: UnsafeRawPointer, _ dtype: DType, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var i = 0
+        let xRaw = UnsafeRawPointer(x)
+        switch dtype {
+        case .f32:
+            while i + 32 <= count {
+                acc0 += row.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                acc1 += row.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+                i += 32
+            }
+        case .f16:
+            while i + 32 <= count {
+                let w0 = SIMD16<Float>(row.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<Float16>.self))
+                let w1 = SIMD16<Float>(row.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD16<Float16>.self))
+                acc0 += w0 * xRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                acc1 += w1 * xRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+                i += 32
+            }
+        case .bf16:
+            while i + 32 <= count {
+                let b0 = SIMD16<UInt32>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt16>.self)) &<< 16
+                let b1 = SIMD16<UInt32>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD16<UInt16>.self)) &<< 16
+                acc0 += unsafeBitCast(b0, to: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                acc1 += unsafeBitCast(b1, to: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+                i += 32
+            }
+        }
+        var sum = (acc0 + acc1).sum()
+        while i < count { sum += loadElement(row, dtype, i) * x[i]; i += 1 }
+        return sum
+    }
+
+    /// y = W·x (W is rows×cols, x has cols elements, y rows). Rows are split across cores.
+    public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
+            for r in range { y[r] = dot(w.rowPointer(r), w.dtype, x, w.cols) }
+        }
+    }
+
+    /// Y = X·Wᵀ for a batch: X is tokens×cols (row-major), Y tokens×rows. One pass over the weights
+    /// serves the whole batch: f32 goes straight to BLAS, f16/bf16 rows are widened a tile at a time.
+    public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
+        if tokens == 1 { matvec(w, x, y); return }
+        if w.dtype == .f32 {
+            sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
+            return
+        }
+        let tileRows = max(1, min(w.rows, (1 << 18) / max(1, w.cols)))
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * w.cols)
+        defer { tile.deallocate() }
+        var start = 0
+        while start < w.rows {
+            let count = min(tileRows, w.rows - start)
+            convertToFloat(w.rowPointer(start), w.dtype, count: count * w.cols, into: tile)
+            sgemmTransposedB(x, tile, y + start, m: tokens, n: count, k: w.cols, ldc: w.rows)
+            start += count
+        }
+    }
+
+    /// C[m×n] (leading dimension ldc) = A[m×k] · B[n×k]ᵀ, all row-major.
+    @inline(__always)
+    static func sgemmTransposedB(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(k), 0, c, Int32(ldc))
+    }
+
+    /// RMSNorm: out_i = x_i / sqrt(mean(x²) + eps) · weight_i.
+    public static func rmsNorm(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ eps: Float, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
+        var acc = SIMD16<Float>()
+        var i = 0
+        let xRaw = UnsafeRawPointer(x)
+        while i + 16 <= count {
+            let v = xRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            acc += v * v
+            i += 16
+        }
+        var sumSquares = acc.sum()
+        while i < count { sumSquares += x[i] * x[i]; i += 1 }
+        let scale = 1 / (sumSquares / Float(count) + eps).squareRoot()
+        for j in 0..<count { out[j] = x[j] * scale * weight[j] }
+    }
+
+    /// In-place numerically stable softmax: p_i = exp(z_i − max z) / Σ_j exp(z_j − max z).
+    /// Entries of −∞ (masked experts) get probability 0.
+    public static func softmax(_ z: UnsafeMutablePointer<Float>, _ count: Int) {
+        var maximum = -Float.infinity
+        for i in 0..<count { maximum = max(maximum, z[i]) }
+        guard maximum > -Float.infinity else {
+            for i in 0..<count { z[i] = 0 }
+            return
+        }
+        var sum: Float = 0
+        for i in 0..<count { z[i] = expf(z[i] - maximum); sum += z[i] }
+        let inverse = 1 / sum
+        for i in 0..<count { z[i] *= inverse }
+    }
+
+    /// SwiGLU's gate: out_i = silu(gate_i) · up_i, silu(g) = g / (1 + e^(−g)).
+    public static func siluMultiply(_ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int) {
+        for i in 0..<count {
+            let g = gate[i]
+            out[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// y += a·x
+    @inline(__always)
+    public static func addScaled(_ x: UnsafePointer<Float>, _ a: Float, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
+        for i in 0..<count { y[i] += a * x[i] }
+    }
+}
+
+

@@ -1,0 +1,149 @@
+import Foundation
+
+/// A Hugging Face `tokenizer.json` BPE tokenizer in one of the two spellings MoE checkpoints use:
+/// - byte-level (GPT-2, OLMoE, ours): text → GPT-2 pre-tokenizer words → bytes as
+///   `ByteLevelAlphabet` characters → BPE;
+/// - SentencePiece-style (LLaMA, Mixtral, MoE++): spaces become "▁", a "▁" is prepended, BPE over
+///   Unicode scalars, and anything not in the vocabulary falls back to `<0xXX>` byte tokens.
+/// Added (special) tokens are matched verbatim before either.
+public final class Tokenizer: @unchecked Sendable {
+    public enum Style: Equatable, Sendable {
+        case byteLevel
+        case sentencePiece(prependSpace: Bool, splitOnSpace: Bool)
+    }
+
+    public struct AddedToken: Sendable {
+        public let content: String
+        public let id: Int
+        public let special: Bool
+    }
+
+    public let style: Style
+    public let model: BPEModel
+    public let byteFallback: Bool
+    public let unknownTokenId: Int?
+    public let addedTokens: [AddedToken]
+    /// The token the post-processor puts before every input (LLaMA's `<s>`), if any.
+    public let prefixTokenId: Int?
+    let byteTokenIds: [Int?]
+    let addedById: [Int: AddedToken]
+
+    public var vocabularySize: Int { max(model.tokens.count, (addedTokens.map(\.id).max() ?? -1) + 1) }
+
+    public init(style: Style, model: BPEModel, byteFallback: Bool = false, unknownToken: String? = nil,
+                addedTokens: [AddedToken] = [], prefixToken: String? = nil) {
+        self.style = style
+        self.model = model
+        self.byteFallback = byteFallback
+        self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
+        addedById = Dictionary(addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        func lookup(_ text: String) -> Int? {
+            addedTokens.first(where: { $0.content == text })?.id ?? model.id(of: Array(text.utf8))
+        }
+        unknownTokenId = unknownToken.flatMap(lookup)
+        prefixTokenId = prefixToken.flatMap(lookup)
+        byteTokenIds = (0..<256).map { byte in model.id(of: Array(String(format: "<0x%02X>", byte).utf8)) }
+    }
+
+    public static func load(path: String) throws -> Tokenizer {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.missingFile(path) }
+        return try TokenizerJSON.decode(JSONFields(data: data, file: path))
+    }
+
+    // MARK: Encoding
+
+    public func encode(_ text: String) -> [Int] {
+        var ids: [Int] = []
+        var segment = ""
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            if let added = addedTokens.first(where: { rest.utf8.starts(with: $0.content.utf8) && !$0.content.isEmpty }) {
+                ids += encodePlain(segment)
+                segment = ""
+                ids.append(added.id)
+                rest = Substring(rest.utf8.dropFirst(added.content.utf8.count))
+            } else {
+                segment.unicodeScalars.append(rest.unicodeScalars.first!)
+                rest = Substring(rest.unicodeScalars.dropFirst())
+            }
+        }
+        return ids + encodePlain(segment)
+    }
+
+    func encodePlain(_ text: String) -> [Int] {
+        guard !text.isEmpty else { return [] }
+        switch style {
+        case .byteLevel:
+            return ByteLevelPreTokenizer.split(text).flatMap(encodeWord)
+        case .sentencePiece(let prependSpace, let splitOnSpace):
+            var normalized = prependSpace ? "▁" : ""
+            normalized += text.replacingOccurrences(of: " ", with: "▁")
+            let words = splitOnSpace ? Self.splitBeforeMetaspace(normalized) : [normalized]
+            return words.flatMap { word -> [Int] in
+                let symbols = word.unicodeScalars.map { Array(String($0).utf8) }
+                return model.merge(symbols).flatMap(idsForSymbol)
+            }
+        }
+    }
+
+    /// Ids of one byte-level pre-tokenizer word (public so that the trainer can cache by word).
+    public func encodeWord(_ word: String) -> [Int] {
+        let symbols = word.utf8.map { Array(String(ByteLevelAlphabet.characterForByte[Int($0)]).utf8) }
+        return model.merge(symbols).flatMap(idsForSymbol)
+    }
+
+    func idsForSymbol(_ symbol: BPEModel.Symbol) -> [Int] {
+        if let id = model.id(of: symbol) { return [id] }
+        if byteFallback {
+            let ids = symbol.compactMap { byteTokenIds[Int($0)] }
+            if ids.count == symbol.count { return ids }
+        }
+        return unknownTokenId.map { [$0] } ?? []
+    }
+
+    static func splitBeforeMetaspace(_ text: String) -> [String] {
+        var words: [String] = []
+        var current = ""
+        for scalar in text.unicodeScalars {
+            if scalar == "▁" && !current.isEmpty { words.append(current); current = "" }
+            current.unicodeScalars.append(scalar)
+        }
+        if !current.isEmpty { words.append(current) }
+        return words
+    }
+
+    // MARK: Decoding
+
+    public func isSpecial(_ id: Int) -> Bool { addedById[id]?.special ?? false }
+
+    public func tokenString(_ id: Int) -> String {
+        if let added = addedById[id] { return added.content }
+        return id >= 0 && id < model.tokens.count ? model.tokens[id] : "<\(id)?>"
+    }
+
+    /// The raw bytes token `id` stands for (the leading-space strip of SentencePiece decoding is
+    /// the streaming decoder's business).
+    public func bytes(of id: Int) -> [UInt8] {
+        if let added = addedById[id] { return Array(added.content.utf8) }
+        guard id >= 0 && id < model.tokens.count else { return Array("\u{FFFD}".utf8) }
+        let token = model.tokens[id]
+        switch style {
+        case .byteLevel:
+            return token.map { ByteLevelAlphabet.byteForCharacter[$0] ?? 0x3F }
+        case .sentencePiece:
+            if let byte = Self.fallbackByte(token) { return [byte] }
+            return Array(token.replacingOccurrences(of: "▁", with: " ").utf8)
+        }
+    }
+
+    static func fallbackByte(_ token: String) -> UInt8? {
+        let utf8 = Array(token.utf8)
+        guard utf8.count == 6, token.hasPrefix("<0x"), token.hasSuffix(">") else { return nil }
+        return UInt8(String(decoding: utf8[3..<5], as: UTF8.self), radix: 16)
+    }
+
+    public func decode(_ ids: [Int]) -> String {
+        var decoder = StreamingDecoder(tokenizer: self)
+        return ids.map { decoder.push($0) }.joined() + decoder.finish()
+    }
+}

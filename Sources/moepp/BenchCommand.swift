@@ -1,0 +1,2 @@
+struct BenchCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "bench"); func run() throws {} }
+import ArgumentParser

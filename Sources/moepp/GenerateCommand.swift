@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Continue a prompt, streaming text (or per-token routing records with --json).")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var routing: RoutingOptions
+    @OptionGroup var sampling: SamplingOptions
+    @Option(name: .customLong("max-tokens"), help: "Tokens to generate.") var maxTokens = 64
+    @Flag(help: "Stream one JSON object per generated token: id, text, routing, seconds.") var json = false
+    @Argument(help: "The prompt.") var prompt: String
+
+    /// A generated token as one JSON line.
+    struct TokenLine: Encodable {
+        let id: Int
+        let text: String
+        let seconds: Double
+        let routing: TokenRouting
+    }
+
+    struct SummaryLine: Encodable {
+        let finished: String
+        let promptTokens: Int
+        let generatedTokens: Int
+        let promptTokensPerSecond: Double
+        let decodeTokensPerSecond: Double
+    }
+
+    func run() throws {
+        let generator = try modelOptions.loadGenerator()
+        let controls = try routing.controls(for: generator.model.config)
+        generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings) }
+        if !json { FileHandle.standardOutput.write(Data(prompt.utf8)) }
+        let report = try generator.generate(prompt: prompt, maxTokens: maxTokens) { event in
+            switch event {
+            case .prompt: break
+            case .token(let token):
+                if json {
+                    JSONLines.print(TokenLine(id: token.id, text: token.text, seconds: token.seconds, routing: token.routing))
+                } else {
+                    FileHandle.standardOutput.write(Data(token.text.utf8))
+                }
+            case .finished(let report):
+                if !json { FileHandle.standardOutput.write(Data((report.trailingText + "\n").utf8)) }
+            }
+        }
+        let promptRate = report.promptSeconds > 0 ? Double(report.promptTokens) / report.promptSeconds : 0
+        if json {
+            JSONLines.print(SummaryLine(finished: report.reason.rawValue, promptTokens: report.promptTokens, generatedTokens: report.generatedTokens,
+                                        promptTokensPerSecond: promptRate, decodeTokensPerSecond: report.decodeTokensPerSecond))
+        } else {
+            let line = String(format: "[%d prompt tokens at %.1f tok/s, %d generated at %.1f tok/s, stop: %@]\n",
+                              report.promptTokens, promptRate, report.generatedTokens, report.decodeTokensPerSecond, report.reason.rawValue)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+}

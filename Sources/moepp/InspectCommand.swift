@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Show a checkpoint's configuration, parameter counts and tensors.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "List every tensor with dtype and shape.") var tensors = false
+
+    func run() throws {
+        let model = try Transformer(directory: modelOptions.directory)
+        let config = model.config
+        let layout = CheckpointLayout(config: config)
+        func millions(_ n: Int) -> String { String(format: "%.3fM", Double(n) / 1e6) }
+        var lines = [
+            "model       \(modelOptions.directory)",
+            "family      \(config.family.rawValue)",
+            "vocabulary  \(config.vocabSize)",
+            "hidden      \(config.hiddenSize)   intermediate \(config.intermediateSize)   layers \(config.numLayers)",
+            "heads       \(config.numHeads) (kv \(config.numKeyValueHeads), head \(config.headDim))   rope θ \(config.ropeTheta)   context \(config.maxPositionEmbeddings)",
+            "experts     \(config.numExperts) per layer: " + (config.hasZeroComputationExperts
+                ? "\(config.numFFNExperts) FFN + 2 constant + copy + zero" : "\(config.numFFNExperts) FFN") + ", top-\(config.topK)",
+            "gate        " + [config.useMixtralGating ? "mixtral gating" : "default gating",
+                              config.twoLayerGate ? "2-layer" : "linear",
+                              config.useLogitsNorm ? "logits norm σ=\(config.gateNormStd)" : "no logits norm",
+                              config.family == .moepp ? "gating residual" : "no gating residual",
+                              config.multiplyInputByTopK ? "input ×k" : "input ×1"].joined(separator: ", "),
+            "parameters  \(millions(layout.totalParameters)) total, \(millions(layout.parametersPerFFNExpert)) per FFN expert",
+            "active      \(millions(layout.activeParameters(ffnExpertsPerLayer: Double(config.topK)))) per token with \(config.topK) FFN experts per layer"
+                + (config.hasZeroComputationExperts ? ", \(millions(layout.activeParameters(ffnExpertsPerLayer: 1))) with 1, \(millions(layout.activeParameters(ffnExpertsPerLayer: 0))) with 0" : ""),
+        ]
+        let storedBytes = model.weights.files.reduce(0) { $0 + $1.file.size }
+        lines.append("files       \(model.weights.files.count) safetensors, \(String(format: "%.1f", Double(storedBytes) / 1e6)) MB")
+        print(lines.joined(separator: "\n"))
+        if tensors {
+            for name in model.weights.names {
+                let view = model.weights.view(name)!
+                print("  \(name)  \(view.dtype.rawValue)  \(view.shape)")
+            }
+        }
+    }
+}

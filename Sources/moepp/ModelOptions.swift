@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+
+/// Where the model is; the bundled default when not given.
+struct ModelOptions: ParsableArguments {
+    static let bundledModel = "Assets/models/moepp-tiny"
+
+    @Option(name: .shortAndLong, help: "Checkpoint directory (config.json, *.safetensors, tokenizer.json). Default: $MOEPP_MODEL or \(bundledModel).")
+    var model: String?
+
+    var directory: String {
+        model ?? ProcessInfo.processInfo.environment["MOEPP_MODEL"] ?? Self.bundledModel
+    }
+
+    func loadGenerator(controls: LiveControls = LiveControls()) throws -> Generator {
+        guard FileManager.default.fileExists(atPath: directory) else {
+            throw CheckpointError(file: directory, "no such model directory")
+        }
+        return try Generator(directory: directory, controls: controls)
+    }
+}
+
+/// The live toggles, as flags.
+struct RoutingOptions: ParsableArguments {
+    @Flag(name: .customLong("no-zero"), help: "Disable the zero (discard) expert.") var noZero = false
+    @Flag(name: .customLong("no-copy"), help: "Disable the copy (skip) expert.") var noCopy = false
+    @Flag(name: .customLong("no-constant"), help: "Disable the constant experts.") var noConstant = false
+    @Option(name: .customLong("disable-expert"), help: "Disable expert index N (repeatable).") var disabledExperts: [Int] = []
+    @Option(name: .customLong("experts-per-token"), help: "Router top-k (1…E); default: the model's.") var expertsPerToken: Int?
+    @Flag(name: .customLong("no-gating-residual"), help: "Ignore MoE++ gating residuals.") var noGatingResidual = false
+
+    func controls(for config: ModelConfig) throws -> RoutingControls {
+        var mask = ExpertMask()
+        mask.zeroEnabled = !noZero
+        mask.copyEnabled = !noCopy
+        mask.constantEnabled = !noConstant
+        for expert in disabledExperts {
+            guard (0..<config.numExperts).contains(expert) else {
+                throw ValidationError("--disable-expert \(expert): the model has experts 0…\(config.numExperts - 1)")
+            }
+            mask.disabledExperts.insert(expert)
+        }
+        if let k = expertsPerToken, !(1...config.numExperts).contains(k) {
+            throw ValidationError("--experts-per-token \(k): must be within 1…\(config.numExperts)")
+        }
+        guard (0..<config.numExperts).contains(where: { mask.allows($0, kind: config.kind(ofExpert: $0)) }) else {
+            throw ValidationError("every expert is disabled; the router needs at least one")
+        }
+        return RoutingControls(mask: mask, topK: expertsPerToken, gatingResidual: !noGatingResidual)
+    }
+}
+
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(name: .customLong("top-k"), help: "Sample among the k most likely tokens (0: all).") var topK = 0
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold (1: off).") var topP: Float = 1
+    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+
+    func validate() throws {
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
+        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+    }
+
+    var settings: SamplingSettings { SamplingSettings(temperature: temperature, topK: topK, topP: topP, seed: seed) }
+}
+
+/// One JSON object per line, compact, keys sorted (stable for scripts and diffs).
+enum JSONLines {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }()
+
+    static func print<T: Encodable>(_ value: T) {
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+
+struct RouteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "route",
+        abstract: "Print the routing trace of a prompt (and optionally its continuation) as JSON, one object per token.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var routing: RoutingOptions
+    @Option(help: "Also generate this many tokens (greedy) and trace them.") var generate = 0
+    @Argument(help: "The prompt.") var prompt: String
+
+    func run() throws {
+        let generator = try modelOptions.loadGenerator()
+        let controls = try routing.controls(for: generator.model.config)
+        generator.controls.update { $0.routing = controls }
+        try generator.generate(prompt: prompt, maxTokens: generate) { event in
+            switch event {
+            case .prompt(let report): report.tokens.forEach(JSONLines.print)
+            case .token(let token): JSONLines.print(token.routing)
+            case .finished: break
+            }
+        }
+    }
+}
