@@ -26,6 +26,6 @@ let package = Package(
             dependencies: ["MoEKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: speed),
         .testTarget(name: "MoEKitTests", dependencies: ["MoEKit"],
-                    resources: [.copy("Fixtures")], swiftSettings: [.swiftLanguageMode(.v5)]),
+                    exclude: ["Fixtures"], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MoEKit
 
 @main
@@ -9,4 +10,22 @@ struct Moepp: ParsableCommand {
         subcommands: [GenerateCommand.self, RouteCommand.self, LogitsCommand.self, InspectCommand.self,
                       BenchCommand.self, FixtureCommand.self],
         defaultSubcommand: GenerateCommand.self)
+
+    /// Errors become one line on stderr and a non-zero exit (help and version still print in full).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let lines = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            let line = lines.first { !$0.isEmpty } ?? "\(error)"
+            FileHandle.standardError.write(Data("moepp: \(line.replacingOccurrences(of: "Error: ", with: ""))\n".utf8))
+            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
 }

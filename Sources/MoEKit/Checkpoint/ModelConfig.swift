@@ -134,7 +134,8 @@ extension ModelConfig {
         case "olmoe": family = .olmoe
         case "moe++", "moepp", "moe_plus_plus", "llama_moe_plus_plus": family = .moepp
         default:
-            guard json.has("moe_expert_interval") || json.has("moe_use_logits_norm") else {
+            // The release's own model_type spelling varies; accept MoE-named types carrying MoE++'s keys.
+            guard modelType.lowercased().contains("moe"), json.has("moe_expert_interval") || json.has("moe_use_logits_norm") else {
                 throw json.fail("model_type", "unsupported model type \"\(modelType)\" (expected MoE++, mixtral or olmoe)")
             }
             family = .moepp

@@ -25,14 +25,17 @@ public final class Tokenizer: @unchecked Sendable {
     public let addedTokens: [AddedToken]
     /// The token the post-processor puts before every input (LLaMA's `<s>`), if any.
     public let prefixTokenId: Int?
+    /// `ignore_merges`: a word that is itself a vocabulary entry is taken whole (LLaMA 3 style).
+    public let ignoreMerges: Bool
     let byteTokenIds: [Int?]
     let addedById: [Int: AddedToken]
 
     public var vocabularySize: Int { max(model.tokens.count, (addedTokens.map(\.id).max() ?? -1) + 1) }
 
     public init(style: Style, model: BPEModel, byteFallback: Bool = false, unknownToken: String? = nil,
-                addedTokens: [AddedToken] = [], prefixToken: String? = nil) {
+                addedTokens: [AddedToken] = [], prefixToken: String? = nil, ignoreMerges: Bool = false) {
         self.style = style
+        self.ignoreMerges = ignoreMerges
         self.model = model
         self.byteFallback = byteFallback
         self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
@@ -89,6 +92,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// Ids of one byte-level pre-tokenizer word (public so that the trainer can cache by word).
     public func encodeWord(_ word: String) -> [Int] {
         let symbols = word.utf8.map { Array(String(ByteLevelAlphabet.characterForByte[Int($0)]).utf8) }
+        if ignoreMerges, let whole = model.id(of: symbols.flatMap { $0 }) { return [whole] }
         return model.merge(symbols).flatMap(idsForSymbol)
     }
 
@@ -124,6 +128,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// The raw bytes token `id` stands for (the leading-space strip of SentencePiece decoding is
     /// the streaming decoder's business).
     public func bytes(of id: Int) -> [UInt8] {
+        if case .sentencePiece = style, let byte = Self.fallbackByte(tokenString(id)) { return [byte] }
         if let added = addedById[id] { return Array(added.content.utf8) }
         guard id >= 0 && id < model.tokens.count else { return Array("\u{FFFD}".utf8) }
         let token = model.tokens[id]
@@ -131,7 +136,6 @@ public final class Tokenizer: @unchecked Sendable {
         case .byteLevel:
             return token.map { ByteLevelAlphabet.byteForCharacter[$0] ?? 0x3F }
         case .sentencePiece:
-            if let byte = Self.fallbackByte(token) { return [byte] }
             return Array(token.replacingOccurrences(of: "▁", with: " ").utf8)
         }
     }

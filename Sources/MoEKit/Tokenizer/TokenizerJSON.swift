@@ -46,7 +46,8 @@ enum TokenizerJSON {
         return Tokenizer(style: style, model: BPEModel(vocabulary: vocabulary, merges: merges),
                          byteFallback: (model["byte_fallback"] as? Bool) ?? false,
                          unknownToken: model["unk_token"] as? String, addedTokens: added,
-                         prefixToken: prefixToken(json.object["post_processor"]))
+                         prefixToken: prefixToken(json.object["post_processor"]),
+                         ignoreMerges: (model["ignore_merges"] as? Bool) ?? false)
     }
 
     /// The special token a TemplateProcessing post-processor puts before `$A`, e.g. LLaMA's "<s>".

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import MoEKit
+
+@Suite("The moepp command line on fixture checkpoints", .serialized)
+struct CommandLineTests {
+    @Test("generate and route run on tiny MoE++ and Mixtral checkpoints", arguments: [ModelFamily.moepp, .mixtral])
+    func generateAndRoute(family: ModelFamily) throws {
+        let directory = TestSupport.randomCheckpoint(family, seed: 2)
+        let generated = try TestSupport.run(["generate", "--model", directory, "--max-tokens", "8", "the cat"])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        #expect(generated.stdout.hasPrefix("the cat"))
+        #expect(generated.stderr.contains("8 generated"))
+        let routed = try TestSupport.run(["route", "--model", directory, "the cat"])
+        #expect(routed.status == 0, "\(routed.stderr)")
+        let lines = routed.stdout.split(separator: "\n")
+        let promptTokens = try Tokenizer.load(path: directory + "/tokenizer.json").encode("the cat").count
+        #expect(lines.count == promptTokens)
+        for line in lines {
+            let record = try JSONDecoder().decode(TokenRouting.self, from: Data(line.utf8))
+            #expect(record.layers.count == 2 && record.phase == "prompt")
+        }
+        let json = try TestSupport.run(["generate", "--model", directory, "--max-tokens", "3", "--json", "--no-zero", "x"])
+        #expect(json.status == 0)
+        #expect(json.stdout.split(separator: "\n").count == 4, "3 token lines and a summary")
+        #expect(!json.stdout.contains("\"kind\":\"zero\""))
+    }
+
+    func expectOneLineError(_ arguments: [String], mentions fragments: [String]) throws {
+        let result = try TestSupport.run(arguments)
+        #expect(result.status != 0, "\(arguments) should fail")
+        let message = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!message.isEmpty && !message.contains("\n"), "one line: \(message)")
+        for fragment in fragments { #expect(message.contains(fragment), "\(message) should mention \(fragment)") }
+    }
+
+    @Test("loader errors exit non-zero with one line naming the file")
+    func loaderErrors() throws {
+        try expectOneLineError(["generate", "--model", "/nonexistent/model", "hi"], mentions: ["/nonexistent/model"])
+        let directory = TestSupport.randomCheckpoint(.moepp, seed: 9)
+        let weights = directory + "/model.safetensors"
+        let data = try Data(contentsOf: URL(fileURLWithPath: weights))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: weights))
+        try expectOneLineError(["route", "--model", directory, "hi"], mentions: ["model.safetensors", "truncated"])
+        try FileManager.default.removeItem(atPath: directory + "/tokenizer.json")
+        try data.write(to: URL(fileURLWithPath: weights))
+        try expectOneLineError(["generate", "--model", directory, "hi"], mentions: ["tokenizer.json", "no such file"])
+    }
+
+    @Test("bad arguments exit non-zero with one line")
+    func badArguments() throws {
+        let directory = TestSupport.randomCheckpoint(.moepp, seed: 9)
+        try expectOneLineError(["logits", "--model", directory, "--tokens", "1,x,3"], mentions: ["item 1"])
+        try expectOneLineError(["logits", "--model", directory, "--tokens", "1,99999"], mentions: ["99999"])
+        try expectOneLineError(["generate", "--model", directory, "--experts-per-token", "99", "hi"], mentions: ["--experts-per-token"])
+    }
+
+    @Test("logits prints the last position's logits")
+    func logits() throws {
+        let directory = TestSupport.fixture("hf-mixtral")
+        let result = try TestSupport.run(["logits", "--model", directory, "--tokens", "3,17,42"])
+        #expect(result.status == 0, "\(result.stderr)")
+        struct Output: Decodable { let tokens: [Int]; let logits: [[Float]] }
+        let output = try JSONDecoder().decode(Output.self, from: Data(result.stdout.utf8))
+        #expect(output.tokens == [3, 17, 42] && output.logits.count == 1 && output.logits[0].count == 64)
+    }
+
+    @Test("inspect reports parameters and active parameters")
+    func inspect() throws {
+        let result = try TestSupport.run(["inspect", "--model", TestSupport.randomCheckpoint(.moepp), "--tensors"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("4 FFN + 2 constant + copy + zero"))
+        #expect(result.stdout.contains("mlp.moe.experts.experts.0.up_proj.weight"))
+    }
+}
