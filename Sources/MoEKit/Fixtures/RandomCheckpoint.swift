@@ -15,10 +15,11 @@ public enum RandomCheckpoint {
         ByteLevelAlphabet.characterForByte.map(String.init) + fixtureMerges.map { $0.0 + $0.1 }
     }
 
-    public static func tinyConfig(_ family: ModelFamily, hidden: Int = 32, layers: Int = 2, ffnExperts: Int = 4) -> ModelConfig {
+    public static func tinyConfig(_ family: ModelFamily, hidden: Int = 32, layers: Int = 2, ffnExperts: Int = 4,
+                                  intermediate: Int? = nil, heads: Int = 4) -> ModelConfig {
         let vocab = fixtureTokens().count + 1
-        var config = ModelConfig(family: family, vocabSize: vocab, hiddenSize: hidden, intermediateSize: hidden * 2,
-                                 numLayers: layers, numHeads: 4, numKeyValueHeads: 2,
+        var config = ModelConfig(family: family, vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate ?? hidden * 2,
+                                 numLayers: layers, numHeads: heads, numKeyValueHeads: max(1, heads / 2),
                                  numExperts: family == .moepp ? ffnExperts + 4 : ffnExperts, topK: 2,
                                  ropeTheta: 10_000, rmsNormEps: 1e-5, maxPositionEmbeddings: 512)
         config.eosTokenIds = [vocab - 1]

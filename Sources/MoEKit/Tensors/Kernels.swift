@@ -40,9 +40,51 @@ public enum Kernels {
 
     /// y = W·x (W is rows×cols, x has cols elements, y rows). Rows are split across cores.
     public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        if w.dtype == .bf16 {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(32, w.cols)) { split in
+                splitEvenOdd(x, w.cols, split.baseAddress!)
+                let split = UnsafePointer(split.baseAddress!)
+                Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
+                    for r in range { y[r] = dotBFloat16(w.rowPointer(r), split, x, w.cols) }
+                }
+            }
+            return
+        }
         Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
             for r in range { y[r] = dot(w.rowPointer(r), w.dtype, x, w.cols) }
         }
+    }
+
+    /// Rearranges x for `dotBFloat16`: each block of 32 becomes its 16 even-indexed elements
+    /// followed by its 16 odd-indexed ones.
+    static func splitEvenOdd(_ x: UnsafePointer<Float>, _ count: Int, _ out: UnsafeMutablePointer<Float>) {
+        var block = 0
+        while block + 32 <= count {
+            for i in 0..<16 {
+                out[block + i] = x[block + 2 * i]
+                out[block + 16 + i] = x[block + 2 * i + 1]
+            }
+            block += 32
+        }
+    }
+
+    /// A bf16 row read as 32-bit words, each holding two values: `word << 16` is the even element
+    /// and `word & 0xFFFF0000` the odd one, both exact f32s. With x pre-split by `splitEvenOdd`
+    /// the loop is two multiply-adds per 16 words and no widening shuffles.
+    @inline(__always)
+    static func dotBFloat16(_ row: UnsafeRawPointer, _ split: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var even = SIMD16<Float>(), odd = SIMD16<Float>()
+        let splitRaw = UnsafeRawPointer(split)
+        var i = 0
+        while i + 32 <= count {
+            let words = row.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt32>.self)
+            even += unsafeBitCast(words &<< 16, to: SIMD16<Float>.self) * splitRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            odd += unsafeBitCast(words & 0xFFFF_0000, to: SIMD16<Float>.self) * splitRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+            i += 32
+        }
+        var sum = (even + odd).sum()
+        while i < count { sum += loadElement(row, .bf16, i) * x[i]; i += 1 }
+        return sum
     }
 
     /// Y = X·Wᵀ for a batch: X is tokens×cols (row-major), Y tokens×rows. One pass over the weights

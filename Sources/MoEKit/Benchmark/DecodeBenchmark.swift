@@ -1,0 +1,82 @@
+import Foundation
+
+/// Prompt and decode throughput of a model, with the weight bytes each decoded token touches, so
+/// that decode speed can be set against the memory roofline (bytes per token ÷ bandwidth).
+public struct DecodeBenchmark {
+    public struct Result: Sendable {
+        public var promptTokensPerSecond: Double
+        public var decodeTokensPerSecond: Double
+        /// Mean FFN experts computed per token per layer.
+        public var ffnExpertsPerTokenPerLayer: Double
+        /// Share of routed slots per kind: ffn, zero, copy, constant.
+        public var slotShare: [String: Double]
+        /// Weight (and KV-cache) bytes read per decoded token.
+        public var bytesPerToken: Double
+        public var bandwidthBytesPerSecond: Double
+        public var rooflineTokensPerSecond: Double { bytesPerToken > 0 ? bandwidthBytesPerSecond / bytesPerToken : 0 }
+        public var fractionOfRoofline: Double { rooflineTokensPerSecond > 0 ? decodeTokensPerSecond / rooflineTokensPerSecond : 0 }
+    }
+
+    public let model: Transformer
+    public var promptTokens = 128
+    public var decodeTokens = 64
+    public var repeats = 5
+    public var controls = RoutingControls()
+
+    public init(model: Transformer) { self.model = model }
+
+    /// Bytes a decode step reads for the token whose routing is `layers` at context length `context`.
+    func bytesTouched(_ layers: [LayerRouting], context: Int) -> Double {
+        var bytes = 0
+        let config = model.config
+        for (l, block) in model.blocks.enumerated() {
+            let a = block.attention
+            bytes += a.queryProjection.byteCount + a.keyProjection.byteCount + a.valueProjection.byteCount + a.outputProjection.byteCount
+            bytes += 2 * context * config.keyValueDim * 4
+            switch block.moe.router.projection {
+            case .linear(let w): bytes += w.byteCount
+            case .twoLayer(let w1, let w2): bytes += w1.byteCount + w2.byteCount
+            }
+            bytes += block.moe.router.residual?.matrix.byteCount ?? 0
+            for choice in layers[l].chosen where choice.weight != 0 {
+                if case .ffn(let e) = config.kind(ofExpert: choice.index) { bytes += block.moe.ffnExperts[e].byteCount }
+                if case .constant = config.kind(ofExpert: choice.index) { bytes += 3 * config.hiddenSize * 4 }
+            }
+        }
+        return Double(bytes + model.lmHead.byteCount + model.embedding.cols * model.embedding.dtype.byteSize)
+    }
+
+    public func run(bandwidth: Double) throws -> Result {
+        var random = SeededRandom(seed: 42)
+        let vocabulary = model.config.vocabSize
+        let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(vocabulary)) }
+        var promptRates: [Double] = [], decodeRates: [Double] = []
+        var ffnComputed = 0, layerTokens = 0, bytes = 0.0
+        var slots: [String: Int] = [:]
+        for _ in 0..<max(1, repeats) {
+            let cache = model.makeCache()
+            let promptStart = Date()
+            var output = try model.forward(prompt, cache: cache, controls: controls)
+            promptRates.append(Double(promptTokens) / Date().timeIntervalSince(promptStart))
+            let decodeStart = Date()
+            for _ in 0..<decodeTokens {
+                let logits = output.logits
+                var next = 0
+                for i in 1..<vocabulary where logits[i] > logits[next] { next = i }
+                let context = cache.length + 1
+                output = try model.forward([next], cache: cache, controls: controls)
+                let layers = output.routing[0]
+                ffnComputed += layers.reduce(0) { $0 + $1.ffnExpertsComputed }
+                layerTokens += layers.count
+                for choice in layers.flatMap(\.chosen) { slots[String(choice.kind.prefix { $0.isLetter }), default: 0] += 1 }
+                bytes += bytesTouched(layers, context: context)
+            }
+            decodeRates.append(Double(decodeTokens) / Date().timeIntervalSince(decodeStart))
+        }
+        let totalSlots = Double(slots.values.reduce(0, +))
+        return Result(promptTokensPerSecond: Statistics.median(promptRates), decodeTokensPerSecond: Statistics.median(decodeRates),
+                      ffnExpertsPerTokenPerLayer: Double(ffnComputed) / Double(max(1, layerTokens)),
+                      slotShare: slots.mapValues { Double($0) / max(1, totalSlots) },
+                      bytesPerToken: bytes / Double(max(1, decodeTokens * repeats)), bandwidthBytesPerSecond: bandwidth)
+    }
+}
