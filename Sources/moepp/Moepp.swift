@@ -8,11 +8,13 @@ struct Moepp: ParsableCommand {
         commandName: "moepp",
         abstract: "A playground and router visualiser for Mixture-of-Experts language models (MoE++, Mixtral, OLMoE).",
         subcommands: [GenerateCommand.self, RouteCommand.self, LogitsCommand.self, InspectCommand.self,
-                      BenchCommand.self, FixtureCommand.self],
+                      BenchCommand.self, TrainCommand.self, TokenizerTrainCommand.self, FixtureCommand.self],
         defaultSubcommand: GenerateCommand.self)
 
     /// Errors become one line on stderr and a non-zero exit (help and version still print in full).
     static func main() {
+        // Progress lines reach a log file or pipe as they happen, not at exit.
+        setvbuf(stdout, nil, _IOLBF, 0)
         do {
             var command = try parseAsRoot()
             try command.run()
