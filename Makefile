@@ -26,7 +26,7 @@ build: deps
 
 run: build
 	@if [ ! -f "$(MODEL)/config.json" ]; then echo "make run: no model at $(MODEL) (set MODEL=dir)"; exit 1; fi
-	$(RELEASE) generate --model $(MODEL) --max-tokens 80 --temperature 0.8 --seed 7 "To be, or not to be"
+	$(RELEASE) chat --model $(MODEL)
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -27,11 +27,14 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
         .target(name: "MoEKit", dependencies: ["COpenBLAS"], swiftSettings: speed),
+        .target(name: "MoETUI", dependencies: ["MoEKit", "CNcursesw"], swiftSettings: speed),
         .executableTarget(
             name: "moepp",
-            dependencies: ["MoEKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MoEKit", "MoETUI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: speed),
+        .testTarget(name: "MoETUITests", dependencies: ["MoETUI", "MoEKit"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "MoEKitTests", dependencies: ["MoEKit"],
                     exclude: ["Fixtures"], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]

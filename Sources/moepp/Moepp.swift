@@ -7,9 +7,9 @@ struct Moepp: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moepp",
         abstract: "A playground and router visualiser for Mixture-of-Experts language models (MoE++, Mixtral, OLMoE).",
-        subcommands: [GenerateCommand.self, RouteCommand.self, LogitsCommand.self, InspectCommand.self,
+        subcommands: [ChatCommand.self, GenerateCommand.self, RouteCommand.self, LogitsCommand.self, InspectCommand.self,
                       BenchCommand.self, TrainCommand.self, TokenizerTrainCommand.self, FixtureCommand.self],
-        defaultSubcommand: GenerateCommand.self)
+        defaultSubcommand: ChatCommand.self)
 
     /// Errors become one line on stderr and a non-zero exit (help and version still print in full).
     static func main() {

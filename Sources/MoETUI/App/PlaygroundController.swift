@@ -1,0 +1,226 @@
+import Foundation
+import MoEKit
+
+/// What the application loop must do after a key.
+public enum Effect: Equatable, Sendable {
+    case none, quit, redraw
+    case startGeneration(String)
+    case stopGeneration
+    /// Forget the conversation in the generator too.
+    case resetConversation
+    case export(String)
+}
+
+/// Turns keys and slash commands into state changes and live-control updates. Knows nothing of
+/// the terminal, so tests can drive it key by key.
+public final class PlaygroundController {
+    public let state: PlaygroundState
+    public let controls: LiveControls
+    public var layout: ScreenLayout
+
+    public init(state: PlaygroundState, controls: LiveControls, layout: ScreenLayout) {
+        self.state = state
+        self.controls = controls
+        self.layout = layout
+        state.settings = controls.current
+    }
+
+    func update(_ change: (inout GenerationSettings) -> Void) {
+        controls.update(change)
+        state.settings = controls.current
+    }
+
+    public func handle(_ key: Key) -> Effect {
+        if state.showHelp {
+            switch key {
+            case .escape, .function(1), .character("?"), .character("q"), .enter: state.showHelp = false; return .redraw
+            case .control("d"), .function(10): return .quit
+            case .control("c"): return perform(.stop)
+            default: return .none
+            }
+        }
+        if case .click(let row, let column) = key { return click(row: row, column: column) }
+        if key == .resize { return .redraw }
+        switch state.focus {
+        case .input:
+            if let effect = edit(key) { return effect }
+        case .map:
+            switch key {
+            case .left: state.moveSelection(tokens: -1, layers: 0); return .redraw
+            case .right: state.moveSelection(tokens: 1, layers: 0); return .redraw
+            case .up: state.moveSelection(tokens: 0, layers: -1); return .redraw
+            case .down: state.moveSelection(tokens: 0, layers: 1); return .redraw
+            case .home: state.moveSelection(tokens: -state.tokens.count, layers: 0); return .redraw
+            case .escape: state.focus = .input; return .redraw
+            case .character(let c) where c != "?":
+                state.focus = .input
+                state.input.insert(c)
+                return .redraw
+            default: break
+            }
+        case .chat:
+            switch key {
+            case .up: state.chatScroll += 1; return .redraw
+            case .down: state.chatScroll = max(0, state.chatScroll - 1); return .redraw
+            case .escape: state.focus = .input; return .redraw
+            case .character(let c) where c != "?":
+                state.focus = .input
+                state.input.insert(c)
+                return .redraw
+            default: break
+            }
+        }
+        guard let action = KeyTable.action(for: key) else { return .none }
+        return perform(action)
+    }
+
+    /// Prompt-line editing; nil when the key is not an editing key here.
+    func edit(_ key: Key) -> Effect? {
+        switch key {
+        case .character("?") where state.input.isEmpty: return nil
+        case .character(let c): state.input.insert(c)
+        case .backspace: state.input.backspace()
+        case .delete: state.input.delete()
+        case .left: state.input.left()
+        case .right: state.input.right()
+        case .home: state.input.home()
+        case .end where !state.input.isEmpty: state.input.end()
+        case .up: state.input.previous()
+        case .down: state.input.next()
+        case .control("a"): state.input.home()
+        case .control("e"): state.input.end()
+        case .control("u"): state.input.clear()
+        default: return nil
+        }
+        return .redraw
+    }
+
+    func click(row: Int, column: Int) -> Effect {
+        if let cell = RoutingMapView.cell(atRow: row, column: column, in: layout.map, state) {
+            state.selectedToken = cell.token
+            state.selectedLayer = cell.layer
+            state.followTail = cell.token == state.tokens.count - 1
+            state.focus = .map
+        } else if layout.input.contains(row: row, column: column) {
+            state.focus = .input
+        } else if layout.chat.contains(row: row, column: column) {
+            state.focus = .chat
+        }
+        return .redraw
+    }
+
+    public func perform(_ action: Action) -> Effect {
+        switch action {
+        case .help: state.showHelp = true
+        case .closeOverlay: state.focus = .input
+        case .focusNext: state.focus = Focus(rawValue: (state.focus.rawValue + 1) % Focus.allCases.count)!
+        case .focusPrevious: state.focus = Focus(rawValue: (state.focus.rawValue + Focus.allCases.count - 1) % Focus.allCases.count)!
+        case .send: return send()
+        case .stop:
+            if state.generating { state.stopRequested = true; state.say("stopping…"); return .stopGeneration }
+            return .quit
+        case .quit: return .quit
+        case .toggleZero: toggle(\.zeroEnabled, "zero experts")
+        case .toggleCopy: toggle(\.copyEnabled, "copy experts")
+        case .toggleConstant: toggle(\.constantEnabled, "constant experts")
+        case .toggleResidual:
+            update { $0.routing.gatingResidual.toggle() }
+            state.say("gating residual \(state.settings.routing.gatingResidual ? "on" : "off")")
+        case .topKDown: setTopK((state.settings.routing.topK ?? state.config.topK) - 1)
+        case .topKUp: setTopK((state.settings.routing.topK ?? state.config.topK) + 1)
+        case .temperatureDown: setTemperature(state.settings.sampling.temperature - 0.1)
+        case .temperatureUp: setTemperature(state.settings.sampling.temperature + 0.1)
+        case .scrollUp: state.chatScroll += 5
+        case .scrollDown: state.chatScroll = max(0, state.chatScroll - 5)
+        case .followTail:
+            state.chatScroll = 0
+            state.followTail = true
+            if !state.tokens.isEmpty { state.selectedToken = state.tokens.count - 1 }
+        case .redraw: return .redraw
+        case .clear: return run(.clear)
+        }
+        return .redraw
+    }
+
+    func toggle(_ path: WritableKeyPath<ExpertMask, Bool>, _ name: String) {
+        guard state.config.hasZeroComputationExperts else { state.say("this model has no zero-computation experts", error: true); return }
+        update { $0.routing.mask[keyPath: path].toggle() }
+        state.say("\(name) \(state.settings.routing.mask[keyPath: path] ? "on" : "off") from the next token")
+    }
+
+    func setTopK(_ k: Int) {
+        let clamped = max(1, min(state.config.numExperts, k))
+        update { $0.routing.topK = clamped == state.config.topK ? nil : clamped }
+        state.say("router top-k = \(clamped)")
+    }
+
+    func setTemperature(_ t: Float) {
+        let clamped = max(0, min(10, (t * 10).rounded() / 10))
+        update { $0.sampling.temperature = clamped }
+        state.say(clamped == 0 ? "greedy decoding" : String(format: "temperature %.1f", clamped))
+    }
+
+    func send() -> Effect {
+        let line = state.input.string.trimmingCharacters(in: .whitespaces)
+        guard !line.isEmpty else { return .none }
+        if line.hasPrefix("/") {
+            _ = state.input.submit()
+            switch SlashCommand.parse(line) {
+            case .success(let command): return run(command)
+            case .failure(let error): state.say(error.message, error: true); return .redraw
+            }
+        }
+        guard !state.generating else { state.say("still generating — Ctrl+C stops it", error: true); return .redraw }
+        let prompt = state.input.submit()
+        return .startGeneration(prompt)
+    }
+
+    public func run(_ command: SlashCommand) -> Effect {
+        switch command {
+        case .zero(let on): setKind(\.zeroEnabled, on, "zero experts")
+        case .copy(let on): setKind(\.copyEnabled, on, "copy experts")
+        case .constant(let on): setKind(\.constantEnabled, on, "constant experts")
+        case .residual(let on):
+            update { $0.routing.gatingResidual = on }
+            state.say("gating residual \(on ? "on" : "off")")
+        case .expert(let index, let on):
+            guard index < state.config.numExperts else { state.say("/expert: the model has experts 0…\(state.config.numExperts - 1)", error: true); break }
+            let current = controls.current.routing.mask
+            var proposed = current
+            if on { proposed.disabledExperts.remove(index) } else { proposed.disabledExperts.insert(index) }
+            guard (0..<state.config.numExperts).contains(where: { proposed.allows($0, kind: state.config.kind(ofExpert: $0)) }) else {
+                state.say("cannot disable every expert", error: true)
+                break
+            }
+            update { $0.routing.mask = proposed }
+            state.say("expert \(index) (\(state.config.kind(ofExpert: index))) \(on ? "on" : "off")")
+        case .topK(let k):
+            if let k { setTopK(k) } else { update { $0.routing.topK = nil }; state.say("router top-k = model's \(state.config.topK)") }
+        case .temperature(let t): setTemperature(t)
+        case .topP(let p):
+            update { $0.sampling.topP = p }
+            state.say(String(format: "top-p %.2f", p))
+        case .seed(let s):
+            update { $0.sampling.seed = s }
+            state.say("seed \(s)")
+        case .maxTokens(let n):
+            state.maxTokens = n
+            state.say("\(n) tokens per reply")
+        case .clear:
+            guard !state.generating else { state.say("stop generating first (Ctrl+C)", error: true); break }
+            state.clear()
+            state.say("conversation cleared")
+            return .resetConversation
+        case .export(let path): return .export(path)
+        case .help: state.showHelp = true
+        case .quit: return .quit
+        }
+        return .redraw
+    }
+
+    func setKind(_ path: WritableKeyPath<ExpertMask, Bool>, _ on: Bool, _ name: String) {
+        guard state.config.hasZeroComputationExperts else { state.say("this model has no zero-computation experts", error: true); return }
+        update { $0.routing.mask[keyPath: path] = on }
+        state.say("\(name) \(on ? "on" : "off") from the next token")
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import MoEKit
+
+public enum Focus: Int, CaseIterable, Sendable { case input, map, chat }
+
+/// One exchange: what the user typed and what the model continued with.
+public struct Turn: Sendable {
+    public var prompt: String
+    public var reply = ""
+    /// Indices into `PlaygroundState.tokens` of the generated tokens, in order, with the text each added.
+    public var replyTokens: [(index: Int, text: String)] = []
+    public var notice: String?
+    public var finished: FinishReport?
+}
+
+/// Everything the screen shows, built only from generator events and key presses — so views can
+/// be tested by feeding events and rendering into a `CellGrid`.
+public final class PlaygroundState {
+    public let config: ModelConfig
+    public let modelName: String
+    public var tokens: [TokenRouting] = []
+    public var turns: [Turn] = []
+    public var focus: Focus = .input
+    public var input = LineEditor()
+    public var showHelp = false
+    public var status: (text: String, isError: Bool)?
+    public var generating = false
+    public var stopRequested = false
+    public var settings: GenerationSettings
+    public var maxTokens = 64
+
+    /// The selected routing-map cell; `followTail` keeps it on the newest token.
+    public var selectedToken = 0
+    public var selectedLayer = 0
+    public var followTail = true
+    /// Chat scroll, in lines up from the bottom (0 = following the tail).
+    public var chatScroll = 0
+
+    public var sessionStatistics: RoutingStatistics
+    public var replyStatistics: RoutingStatistics
+    public var promptTokensPerSecond: Double = 0
+    public var decodeTokensPerSecond: Double = 0
+    /// Recent per-token decode rates (tokens/s), newest last.
+    public var rateHistory: [Double] = []
+    public var generatedTokens = 0
+    public var generatedFFN = 0
+
+    public init(config: ModelConfig, modelName: String, settings: GenerationSettings) {
+        self.config = config
+        self.modelName = modelName
+        self.settings = settings
+        sessionStatistics = RoutingStatistics(layers: config.numLayers)
+        replyStatistics = RoutingStatistics(layers: config.numLayers)
+    }
+
+    /// FFN experts a vanilla top-k MoE would run per token per layer (the baseline for "saved").
+    public var baselineFFN: Double { Double(settings.routing.topK ?? config.topK) }
+
+    public func beginTurn(prompt: String, notice: String? = nil) {
+        turns.append(Turn(prompt: prompt, notice: notice))
+        replyStatistics = RoutingStatistics(layers: config.numLayers)
+        generating = true
+        stopRequested = false
+    }
+
+    public func apply(_ event: GenerationEvent) {
+        switch event {
+        case .prompt(let report):
+            for token in report.tokens { append(token) }
+            promptTokensPerSecond = report.tokensPerSecond
+        case .token(let report):
+            let index = append(report.routing)
+            replyStatistics.add(report.routing)
+            generatedTokens += 1
+            generatedFFN += report.routing.ffnExpertsComputed
+            if !turns.isEmpty {
+                turns[turns.count - 1].reply += report.text
+                turns[turns.count - 1].replyTokens.append((index, report.text))
+            }
+            if report.seconds > 0 {
+                rateHistory.append(1 / report.seconds)
+                if rateHistory.count > 240 { rateHistory.removeFirst(rateHistory.count - 240) }
+            }
+        case .finished(let report):
+            generating = false
+            decodeTokensPerSecond = report.decodeTokensPerSecond
+            if !turns.isEmpty {
+                turns[turns.count - 1].reply += report.trailingText
+                turns[turns.count - 1].finished = report
+            }
+        }
+    }
+
+    @discardableResult
+    func append(_ token: TokenRouting) -> Int {
+        tokens.append(token)
+        sessionStatistics.add(token)
+        if followTail { selectedToken = tokens.count - 1 }
+        return tokens.count - 1
+    }
+
+    public func clear() {
+        tokens = []
+        turns = []
+        selectedToken = 0
+        followTail = true
+        chatScroll = 0
+        sessionStatistics = RoutingStatistics(layers: config.numLayers)
+        replyStatistics = RoutingStatistics(layers: config.numLayers)
+        rateHistory = []
+        generatedTokens = 0
+        generatedFFN = 0
+    }
+
+    public func moveSelection(tokens deltaTokens: Int, layers deltaLayers: Int) {
+        guard !tokens.isEmpty else { return }
+        selectedToken = max(0, min(tokens.count - 1, selectedToken + deltaTokens))
+        selectedLayer = max(0, min(config.numLayers - 1, selectedLayer + deltaLayers))
+        followTail = selectedToken == tokens.count - 1
+    }
+
+    public func say(_ text: String, error: Bool = false) { status = (text, error) }
+}

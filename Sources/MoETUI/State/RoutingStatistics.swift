@@ -1,0 +1,43 @@
+import MoEKit
+
+/// Per-layer routing tallies over a set of tokens: how routed slots split across expert kinds and
+/// how many FFN experts tokens actually ran.
+public struct RoutingStatistics: Sendable {
+    public enum Kind: Int, CaseIterable, Sendable { case ffn, zero, copy, constant }
+
+    public private(set) var slots: [[Int]]          // [layer][kind]
+    public private(set) var ffnComputed: [Int]      // [layer]
+    public private(set) var tokens = 0
+
+    public init(layers: Int) {
+        slots = Array(repeating: [0, 0, 0, 0], count: layers)
+        ffnComputed = Array(repeating: 0, count: layers)
+    }
+
+    public static func kind(of name: String) -> Kind {
+        if name.hasPrefix("ffn") { return .ffn }
+        if name.hasPrefix("const") { return .constant }
+        return name == "copy" ? .copy : .zero
+    }
+
+    public mutating func add(_ token: TokenRouting) {
+        tokens += 1
+        for layer in token.layers where layer.layer < slots.count {
+            for choice in layer.chosen { slots[layer.layer][Self.kind(of: choice.kind).rawValue] += 1 }
+            ffnComputed[layer.layer] += layer.ffnExpertsComputed
+        }
+    }
+
+    public func share(layer: Int, _ kind: Kind) -> Double {
+        let total = slots[layer].reduce(0, +)
+        return total > 0 ? Double(slots[layer][kind.rawValue]) / Double(total) : 0
+    }
+
+    public func meanFFN(layer: Int) -> Double { tokens > 0 ? Double(ffnComputed[layer]) / Double(tokens) : 0 }
+
+    /// Mean FFN experts per token per layer, over all layers.
+    public var meanFFN: Double {
+        guard tokens > 0, !ffnComputed.isEmpty else { return 0 }
+        return Double(ffnComputed.reduce(0, +)) / Double(tokens * ffnComputed.count)
+    }
+}

@@ -1,0 +1,36 @@
+import MoEKit
+
+/// How an expert appears in the map: FFN experts by number (0–9, then a–z), zero-computation
+/// experts by a capital letter — Z zero, C copy, K constant — each with its own colour.
+public enum ExpertGlyph {
+    public static func glyph(_ kind: String) -> String {
+        switch RoutingStatistics.kind(of: kind) {
+        case .zero: return "Z"
+        case .copy: return "C"
+        case .constant: return "K"
+        case .ffn:
+            let number = Int(kind.dropFirst(3)) ?? 0
+            if number < 10 { return String(number) }
+            if number < 36 { return String(Character(Unicode.Scalar(UInt8(87 + number)))) }
+            return "+"
+        }
+    }
+
+    public static func color(_ kind: String) -> Color {
+        switch RoutingStatistics.kind(of: kind) {
+        case .ffn: return .ffn
+        case .zero: return .zero
+        case .copy: return .copy
+        case .constant: return .constant
+        }
+    }
+
+    /// The heat of a token: FFN experts it ran per layer relative to the vanilla baseline.
+    public static func heat(_ token: TokenRouting, baseline: Double) -> Style {
+        guard !token.layers.isEmpty, baseline > 0 else { return Style() }
+        let ratio = token.meanFFNExpertsPerLayer / baseline
+        if ratio < 0.5 { return Style(.cool, dim: true) }
+        if ratio < 0.85 { return Style(.warm) }
+        return Style(.hot, bold: true)
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import MoEKit
+
+/// Per layer: share of routed slots per expert kind and FFN experts per token, for the whole
+/// session and for the last reply.
+public enum StatisticsView {
+    public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
+        grid.box(rect, title: "Layers · slot shares over the session · FFN experts/token (session | last reply)")
+        let area = rect.inner
+        guard area.height >= 2 else { return }
+        let session = state.sessionStatistics, reply = state.replyStatistics
+        grid.put("layer   FFN    Z     C     K    ffn/tok  reply", row: area.y, column: area.x, style: Style(.muted), limit: area.width)
+        let layers = min(state.config.numLayers, area.height - 1)
+        for layer in 0..<layers {
+            let y = area.y + 1 + layer
+            var x = area.x
+            x += grid.put("L\(layer)".padding(6), row: y, column: x, style: Style(.muted))
+            for (kind, color) in [(RoutingStatistics.Kind.ffn, Color.ffn), (.zero, .zero), (.copy, .copy), (.constant, .constant)] {
+                x += grid.put(String(format: "%4.0f%% ", session.share(layer: layer, kind) * 100), row: y, column: x, style: Style(color))
+            }
+            x += grid.put(String(format: "  %4.2f", session.meanFFN(layer: layer)), row: y, column: x, style: Style(bold: true))
+            grid.put(reply.tokens > 0 ? String(format: "   %4.2f", reply.meanFFN(layer: layer)) : "     —", row: y, column: x)
+        }
+    }
+}
+
+/// Prompt and decode speed, a sparkline of per-token decode rates, and FFN compute against a
+/// vanilla top-k MoE.
+public enum ThroughputView {
+    public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
+        grid.box(rect, title: "Throughput")
+        let area = rect.inner
+        guard area.height >= 3 else { return }
+        let recent = state.rateHistory.suffix(16)
+        let live = recent.isEmpty ? state.decodeTokensPerSecond : recent.reduce(0, +) / Double(recent.count)
+        grid.put(String(format: "prompt %.0f tok/s   decode %.1f tok/s%@", state.promptTokensPerSecond, live, state.generating ? " (live)" : ""),
+                 row: area.y, column: area.x, style: Style(bold: true), limit: area.width)
+        let width = max(1, area.width - 2)
+        let history = Array(state.rateHistory.suffix(width))
+        if let top = history.max(), top > 0 {
+            let levels = grid.glyphs.sparkline
+            let line = history.map { levels[min(levels.count - 1, Int($0 / top * Double(levels.count - 1)))] }.joined()
+            grid.put(line, row: area.y + 1, column: area.x, style: Style(.good))
+        } else {
+            grid.put("(decode rate per token appears here)", row: area.y + 1, column: area.x, style: Style(.muted))
+        }
+        let meanFFN = state.sessionStatistics.meanFFN
+        let baseline = state.baselineFFN
+        let saved = baseline > 0 ? (1 - meanFFN / baseline) * 100 : 0
+        grid.put(String(format: "FFN experts/token/layer %.2f vs %.0f for vanilla top-%.0f: %.0f%% FFN compute saved", meanFFN, baseline, baseline, saved),
+                 row: area.y + 2, column: area.x, limit: area.width)
+        if area.height >= 4 {
+            grid.put("\(state.tokens.count) tokens in the session, \(state.generatedTokens) generated", row: area.y + 3, column: area.x, style: Style(.muted), limit: area.width)
+        }
+    }
+}

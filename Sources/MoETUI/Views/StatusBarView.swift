@@ -1,0 +1,59 @@
+import Foundation
+import MoEKit
+
+/// The toggles as they stand, a transient message, and the key bar generated from the key table.
+public enum StatusBarView {
+    public static func draw(into grid: inout CellGrid, row: Int, keyBarRow: Int, _ state: PlaygroundState) {
+        let mask = state.settings.routing.mask
+        let sampling = state.settings.sampling
+        func flag(_ name: String, _ on: Bool) -> (String, Style) { ("\(name) \(on ? "on" : "OFF")", on ? Style(.good) : Style(.error, bold: true)) }
+        var parts: [(String, Style)] = []
+        if state.config.hasZeroComputationExperts {
+            parts += [flag("zero", mask.zeroEnabled), flag("copy", mask.copyEnabled), flag("const", mask.constantEnabled), flag("resid", state.settings.routing.gatingResidual)]
+        }
+        if !mask.disabledExperts.isEmpty { parts.append(("off: " + mask.disabledExperts.sorted().map(String.init).joined(separator: ","), Style(.error))) }
+        parts.append(("k=\(state.settings.routing.topK ?? state.config.topK)", Style(bold: true)))
+        parts.append((sampling.temperature == 0 ? "greedy" : String(format: "T=%.1f", sampling.temperature), Style(bold: true)))
+        if sampling.topP < 1 { parts.append((String(format: "p=%.2f", sampling.topP), Style())) }
+        parts.append(("max \(state.maxTokens)", Style()))
+        grid.fill(Rect(x: 0, y: row, width: grid.width, height: 1))
+        var x = 0
+        for (text, style) in parts { x += grid.put(text, row: row, column: x, style: style); x += grid.put("  ", row: row, column: x) }
+        if let status = state.status {
+            grid.put("│ " + status.text, row: row, column: x, style: status.isError ? Style(.error, bold: true) : Style(.accent), limit: grid.width - x)
+        }
+        var keyX = 0
+        for binding in KeyTable.bindings {
+            guard let label = binding.barLabel, let key = binding.keys.first else { continue }
+            keyX += grid.put(key.label, row: keyBarRow, column: keyX, style: Style(reverse: true))
+            keyX += grid.put(" " + label + "  ", row: keyBarRow, column: keyX)
+        }
+        grid.put("Tab focus  Enter send  /help", row: keyBarRow, column: keyX, style: Style(.muted))
+    }
+}
+
+/// The help overlay: every key binding (from the key table) and the slash commands.
+public enum HelpView {
+    public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
+        grid.fill(rect)
+        grid.box(rect, title: "Help · Esc closes", focused: true)
+        let area = rect.inner
+        var y = area.y
+        for (keys, summary) in KeyTable.helpLines where y < area.y + area.height {
+            grid.put(keys, row: y, column: area.x + 1, style: Style(.accent, bold: true), limit: 22)
+            grid.put(summary, row: y, column: area.x + 24, limit: area.width - 25)
+            y += 1
+        }
+        y += 1
+        for (command, summary) in SlashCommand.usage where y < area.y + area.height {
+            grid.put(command, row: y, column: area.x + 1, style: Style(.accent, bold: true), limit: 46)
+            grid.put(summary, row: y, column: area.x + 48, limit: area.width - 49)
+            y += 1
+        }
+        y += 1
+        if y < area.y + area.height {
+            grid.put("Map glyphs: 0-9 a-z FFN expert · Z zero (discard) · C copy (skip) · K constant (replace); dim = weight 0.",
+                     row: y, column: area.x + 1, style: Style(.muted), limit: area.width - 2)
+        }
+    }
+}

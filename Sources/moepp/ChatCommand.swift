@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+import MoETUI
+
+struct ChatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat", abstract: "Open the terminal playground: chat, routing map, inspector, live toggles (default command).")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var routing: RoutingOptions
+    @OptionGroup var sampling: SamplingOptions
+    @Flag(name: .customLong("no-color"), help: "No colours (glyphs still carry every meaning); NO_COLOR does the same.") var noColor = false
+
+    func run() throws {
+        // Everything that can fail on input is checked before the screen is taken.
+        let generator = try modelOptions.loadGenerator()
+        let controls = try routing.controls(for: generator.model.config)
+        generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings) }
+        guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
+            throw ValidationError("chat needs a terminal; use `moepp generate` or `moepp route` in scripts")
+        }
+        let colorsWanted = !noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+        let name = (modelOptions.directory as NSString).lastPathComponent
+        try PlaygroundApp(generator: generator, modelName: name, colors: colorsWanted).run()
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+@testable import MoEKit
+
+/// Drives the real `moepp` binary in tmux, as a person at a 140×45 terminal would.
+@Suite("The playground in a real terminal (tmux)", .serialized)
+struct TerminalEndToEndTests {
+    let tmuxSession = "moepp-e2e-\(getpid())"
+
+    var binary: String {
+        let candidates = [Bundle.main.bundleURL, URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug")]
+        return candidates.map { $0.appendingPathComponent("moepp").path }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "moepp"
+    }
+
+    @discardableResult
+    func tmux(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tmux"] + arguments
+        // Only capture-pane's output is read: a pipe handed to the command that starts the tmux
+        // server would be inherited by the server and never reach end-of-file.
+        let capture = arguments.first == "capture-pane"
+        let pipe = Pipe()
+        process.standardOutput = capture ? pipe : FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = capture ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", tmuxSession]) }
+
+    /// Polls the screen until `condition` holds (or fails after `seconds`).
+    @discardableResult
+    func waitFor(_ what: String, seconds: Double = 30, _ condition: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last = ""
+        while Date() < deadline {
+            last = try screen()
+            if condition(last) { return last }
+            usleep(100_000)
+        }
+        Issue.record("timed out waiting for \(what); screen:\n\(last)")
+        return last
+    }
+
+    func keys(_ keys: String...) throws { try tmux(["send-keys", "-t", tmuxSession] + keys) }
+    func type(_ text: String) throws { try tmux(["send-keys", "-t", tmuxSession, "-l", text]) }
+
+    func idle(_ screen: String) -> Bool { screen.contains("Prompt ─") || screen.contains("▶ Prompt ─") }
+
+    @Test("type, stream, toggle zero experts off, resize, quit cleanly")
+    func fullSession() throws {
+        let model = NSTemporaryDirectory() + "moepp-e2e-model-\(getpid())"
+        var config = RandomCheckpoint.tinyConfig(.moepp)
+        config.maxPositionEmbeddings = 512
+        try RandomCheckpoint.write(config: config, to: model, seed: 6)
+        let trace = NSTemporaryDirectory() + "moepp-e2e-trace-\(getpid()).json"
+        _ = try? tmux(["kill-session", "-t", tmuxSession])
+        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
+        defer { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
+        try type("\(binary) chat --model \(model) --temperature 0; echo EXIT=$?")
+        try keys("Enter")
+        try waitFor("the playground") { $0.contains("Routing map") && $0.contains("Inspector") }
+
+        try type("the cat")
+        try keys("Enter")
+        let streamed = try waitFor("a reply") { $0.contains("64 generated") && self.idle($0) }
+        #expect(streamed.contains("› the cat"))
+
+        try keys("F2")
+        try waitFor("zero off") { $0.contains("zero OFF") }
+        try type("/max 12")
+        try keys("Enter")
+        try type(" and the dog")
+        try keys("Enter")
+        let after = try waitFor("the second reply") { $0.contains("76 generated") && self.idle($0) }
+        // The newest 12 map columns are tokens generated with zero experts off: no Z among them.
+        let mapRows = after.split(separator: "\n").filter { $0.contains("│L") }
+        #expect(!mapRows.isEmpty)
+        for row in mapRows {
+            let cells = String(row.split(separator: "│", omittingEmptySubsequences: false).dropFirst(2).first ?? "")
+            let recent = cells.trimmingCharacters(in: .whitespaces).suffix(12 * 4)
+            #expect(!recent.contains("Z"), "no zero expert after the toggle: \(row)")
+        }
+        try type("/export \(trace)")
+        try keys("Enter")
+        try waitFor("the export") { $0.contains("exported") }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: trace))) as? [String: Any]
+        let tokens = (json?["tokens"] as? [[String: Any]]) ?? []
+        let lastTwelve = tokens.suffix(12)
+        #expect(lastTwelve.count == 12)
+        for token in lastTwelve {
+            let kinds = ((token["layers"] as? [[String: Any]]) ?? []).flatMap { ($0["chosen"] as? [[String: Any]]) ?? [] }.compactMap { $0["kind"] as? String }
+            #expect(!kinds.isEmpty && !kinds.contains("zero"))
+        }
+
+        try tmux(["resize-window", "-t", tmuxSession, "-x", "110", "-y", "34"])
+        let resized = try waitFor("the new layout") { screen in
+            let lines = screen.split(separator: "\n", omittingEmptySubsequences: true)
+            return screen.contains("Routing map") && lines.count == 34 && lines.allSatisfy { $0.count <= 110 } && screen.contains("F1")
+        }
+        #expect(resized.split(separator: "\n").contains { $0.hasPrefix("╰") && $0.hasSuffix("╯") })
+        try tmux(["resize-window", "-t", tmuxSession, "-x", "80", "-y", "24"])
+        try waitFor("the too-small message") { $0.contains("Terminal too small") }
+        try tmux(["resize-window", "-t", tmuxSession, "-x", "140", "-y", "45"])
+        try waitFor("the full layout again") { $0.contains("Routing map") && !$0.contains("Terminal too small") }
+
+        try keys("C-d")
+        let final = try waitFor("a clean shell") { $0.contains("\nEXIT=0") }
+        #expect(!final.contains("Routing map") && !final.contains("╭"), "the terminal is restored:\n\(final)")
+        #expect(final.split(separator: "\n").last { !$0.isEmpty }?.hasPrefix("$") == true)
+    }
+
+    @Test("a bad model path fails with one line before the screen is taken")
+    func badModel() throws {
+        _ = try? tmux(["kill-session", "-t", tmuxSession])
+        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
+        defer { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
+        try type("\(binary) chat --model /nonexistent/model; echo EXIT=$?")
+        try keys("Enter")
+        let screen = try waitFor("the error") { $0.contains("\nEXIT=") }
+        #expect(screen.contains("moepp: /nonexistent/model: no such model directory"))
+        #expect(screen.contains("EXIT=1"))
+        #expect(!screen.contains("╭"))
+    }
+}
