@@ -117,3 +117,17 @@ struct GeneratorTests {
         #expect(g.cache.length == 0)
     }
 }
+
+@Suite("Token classes for the routing analysis")
+struct TokenClassTests {
+    @Test("punctuation, function words, content words, fragments, numbers, whitespace")
+    func classes() {
+        #expect(TokenClass.classify(",", after: " lord") == .punctuation)
+        #expect(TokenClass.classify(" the", after: ",") == .functionWord)
+        #expect(TokenClass.classify(" Thou", after: "\n") == .functionWord)
+        #expect(TokenClass.classify(" kingdom", after: " the") == .contentWord)
+        #expect(TokenClass.classify("dom", after: " king") == .fragment)
+        #expect(TokenClass.classify(" 42", after: " the") == .number)
+        #expect(TokenClass.classify("\n\n", after: ".") == .whitespace)
+    }
+}

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A LLaMA-style block: h = x + Attn(RMSNorm(x));  out = h + MoE(RMSNorm(h)).
 public struct DecoderBlock: Sendable {
     let config: ModelConfig
@@ -21,12 +23,38 @@ public struct DecoderBlock: Sendable {
 
     /// Updates `hidden` (tokens × d) in place; returns the MoE layer's routing and passed-on logits.
     func forward(_ hidden: inout [Float], tokens: Int, start: Int, layer: Int, cache: KVCache,
-                 previousLogits: [[Float]]?, controls: RoutingControls) -> MoELayer.Output {
+                 previousLogits: [[Float]]?, controls: RoutingControls, timings: LayerTimings?) -> MoELayer.Output {
+        let attentionStart = timings == nil ? nil : DispatchTime.now()
         let attended = attention.forward(normalized(hidden, inputNorm, tokens: tokens), tokens: tokens, start: start, layer: layer, cache: cache)
         for i in hidden.indices { hidden[i] += attended[i] }
+        let moeStart = timings == nil ? nil : DispatchTime.now()
         let moeOutput = moe.forward(normalized(hidden, postAttentionNorm, tokens: tokens), tokens: tokens,
                                     previousLogits: previousLogits, controls: controls)
         for i in hidden.indices { hidden[i] += moeOutput.hidden[i] }
+        if let timings, let attentionStart, let moeStart {
+            let end = DispatchTime.now()
+            timings.add(attention: moeStart.uptimeNanoseconds - attentionStart.uptimeNanoseconds,
+                        moe: end.uptimeNanoseconds - moeStart.uptimeNanoseconds, tokens: tokens)
+        }
         return moeOutput
     }
+}
+
+/// Wall time spent in attention and in the MoE layers (router + experts + norm), for benchmarks
+/// that compare expert-layer throughput.
+public final class LayerTimings: @unchecked Sendable {
+    public private(set) var attentionSeconds = 0.0
+    public private(set) var moeSeconds = 0.0
+    /// Token-layers processed (tokens × layers).
+    public private(set) var tokenLayers = 0
+
+    public init() {}
+
+    func add(attention: UInt64, moe: UInt64, tokens: Int) {
+        attentionSeconds += Double(attention) / 1e9
+        moeSeconds += Double(moe) / 1e9
+        tokenLayers += tokens
+    }
+
+    public func reset() { attentionSeconds = 0; moeSeconds = 0; tokenLayers = 0 }
 }

@@ -9,6 +9,8 @@ public final class Transformer: @unchecked Sendable {
     public let blocks: [DecoderBlock]
     let finalNorm: [Float]
     let lmHead: WeightMatrix
+    /// When set, forward passes add their attention and MoE wall time here.
+    public var timings: LayerTimings?
 
     /// Loads `config.json` and the safetensors weights of a checkpoint directory.
     public convenience init(directory: String) throws {
@@ -112,7 +114,7 @@ public final class Transformer: @unchecked Sendable {
         var previousLogits: [[Float]]?
         for (l, block) in blocks.enumerated() {
             let output = block.forward(&hidden, tokens: count, start: start, layer: l, cache: cache,
-                                       previousLogits: previousLogits, controls: controls)
+                                       previousLogits: previousLogits, controls: controls, timings: timings)
             previousLogits = output.passedLogits
             for t in 0..<count { routing[t].append(output.routing[t]) }
         }

@@ -31,9 +31,10 @@ public enum ThroughputView {
         grid.box(rect, title: "Throughput")
         let area = rect.inner
         guard area.height >= 3 else { return }
+        // While streaming: the mean of the last 16 tokens; afterwards: the whole reply's rate.
         let recent = state.rateHistory.suffix(16)
-        let live = recent.isEmpty ? state.decodeTokensPerSecond : recent.reduce(0, +) / Double(recent.count)
-        grid.put(String(format: "prompt %.0f tok/s   decode %.1f tok/s%@", state.promptTokensPerSecond, live, state.generating ? " (live)" : ""),
+        let decode = state.generating && !recent.isEmpty ? recent.reduce(0, +) / Double(recent.count) : state.decodeTokensPerSecond
+        grid.put(String(format: "prompt %.0f tok/s   decode %.1f tok/s %@", state.promptTokensPerSecond, decode, state.generating ? "(live)" : "(last reply)"),
                  row: area.y, column: area.x, style: Style(bold: true), limit: area.width)
         let width = max(1, area.width - 2)
         let history = Array(state.rateHistory.suffix(width))
