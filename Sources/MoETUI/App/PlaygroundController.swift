@@ -51,27 +51,29 @@ public final class PlaygroundController {
             case .up: state.moveSelection(tokens: 0, layers: -1); return .redraw
             case .down: state.moveSelection(tokens: 0, layers: 1); return .redraw
             case .home: state.moveSelection(tokens: -state.tokens.count, layers: 0); return .redraw
-            case .escape: state.focus = .input; return .redraw
-            case .character(let c) where c != "?":
-                state.focus = .input
-                state.input.insert(c)
-                return .redraw
-            default: break
+            default: if let effect = returnToPrompt(key) { return effect }
             }
         case .chat:
             switch key {
             case .up: state.chatScroll += 1; return .redraw
             case .down: state.chatScroll = max(0, state.chatScroll - 1); return .redraw
-            case .escape: state.focus = .input; return .redraw
-            case .character(let c) where c != "?":
-                state.focus = .input
-                state.input.insert(c)
-                return .redraw
-            default: break
+            default: if let effect = returnToPrompt(key) { return effect }
             }
         }
         guard let action = KeyTable.action(for: key) else { return .none }
         return perform(action)
+    }
+
+    /// From the map or the chat, Esc returns to the prompt and typing starts a prompt there.
+    func returnToPrompt(_ key: Key) -> Effect? {
+        switch key {
+        case .escape: state.focus = .input
+        case .character(let c) where c != "?":
+            state.focus = .input
+            state.input.insert(c)
+        default: return nil
+        }
+        return .redraw
     }
 
     /// Prompt-line editing; nil when the key is not an editing key here.
