@@ -29,7 +29,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
         .target(name: "MoEKit", dependencies: ["COpenBLAS"], swiftSettings: speed),
-        .target(name: "MoETUI", dependencies: ["MoEKit", "CNcursesw"], swiftSettings: speed),
+        .target(name: "CTerminalRestore"),
+        .target(name: "MoETUI", dependencies: ["MoEKit", "CNcursesw", "CTerminalRestore"], swiftSettings: speed),
         .executableTarget(
             name: "moepp",
             dependencies: ["MoEKit", "MoETUI", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -113,6 +113,28 @@ struct TerminalEndToEndTests {
         #expect(final.split(separator: "\n").last { !$0.isEmpty }?.hasPrefix("$") == true)
     }
 
+    @Test("SIGTERM gives the terminal back: no leftover screen, the shell prompt works")
+    func terminate() throws {
+        let model = NSTemporaryDirectory() + "moepp-e2e-term-\(getpid())"
+        try RandomCheckpoint.write(config: RandomCheckpoint.tinyConfig(.moepp), to: model, seed: 2)
+        _ = try? tmux(["kill-session", "-t", tmuxSession])
+        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
+        defer { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
+        try type("\(binary) chat --model \(model) & pid=$!; fg")
+        try keys("Enter")
+        try waitFor("the playground") { $0.contains("Routing map") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["pkill", "-TERM", "-f", "moepp chat --model \(model)"]
+        try process.run()
+        process.waitUntilExit()
+        let after = try waitFor("the shell") { !$0.contains("Routing map") }
+        #expect(!after.contains("╭"))
+        try type("echo alive-$((6*7))")
+        try keys("Enter")
+        try waitFor("a working shell") { $0.contains("alive-42") }
+    }
+
     @Test("a bad model path fails with one line before the screen is taken")
     func badModel() throws {
         _ = try? tmux(["kill-session", "-t", tmuxSession])

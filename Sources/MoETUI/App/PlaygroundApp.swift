@@ -32,7 +32,7 @@ public final class PlaygroundApp {
         }
         var dirty = true, clearNext = true
         var lastDraw = Date.distantPast
-        while true {
+        while !terminal.isGone {
             if let key = terminal.read() {
                 if key != .resize { state.status = nil }
                 switch controller.handle(key) {

@@ -1,4 +1,5 @@
 import CNcursesw
+import CTerminalRestore
 import Foundation
 
 /// The ncurses screen: takes it over, copies `CellGrid`s out, reads keys and mouse, and always
@@ -15,9 +16,10 @@ public final class Terminal {
     }
 
     public func start() throws {
+        moepp_install_restore()
         guard moepp_screen_start() == 0 else { throw TerminalError("cannot initialise the terminal (is TERM set?)") }
         started = true
-        Terminal.installRestoreHandlers()
+        atexit { moepp_screen_end() }
         if colors && moepp_colors_start() >= 8 {
             // Pair n+1 ↔ Color(rawValue: n). -1 is the terminal's default.
             let many = moepp_colors_start() >= 16
@@ -111,16 +113,8 @@ public final class Terminal {
         }
     }
 
-    /// Signals that end the process must not leave the terminal in raw mode.
-    static func installRestoreHandlers() {
-        for signalNumber in [SIGTERM, SIGHUP, SIGQUIT] {
-            signal(signalNumber) { number in
-                moepp_screen_end()
-                _exit(128 + number)
-            }
-        }
-        atexit { moepp_screen_end() }
-    }
+    /// True once the terminal has gone away; the loop then ends instead of spinning.
+    public var isGone: Bool { moepp_terminal_gone() != 0 }
 }
 
 public struct TerminalError: Error, CustomStringConvertible {
