@@ -5,7 +5,7 @@ import MoEKit
 /// session and for the last reply.
 public enum StatisticsView {
     public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
-        grid.box(rect, title: "Layers · slot shares over the session · FFN experts/token (session | last reply)")
+        grid.box(rect, title: "Layers · slot shares · FFN experts/token")
         let area = rect.inner
         guard area.height >= 2 else { return }
         let session = state.sessionStatistics, reply = state.replyStatistics
