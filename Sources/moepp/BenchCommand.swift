@@ -48,7 +48,7 @@ struct BenchCommand: ParsableCommand {
             benchmark.promptTokens = promptTokens
             benchmark.decodeTokens = decodeTokens
             benchmark.repeats = repeats
-            benchmark.controls = try routing.controls(for: transformer.config)
+            benchmark.controls = try routing.controls(for: transformer.config, modelDirectory: directory)
             let r = try benchmark.run(bandwidth: bandwidth)
             let size = Double(transformer.weights.files.reduce(0) { $0 + $1.file.size }) / 1e6
             let share = ["ffn", "zero", "copy", "const"].map { String(format: "%.2f", r.slotShare[$0] ?? 0) }.joined(separator: "/")

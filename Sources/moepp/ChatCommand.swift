@@ -15,13 +15,14 @@ struct ChatCommand: ParsableCommand {
     func run() throws {
         // Everything that can fail on input is checked before the screen is taken.
         let generator = try modelOptions.loadGenerator()
-        let controls = try routing.controls(for: generator.model.config)
+        let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
         generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings) }
         guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
             throw ValidationError("chat needs a terminal; use `moepp generate` or `moepp route` in scripts")
         }
         let colorsWanted = !noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
         let name = (modelOptions.directory as NSString).lastPathComponent
-        try PlaygroundApp(generator: generator, modelName: name, colors: colorsWanted).run()
+        let calibration = try Calibrator.load(directory: modelOptions.directory)
+        try PlaygroundApp(generator: generator, modelName: name, colors: colorsWanted, calibration: calibration).run()
     }
 }

@@ -12,6 +12,7 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Evaluate at most this many tokens.") var maxTokens = 20_000
     @Option(help: "Decode repeats (median).") var repeats = 5
     @Flag(help: "Print JSON instead of tables.") var json = false
+    @Option(help: "Also evaluate with AdapMoE adaptive gating at this ε (repeatable; models with calibration.json).") var adaptive: [Double] = []
 
     func run() throws {
         let text = try corpusFiles(validation).map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n")
@@ -21,7 +22,14 @@ struct CompareCommand: ParsableCommand {
             var evaluation = ModelEvaluation(model: generator.model, tokenizer: generator.tokenizer)
             evaluation.maximumTokens = maxTokens
             evaluation.repeats = repeats
-            results.append(((directory as NSString).lastPathComponent, try evaluation.run(text: text)))
+            let name = (directory as NSString).lastPathComponent
+            results.append((name, try evaluation.run(text: text)))
+            if !adaptive.isEmpty, let calibration = try Calibrator.load(directory: directory) {
+                for epsilon in adaptive {
+                    evaluation.controls = RoutingControls(adaptiveGate: AdaptiveGate(calibration: calibration, epsilon: epsilon))
+                    results.append(("\(name) adaptive ε=\(epsilon)", try evaluation.run(text: text)))
+                }
+            }
         }
         if json {
             for (name, result) in results { JSONLines.print(["model": name]); JSONLines.print(result) }
@@ -35,7 +43,7 @@ struct CompareCommand: ParsableCommand {
             print(String(format: "| %@ | %.3f | %.1f | %.2f | %@ | %@ | %.0f | %.1f |", name, r.validationLoss, r.perplexity,
                          r.ffnPerTokenPerLayer, perLayer, shares, r.expertLayerTokensPerSecond, r.decodeTokensPerSecond))
         }
-        if results.count == 2 {
+        if results.count == 2 && adaptive.isEmpty {
             let (a, b) = (results[0].1, results[1].1)
             print(String(format: "\n%@ / %@: expert-layer throughput ×%.2f, decode ×%.2f, FFN experts ×%.2f",
                          results[0].0, results[1].0, a.expertLayerTokensPerSecond / b.expertLayerTokensPerSecond,

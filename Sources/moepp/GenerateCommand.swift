@@ -31,7 +31,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let generator = try modelOptions.loadGenerator()
-        let controls = try routing.controls(for: generator.model.config)
+        let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
         generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings) }
         if !json { FileHandle.standardOutput.write(Data(prompt.utf8)) }
         let report = try generator.generate(prompt: prompt, maxTokens: maxTokens) { event in

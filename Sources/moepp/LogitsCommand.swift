@@ -27,7 +27,7 @@ struct LogitsCommand: ParsableCommand {
         }
         guard !ids.isEmpty else { throw ValidationError("--tokens: no token ids") }
         let model = try Transformer(directory: modelOptions.directory)
-        let output = try model.forward(ids, cache: model.makeCache(), controls: try routing.controls(for: model.config), allLogits: all)
+        let output = try model.forward(ids, cache: model.makeCache(), controls: try routing.controls(for: model.config, modelDirectory: modelOptions.directory), allLogits: all)
         let vocabulary = model.config.vocabSize
         let rows = output.logits.count / vocabulary
         JSONLines.print(Output(tokens: ids, logits: (0..<rows).map { Array(output.logits[$0 * vocabulary..<($0 + 1) * vocabulary]) }))

@@ -29,8 +29,10 @@ struct RoutingOptions: ParsableArguments {
     @Option(name: .customLong("disable-expert"), help: "Disable expert index N (repeatable).") var disabledExperts: [Int] = []
     @Option(name: .customLong("experts-per-token"), help: "Router top-k (1…E); default: the model's.") var expertsPerToken: Int?
     @Flag(name: .customLong("no-gating-residual"), help: "Ignore MoE++ gating residuals.") var noGatingResidual = false
+    @Option(name: .customLong("adaptive"), help: "AdapMoE adaptive gating with loss budget ε per token and layer (needs calibration.json; see `moepp calibrate`).")
+    var adaptiveEpsilon: Double?
 
-    func controls(for config: ModelConfig) throws -> RoutingControls {
+    func controls(for config: ModelConfig, modelDirectory: String) throws -> RoutingControls {
         var mask = ExpertMask()
         mask.zeroEnabled = !noZero
         mask.copyEnabled = !noCopy
@@ -47,7 +49,18 @@ struct RoutingOptions: ParsableArguments {
         guard (0..<config.numExperts).contains(where: { mask.allows($0, kind: config.kind(ofExpert: $0)) }) else {
             throw ValidationError("every expert is disabled; the router needs at least one")
         }
-        return RoutingControls(mask: mask, topK: expertsPerToken, gatingResidual: !noGatingResidual)
+        var adaptiveGate: AdaptiveGate?
+        if let epsilon = adaptiveEpsilon {
+            guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--adaptive: ε must be a positive number") }
+            guard let calibration = try Calibrator.load(directory: modelDirectory) else {
+                throw ValidationError("--adaptive: \(Calibrator.path(for: modelDirectory)) not found; run `moepp calibrate --model \(modelDirectory)` first")
+            }
+            guard calibration.layers.count == config.numLayers else {
+                throw ValidationError("--adaptive: \(Calibrator.path(for: modelDirectory)) has \(calibration.layers.count) layers, the model \(config.numLayers)")
+            }
+            adaptiveGate = AdaptiveGate(calibration: calibration, epsilon: epsilon)
+        }
+        return RoutingControls(mask: mask, topK: expertsPerToken, gatingResidual: !noGatingResidual, adaptiveGate: adaptiveGate)
     }
 }
 

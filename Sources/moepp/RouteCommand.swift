@@ -14,7 +14,7 @@ struct RouteCommand: ParsableCommand {
 
     func run() throws {
         let generator = try modelOptions.loadGenerator()
-        let controls = try routing.controls(for: generator.model.config)
+        let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
         generator.controls.update { $0.routing = controls }
         try generator.generate(prompt: prompt, maxTokens: generate) { event in
             switch event {

@@ -73,3 +73,22 @@ struct CommandLineTests {
         #expect(result.stdout.contains("mlp.moe.experts.experts.0.up_proj.weight"))
     }
 }
+
+@Suite("The bundled models", .serialized)
+struct BundledModelTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test("generate and route run on the shipped checkpoints", arguments: ["moepp-tiny"])
+    func shipped(name: String) throws {
+        let directory = Self.root.appendingPathComponent("Assets/models/\(name)").path
+        try #require(FileManager.default.fileExists(atPath: directory + "/config.json"), "\(name) is shipped in Assets/models")
+        let generated = try TestSupport.run(["generate", "--model", directory, "--max-tokens", "24", "--temperature", "0", "To be, or not to be"])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let words = generated.stdout.split { !$0.isLetter }.map { $0.lowercased() }
+        #expect(words.count >= 8, "\(generated.stdout)")
+        let routed = try TestSupport.run(["route", "--model", directory, "--generate", "4", "And God said"])
+        #expect(routed.status == 0)
+        let records = try routed.stdout.split(separator: "\n").map { try JSONDecoder().decode(TokenRouting.self, from: Data($0.utf8)) }
+        #expect(records.count >= 7 && records.allSatisfy { $0.layers.count == 4 })
+    }
+}

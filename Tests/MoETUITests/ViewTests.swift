@@ -213,3 +213,21 @@ struct ControllerTests {
         #expect(!FileManager.default.fileExists(atPath: path + ".partial-\(getpid())"))
     }
 }
+
+@Suite("Adaptive gating in the playground")
+struct AdaptivePlaygroundTests {
+    @Test("F11 needs a calibration; with one it switches adaptive gating on and off")
+    func toggle() throws {
+        let (generator, state, controller) = try makeSession()
+        _ = controller.handle(.function(11))
+        #expect(state.status?.isError == true && generator.controls.current.routing.adaptiveGate == nil)
+        state.calibration = Calibration(layers: (0..<state.config.numLayers).map { _ in .init(sensitivity: 1, expertDifference: 1, tokens: 1) },
+                                        calibrationTokens: 1, defaultEpsilon: 0.01)
+        _ = controller.handle(.function(11))
+        #expect(generator.controls.current.routing.adaptiveGate != nil)
+        #expect(Screen.render(state, width: 140, height: 45, glyphs: .unicode).text(row: 43).contains("adapt ε=0.01"))
+        for character in "/adaptive off" { _ = controller.handle(.character(character)) }
+        _ = controller.handle(.enter)
+        #expect(generator.controls.current.routing.adaptiveGate == nil)
+    }
+}

@@ -29,6 +29,7 @@ public struct ModelEvaluation {
     public var maximumTokens = 20_000
     public var decodeTokens = 128
     public var repeats = 5
+    public var controls = RoutingControls()
 
     public init(model: Transformer, tokenizer: Tokenizer) {
         self.model = model
@@ -52,7 +53,7 @@ public struct ModelEvaluation {
         var start = 0
         while start + window <= ids.count {
             let chunk = Array(ids[start..<start + window])
-            let output = try model.forward(chunk, cache: model.makeCache(), allLogits: true)
+            let output = try model.forward(chunk, cache: model.makeCache(), controls: controls, allLogits: true)
             for t in 0..<(window - 1) {
                 let row = output.logits[t * vocabulary..<(t + 1) * vocabulary]
                 let top = row.max()!
@@ -97,13 +98,13 @@ public struct ModelEvaluation {
         var rates: [Double] = []
         for _ in 0..<repeats {
             let cache = model.makeCache()
-            var logits = try model.forward(prompt, cache: cache).logits
+            var logits = try model.forward(prompt, cache: cache, controls: controls).logits
             let started = Date()
             var produced = 0
             while produced < decodeTokens && cache.length < cache.maximumLength {
                 var next = 0
                 for i in logits.indices where logits[i] > logits[next] { next = i }
-                logits = try model.forward([next], cache: cache).logits
+                logits = try model.forward([next], cache: cache, controls: controls).logits
                 produced += 1
             }
             rates.append(Double(produced) / Date().timeIntervalSince(started))

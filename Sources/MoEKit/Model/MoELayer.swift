@@ -42,7 +42,8 @@ public struct MoELayer: Sendable {
                     if controls.gatingResidual, let residual = router.residual, let previous = previousLogits?[t] {
                         logits = residual.apply(raw, previous: previous)
                     }
-                    let decision = gate.decide(logits, controls: controls)
+                    var decision = gate.decide(logits, controls: controls)
+                    let droppedSlot = controls.adaptiveGate?.apply(&decision, layer: layerIndex)
                     let withoutResidual = logits == raw ? decision : gate.decide(raw, controls: controls)
                     let scale: Float = config.multiplyInputByTopK ? Float(decision.chosen.count) : 1
                     inputScale[t] = scale
@@ -53,7 +54,7 @@ public struct MoELayer: Sendable {
                     for (slot, index) in decision.chosen.enumerated() {
                         let weight = decision.weights[slot]
                         let kind = config.kind(ofExpert: index)
-                        chosen.append(ChosenExpert(index: index, kind: kind, weight: weight))
+                        chosen.append(ChosenExpert(index: index, kind: kind, weight: weight, dropped: slot == droppedSlot))
                         guard weight != 0 else { continue }
                         switch kind {
                         case .ffn(let e):

@@ -28,10 +28,13 @@ public struct RoutingControls: Hashable, Sendable {
     /// nil: the model's own top-k.
     public var topK: Int?
     public var gatingResidual = true
+    /// AdapMoE adaptive gating; nil: off.
+    public var adaptiveGate: AdaptiveGate?
 
-    public init(mask: ExpertMask = ExpertMask(), topK: Int? = nil, gatingResidual: Bool = true) {
+    public init(mask: ExpertMask = ExpertMask(), topK: Int? = nil, gatingResidual: Bool = true, adaptiveGate: AdaptiveGate? = nil) {
         self.mask = mask
         self.topK = topK
         self.gatingResidual = gatingResidual
+        self.adaptiveGate = adaptiveGate
     }
 }

@@ -3,11 +3,14 @@ public struct ChosenExpert: Hashable, Sendable, Codable {
     public var index: Int
     public var kind: String
     public var weight: Float
+    /// True when AdapMoE's adaptive gating dropped this slot (its weight is then 0).
+    public var dropped: Bool
 
-    public init(index: Int, kind: ExpertKind, weight: Float) {
+    public init(index: Int, kind: ExpertKind, weight: Float, dropped: Bool = false) {
         self.index = index
         self.kind = kind.description
         self.weight = weight
+        self.dropped = dropped
     }
 }
 

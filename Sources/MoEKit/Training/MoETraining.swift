@@ -160,6 +160,28 @@ final class MoETraining<S: TrainingScalar> {
         }
     }
 
+    /// Σ‖E₁(x) − E₂(x)‖² over tokens whose two chosen slots are both FFN experts with weight > 0,
+    /// and how many such tokens there were (AdapMoE calibration's D_l).
+    func expertDifference() -> (sum: Double, tokens: Int) {
+        let d = config.hiddenSize
+        var rowOf = [[Int: (expert: Int, row: Int)]](repeating: [:], count: rows)
+        for (f, tokens) in routed.enumerated() {
+            for (row, item) in tokens.enumerated() where weights[item.token * k + item.slot] > 0 { rowOf[item.token][item.slot] = (f, row) }
+        }
+        var sum = 0.0, count = 0
+        for slots in rowOf where slots.count == 2 {
+            let (a, b) = (slots[0]!, slots[1]!)
+            var squared = 0.0
+            for j in 0..<d {
+                let difference = Double(outputs[a.expert][a.row * d + j] - outputs[b.expert][b.row * d + j])
+                squared += difference * difference
+            }
+            sum += squared
+            count += 1
+        }
+        return (sum, count)
+    }
+
     /// [a₀, a₁] = softmax(W_c·x) and the constant vector v.
     func constantForward(_ expert: Int, _ x: UnsafePointer<S>, _ store: ParameterStore<S>) -> (S, S, UnsafeMutablePointer<S>) {
         let d = config.hiddenSize

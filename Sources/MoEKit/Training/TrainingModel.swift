@@ -16,6 +16,10 @@ public final class TrainingModel<S: TrainingScalar> {
     var finalInput: Buffer<S>, finalNormed: Buffer<S>, finalScale: Buffer<S>, probabilities: Buffer<S>
     var tokens: [Int] = [], targets: [Int] = []
 
+    /// When set, `backward` adds Σ_t ‖∂ℓ_t/∂y_l‖²/d per layer here (y_l: MoE output; ℓ_t: token t's
+    /// own loss, i.e. N × the mean loss's gradient) — AdapMoE's sensitivities.
+    public var outputGradientSquares: [Double]?
+
     public private(set) var crossEntropy: S = 0
     public private(set) var balanceLoss: S = 0
 
@@ -98,6 +102,11 @@ public final class TrainingModel<S: TrainingScalar> {
         let dBranch = Buffer<S>(n * d)
         for l in stride(from: config.numLayers - 1, through: 0, by: -1) {
             // x_out = middle + MoE(norm(middle))
+            if outputGradientSquares != nil {
+                var sum = 0.0
+                for i in 0..<(n * d) { sum += Double(dx[i]) * Double(dx[i]) }
+                outputGradientSquares![l] += sum * Double(n) * Double(n) / Double(d)
+            }
             dBranch.zero()
             moe[l].backward(dx.p, dBranch.p, dLogits: dRouterLogits, store)
             TrainingOps.rmsNormBackward(middles[l].p, store.value(names.postAttentionNorm(l)), moeScales[l].p, dBranch.p, dx.p,

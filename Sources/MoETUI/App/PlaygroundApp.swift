@@ -10,7 +10,7 @@ public final class PlaygroundApp {
     let controller: PlaygroundController
     let worker: GenerationWorker
 
-    public init(generator: Generator, modelName: String, colors: Bool) {
+    public init(generator: Generator, modelName: String, colors: Bool, calibration: Calibration? = nil) {
         self.generator = generator
         terminal = Terminal(colors: colors)
         var settings = generator.controls.current
@@ -19,6 +19,8 @@ public final class PlaygroundApp {
             generator.controls.update { $0 = settings }
         }
         state = PlaygroundState(config: generator.model.config, modelName: modelName, settings: settings)
+        state.calibration = calibration
+        if let calibration { state.adaptiveEpsilon = calibration.defaultEpsilon }
         controller = PlaygroundController(state: state, controls: generator.controls,
                                           layout: ScreenLayout(width: 0, height: 0, config: generator.model.config))
         worker = GenerationWorker(generator: generator)

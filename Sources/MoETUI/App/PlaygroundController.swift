@@ -128,6 +128,7 @@ public final class PlaygroundController {
         case .toggleResidual:
             update { $0.routing.gatingResidual.toggle() }
             state.say("gating residual \(state.settings.routing.gatingResidual ? "on" : "off")")
+        case .toggleAdaptive: setAdaptive(state.settings.routing.adaptiveGate == nil ? state.adaptiveEpsilon : nil)
         case .topKDown: setTopK((state.settings.routing.topK ?? state.config.topK) - 1)
         case .topKUp: setTopK((state.settings.routing.topK ?? state.config.topK) + 1)
         case .temperatureDown: setTemperature(state.settings.sampling.temperature - 0.1)
@@ -148,6 +149,22 @@ public final class PlaygroundController {
         guard state.config.hasZeroComputationExperts else { state.say("this model has no zero-computation experts", error: true); return }
         update { $0.routing.mask[keyPath: path].toggle() }
         state.say("\(name) \(state.settings.routing.mask[keyPath: path] ? "on" : "off") from the next token")
+    }
+
+    /// Adaptive gating at ε, or off for nil.
+    func setAdaptive(_ epsilon: Double?) {
+        guard let calibration = state.calibration else {
+            state.say("no calibration.json for this model: run `moepp calibrate --model …`", error: true)
+            return
+        }
+        if let epsilon {
+            state.adaptiveEpsilon = epsilon
+            update { $0.routing.adaptiveGate = AdaptiveGate(calibration: calibration, epsilon: epsilon) }
+            state.say("adaptive gating on, ε = \(epsilon)")
+        } else {
+            update { $0.routing.adaptiveGate = nil }
+            state.say("adaptive gating off")
+        }
     }
 
     func setTopK(_ k: Int) {
@@ -196,6 +213,8 @@ public final class PlaygroundController {
             }
             update { $0.routing.mask = proposed }
             state.say("expert \(index) (\(state.config.kind(ofExpert: index))) \(on ? "on" : "off")")
+        case .adaptive(let epsilon):
+            setAdaptive(epsilon.map { $0 < 0 ? state.adaptiveEpsilon : $0 })
         case .topK(let k):
             if let k { setTopK(k) } else { update { $0.routing.topK = nil }; state.say("router top-k = model's \(state.config.topK)") }
         case .temperature(let t): setTemperature(t)

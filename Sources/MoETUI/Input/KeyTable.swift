@@ -2,7 +2,7 @@
 /// so they cannot disagree.
 public enum Action: String, CaseIterable, Sendable {
     case help, closeOverlay, focusNext, focusPrevious, send, stop, quit
-    case toggleZero, toggleCopy, toggleConstant, toggleResidual, topKDown, topKUp, temperatureDown, temperatureUp
+    case toggleZero, toggleCopy, toggleConstant, toggleResidual, toggleAdaptive, topKDown, topKUp, temperatureDown, temperatureUp
     case scrollUp, scrollDown, followTail, redraw, clear
 }
 
@@ -27,6 +27,7 @@ public enum KeyTable {
         KeyBinding(keys: [.function(3)], action: .toggleCopy, summary: "copy experts on/off", barLabel: "Copy"),
         KeyBinding(keys: [.function(4)], action: .toggleConstant, summary: "constant experts on/off", barLabel: "Const"),
         KeyBinding(keys: [.function(5)], action: .toggleResidual, summary: "gating residual on/off", barLabel: "Resid"),
+        KeyBinding(keys: [.function(11)], action: .toggleAdaptive, summary: "AdapMoE adaptive gating on/off (needs calibration.json)", barLabel: "Adapt"),
         KeyBinding(keys: [.function(6)], action: .topKDown, summary: "router top-k − 1", barLabel: "k−"),
         KeyBinding(keys: [.function(7)], action: .topKUp, summary: "router top-k + 1", barLabel: "k+"),
         KeyBinding(keys: [.function(8)], action: .temperatureDown, summary: "temperature − 0.1", barLabel: "T−"),

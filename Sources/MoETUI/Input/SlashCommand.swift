@@ -1,6 +1,6 @@
 /// Commands typed at the prompt, e.g. `/zero off`, `/topk 1`, `/temp 0.7`, `/export trace.json`.
 public enum SlashCommand: Equatable, Sendable {
-    case zero(Bool), copy(Bool), constant(Bool), residual(Bool), expert(Int, Bool)
+    case zero(Bool), copy(Bool), constant(Bool), residual(Bool), expert(Int, Bool), adaptive(Double?)
     case topK(Int?), temperature(Float), topP(Float), seed(UInt64), maxTokens(Int)
     case clear, export(String), help, quit
 
@@ -8,6 +8,7 @@ public enum SlashCommand: Equatable, Sendable {
         ("/zero on|off, /copy on|off, /constant on|off", "enable or disable a zero-computation expert kind"),
         ("/residual on|off", "gating residual"),
         ("/expert N on|off", "enable or disable expert N"),
+        ("/adaptive on|off|ε", "AdapMoE adaptive gating (ε: loss budget per token and layer)"),
         ("/topk N | /topk model", "router top-k (model: the checkpoint's own)"),
         ("/temp T, /topp P, /seed S", "sampling temperature (0 = greedy), nucleus, seed"),
         ("/max N", "tokens per reply"),
@@ -39,6 +40,14 @@ public enum SlashCommand: Equatable, Sendable {
             case "on": return .success(.expert(index, true))
             case "off": return .success(.expert(index, false))
             default: return .failure(.init("/expert: expected on or off"))
+            }
+        case "/adaptive":
+            switch argument?.lowercased() {
+            case "off": return .success(.adaptive(nil))
+            case "on": return .success(.adaptive(-1))
+            default:
+                guard let argument, let epsilon = Double(argument), epsilon > 0 else { return .failure(.init("/adaptive: expected on, off or a positive ε")) }
+                return .success(.adaptive(epsilon))
             }
         case "/topk":
             if argument?.lowercased() == "model" { return .success(.topK(nil)) }

@@ -28,6 +28,9 @@ public final class PlaygroundState {
     public var stopRequested = false
     public var settings: GenerationSettings
     public var maxTokens = 64
+    /// AdapMoE calibration of the model (calibration.json), if it has one; ε for adaptive gating.
+    public var calibration: Calibration?
+    public var adaptiveEpsilon = 0.01
 
     /// The selected routing-map cell; `followTail` keeps it on the newest token.
     public var selectedToken = 0

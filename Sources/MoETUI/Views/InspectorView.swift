@@ -37,7 +37,8 @@ public enum InspectorView {
             x += barWidth + 1
             x += grid.put(String(format: "%.2f", p), row: y, column: x)
             if let choice = chosen[index] {
-                grid.put(" \(grid.glyphs.chosenMark)" + String(format: "%.2f", choice.weight), row: y, column: x, style: Style(.accent, bold: true))
+                grid.put(" \(grid.glyphs.chosenMark)" + String(format: "%.2f", choice.weight) + (choice.dropped ? " dropped (adaptive)" : ""), row: y, column: x,
+                         style: Style(.accent, bold: true), limit: area.x + area.width - x)
             }
             x += 7
             let without = Double(layer.probabilitiesWithoutResidual[index])

@@ -11,6 +11,9 @@ public enum StatusBarView {
         if state.config.hasZeroComputationExperts {
             parts += [flag("zero", mask.zeroEnabled), flag("copy", mask.copyEnabled), flag("const", mask.constantEnabled), flag("resid", state.settings.routing.gatingResidual)]
         }
+        if state.calibration != nil {
+            parts.append(state.settings.routing.adaptiveGate == nil ? ("adapt off", Style(.muted)) : ("adapt ε=\(state.adaptiveEpsilon)", Style(.accent, bold: true)))
+        }
         if !mask.disabledExperts.isEmpty { parts.append(("off: " + mask.disabledExperts.sorted().map(String.init).joined(separator: ","), Style(.error))) }
         parts.append(("k=\(state.settings.routing.topK ?? state.config.topK)", Style(bold: true)))
         parts.append((sampling.temperature == 0 ? "greedy" : String(format: "T=%.1f", sampling.temperature), Style(bold: true)))

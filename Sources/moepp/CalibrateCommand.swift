@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+
+struct CalibrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Measure per-layer sensitivities on held-out text for AdapMoE adaptive gating; writes calibration.json beside the model.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Directory of held-out calibration .txt files.") var corpus = "corpus/calibration"
+    @Option(name: .customLong("max-tokens"), help: "Calibrate on at most this many tokens.") var maxTokens = 16_384
+    @Option(name: .customLong("default-epsilon"), help: "ε the playground uses when adaptive gating is switched on.") var defaultEpsilon = 0.01
+
+    func run() throws {
+        let text = try corpusFiles(corpus).map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n")
+        let calibration = try Calibrator.calibrate(directory: modelOptions.directory, text: text, maximumTokens: maxTokens,
+                                                   defaultEpsilon: defaultEpsilon) { FileHandle.standardError.write(Data("\r\($0)".utf8)) }
+        FileHandle.standardError.write(Data("\n".utf8))
+        try Calibrator.save(calibration, directory: modelOptions.directory)
+        print("layer  sensitivity F   expert difference D   threshold at ε=\(defaultEpsilon)")
+        let gate = AdaptiveGate(calibration: calibration, epsilon: defaultEpsilon)
+        for (l, layer) in calibration.layers.enumerated() {
+            print(String(format: "%5d  %13.4e   %19.4f   %.3f", l, layer.sensitivity, layer.expertDifference, gate.threshold(layer: l)))
+        }
+        print("wrote \(Calibrator.path(for: modelOptions.directory)) (\(calibration.calibrationTokens) tokens)")
+    }
+}
