@@ -35,8 +35,10 @@ let package = Package(
             name: "moepp",
             dependencies: ["MoEKit", "MoETUI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: speed),
-        .testTarget(name: "MoETUITests", dependencies: ["MoETUI", "MoEKit"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "MoEKitTests", dependencies: ["MoEKit"],
+        // Runs programs for the tests with posix_spawn + waitpid (see ChildProcess for why).
+        .target(name: "TestProcess", path: "Tests/TestProcess"),
+        .testTarget(name: "MoETUITests", dependencies: ["MoETUI", "MoEKit", "TestProcess"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "MoEKitTests", dependencies: ["MoEKit", "TestProcess"],
                     exclude: ["Fixtures"], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

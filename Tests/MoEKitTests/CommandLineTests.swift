@@ -78,7 +78,7 @@ struct CommandLineTests {
 struct BundledModelTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test("generate and route run on the shipped checkpoints", arguments: ["moepp-tiny"])
+    @Test("generate and route run on the shipped checkpoints", arguments: ["moepp-tiny", "moe-tiny"])
     func shipped(name: String) throws {
         let directory = Self.root.appendingPathComponent("Assets/models/\(name)").path
         try #require(FileManager.default.fileExists(atPath: directory + "/config.json"), "\(name) is shipped in Assets/models")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestProcess
 @testable import MoEKit
 
 /// Drives the real `moepp` binary in tmux, as a person at a 140×45 terminal would.
@@ -12,21 +13,14 @@ struct TerminalEndToEndTests {
         return candidates.map { $0.appendingPathComponent("moepp").path }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "moepp"
     }
 
+    /// Runs a tmux command. Only capture-pane's output is read; the others discard theirs so
+    /// that the tmux server, which the first command starts, inherits nothing of ours.
     @discardableResult
     func tmux(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tmux"] + arguments
-        // Only capture-pane's output is read: a pipe handed to the command that starts the tmux
-        // server would be inherited by the server and never reach end-of-file.
         let capture = arguments.first == "capture-pane"
-        let pipe = Pipe()
-        process.standardOutput = capture ? pipe : FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = capture ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let result = try ChildProcess.run(["tmux"] + arguments, capture: capture, timeout: 30)
+        #expect(!result.timedOut, "tmux \(arguments.joined(separator: " ")) did not finish")
+        return result.stdout
     }
 
     func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", tmuxSession]) }
@@ -123,11 +117,7 @@ struct TerminalEndToEndTests {
         try type("\(binary) chat --model \(model) & pid=$!; fg")
         try keys("Enter")
         try waitFor("the playground") { $0.contains("Routing map") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["pkill", "-TERM", "-f", "moepp chat --model \(model)"]
-        try process.run()
-        process.waitUntilExit()
+        try ChildProcess.run(["pkill", "-TERM", "-f", "moepp chat --model \(model)"], capture: false, timeout: 30)
         let after = try waitFor("the shell") { !$0.contains("Routing map") }
         #expect(!after.contains("╭"))
         try type("echo alive-$((6*7))")

@@ -47,6 +47,7 @@ public struct DecodeBenchmark {
     }
 
     public func run(bandwidth: Double) throws -> Result {
+        model.warmUp()
         var random = SeededRandom(seed: 42)
         let vocabulary = model.config.vocabSize
         let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(vocabulary)) }

@@ -46,6 +46,7 @@ public struct ModelEvaluation {
         var slots: [String: Int] = [:]
         var classTokens: [TokenClass: Int] = [:], classFFN: [TokenClass: Int] = [:]
         var routedTokens = 0
+        model.warmUp()
         let timings = LayerTimings()
         model.timings = timings
         defer { model.timings = nil }

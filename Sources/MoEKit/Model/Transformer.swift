@@ -74,6 +74,17 @@ public final class Transformer: @unchecked Sendable {
                             postAttentionNorm: try weights.vector(names.postAttentionNorm(l), count: d), moe: moe)
     }
 
+    /// Touches every page of the mapped checkpoint, so that timings measure compute and memory,
+    /// not first-touch page faults.
+    public func warmUp() {
+        var sum: UInt8 = 0
+        for file in weights.files {
+            var offset = 0
+            while offset < file.file.size { sum &+= file.file.base.load(fromByteOffset: offset, as: UInt8.self); offset += 4096 }
+        }
+        if sum == 1 { print("", terminator: "") }   // keeps the reads
+    }
+
     public func makeCache() -> KVCache {
         KVCache(layers: config.numLayers, width: config.keyValueDim, maximumLength: config.maxPositionEmbeddings)
     }
