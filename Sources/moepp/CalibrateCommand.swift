@@ -23,6 +23,14 @@ struct CalibrateCommand: ParsableCommand {
         for (l, layer) in calibration.layers.enumerated() {
             print(String(format: "%5d  %13.4e   %19.4f   %.3f", l, layer.sensitivity, layer.expertDifference, gate.threshold(layer: l)))
         }
+        if let profile = calibration.cache {
+            print("layer  prefetch accuracy  1 / ≥2 FFN experts  demand reads per token with c = 1…E slots (cache profile, \(profile.tokens) tokens)")
+            for (l, layer) in profile.layers.enumerated() {
+                let accuracy = layer.prefetchAccuracy.map { String(format: "%.3f", $0) } ?? "  —  "
+                let curve = layer.demandReadsPerToken.dropFirst().map { String(format: "%.2f", $0) }.joined(separator: " ")
+                print(String(format: "%5d  %17@  %.2f / %.2f         %@", l, accuracy, layer.singleExpertShare, layer.multipleExpertShare, curve))
+            }
+        }
         print("wrote \(Calibrator.path(for: modelOptions.directory)) (\(calibration.calibrationTokens) tokens)")
     }
 }

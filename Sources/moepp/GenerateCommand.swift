@@ -8,6 +8,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var routing: RoutingOptions
+    @OptionGroup var cacheOptions: CacheOptions
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate.") var maxTokens = 64
     @Flag(help: "Stream one JSON object per generated token: id, text, routing, seconds.") var json = false
@@ -31,6 +32,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let generator = try modelOptions.loadGenerator()
+        try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
         generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings) }
         if !json { FileHandle.standardOutput.write(Data(prompt.utf8)) }

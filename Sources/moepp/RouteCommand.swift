@@ -9,11 +9,13 @@ struct RouteCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var routing: RoutingOptions
+    @OptionGroup var cacheOptions: CacheOptions
     @Option(help: "Also generate this many tokens (greedy) and trace them.") var generate = 0
     @Argument(help: "The prompt.") var prompt: String
 
     func run() throws {
         let generator = try modelOptions.loadGenerator()
+        try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
         generator.controls.update { $0.routing = controls }
         try generator.generate(prompt: prompt, maxTokens: generate) { event in

@@ -28,6 +28,12 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(mapped)
     }
 
+    /// Asks the kernel not to read ahead around faults: with an expert cache, only the resident
+    /// tensors are touched through the mapping, and read-ahead would pull experts in with them.
+    public func adviseRandomAccess() {
+        if size > 0 { _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_RANDOM)) }
+    }
+
     deinit {
         if size == 0 { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }

@@ -21,22 +21,10 @@ public struct DecoderBlock: Sendable {
         return out
     }
 
-    /// Updates `hidden` (tokens × d) in place; returns the MoE layer's routing and passed-on logits.
-    func forward(_ hidden: inout [Float], tokens: Int, start: Int, layer: Int, cache: KVCache,
-                 previousLogits: [[Float]]?, controls: RoutingControls, timings: LayerTimings?) -> MoELayer.Output {
-        let attentionStart = timings == nil ? nil : DispatchTime.now()
+    /// h = x + Attn(RMSNorm(x)), in place.
+    func attend(_ hidden: inout [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) {
         let attended = attention.forward(normalized(hidden, inputNorm, tokens: tokens), tokens: tokens, start: start, layer: layer, cache: cache)
         for i in hidden.indices { hidden[i] += attended[i] }
-        let moeStart = timings == nil ? nil : DispatchTime.now()
-        let moeOutput = moe.forward(normalized(hidden, postAttentionNorm, tokens: tokens), tokens: tokens,
-                                    previousLogits: previousLogits, controls: controls)
-        for i in hidden.indices { hidden[i] += moeOutput.hidden[i] }
-        if let timings, let attentionStart, let moeStart {
-            let end = DispatchTime.now()
-            timings.add(attention: moeStart.uptimeNanoseconds - attentionStart.uptimeNanoseconds,
-                        moe: end.uptimeNanoseconds - moeStart.uptimeNanoseconds, tokens: tokens)
-        }
-        return moeOutput
     }
 }
 

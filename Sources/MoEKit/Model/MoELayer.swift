@@ -25,7 +25,39 @@ public struct MoELayer: Sendable {
         public var routing: [LayerRouting]
     }
 
+    /// The routing half of a layer pass: decisions and records, the cheap experts already added
+    /// into `hidden`, and the FFN work still to do (`assignments`).
+    public struct Routed {
+        public var hidden: [Float]
+        public var passedLogits: [[Float]]
+        public var routing: [LayerRouting]
+        /// Per FFN expert, the tokens routed to it with their weights.
+        var assignments: [[(token: Int, weight: Float)]]
+        var inputScale: [Float]
+
+        /// FFN experts with at least one token, ascending.
+        public var ffnExpertsNeeded: [Int] { assignments.indices.filter { !assignments[$0].isEmpty } }
+    }
+
+    /// Where FFN experts come from: the mapped checkpoint, or an expert cache.
+    public struct ExpertAccess {
+        var acquire: (Int) throws -> FFNExpert
+        var release: (Int) -> Void
+
+        public init(acquire: @escaping (Int) throws -> FFNExpert, release: @escaping (Int) -> Void) {
+            self.acquire = acquire
+            self.release = release
+        }
+    }
+
     public func forward(_ x: [Float], tokens: Int, previousLogits: [[Float]]?, controls: RoutingControls) -> Output {
+        var routed = route(x, tokens: tokens, previousLogits: previousLogits, controls: controls)
+        let experts = ffnExperts
+        try! runExperts(&routed, input: x, tokens: tokens, access: ExpertAccess(acquire: { experts[$0] }, release: { _ in }))
+        return Output(hidden: routed.hidden, passedLogits: routed.passedLogits, routing: routed.routing)
+    }
+
+    public func route(_ x: [Float], tokens: Int, previousLogits: [[Float]]?, controls: RoutingControls) -> Routed {
         let d = config.hiddenSize
         var out = [Float](repeating: 0, count: tokens * d)
         var passed: [[Float]] = []
@@ -75,23 +107,33 @@ public struct MoELayer: Sendable {
                         probabilitiesWithoutResidual: withoutResidual.probabilities,
                         chosenWithoutResidual: withoutResidual.chosen, ffnExpertsComputed: ffnComputed))
                 }
-                for (e, routed) in assignments.enumerated() where !routed.isEmpty {
-                    let n = routed.count
-                    var batch = [Float](repeating: 0, count: n * d)
-                    for (row, item) in routed.enumerated() {
-                        let scale = inputScale[item.token]
-                        for i in 0..<d { batch[row * d + i] = input[item.token * d + i] * scale }
-                    }
-                    var result = [Float](repeating: 0, count: n * d)
-                    ffnExperts[e].forward(batch, tokens: n, into: &result)
-                    for (row, item) in routed.enumerated() {
-                        result.withUnsafeBufferPointer {
-                            Kernels.addScaled($0.baseAddress! + row * d, item.weight, output.baseAddress! + item.token * d, d)
-                        }
+            }
+        }
+        return Routed(hidden: out, passedLogits: passed, routing: routing, assignments: assignments, inputScale: inputScale)
+    }
+
+    /// The FFN half: each needed expert runs once over all its tokens, its output added with the
+    /// tokens' weights.
+    public func runExperts(_ routed: inout Routed, input x: [Float], tokens: Int, access: ExpertAccess) throws {
+        let d = config.hiddenSize
+        for (e, routedTokens) in routed.assignments.enumerated() where !routedTokens.isEmpty {
+            let n = routedTokens.count
+            var batch = [Float](repeating: 0, count: n * d)
+            for (row, item) in routedTokens.enumerated() {
+                let scale = routed.inputScale[item.token]
+                for i in 0..<d { batch[row * d + i] = x[item.token * d + i] * scale }
+            }
+            var result = [Float](repeating: 0, count: n * d)
+            let expert = try access.acquire(e)
+            expert.forward(batch, tokens: n, into: &result)
+            access.release(e)
+            routed.hidden.withUnsafeMutableBufferPointer { output in
+                result.withUnsafeBufferPointer {
+                    for (row, item) in routedTokens.enumerated() {
+                        Kernels.addScaled($0.baseAddress! + row * d, item.weight, output.baseAddress! + item.token * d, d)
                     }
                 }
             }
         }
-        return Output(hidden: out, passedLogits: passed, routing: routing)
     }
 }

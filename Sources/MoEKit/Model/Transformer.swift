@@ -11,6 +11,14 @@ public final class Transformer: @unchecked Sendable {
     let lmHead: WeightMatrix
     /// When set, forward passes add their attention and MoE wall time here.
     public var timings: LayerTimings?
+    /// When set, FFN experts come from this bounded cache (read from disk) instead of the mapping.
+    public var expertCache: ExpertCache? {
+        didSet { if expertCache != nil { weights.files.forEach { $0.file.adviseRandomAccess() } } }
+    }
+    /// Predict each layer's experts from the previous layer (AdapMoE prefetching): recorded in
+    /// the routing records and `predictionStatistics`, and, with an `expertCache`, prefetched.
+    public var expertPrediction = false
+    public var predictionStatistics: PredictionStatistics
 
     /// Loads `config.json` and the safetensors weights of a checkpoint directory.
     public convenience init(directory: String) throws {
@@ -31,6 +39,7 @@ public final class Transformer: @unchecked Sendable {
         }
         finalNorm = try weights.vector(TensorNames.finalNorm, count: d)
         blocks = try (0..<config.numLayers).map { l in try Self.loadBlock(l, config: config, weights: weights, names: names) }
+        predictionStatistics = PredictionStatistics(layers: config.numLayers)
     }
 
     static func loadBlock(_ l: Int, config: ModelConfig, weights: CheckpointWeights, names: TensorNames) throws -> DecoderBlock {
@@ -76,13 +85,37 @@ public final class Transformer: @unchecked Sendable {
 
     /// Touches every page of the mapped checkpoint, so that timings measure compute and memory,
     /// not first-touch page faults.
+    /// With an expert cache, the experts' pages are left alone: they are the cache's to read.
     public func warmUp() {
         var sum: UInt8 = 0
-        for file in weights.files {
+        for (index, file) in weights.files.enumerated() {
+            let skipped = expertCache?.store.expertRanges(file: index) ?? []
             var offset = 0
-            while offset < file.file.size { sum &+= file.file.base.load(fromByteOffset: offset, as: UInt8.self); offset += 4096 }
+            while offset < file.file.size {
+                if let range = skipped.first(where: { $0.contains(offset) }) { offset = (range.upperBound + 4095) & ~4095; continue }
+                sum &+= file.file.base.load(fromByteOffset: offset, as: UInt8.self)
+                offset += 4096
+            }
         }
         if sum == 1 { print("", terminator: "") }   // keeps the reads
+    }
+
+    /// FFN experts of layer `l`: from the mapping; or from the cache, under `lease` when the
+    /// layer's experts fit at once, else one expert at a time.
+    private func expertAccess(layer l: Int, block: DecoderBlock, lease: ExpertCache.Lease?) -> MoELayer.ExpertAccess {
+        guard let cache = expertCache else {
+            let experts = block.moe.ffnExperts
+            return MoELayer.ExpertAccess(acquire: { experts[$0] }, release: { _ in })
+        }
+        if let lease { return MoELayer.ExpertAccess(acquire: { try lease.expert($0) }, release: { _ in }) }
+        final class Current { var lease: ExpertCache.Lease? }
+        let current = Current()
+        return MoELayer.ExpertAccess(
+            acquire: { e in
+                current.lease = cache.lease(layer: l, experts: [e])
+                return try current.lease!.expert(e)
+            },
+            release: { _ in current.lease?.release(); current.lease = nil })
     }
 
     public func makeCache() -> KVCache {
@@ -123,11 +156,43 @@ public final class Transformer: @unchecked Sendable {
         }
         var routing = [[LayerRouting]](repeating: [], count: count)
         var previousLogits: [[Float]]?
+        var predictions: [Set<Int>]?
+        let cacheBefore = expertCache?.statistics
         for (l, block) in blocks.enumerated() {
-            let output = block.forward(&hidden, tokens: count, start: start, layer: l, cache: cache,
-                                       previousLogits: previousLogits, controls: controls, timings: timings)
-            previousLogits = output.passedLogits
-            for t in 0..<count { routing[t].append(output.routing[t]) }
+            let attentionStart = DispatchTime.now()
+            block.attend(&hidden, tokens: count, start: start, layer: l, cache: cache)
+            let moeStart = DispatchTime.now()
+            let normed = block.normalized(hidden, block.postAttentionNorm, tokens: count)
+            var routed = block.moe.route(normed, tokens: count, previousLogits: previousLogits, controls: controls)
+            if let guesses = predictions {
+                for t in 0..<count {
+                    routed.routing[t].predictedExperts = guesses[t].sorted()
+                    let computed = Set(routed.routing[t].chosen.filter { $0.weight != 0 }.compactMap { chosen -> Int? in
+                        if case .ffn(let e) = config.kind(ofExpert: chosen.index) { return e }
+                        return nil
+                    })
+                    predictionStatistics.record(layer: l, actual: computed, predicted: guesses[t])
+                }
+            }
+            let lease = expertCache?.lease(layer: l, experts: routed.ffnExpertsNeeded)
+            predictions = nil
+            if expertPrediction && l + 1 < blocks.count {
+                let guesses = ExpertPrediction.predict(next: blocks[l + 1], hidden: hidden, tokens: count,
+                                                       passedLogits: routed.passedLogits, controls: controls)
+                expertCache?.prefetch(layer: l + 1, experts: guesses.reduce(into: Set<Int>()) { $0.formUnion($1) }.sorted())
+                predictions = guesses
+            }
+            try block.moe.runExperts(&routed, input: normed, tokens: count, access: expertAccess(layer: l, block: block, lease: lease))
+            lease?.release()
+            for i in hidden.indices { hidden[i] += routed.hidden[i] }
+            timings?.add(attention: moeStart.uptimeNanoseconds - attentionStart.uptimeNanoseconds,
+                         moe: DispatchTime.now().uptimeNanoseconds - moeStart.uptimeNanoseconds, tokens: count)
+            previousLogits = routed.passedLogits
+            for t in 0..<count { routing[t].append(routed.routing[t]) }
+        }
+        // A batch's cache traffic is reported on its last token (one token per decode step).
+        if let before = cacheBefore, let after = expertCache?.statistics {
+            for l in 0..<blocks.count { routing[count - 1][l].cache = after[l] - before[l] }
         }
         cache.length = start + count
         let rows = allLogits ? count : 1

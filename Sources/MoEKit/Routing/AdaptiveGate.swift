@@ -49,6 +49,9 @@ public struct Calibration: Codable, Sendable, Equatable {
     public var calibrationTokens: Int
     /// ε used when no other is given.
     public var defaultEpsilon: Double
+    /// Routing trace statistics for sizing the expert cache per layer (`CacheAllocation`);
+    /// absent in calibrations made before the cache existed.
+    public var cache: CacheProfile?
 
     public init(layers: [Layer], calibrationTokens: Int, defaultEpsilon: Double) {
         self.layers = layers

@@ -28,6 +28,12 @@ public struct LayerRouting: Sendable, Codable {
     public var probabilitiesWithoutResidual: [Float]
     public var chosenWithoutResidual: [Int]
     public var ffnExpertsComputed: Int
+    /// FFN experts the prefetcher predicted for this layer (from the layer before); nil when
+    /// prediction is off or for layer 0.
+    public var predictedExperts: [Int]?
+    /// This layer's expert-cache traffic during the forward pass (on a batch's last token);
+    /// nil without an expert cache.
+    public var cache: LayerCacheStatistics?
 
     /// Did the gating residual change which experts were chosen?
     public var residualChangedChoice: Bool { Set(chosen.map(\.index)) != Set(chosenWithoutResidual) }

@@ -5,7 +5,7 @@ import Foundation
 /// AdapMoE's adaptive gating thresholds (see `AdaptiveGate`).
 public enum Calibrator {
     public static func calibrate(directory: String, text: String, maximumTokens: Int = 16_384, batch: Int = 4,
-                                 defaultEpsilon: Double = 0.01, log: (String) -> Void = { _ in }) throws -> Calibration {
+                                 defaultEpsilon: Double = 0.01, profileTokens: Int = 4096, log: (String) -> Void = { _ in }) throws -> Calibration {
         let config = try ModelConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
         let tokenizer = try Tokenizer.load(path: (directory as NSString).appendingPathComponent("tokenizer.json"))
         let store = ParameterStore<Float>(config: config)
@@ -40,7 +40,34 @@ public enum Calibrator {
                               expertDifference: differenceTokens[l] > 0 ? differenceSums[l] / Double(differenceTokens[l]) : 0,
                               tokens: differenceTokens[l])
         }
-        return Calibration(layers: layers, calibrationTokens: tokens, defaultEpsilon: defaultEpsilon)
+        var calibration = Calibration(layers: layers, calibrationTokens: tokens, defaultEpsilon: defaultEpsilon)
+        calibration.cache = try profileCache(directory: directory, ids: Array(ids.prefix(profileTokens)))
+        log("cache profile on \(calibration.cache?.tokens ?? 0) tokens")
+        return calibration
+    }
+
+    /// Runs the inference engine over `ids` (in context-sized chunks) with expert prediction on,
+    /// and replays the trace into a `CacheProfile`.
+    public static func profileCache(directory: String, ids: [Int]) throws -> CacheProfile {
+        let model = try Transformer(directory: directory)
+        model.expertPrediction = true
+        var trace: [[CacheProfile.Step]] = []
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + model.config.maxPositionEmbeddings)])
+            let output = try model.forward(chunk, cache: model.makeCache())
+            for token in output.routing {
+                trace.append(token.map { layer in
+                    let computed = layer.chosen.filter { $0.weight != 0 }.compactMap { chosen -> Int? in
+                        if case .ffn(let e) = model.config.kind(ofExpert: chosen.index) { return e }
+                        return nil
+                    }
+                    return CacheProfile.Step(computed: computed, predicted: layer.predictedExperts)
+                })
+            }
+            start += chunk.count
+        }
+        return CacheProfile(trace: trace, experts: model.config.numFFNExperts)
     }
 
     public static func path(for directory: String) -> String { (directory as NSString).appendingPathComponent("calibration.json") }

@@ -1,0 +1,30 @@
+/// AdapMoE's prefetch prediction (adapmoe-spec §2): hidden states change slowly from layer to
+/// layer, so layer l+1's router applied to the hidden state after layer l's attention,
+///   predicted_{l+1}(t) = FFN experts of gate_{l+1}(W_{r,l+1} · RMSNorm_{l+1}(h_l,t) + G_{l+1} · logits_{l,t}),
+/// guesses which experts layer l+1 will need while layer l still computes. The same gate runs
+/// (mask, top-k, zero-weight rule, adaptive gating), so a guess never names an expert the real
+/// decision could not pick; slots with weight 0 (zero experts, dropped slots) are not fetched.
+enum ExpertPrediction {
+    /// Per token, the FFN experts `next` is predicted to compute.
+    static func predict(next block: DecoderBlock, hidden: [Float], tokens: Int, passedLogits: [[Float]],
+                        controls: RoutingControls) -> [Set<Int>] {
+        let normed = block.normalized(hidden, block.postAttentionNorm, tokens: tokens)
+        let moe = block.moe
+        let d = moe.config.hiddenSize
+        return normed.withUnsafeBufferPointer { input in
+            (0..<tokens).map { t in
+                var logits = moe.router.logits(input.baseAddress! + t * d)
+                if controls.gatingResidual, let residual = moe.router.residual {
+                    logits = residual.apply(logits, previous: passedLogits[t])
+                }
+                var decision = moe.gate.decide(logits, controls: controls)
+                _ = controls.adaptiveGate?.apply(&decision, layer: moe.layerIndex)
+                var experts = Set<Int>()
+                for (slot, index) in decision.chosen.enumerated() where decision.weights[slot] != 0 {
+                    if case .ffn(let e) = moe.config.kind(ofExpert: index) { experts.insert(e) }
+                }
+                return experts
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// The slow tier (adapmoe-spec "Setting"): FFN experts read from the checkpoint files with
+/// `pread`, never through the mapping, so that an expert costs real reads from the page cache or
+/// the disk. Each expert is its gate, up and down matrices; a slot holds them back to back.
+public final class ExpertStore: @unchecked Sendable {
+    /// Where one matrix of an expert lies in a checkpoint file.
+    struct Segment {
+        var file: Int
+        var offset: Int
+        var byteCount: Int
+        var rows: Int
+        var cols: Int
+        var dtype: DType
+    }
+
+    public struct ReadError: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "\(path): reading an expert failed: \(reason)" }
+    }
+
+    public let layers: Int
+    public let expertsPerLayer: Int
+    /// Bytes of the largest expert: the size of one cache slot.
+    public let slotBytes: Int
+    let paths: [String]
+    private let descriptors: [Int32]
+    /// [layer][expert] → gate, up, down.
+    let segments: [[[Segment]]]
+    /// When true, each read drops the pages it read from the page cache, so that every miss
+    /// goes to the device again (an offload setting where the slow tier stays slow).
+    public var uncachedReads = false
+
+    public init(model: Transformer) throws {
+        let files = model.weights.files
+        paths = files.map(\.path)
+        var descriptors: [Int32] = []
+        for path in paths {
+            let descriptor = open(path, O_RDONLY)
+            guard descriptor >= 0 else {
+                descriptors.forEach { close($0) }
+                throw CheckpointError(file: path, "cannot open for expert reads: \(String(cString: strerror(errno)))")
+            }
+            descriptors.append(descriptor)
+        }
+        self.descriptors = descriptors
+        func segment(_ matrix: WeightMatrix) -> Segment {
+            let file = files.firstIndex { $0.file === (matrix.owner as AnyObject?) }!
+            return Segment(file: file, offset: matrix.base - files[file].file.base, byteCount: matrix.byteCount,
+                           rows: matrix.rows, cols: matrix.cols, dtype: matrix.dtype)
+        }
+        segments = model.blocks.map { block in
+            block.moe.ffnExperts.map { [segment($0.gate), segment($0.up), segment($0.down)] }
+        }
+        layers = segments.count
+        expertsPerLayer = segments.first?.count ?? 0
+        slotBytes = segments.flatMap { $0 }.map { $0.reduce(0) { $0 + Self.aligned($1.byteCount) } }.max() ?? 0
+    }
+
+    deinit { descriptors.forEach { close($0) } }
+
+    /// Matrices start on 64-byte boundaries inside a slot (the SIMD kernels' natural alignment).
+    static func aligned(_ bytes: Int) -> Int { (bytes + 63) & ~63 }
+
+    public func byteCount(layer: Int, expert: Int) -> Int { segments[layer][expert].reduce(0) { $0 + $1.byteCount } }
+
+    /// Reads expert `expert` of `layer` into `slot` (at least `slotBytes`); returns the bytes read.
+    func read(layer: Int, expert: Int, into slot: UnsafeMutableRawPointer) throws -> Int {
+        var position = 0, total = 0
+        for segment in segments[layer][expert] {
+            var done = 0
+            while done < segment.byteCount {
+                let count = pread(descriptors[segment.file], slot + position + done, segment.byteCount - done, off_t(segment.offset + done))
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else {
+                    throw ReadError(path: paths[segment.file], reason: count == 0 ? "file ends early" : String(cString: strerror(errno)))
+                }
+                done += count
+            }
+            if uncachedReads {
+                _ = posix_fadvise(descriptors[segment.file], off_t(segment.offset), off_t(segment.byteCount), Int32(POSIX_FADV_DONTNEED))
+            }
+            position += Self.aligned(segment.byteCount)
+            total += segment.byteCount
+        }
+        return total
+    }
+
+    /// The expert as matrices over a slot that `read` filled.
+    func expert(layer: Int, expert: Int, slot: UnsafeRawPointer, owner: AnyObject) -> FFNExpert {
+        var position = 0
+        let matrices = segments[layer][expert].map { segment -> WeightMatrix in
+            defer { position += Self.aligned(segment.byteCount) }
+            return WeightMatrix(rows: segment.rows, cols: segment.cols, dtype: segment.dtype, base: slot + position, owner: owner)
+        }
+        return FFNExpert(gate: matrices[0], up: matrices[1], down: matrices[2])
+    }
+
+    /// Byte ranges of every expert in file `file`: what a warm-up of the resident weights skips.
+    func expertRanges(file: Int) -> [Range<Int>] {
+        segments.flatMap { $0 }.flatMap { $0 }.filter { $0.file == file }.map { $0.offset..<$0.offset + $0.byteCount }
+    }
+
+    /// Drops the checkpoint's pages from the page cache (`POSIX_FADV_DONTNEED`), for cold-start
+    /// measurements. Pages mapped by a live process stay; experts are never mapped while cached.
+    public static func dropPageCache(directory: String) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names where name.hasSuffix(".safetensors") {
+            let descriptor = open((directory as NSString).appendingPathComponent(name), O_RDONLY)
+            guard descriptor >= 0 else { continue }
+            _ = posix_fadvise(descriptor, 0, 0, Int32(POSIX_FADV_DONTNEED))
+            close(descriptor)
+        }
+    }
+}
