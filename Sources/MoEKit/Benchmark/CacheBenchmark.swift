@@ -1,0 +1,107 @@
+import Foundation
+
+/// Decode speed and cache behaviour under an expert budget, starting from a cold page cache
+/// (adapmoe-spec "What we measure"). Every repeat drops the checkpoint from the page cache,
+/// loads the model afresh, warms only the resident weights, runs the prompt, then times the
+/// decode of a fixed sampled continuation. Cache figures are over the decode phase.
+public struct CacheBenchmark {
+    public struct Configuration: Sendable {
+        public var name: String
+        /// nil: no cache, every expert mapped (the reference).
+        public var policy: ExpertCacheSetup.PolicyName?
+        public var prefetch: Bool
+        public var adaptiveGate: AdaptiveGate?
+
+        public init(name: String, policy: ExpertCacheSetup.PolicyName?, prefetch: Bool, adaptiveGate: AdaptiveGate? = nil) {
+            self.name = name
+            self.policy = policy
+            self.prefetch = prefetch
+            self.adaptiveGate = adaptiveGate
+        }
+    }
+
+    public struct Row: Sendable, Codable {
+        public var name: String
+        public var decodeTokensPerSecond: Double
+        public var decodeRates: [Double]
+        public var ffnExpertsPerTokenPerLayer: Double
+        /// nil without a cache.
+        public var cache: LayerCacheStatistics?
+        public var perLayerHitRate: [Double]
+        public var prefetchAccuracy: [Double?]
+        public var allocation: [Int]?
+        public var decodedTokens: Int
+
+        public var demandReadsPerToken: Double { Double(cache?.misses ?? 0) / Double(max(1, decodedTokens)) }
+        public var bytesReadPerToken: Double { Double(cache?.bytesRead ?? 0) / Double(max(1, decodedTokens)) }
+        public var prefetchLoadsPerToken: Double { Double(cache?.prefetchLoads ?? 0) / Double(max(1, decodedTokens)) }
+    }
+
+    public let directory: String
+    public var budget: ExpertBudget
+    public var prompt = "ROMEO.\nBut soft, what light through yonder window breaks?\n"
+    public var decodeTokens = 128
+    public var repeats = 5
+    public var uncachedReads = false
+    public var sampling = SamplingSettings(temperature: 0.8, topK: 40, seed: 7)
+
+    public init(directory: String, budget: ExpertBudget) {
+        self.directory = directory
+        self.budget = budget
+    }
+
+    public func run(_ configuration: Configuration) throws -> Row {
+        var rates: [Double] = []
+        var last: Row?
+        for _ in 0..<max(1, repeats) {
+            let row = try runOnce(configuration)
+            rates.append(row.decodeTokensPerSecond)
+            last = row
+        }
+        var row = last!
+        row.decodeRates = rates
+        row.decodeTokensPerSecond = Statistics.median(rates)
+        return row
+    }
+
+    private func runOnce(_ configuration: Configuration) throws -> Row {
+        ExpertStore.dropPageCache(directory: directory)
+        let model = try Transformer(directory: directory)
+        let tokenizer = try Tokenizer.load(path: (directory as NSString).appendingPathComponent("tokenizer.json"))
+        var cache: ExpertCache?
+        if let policy = configuration.policy {
+            cache = try ExpertCacheSetup.install(on: model, directory: directory, budget: budget, policy: policy,
+                                                 prefetch: configuration.prefetch, uncachedReads: uncachedReads)
+        }
+        model.warmUp()
+        let controls = RoutingControls(adaptiveGate: configuration.adaptiveGate)
+        let kv = model.makeCache()
+        var output = try model.forward(tokenizer.encode(prompt), cache: kv, controls: controls)
+        cache?.waitForPrefetches()
+        let before = cache?.statistics
+        model.predictionStatistics = PredictionStatistics(layers: model.config.numLayers)
+        var sampler = Sampler(seed: sampling.seed)
+        var ffn = 0, layerTokens = 0
+        let start = Date()
+        for _ in 0..<decodeTokens {
+            let next = sampler.sample(output.logits[...], sampling)
+            output = try model.forward([next], cache: kv, controls: controls)
+            ffn += output.routing[0].reduce(0) { $0 + $1.ffnExpertsComputed }
+            layerTokens += output.routing[0].count
+        }
+        let seconds = Date().timeIntervalSince(start)
+        var total: LayerCacheStatistics?
+        var perLayer: [Double] = []
+        var allocation: [Int]?
+        if let cache, let before {
+            let deltas = zip(cache.statistics, before).map { $0 - $1 }
+            total = deltas.reduce(LayerCacheStatistics(), +)
+            perLayer = deltas.map(\.hitRate)
+            if case .perLayer(let capacities) = cache.policy { allocation = capacities }
+        }
+        return Row(name: configuration.name, decodeTokensPerSecond: Double(decodeTokens) / seconds, decodeRates: [],
+                   ffnExpertsPerTokenPerLayer: Double(ffn) / Double(max(1, layerTokens)), cache: total,
+                   perLayerHitRate: perLayer, prefetchAccuracy: configuration.prefetch ? model.predictionStatistics.accuracy : [],
+                   allocation: allocation, decodedTokens: decodeTokens)
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+
+struct CacheBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache-bench",
+        abstract: "Decode under an expert budget from a cold page cache: no-prefetch/LRU, prefetch/LRU, prefetch/DP (AdapMoE) vs all experts mapped.")
+
+    @Option(name: .shortAndLong, help: "Model directories (repeatable).") var model: [String] = ["Assets/models/moepp-tiny", "Assets/models/moe-tiny"]
+    @Option(name: .customLong("expert-budget"), help: "Slots (12) or a size (8MB); default: a third of the model's FFN experts.") var expertBudget: String?
+    @Option(name: .customLong("decode-tokens")) var decodeTokens = 128
+    @Option(help: "Repeats, each from a cold page cache; decode tok/s is the median.") var repeats = 5
+    @Flag(name: .customLong("uncached-reads"), help: "Drop every expert read from the page cache, so each miss goes to the device.") var uncachedReads = false
+    @Option(help: "Also run prefetch/DP with AdapMoE adaptive gating at this ε (needs calibration.json).") var adaptive: Double?
+    @Flag(help: "Print JSON lines instead of tables.") var json = false
+
+    func run() throws {
+        for directory in model {
+            let probe = try Transformer(directory: directory)
+            let experts = probe.config.numLayers * probe.config.numFFNExperts
+            let budget = try expertBudget.map { try ExpertBudget(parsing: $0) } ?? .slots((experts + 2) / 3)
+            var benchmark = CacheBenchmark(directory: directory, budget: budget)
+            benchmark.decodeTokens = decodeTokens
+            benchmark.repeats = repeats
+            benchmark.uncachedReads = uncachedReads
+            var configurations = [
+                CacheBenchmark.Configuration(name: "all experts mapped", policy: nil, prefetch: false),
+                CacheBenchmark.Configuration(name: "no prefetch / LRU", policy: .lru, prefetch: false),
+                CacheBenchmark.Configuration(name: "prefetch / LRU", policy: .lru, prefetch: true),
+                CacheBenchmark.Configuration(name: "prefetch / DP", policy: .dp, prefetch: true),
+            ]
+            if let adaptive, let calibration = try Calibrator.load(directory: directory) {
+                configurations.append(CacheBenchmark.Configuration(name: "prefetch / DP + adaptive ε=\(adaptive)", policy: .dp, prefetch: true,
+                                                                   adaptiveGate: AdaptiveGate(calibration: calibration, epsilon: adaptive)))
+            }
+            let rows = try configurations.map { try benchmark.run($0) }
+            let name = (directory as NSString).lastPathComponent
+            if json {
+                for row in rows { JSONLines.print(row) }
+                continue
+            }
+            let store = try ExpertStore(model: probe)
+            let slots = min(budget.slots(expertBytes: store.slotBytes), experts)
+            print(String(format: "\n%@: budget %d of %d experts (%.1f of %.1f MB), %d decode tokens, median of %d cold-start runs%@",
+                         name, slots, experts, Double(slots * store.slotBytes) / 1e6, Double(experts * store.slotBytes) / 1e6,
+                         decodeTokens, repeats, uncachedReads ? ", every miss read from the device" : ""))
+            print("| configuration | decode tok/s | vs mapped | hit rate | demand reads/token | prefetch reads/token | wasted prefetches | MB read/token | FFN experts/token/layer |")
+            print("|---|---|---|---|---|---|---|---|---|")
+            let reference = rows[0].decodeTokensPerSecond
+            for row in rows {
+                guard let cache = row.cache else {
+                    print(String(format: "| %@ | %.1f | 1.00 | — | — | — | — | — | %.2f |", row.name, row.decodeTokensPerSecond, row.ffnExpertsPerTokenPerLayer))
+                    continue
+                }
+                print(String(format: "| %@ | %.1f | %.2f | %.3f | %.2f | %.2f | %d | %.2f | %.2f |", row.name, row.decodeTokensPerSecond,
+                             row.decodeTokensPerSecond / reference, cache.hitRate, row.demandReadsPerToken, row.prefetchLoadsPerToken,
+                             cache.prefetchWasted, row.bytesReadPerToken / 1e6, row.ffnExpertsPerTokenPerLayer))
+            }
+            print("\nper layer | " + (0..<probe.config.numLayers).map { "layer \($0)" }.joined(separator: " | "))
+            for row in rows where row.cache != nil {
+                print("hit rate, \(row.name) | " + row.perLayerHitRate.map { String(format: "%.3f", $0) }.joined(separator: " | "))
+                if !row.prefetchAccuracy.isEmpty {
+                    print("prefetch accuracy, \(row.name) | " + row.prefetchAccuracy.map { $0.map { String(format: "%.3f", $0) } ?? "—" }.joined(separator: " | "))
+                }
+                if let allocation = row.allocation {
+                    print("DP slots, \(row.name) | " + allocation.map(String.init).joined(separator: " | "))
+                }
+            }
+        }
+    }
+}
