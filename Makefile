@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench hf-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench compare cache-bench ui-overhead hf-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -34,6 +34,22 @@ test: deps
 
 bench: build
 	$(RELEASE) bench $(BENCH_ARGS)
+
+# The shipped pair side by side on the validation split (needs `make corpus`): quality, routing,
+# token classes, expert-layer and decode speed; then AdapMoE adaptive gating at three ε.
+compare: build
+	$(RELEASE) compare
+	$(RELEASE) compare --adaptive 0.01 --adaptive 0.03 --adaptive 0.1
+
+# AdapMoE's expert cache from a cold page cache, a third of the experts as budget; then with
+# every miss read from the device, and with adaptive gating added.
+cache-bench: build
+	$(RELEASE) cache-bench
+	$(RELEASE) cache-bench --uncached-reads --adaptive 0.03
+
+# Decode tok/s in the playground (driven through tmux) vs `moepp generate`.
+ui-overhead: build
+	bash Scripts/measure-ui-overhead.sh $(MODEL) 200 5
 
 # Regenerates the Hugging Face reference fixtures (Python is for fixture making only).
 hf-fixtures:

@@ -18,7 +18,7 @@ struct ChatCommand: ParsableCommand {
         let generator = try modelOptions.loadGenerator()
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
-        generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings) }
+        generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings(defaults: SamplingOptions.playgroundDefaults)) }
         guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
             throw ValidationError("chat needs a terminal; use `moepp generate` or `moepp route` in scripts")
         }

@@ -34,7 +34,7 @@ struct GenerateCommand: ParsableCommand {
         let generator = try modelOptions.loadGenerator()
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
-        generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings) }
+        generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings()) }
         if !json { FileHandle.standardOutput.write(Data(prompt.utf8)) }
         let report = try generator.generate(prompt: prompt, maxTokens: maxTokens) { event in
             switch event {

@@ -65,18 +65,25 @@ struct RoutingOptions: ParsableArguments {
 }
 
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
-    @Option(name: .customLong("top-k"), help: "Sample among the k most likely tokens (0: all).") var topK = 0
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold (1: off).") var topP: Float = 1
-    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+    @Option(help: "Sampling temperature; 0 is greedy. Default: 0 for generate, 0.8 in the playground.") var temperature: Float?
+    @Option(name: .customLong("top-k"), help: "Sample among the k most likely tokens (0: all).") var topK: Int?
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold (1: off; the playground defaults to 0.95).") var topP: Float?
+    @Option(help: "Random seed for sampling (the playground defaults to the clock).") var seed: UInt64?
 
     func validate() throws {
-        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
-        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        if let temperature { guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0") } }
+        if let topK { guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") } }
+        if let topP { guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") } }
     }
 
-    var settings: SamplingSettings { SamplingSettings(temperature: temperature, topK: topK, topP: topP, seed: seed) }
+    /// The flags given, the command's defaults for the rest.
+    func settings(defaults: SamplingSettings = SamplingSettings()) -> SamplingSettings {
+        SamplingSettings(temperature: temperature ?? defaults.temperature, topK: topK ?? defaults.topK,
+                         topP: topP ?? defaults.topP, seed: seed ?? defaults.seed)
+    }
+
+    /// The playground samples by default: conversation reads better than greedy loops.
+    static let playgroundDefaults = SamplingSettings(temperature: 0.8, topK: 0, topP: 0.95, seed: UInt64(Date().timeIntervalSince1970))
 }
 
 /// One JSON object per line, compact, keys sorted (stable for scripts and diffs).

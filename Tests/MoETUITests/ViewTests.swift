@@ -37,6 +37,24 @@ struct ViewTests {
         #expect(text.contains("FFN experts/token/layer"))
     }
 
+    @Test("with an expert cache, statistics show per-layer hit rate and prefetch accuracy, throughput the cache traffic")
+    func cacheStatistics() throws {
+        let (generator, state, _) = try makeSession()
+        let directory = generator.model.weights.directory
+        try ExpertCacheSetup.install(on: generator.model, directory: directory, budget: .slots(3), policy: .lru, prefetch: true)
+        state.cacheDescription = "3 slots lru + prefetch"
+        try generate(generator, state, "the cat", tokens: 16)
+        let text = Screen.render(state, width: 140, height: 45, glyphs: .unicode).text
+        #expect(text.contains("hit  guess"))
+        #expect(text.contains("cache 3 slots lru + prefetch: hit"))
+        let traffic = state.sessionStatistics.cacheTotal
+        #expect(traffic.requests > 0 && traffic.requests == traffic.hits + traffic.misses)
+        #expect(state.sessionStatistics.predictionAccuracy(layer: 0) == nil)
+        #expect(state.sessionStatistics.predictionAccuracy(layer: 1) != nil)
+        let statisticsRows = text.split(separator: "\n").filter { $0.contains("│L1") || $0.contains("L1   ") }
+        #expect(statisticsRows.contains { $0.contains("%") }, "layer rows carry percentages")
+    }
+
     @Test("map cells show every chosen expert's glyph for the selected token")
     func mapGlyphs() throws {
         let (generator, state, _) = try makeSession()

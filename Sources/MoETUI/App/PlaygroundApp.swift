@@ -13,13 +13,13 @@ public final class PlaygroundApp {
     public init(generator: Generator, modelName: String, colors: Bool, calibration: Calibration? = nil) {
         self.generator = generator
         terminal = Terminal(colors: colors)
-        var settings = generator.controls.current
-        if settings.sampling.temperature == 0 && settings.sampling.seed == 0 {
-            settings.sampling = SamplingSettings(temperature: 0.8, topK: 0, topP: 0.95, seed: UInt64(Date().timeIntervalSince1970))
-            generator.controls.update { $0 = settings }
-        }
+        // The sampling settings are the caller's (the chat command's defaults sample at T = 0.8).
+        let settings = generator.controls.current
         state = PlaygroundState(config: generator.model.config, modelName: modelName, settings: settings)
         state.calibration = calibration
+        if let cache = generator.model.expertCache {
+            state.cacheDescription = "\(cache.slotCount) slots \(cache.policy.name)" + (generator.model.expertPrediction ? " + prefetch" : "")
+        }
         if let calibration { state.adaptiveEpsilon = calibration.defaultEpsilon }
         controller = PlaygroundController(state: state, controls: generator.controls,
                                           layout: ScreenLayout(width: 0, height: 0, config: generator.model.config))

@@ -41,15 +41,31 @@ public final class Terminal {
         started = false
     }
 
+    /// Copies `grid` out, sending only the cells that changed since the last frame: while tokens
+    /// stream, the drawing thread shares two cores with generation, so every cell skipped is
+    /// compute given back.
+    /// The last frame sent, to send only what changed.
+    private var previous: CellGrid?
+
     public func draw(_ grid: CellGrid, clearFirst: Bool = false) {
-        if clearFirst { moepp_clear() } else { moepp_erase() }
+        let full = clearFirst || previous == nil || previous!.width != grid.width || previous!.height != grid.height
+        if full { moepp_clear() }
         for row in 0..<grid.height {
-            var column = 0
-            while column < grid.width {
+            var first = 0, last = grid.width - 1
+            if !full, let previous {
+                while first < grid.width && grid[row, first] == previous[row, first] { first += 1 }
+                if first == grid.width { continue }
+                while last > first && grid[row, last] == previous[row, last] { last -= 1 }
+                // Never start or end inside a wide character.
+                while first > 0 && grid[row, first].text.isEmpty { first -= 1 }
+                if last + 1 < grid.width && grid[row, last + 1].text.isEmpty { last += 1 }
+            }
+            var column = first
+            while column <= last {
                 let style = grid[row, column].style
                 var run = ""
                 let start = column
-                while column < grid.width && grid[row, column].style == style {
+                while column <= last && grid[row, column].style == style {
                     run += grid[row, column].text
                     column += 1
                 }
@@ -59,6 +75,7 @@ public final class Terminal {
                 moepp_put(Int32(row), Int32(start), run)
             }
         }
+        previous = grid
         moepp_refresh()
     }
 

@@ -30,6 +30,8 @@ public final class PlaygroundState {
     public var maxTokens = 64
     /// AdapMoE calibration of the model (calibration.json), if it has one; ε for adaptive gating.
     public var calibration: Calibration?
+    /// The expert cache in use ("11 slots · lru · prefetch"), or nil when every expert is mapped.
+    public var cacheDescription: String?
     public var adaptiveEpsilon = 0.01
 
     /// The selected routing-map cell; `followTail` keeps it on the newest token.

@@ -8,10 +8,18 @@ public struct RoutingStatistics: Sendable {
     public private(set) var slots: [[Int]]          // [layer][kind]
     public private(set) var ffnComputed: [Int]      // [layer]
     public private(set) var tokens = 0
+    /// Expert-cache traffic per layer (all zero without a cache).
+    public private(set) var cache: [LayerCacheStatistics]
+    /// Prefetch guesses per layer: FFN experts computed, and how many of them had been predicted.
+    public private(set) var predictionTargets: [Int]
+    public private(set) var predictionHits: [Int]
 
     public init(layers: Int) {
         slots = Array(repeating: [0, 0, 0, 0], count: layers)
         ffnComputed = Array(repeating: 0, count: layers)
+        cache = Array(repeating: LayerCacheStatistics(), count: layers)
+        predictionTargets = Array(repeating: 0, count: layers)
+        predictionHits = Array(repeating: 0, count: layers)
     }
 
     public static func kind(of name: String) -> Kind {
@@ -25,8 +33,21 @@ public struct RoutingStatistics: Sendable {
         for layer in token.layers where layer.layer < slots.count {
             for choice in layer.chosen { slots[layer.layer][Self.kind(of: choice.kind).rawValue] += 1 }
             ffnComputed[layer.layer] += layer.ffnExpertsComputed
+            if let traffic = layer.cache { cache[layer.layer] = cache[layer.layer] + traffic }
+            if let predicted = layer.predictedExperts {
+                let computed = layer.chosen.filter { $0.weight != 0 && $0.kind.hasPrefix("ffn") }.map(\.index)
+                predictionTargets[layer.layer] += computed.count
+                predictionHits[layer.layer] += computed.filter(predicted.contains).count
+            }
         }
     }
+
+    /// nil until the layer has seen a prediction.
+    public func predictionAccuracy(layer: Int) -> Double? {
+        predictionTargets[layer] > 0 ? Double(predictionHits[layer]) / Double(predictionTargets[layer]) : nil
+    }
+
+    public var cacheTotal: LayerCacheStatistics { cache.reduce(LayerCacheStatistics(), +) }
 
     public func share(layer: Int, _ kind: Kind) -> Double {
         let total = slots[layer].reduce(0, +)

@@ -9,7 +9,8 @@ public enum StatisticsView {
         let area = rect.inner
         guard area.height >= 2 else { return }
         let session = state.sessionStatistics, reply = state.replyStatistics
-        grid.put("layer   FFN    Z     C     K    ffn/tok  reply", row: area.y, column: area.x, style: Style(.muted), limit: area.width)
+        let cached = state.cacheDescription != nil
+        grid.put("layer   FFN    Z     C     K    ffn/tok  reply" + (cached ? "   hit  guess" : ""), row: area.y, column: area.x, style: Style(.muted), limit: area.width)
         let layers = min(state.config.numLayers, area.height - 1)
         for layer in 0..<layers {
             let y = area.y + 1 + layer
@@ -19,7 +20,14 @@ public enum StatisticsView {
                 x += grid.put(String(format: "%4.0f%% ", session.share(layer: layer, kind) * 100), row: y, column: x, style: Style(color))
             }
             x += grid.put(String(format: "  %4.2f", session.meanFFN(layer: layer)), row: y, column: x, style: Style(bold: true))
-            grid.put(reply.tokens > 0 ? String(format: "   %4.2f", reply.meanFFN(layer: layer)) : "     —", row: y, column: x)
+            x += grid.put(reply.tokens > 0 ? String(format: "   %4.2f", reply.meanFFN(layer: layer)) : "      —", row: y, column: x)
+            if cached {
+                // Session cache hit rate and prefetch-guess accuracy for this layer.
+                let traffic = session.cache[layer]
+                let hit = traffic.requests > 0 ? String(format: "  %3.0f%%", traffic.hitRate * 100) : "     —"
+                let guess = session.predictionAccuracy(layer: layer).map { String(format: "  %3.0f%%", $0 * 100) } ?? "     —"
+                grid.put(hit + guess, row: y, column: x, style: Style(.good), limit: max(0, area.x + area.width - x))
+            }
         }
     }
 }
@@ -50,7 +58,13 @@ public enum ThroughputView {
         let saved = baseline > 0 ? (1 - meanFFN / baseline) * 100 : 0
         grid.put(String(format: "FFN experts/token/layer %.2f vs %.0f for vanilla top-%.0f: %.0f%% FFN compute saved", meanFFN, baseline, baseline, saved),
                  row: area.y + 2, column: area.x, limit: area.width)
-        if area.height >= 4 {
+        if area.height >= 4, let description = state.cacheDescription {
+            let traffic = state.sessionStatistics.cacheTotal
+            let tokens = max(1, state.sessionStatistics.tokens)
+            grid.put(String(format: "cache %@: hit %.0f%% · per token %.2f reads, %.2f MB",
+                            description, traffic.hitRate * 100, Double(traffic.misses) / Double(tokens), Double(traffic.bytesRead) / 1e6 / Double(tokens)),
+                     row: area.y + 3, column: area.x, style: Style(.muted), limit: area.width)
+        } else if area.height >= 4 {
             grid.put("\(state.tokens.count) tokens in the session, \(state.generatedTokens) generated", row: area.y + 3, column: area.x, style: Style(.muted), limit: area.width)
         }
     }
