@@ -34,7 +34,7 @@ struct CacheBenchCommand: ParsableCommand {
                 configurations.append(CacheBenchmark.Configuration(name: "prefetch / DP + adaptive ε=\(adaptive)", policy: .dp, prefetch: true,
                                                                    adaptiveGate: AdaptiveGate(calibration: calibration, epsilon: adaptive)))
             }
-            let rows = try configurations.map { try benchmark.run($0) }
+            let rows = try benchmark.run(configurations)
             let name = (directory as NSString).lastPathComponent
             if json {
                 for row in rows { JSONLines.print(row) }
@@ -42,7 +42,7 @@ struct CacheBenchCommand: ParsableCommand {
             }
             let store = try ExpertStore(model: probe)
             let slots = min(budget.slots(expertBytes: store.slotBytes), experts)
-            print(String(format: "\n%@: budget %d of %d experts (%.1f of %.1f MB), %d decode tokens, median of %d cold-start runs%@",
+            print(String(format: "\n%@: budget %d of %d experts (%.1f of %.1f MB), %d decode tokens, median of %d cold-start rounds (configurations interleaved)%@",
                          name, slots, experts, Double(slots * store.slotBytes) / 1e6, Double(experts * store.slotBytes) / 1e6,
                          decodeTokens, repeats, uncachedReads ? ", every miss read from the device" : ""))
             print("| configuration | decode tok/s | vs mapped | hit rate | demand reads/token | prefetch reads/token | wasted prefetches | MB read/token | FFN experts/token/layer |")

@@ -3,7 +3,9 @@ import Foundation
 /// Decode speed and cache behaviour under an expert budget, starting from a cold page cache
 /// (adapmoe-spec "What we measure"). Every repeat drops the checkpoint from the page cache,
 /// loads the model afresh, warms only the resident weights, runs the prompt, then times the
-/// decode of a fixed sampled continuation. Cache figures are over the decode phase.
+/// decode of a fixed sampled continuation. Cache figures are over the decode phase, from the last
+/// round (without prefetching they repeat exactly; with it, a read still in flight cannot be
+/// evicted, so timing can shift placement a little).
 public struct CacheBenchmark {
     public struct Configuration: Sendable {
         public var name: String
@@ -50,18 +52,24 @@ public struct CacheBenchmark {
         self.budget = budget
     }
 
-    public func run(_ configuration: Configuration) throws -> Row {
-        var rates: [Double] = []
-        var last: Row?
+    /// Runs the configurations round-robin, `repeats` rounds, so that drift in the machine (or
+    /// in the host's disk cache) spreads over all of them; decode tok/s is each one's median.
+    public func run(_ configurations: [Configuration]) throws -> [Row] {
+        var rows: [Row?] = Array(repeating: nil, count: configurations.count)
+        var rates = [[Double]](repeating: [], count: configurations.count)
         for _ in 0..<max(1, repeats) {
-            let row = try runOnce(configuration)
-            rates.append(row.decodeTokensPerSecond)
-            last = row
+            for (index, configuration) in configurations.enumerated() {
+                let row = try runOnce(configuration)
+                rates[index].append(row.decodeTokensPerSecond)
+                rows[index] = row
+            }
         }
-        var row = last!
-        row.decodeRates = rates
-        row.decodeTokensPerSecond = Statistics.median(rates)
-        return row
+        return zip(rows, rates).map { row, rates in
+            var row = row!
+            row.decodeRates = rates
+            row.decodeTokensPerSecond = Statistics.median(rates)
+            return row
+        }
     }
 
     private func runOnce(_ configuration: Configuration) throws -> Row {

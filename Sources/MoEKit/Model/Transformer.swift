@@ -175,6 +175,10 @@ public final class Transformer: @unchecked Sendable {
                 }
             }
             let lease = expertCache?.lease(layer: l, experts: routed.ffnExpertsNeeded)
+            // This layer's misses first, so that the next layer's prefetches do not queue in front
+            // of reads the compute thread is waiting for; the prefetches then overlap this layer's
+            // expert compute and the next layer's attention.
+            try lease?.readMisses()
             predictions = nil
             if expertPrediction && l + 1 < blocks.count {
                 let guesses = ExpertPrediction.predict(next: blocks[l + 1], hidden: hidden, tokens: count,

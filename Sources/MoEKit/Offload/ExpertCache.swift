@@ -192,10 +192,27 @@ public final class ExpertCache: @unchecked Sendable {
             return cache.store.expert(layer: layer, expert: expert, slot: cache.slotMemory(slot), owner: cache)
         }
 
+        /// Reads every expert this lease claimed, concurrently: a device serves two reads at
+        /// once faster than one after the other.
+        public func readMisses() throws {
+            let pending = Array(toRead)
+            toRead.removeAll()
+            guard !pending.isEmpty else { return }
+            var failures = [Error?](repeating: nil, count: pending.count)
+            failures.withUnsafeMutableBufferPointer { failed in
+                let failedBase = failed.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: pending.count) { i in
+                    do { try cache.fill(slots[pending[i]]!, layer: layer, expert: pending[i]) } catch { failedBase[i] = error }
+                }
+            }
+            if let error = failures.compactMap({ $0 }).first { throw error }
+        }
+
         public func release() {
             guard !released else { return }
             released = true
-            cache.unpin(Array(slots.values))
+            // In expert order, so that LRU ties break the same way in every run.
+            cache.unpin(slots.keys.sorted().map { slots[$0]! })
         }
 
         deinit { release() }
