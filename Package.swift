@@ -35,10 +35,11 @@ let package = Package(
             name: "moepp",
             dependencies: ["MoEKit", "MoETUI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: speed),
-        // Runs programs for the tests with posix_spawn + waitpid (see ChildProcess for why).
-        .target(name: "TestProcess", path: "Tests/TestProcess"),
-        .testTarget(name: "MoETUITests", dependencies: ["MoETUI", "MoEKit", "TestProcess"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "MoEKitTests", dependencies: ["MoEKit", "TestProcess"],
+        // Test helpers: programs run with posix_spawn + waitpid (see ChildProcess for why), and a
+        // scratch directory removed at exit.
+        .target(name: "TestHelpers", path: "Tests/TestHelpers"),
+        .testTarget(name: "MoETUITests", dependencies: ["MoETUI", "MoEKit", "TestHelpers"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "MoEKitTests", dependencies: ["MoEKit", "TestHelpers"],
                     exclude: ["Fixtures"], swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

@@ -1,12 +1,12 @@
 import Foundation
-import TestProcess
+import TestHelpers
 @testable import MoEKit
 
 /// Shared helpers: temporary directories, fixture paths, tolerant comparisons.
 enum TestSupport {
     static func temporaryDirectory(_ label: String = #function) -> String {
         let safe = label.filter { $0.isLetter || $0.isNumber }
-        let path = NSTemporaryDirectory() + "moepp-tests-\(safe)-\(UUID().uuidString.prefix(8))"
+        let path = ScratchSpace.directory + "moepp-tests-\(safe)-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

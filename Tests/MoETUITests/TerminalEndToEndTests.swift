@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TestProcess
+import TestHelpers
 @testable import MoEKit
 
 /// Drives the real `moepp` binary in tmux, as a person at a 140×45 terminal would.
@@ -46,11 +46,11 @@ struct TerminalEndToEndTests {
 
     @Test("type, stream, toggle zero experts off, resize, quit cleanly")
     func fullSession() throws {
-        let model = NSTemporaryDirectory() + "moepp-e2e-model-\(getpid())"
+        let model = ScratchSpace.directory + "moepp-e2e-model-\(getpid())"
         var config = RandomCheckpoint.tinyConfig(.moepp)
         config.maxPositionEmbeddings = 512
         try RandomCheckpoint.write(config: config, to: model, seed: 6)
-        let trace = NSTemporaryDirectory() + "moepp-e2e-trace-\(getpid()).json"
+        let trace = ScratchSpace.directory + "moepp-e2e-trace-\(getpid()).json"
         _ = try? tmux(["kill-session", "-t", tmuxSession])
         try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
         defer { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
@@ -109,7 +109,7 @@ struct TerminalEndToEndTests {
 
     @Test("SIGTERM gives the terminal back: no leftover screen, the shell prompt works")
     func terminate() throws {
-        let model = NSTemporaryDirectory() + "moepp-e2e-term-\(getpid())"
+        let model = ScratchSpace.directory + "moepp-e2e-term-\(getpid())"
         try RandomCheckpoint.write(config: RandomCheckpoint.tinyConfig(.moepp), to: model, seed: 2)
         _ = try? tmux(["kill-session", "-t", tmuxSession])
         try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestHelpers
 @testable import MoEKit
 @testable import MoETUI
 
 /// A generator over a seeded random MoE++ checkpoint, and a state fed by its real events.
 func makeSession(_ family: ModelFamily = .moepp) throws -> (Generator, PlaygroundState, PlaygroundController) {
-    let directory = NSTemporaryDirectory() + "moepp-tui-\(UUID().uuidString.prefix(8))"
+    let directory = ScratchSpace.directory + "moepp-tui-\(UUID().uuidString.prefix(8))"
     var config = RandomCheckpoint.tinyConfig(family)
     config.maxPositionEmbeddings = 512
     try RandomCheckpoint.write(config: config, to: directory, seed: 6)
@@ -224,7 +225,7 @@ struct ControllerTests {
     func export() throws {
         let (generator, state, _) = try makeSession()
         try generate(generator, state, "the cat")
-        let path = NSTemporaryDirectory() + "trace-\(UUID().uuidString.prefix(6)).json"
+        let path = ScratchSpace.directory + "trace-\(UUID().uuidString.prefix(6)).json"
         try TraceExport.write(state, to: path)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
         #expect((json?["tokens"] as? [Any])?.count == state.tokens.count)
