@@ -125,6 +125,31 @@ struct TerminalEndToEndTests {
         try waitFor("a working shell") { $0.contains("alive-42") }
     }
 
+    @Test("with an expert budget the playground streams, shows the cache, and refuses a budget too small")
+    func expertCache() throws {
+        let model = ScratchSpace.directory + "moepp-e2e-cache-\(getpid())"
+        try RandomCheckpoint.write(config: RandomCheckpoint.tinyConfig(.moepp), to: model, seed: 4)
+        _ = try? tmux(["kill-session", "-t", tmuxSession])
+        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
+        defer { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
+        try type("\(binary) chat --model \(model) --expert-budget 1; echo EXIT=$?")
+        try keys("Enter")
+        let refused = try waitFor("the refusal") { $0.contains("\nEXIT=") }
+        #expect(refused.contains("cannot hold one layer's top-2 experts") && refused.contains("EXIT=1"))
+        try type("clear; \(binary) chat --model \(model) --expert-budget 3 --temperature 0; echo EXIT=$?")
+        try keys("Enter")
+        try waitFor("the playground") { $0.contains("Routing map") }
+        try type("/max 24")
+        try keys("Enter")
+        try type("the cat")
+        try keys("Enter")
+        let streamed = try waitFor("a reply with cache traffic") { $0.contains("(last reply)") && self.idle($0) }
+        #expect(streamed.contains("cache 3 slots lru + prefetch: hit"))
+        #expect(streamed.contains("hit  guess"))
+        try keys("C-d")
+        try waitFor("a clean shell") { $0.contains("EXIT=0") && !$0.contains("Routing map") }
+    }
+
     @Test("a bad model path fails with one line before the screen is taken")
     func badModel() throws {
         _ = try? tmux(["kill-session", "-t", tmuxSession])
