@@ -71,8 +71,21 @@ public enum ChildProcess {
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
 
+        // The calling thread (a test-runner worker) blocks most signals, and a child inherits that
+        // mask: a tmux server started that way ignores `kill-server`'s SIGTERM. Children start
+        // with no signal blocked and default dispositions instead.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
         var pid: pid_t = 0
-        let code = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
+        let code = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
         if capture { close(outPipe[1]); close(errPipe[1]) }
         spawnLock.unlock()
         locked = false
