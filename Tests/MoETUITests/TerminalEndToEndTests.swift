@@ -143,7 +143,12 @@ struct TerminalEndToEndTests {
         try keys("Enter")
         try type("the cat")
         try keys("Enter")
-        let streamed = try waitFor("a reply with cache traffic") { $0.contains("(last reply)") && self.idle($0) }
+        // Before any reply the pane reads "decode 0.0 tok/s (last reply)".
+        let streamed = try waitFor("a reply with cache traffic") {
+            $0.contains("(last reply)") && !$0.contains("decode 0.0 tok/s") && self.idle($0)
+        }
+        let layerRows = streamed.split(separator: "\n").filter { ($0.contains("│L0 ") || $0.contains("│L1 ")) && $0.contains("%") }
+        #expect(layerRows.count == 2 && layerRows.allSatisfy { $0.filter { $0 == "%" }.count >= 5 }, "hit rates per layer: \(layerRows)")
         #expect(streamed.contains("cache 3 slots lru + prefetch: hit"))
         #expect(streamed.contains("hit  guess"))
         try keys("C-d")
