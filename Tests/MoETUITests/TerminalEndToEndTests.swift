@@ -102,7 +102,10 @@ struct TerminalEndToEndTests {
         try waitFor("the full layout again") { $0.contains("Routing map") && !$0.contains("Terminal too small") }
 
         try keys("C-d")
-        let final = try waitFor("a clean shell") { $0.contains("\nEXIT=0") }
+        // Bash prints its prompt just after EXIT=0: wait for both, or the capture can fall between.
+        let final = try waitFor("a clean shell") { screen in
+            screen.contains("\nEXIT=0") && screen.split(separator: "\n").last { !$0.isEmpty }?.hasPrefix("$") == true
+        }
         #expect(!final.contains("Routing map") && !final.contains("╭"), "the terminal is restored:\n\(final)")
         #expect(final.split(separator: "\n").last { !$0.isEmpty }?.hasPrefix("$") == true)
     }
