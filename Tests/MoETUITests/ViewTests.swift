@@ -52,6 +52,12 @@ struct ViewTests {
         #expect(traffic.requests > 0 && traffic.requests == traffic.hits + traffic.misses)
         #expect(state.sessionStatistics.predictionAccuracy(layer: 0) == nil)
         #expect(state.sessionStatistics.predictionAccuracy(layer: 1) != nil)
+        // The inspector on a generated token at layer 1: the prefetcher's guess and the cache's traffic.
+        state.selectedToken = state.tokens.count - 1
+        state.selectedLayer = 1
+        let inspected = Screen.render(state, width: 140, height: 45, glyphs: .unicode).text
+        #expect(inspected.contains("prefetch guess "), "\(inspected)")
+        #expect(inspected.contains(" hit (") && inspected.contains(" miss, "))
         let statisticsRows = text.split(separator: "\n").filter { $0.contains("│L1") || $0.contains("L1   ") }
         #expect(statisticsRows.contains { $0.contains("%") }, "layer rows carry percentages")
     }

@@ -21,7 +21,8 @@ public enum InspectorView {
         let chosen = Dictionary(layer.chosen.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         let barWidth = max(6, area.width - 42)
         let experts = layer.probabilities.count
-        let rows = min(experts, area.height - 3)
+        let offloadLine = Self.offloadSummary(layer, state.config, unicode: grid.glyphs.isUnicode)
+        let rows = min(experts, area.height - 3 - (offloadLine == nil ? 0 : 1))
         // Show the most likely experts first when they do not all fit.
         let order = rows < experts ? Array(layer.probabilities.indices.sorted { layer.probabilities[$0] > layer.probabilities[$1] }.prefix(rows)).sorted() : Array(0..<experts)
         grid.put("expert   p (with residual)" + String(repeating: " ", count: max(1, barWidth - 15)) + "  w     p no-res", row: area.y + 1, column: area.x, style: Style(.muted), limit: area.width)
@@ -52,6 +53,24 @@ public enum InspectorView {
             ? "gating residual: none into this layer"
             : String(format: "gating residual %@ the choice (without it: %@); probability shift %.3f", changed ? "CHANGED" : "kept", withoutNames, layer.residualProbabilityShift)
         grid.put(summary, row: footer, column: area.x, style: changed ? Style(.accent, bold: true) : Style(.muted), limit: area.width)
+        if let offloadLine { grid.put(offloadLine, row: footer - 1, column: area.x, style: Style(.good), limit: area.width) }
+    }
+
+    /// With prefetching or an expert cache: what the prefetcher guessed for this layer (each
+    /// guess marked right or wrong) and what the cache did (a prompt batch's traffic sits on its
+    /// last token).
+    static func offloadSummary(_ layer: LayerRouting, _ config: ModelConfig, unicode: Bool) -> String? {
+        var parts: [String] = []
+        if let predicted = layer.predictedExperts {
+            let computed = Set(layer.chosen.filter { $0.weight != 0 && $0.kind.hasPrefix("ffn") }.map(\.index))
+            let names = predicted.map { config.kind(ofExpert: $0).description + (computed.contains($0) ? (unicode ? "✓" : "+") : (unicode ? "✗" : "-")) }
+            parts.append("prefetch guess " + (names.isEmpty ? "none" : names.joined(separator: " ")))
+        }
+        if let cache = layer.cache {
+            parts.append(String(format: "cache %d/%d hit (%d prefetched), %d miss, %.2f MB read",
+                                cache.hits, cache.requests, cache.prefetchHits, cache.misses, Double(cache.bytesRead) / 1e6))
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: " · ")
     }
 }
 
