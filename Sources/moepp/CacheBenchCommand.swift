@@ -40,10 +40,10 @@ struct CacheBenchCommand: ParsableCommand {
                 for row in rows { JSONLines.print(row) }
                 continue
             }
-            let store = try ExpertStore(model: probe)
-            let slots = min(budget.slots(expertBytes: store.slotBytes), experts)
+            // The size the cache rows ran with (every cache configuration shares the budget).
+            guard let sized = rows.first(where: { $0.slots != nil }), let slots = sized.slots, let slotBytes = sized.slotBytes else { continue }
             print(String(format: "\n%@: budget %d of %d experts (%.1f of %.1f MB), %d decode tokens, median of %d cold-start rounds (configurations interleaved)%@",
-                         name, slots, experts, Double(slots * store.slotBytes) / 1e6, Double(experts * store.slotBytes) / 1e6,
+                         name, slots, experts, Double(slots * slotBytes) / 1e6, Double(experts * slotBytes) / 1e6,
                          decodeTokens, repeats, uncachedReads ? ", every miss read from the device" : ""))
             print("| configuration | decode tok/s | vs mapped | hit rate | demand reads/token | prefetch reads/token | wasted prefetches | MB read/token | FFN experts/token/layer |")
             print("|---|---|---|---|---|---|---|---|---|")

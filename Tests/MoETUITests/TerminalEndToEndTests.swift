@@ -23,6 +23,14 @@ struct TerminalEndToEndTests {
         return result.stdout
     }
 
+    /// A fresh 140×45 tmux session running a plain bash with the prompt "$ ".
+    func startShell() throws {
+        endShell()
+        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
+    }
+
+    func endShell() { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
+
     func screen() throws -> String { try tmux(["capture-pane", "-p", "-t", tmuxSession]) }
 
     /// Polls the screen until `condition` holds (or fails after `seconds`).
@@ -51,9 +59,8 @@ struct TerminalEndToEndTests {
         config.maxPositionEmbeddings = 512
         try RandomCheckpoint.write(config: config, to: model, seed: 6)
         let trace = ScratchSpace.directory + "moepp-e2e-trace-\(getpid()).json"
-        _ = try? tmux(["kill-session", "-t", tmuxSession])
-        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
-        defer { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
+        try startShell()
+        defer { endShell() }
         try type("\(binary) chat --model \(model) --temperature 0; echo EXIT=$?")
         try keys("Enter")
         try waitFor("the playground") { $0.contains("Routing map") && $0.contains("Inspector") }
@@ -114,9 +121,8 @@ struct TerminalEndToEndTests {
     func terminate() throws {
         let model = ScratchSpace.directory + "moepp-e2e-term-\(getpid())"
         try RandomCheckpoint.write(config: RandomCheckpoint.tinyConfig(.moepp), to: model, seed: 2)
-        _ = try? tmux(["kill-session", "-t", tmuxSession])
-        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
-        defer { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
+        try startShell()
+        defer { endShell() }
         try type("\(binary) chat --model \(model) & pid=$!; fg")
         try keys("Enter")
         try waitFor("the playground") { $0.contains("Routing map") }
@@ -132,9 +138,8 @@ struct TerminalEndToEndTests {
     func expertCache() throws {
         let model = ScratchSpace.directory + "moepp-e2e-cache-\(getpid())"
         try RandomCheckpoint.write(config: RandomCheckpoint.tinyConfig(.moepp), to: model, seed: 4)
-        _ = try? tmux(["kill-session", "-t", tmuxSession])
-        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
-        defer { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
+        try startShell()
+        defer { endShell() }
         try type("\(binary) chat --model \(model) --expert-budget 1; echo EXIT=$?")
         try keys("Enter")
         let refused = try waitFor("the refusal") { $0.contains("\nEXIT=") }
@@ -160,9 +165,8 @@ struct TerminalEndToEndTests {
 
     @Test("a bad model path fails with one line before the screen is taken")
     func badModel() throws {
-        _ = try? tmux(["kill-session", "-t", tmuxSession])
-        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
-        defer { _ = try? tmux(["kill-session", "-t", tmuxSession]) }
+        try startShell()
+        defer { endShell() }
         try type("\(binary) chat --model /nonexistent/model; echo EXIT=$?")
         try keys("Enter")
         let screen = try waitFor("the error") { $0.contains("\nEXIT=") }

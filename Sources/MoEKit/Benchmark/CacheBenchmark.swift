@@ -32,6 +32,9 @@ public struct CacheBenchmark {
         public var perLayerHitRate: [Double]
         public var prefetchAccuracy: [Double?]
         public var allocation: [Int]?
+        /// The cache's size: slots and bytes per slot (nil without a cache).
+        public var slots: Int?
+        public var slotBytes: Int?
         public var decodedTokens: Int
 
         public var demandReadsPerToken: Double { Double(cache?.misses ?? 0) / Double(max(1, decodedTokens)) }
@@ -110,6 +113,6 @@ public struct CacheBenchmark {
         return Row(name: configuration.name, decodeTokensPerSecond: Double(decodeTokens) / seconds, decodeRates: [],
                    ffnExpertsPerTokenPerLayer: Double(ffn) / Double(max(1, layerTokens)), cache: total,
                    perLayerHitRate: perLayer, prefetchAccuracy: configuration.prefetch ? model.predictionStatistics.accuracy : [],
-                   allocation: allocation, decodedTokens: decodeTokens)
+                   allocation: allocation, slots: cache?.slotCount, slotBytes: cache?.store.slotBytes, decodedTokens: decodeTokens)
     }
 }

@@ -48,12 +48,30 @@ public struct MoELayer: Sendable {
             self.acquire = acquire
             self.release = release
         }
+
+        /// Experts viewed in the mapped checkpoint: nothing to fetch or give back.
+        public static func mapped(_ experts: [FFNExpert]) -> ExpertAccess {
+            ExpertAccess(acquire: { experts[$0] }, release: { _ in })
+        }
+    }
+
+    /// One token's gate: router logits W_r·x, plus G·previous when the gating residual is on,
+    /// then the gate's choice and adaptive gating. The prefetcher runs the same steps ahead.
+    func decide(_ x: UnsafePointer<Float>, previous: [Float]?, controls: RoutingControls)
+        -> (raw: [Float], logits: [Float], decision: Gate.Decision, droppedSlot: Int?) {
+        let raw = router.logits(x)
+        var logits = raw
+        if controls.gatingResidual, let residual = router.residual, let previous {
+            logits = residual.apply(raw, previous: previous)
+        }
+        var decision = gate.decide(logits, controls: controls)
+        let droppedSlot = controls.adaptiveGate?.apply(&decision, layer: layerIndex)
+        return (raw, logits, decision, droppedSlot)
     }
 
     public func forward(_ x: [Float], tokens: Int, previousLogits: [[Float]]?, controls: RoutingControls) -> Output {
         var routed = route(x, tokens: tokens, previousLogits: previousLogits, controls: controls)
-        let experts = ffnExperts
-        try! runExperts(&routed, input: x, tokens: tokens, access: ExpertAccess(acquire: { experts[$0] }, release: { _ in }))
+        try! runExperts(&routed, input: x, tokens: tokens, access: .mapped(ffnExperts))
         return Output(hidden: routed.hidden, passedLogits: routed.passedLogits, routing: routed.routing)
     }
 
@@ -69,13 +87,7 @@ public struct MoELayer: Sendable {
                 for t in 0..<tokens {
                     let xt = input.baseAddress! + t * d
                     let outT = output.baseAddress! + t * d
-                    let raw = router.logits(xt)
-                    var logits = raw
-                    if controls.gatingResidual, let residual = router.residual, let previous = previousLogits?[t] {
-                        logits = residual.apply(raw, previous: previous)
-                    }
-                    var decision = gate.decide(logits, controls: controls)
-                    let droppedSlot = controls.adaptiveGate?.apply(&decision, layer: layerIndex)
+                    let (raw, logits, decision, droppedSlot) = decide(xt, previous: previousLogits?[t], controls: controls)
                     let withoutResidual = logits == raw ? decision : gate.decide(raw, controls: controls)
                     let scale: Float = config.multiplyInputByTopK ? Float(decision.chosen.count) : 1
                     inputScale[t] = scale

@@ -103,10 +103,7 @@ public final class Transformer: @unchecked Sendable {
     /// FFN experts of layer `l`: from the mapping; or from the cache, under `lease` when the
     /// layer's experts fit at once, else one expert at a time.
     private func expertAccess(layer l: Int, block: DecoderBlock, lease: ExpertCache.Lease?) -> MoELayer.ExpertAccess {
-        guard let cache = expertCache else {
-            let experts = block.moe.ffnExperts
-            return MoELayer.ExpertAccess(acquire: { experts[$0] }, release: { _ in })
-        }
+        guard let cache = expertCache else { return .mapped(block.moe.ffnExperts) }
         if let lease { return MoELayer.ExpertAccess(acquire: { try lease.expert($0) }, release: { _ in }) }
         final class Current { var lease: ExpertCache.Lease? }
         let current = Current()
@@ -167,11 +164,7 @@ public final class Transformer: @unchecked Sendable {
             if let guesses = predictions {
                 for t in 0..<count {
                     routed.routing[t].predictedExperts = guesses[t].sorted()
-                    let computed = Set(routed.routing[t].chosen.filter { $0.weight != 0 }.compactMap { chosen -> Int? in
-                        if case .ffn(let e) = config.kind(ofExpert: chosen.index) { return e }
-                        return nil
-                    })
-                    predictionStatistics.record(layer: l, actual: computed, predicted: guesses[t])
+                    predictionStatistics.record(layer: l, actual: Set(routed.routing[t].computedFFNExperts), predicted: guesses[t])
                 }
             }
             let lease = expertCache?.lease(layer: l, experts: routed.ffnExpertsNeeded)

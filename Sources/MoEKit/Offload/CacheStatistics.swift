@@ -22,31 +22,18 @@ public struct LayerCacheStatistics: Sendable, Codable, Equatable {
 
     public var hitRate: Double { requests > 0 ? Double(hits) / Double(requests) : 0 }
 
-    public static func - (a: Self, b: Self) -> Self {
-        var d = Self()
-        d.requests = a.requests - b.requests
-        d.hits = a.hits - b.hits
-        d.prefetchHits = a.prefetchHits - b.prefetchHits
-        d.prefetchWaits = a.prefetchWaits - b.prefetchWaits
-        d.misses = a.misses - b.misses
-        d.prefetchLoads = a.prefetchLoads - b.prefetchLoads
-        d.prefetchWasted = a.prefetchWasted - b.prefetchWasted
-        d.bytesRead = a.bytesRead - b.bytesRead
-        return d
+    /// Every counter, so that sums and differences stay complete when a counter is added.
+    private static let counters: [WritableKeyPath<Self, Int>] =
+        [\.requests, \.hits, \.prefetchHits, \.prefetchWaits, \.misses, \.prefetchLoads, \.prefetchWasted, \.bytesRead]
+
+    private static func combine(_ a: Self, _ b: Self, _ operation: (Int, Int) -> Int) -> Self {
+        var result = Self()
+        for counter in counters { result[keyPath: counter] = operation(a[keyPath: counter], b[keyPath: counter]) }
+        return result
     }
 
-    public static func + (a: Self, b: Self) -> Self {
-        var s = a
-        s.requests += b.requests
-        s.hits += b.hits
-        s.prefetchHits += b.prefetchHits
-        s.prefetchWaits += b.prefetchWaits
-        s.misses += b.misses
-        s.prefetchLoads += b.prefetchLoads
-        s.prefetchWasted += b.prefetchWasted
-        s.bytesRead += b.bytesRead
-        return s
-    }
+    public static func - (a: Self, b: Self) -> Self { combine(a, b, -) }
+    public static func + (a: Self, b: Self) -> Self { combine(a, b, +) }
 }
 
 /// How well the prefetcher's guess of layer l's experts (layer l's router run on the hidden

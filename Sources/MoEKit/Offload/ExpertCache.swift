@@ -165,7 +165,8 @@ public final class ExpertCache: @unchecked Sendable {
         return Lease(cache: self, layer: layer, slots: pinned, toRead: toRead)
     }
 
-    /// Reads into a claimed slot on the calling thread and publishes the result.
+    /// Reads into a claimed slot on the calling thread (a lease's, or the prefetcher's) and
+    /// publishes the result.
     func fill(_ slot: Int, layer: Int, expert: Int) throws {
         let outcome = Result { try store.read(layer: layer, expert: expert, into: slotMemory(slot)) }
         condition.lock()
@@ -175,6 +176,11 @@ public final class ExpertCache: @unchecked Sendable {
             layerStatistics[layer].bytesRead += bytes
         case .failure(let error):
             slots[slot].state = .failed(error)
+            // A failed prefetch nobody has pinned yet would never be unpinned: free it now.
+            if slots[slot].pins == 0 {
+                location[Key(layer: layer, expert: expert)] = nil
+                slots[slot] = Slot()
+            }
         }
         condition.broadcast()
         condition.unlock()
@@ -219,21 +225,8 @@ public final class ExpertCache: @unchecked Sendable {
             claim(slot, for: key)
             slots[slot].prefetched = true
             layerStatistics[layer].prefetchLoads += 1
-            loader.enqueue { [self] in
-                let outcome = Result { try store.read(layer: layer, expert: expert, into: slotMemory(slot)) }
-                condition.lock()
-                switch outcome {
-                case .success(let bytes):
-                    slots[slot].state = .ready
-                    layerStatistics[layer].bytesRead += bytes
-                case .failure(let error):
-                    slots[slot].state = .failed(error)
-                    // Nobody may want it: free the slot unless a lease already pinned it.
-                    if slots[slot].pins == 0 { location[key] = nil; slots[slot] = Slot() }
-                }
-                condition.broadcast()
-                condition.unlock()
-            }
+            // A failure is kept in the slot for a lease that pins it, or frees it (see `fill`).
+            loader.enqueue { [self] in try? fill(slot, layer: layer, expert: expert) }
         }
     }
 

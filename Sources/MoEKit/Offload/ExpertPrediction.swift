@@ -13,12 +13,7 @@ enum ExpertPrediction {
         let d = moe.config.hiddenSize
         return normed.withUnsafeBufferPointer { input in
             (0..<tokens).map { t in
-                var logits = moe.router.logits(input.baseAddress! + t * d)
-                if controls.gatingResidual, let residual = moe.router.residual {
-                    logits = residual.apply(logits, previous: passedLogits[t])
-                }
-                var decision = moe.gate.decide(logits, controls: controls)
-                _ = controls.adaptiveGate?.apply(&decision, layer: moe.layerIndex)
+                let decision = moe.decide(input.baseAddress! + t * d, previous: passedLogits[t], controls: controls).decision
                 var experts = Set<Int>()
                 for (slot, index) in decision.chosen.enumerated() where decision.weights[slot] != 0 {
                     if case .ffn(let e) = moe.config.kind(ofExpert: index) { experts.insert(e) }

@@ -35,6 +35,10 @@ public struct LayerRouting: Sendable, Codable {
     /// nil without an expert cache.
     public var cache: LayerCacheStatistics?
 
+    /// FFN experts that actually ran: chosen FFN slots with a non-zero weight. (An FFN expert's
+    /// router index is its expert number: FFN experts come first in every family.)
+    public var computedFFNExperts: [Int] { chosen.filter { $0.weight != 0 && $0.kind.hasPrefix("ffn") }.map(\.index) }
+
     /// Did the gating residual change which experts were chosen?
     public var residualChangedChoice: Bool { Set(chosen.map(\.index)) != Set(chosenWithoutResidual) }
 

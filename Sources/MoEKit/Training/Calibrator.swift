@@ -57,13 +57,7 @@ public enum Calibrator {
             let chunk = Array(ids[start..<min(ids.count, start + model.config.maxPositionEmbeddings)])
             let output = try model.forward(chunk, cache: model.makeCache())
             for token in output.routing {
-                trace.append(token.map { layer in
-                    let computed = layer.chosen.filter { $0.weight != 0 }.compactMap { chosen -> Int? in
-                        if case .ffn(let e) = model.config.kind(ofExpert: chosen.index) { return e }
-                        return nil
-                    }
-                    return CacheProfile.Step(computed: computed, predicted: layer.predictedExperts)
-                })
+                trace.append(token.map { CacheProfile.Step(computed: $0.computedFFNExperts, predicted: $0.predictedExperts) })
             }
             start += chunk.count
         }

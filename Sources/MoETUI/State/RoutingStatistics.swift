@@ -35,7 +35,7 @@ public struct RoutingStatistics: Sendable {
             ffnComputed[layer.layer] += layer.ffnExpertsComputed
             if let traffic = layer.cache { cache[layer.layer] = cache[layer.layer] + traffic }
             if let predicted = layer.predictedExperts {
-                let computed = layer.chosen.filter { $0.weight != 0 && $0.kind.hasPrefix("ffn") }.map(\.index)
+                let computed = layer.computedFFNExperts
                 predictionTargets[layer.layer] += computed.count
                 predictionHits[layer.layer] += computed.filter(predicted.contains).count
             }

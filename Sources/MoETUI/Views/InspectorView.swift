@@ -62,7 +62,7 @@ public enum InspectorView {
     static func offloadSummary(_ layer: LayerRouting, _ config: ModelConfig, unicode: Bool) -> String? {
         var parts: [String] = []
         if let predicted = layer.predictedExperts {
-            let computed = Set(layer.chosen.filter { $0.weight != 0 && $0.kind.hasPrefix("ffn") }.map(\.index))
+            let computed = Set(layer.computedFFNExperts)
             let names = predicted.map { config.kind(ofExpert: $0).description + (computed.contains($0) ? (unicode ? "✓" : "+") : (unicode ? "✗" : "-")) }
             parts.append("prefetch guess " + (names.isEmpty ? "none" : names.joined(separator: " ")))
         }
