@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var routing: RoutingOptions
 
     func syntheticModel(_ family: ModelFamily) throws -> String {
-        guard let dtype = DType(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
+        guard let dtype = WeightFormat(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
         let directory = ".build/bench-models/\(family == .moepp ? "moepp" : family.rawValue)-h\(hidden)-i\(intermediate)-l\(layers)-e\(ffnExperts)-\(dtype.rawValue)"
         if !FileManager.default.fileExists(atPath: directory + "/model.safetensors") {
             FileHandle.standardError.write(Data("writing synthetic checkpoint \(directory)…\n".utf8))
@@ -50,7 +50,7 @@ struct BenchCommand: ParsableCommand {
             benchmark.repeats = repeats
             benchmark.controls = try routing.controls(for: transformer.config, modelDirectory: directory)
             let r = try benchmark.run(bandwidth: bandwidth)
-            let size = Double(transformer.weights.files.reduce(0) { $0 + $1.file.size }) / 1e6
+            let size = Double(transformer.weights.files.reduce(0) { $0 + $1.size }) / 1e6
             let share = ["ffn", "zero", "copy", "const"].map { String(format: "%.2f", r.slotShare[$0] ?? 0) }.joined(separator: "/")
             print(String(format: "%@ | %.0f | %.1f | %.2f | %.2f | %@ | %.1f | %.1f | %.2f", (directory as NSString).lastPathComponent, size,
                          r.promptTokensPerSecond, r.decodeTokensPerSecond, r.ffnExpertsPerTokenPerLayer, share,

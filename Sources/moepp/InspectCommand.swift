@@ -31,13 +31,13 @@ struct InspectCommand: ParsableCommand {
             "active      \(millions(layout.activeParameters(ffnExpertsPerLayer: Double(config.topK)))) per token with \(config.topK) FFN experts per layer"
                 + (config.hasZeroComputationExperts ? ", \(millions(layout.activeParameters(ffnExpertsPerLayer: 1))) with 1, \(millions(layout.activeParameters(ffnExpertsPerLayer: 0))) with 0" : ""),
         ]
-        let storedBytes = model.weights.files.reduce(0) { $0 + $1.file.size }
-        lines.append("files       \(model.weights.files.count) safetensors, \(String(format: "%.1f", Double(storedBytes) / 1e6)) MB")
+        let storedBytes = model.weights.files.reduce(0) { $0 + $1.size }
+        lines.append("files       \(model.weights.files.count) file(s), \(String(format: "%.1f", Double(storedBytes) / 1e6)) MB")
         print(lines.joined(separator: "\n"))
         if tensors {
             for name in model.weights.names {
                 let view = model.weights.view(name)!
-                print("  \(name)  \(view.dtype.rawValue)  \(view.shape)")
+                print("  \(name)  \(view.format.rawValue)  \(view.shape)")
             }
         }
     }

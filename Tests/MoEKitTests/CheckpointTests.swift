@@ -43,7 +43,7 @@ struct CheckpointTests {
         #expect(file.metadata["format"] == "pt")
         #expect(file.tensors["a"]?.shape == [2, 3])
         #expect(file.tensors["a"]?.floats() == [1, 2, 3, 4, 5, 6])
-        #expect(file.tensors["b.half"]?.dtype == .f16)
+        #expect(file.tensors["b.half"]?.format == .f16)
         #expect(file.tensors["b.half"]?.floats() == [0.5, -1, 2, 8])
         #expect(file.tensors["c.brain"]?.floats() == [3, -0.25])
     }

@@ -5,7 +5,7 @@ import Testing
 @Suite("AdapMoE expert cache, prefetching and per-layer allocation")
 struct ExpertCacheTests {
     /// A 3-layer MoE++ (or Mixtral) checkpoint with 6 FFN experts per layer.
-    func checkpoint(_ family: ModelFamily = .moepp, dtype: DType = .f16) -> String {
+    func checkpoint(_ family: ModelFamily = .moepp, dtype: WeightFormat = .f16) -> String {
         TestSupport.randomCheckpoint(family, seed: 21, dtype: dtype) { config in
             config = RandomCheckpoint.tinyConfig(family, hidden: 32, layers: 3, ffnExperts: 6, intermediate: 48)
         }

@@ -83,7 +83,7 @@ struct GeneratorTests {
                 switchedAt = count
             }
         }
-        let zeroUse = tokens.map { $0.routing.layers.flatMap(\.chosen).filter { $0.kind == "zero" }.count }
+        let zeroUse = tokens.map { $0.routing.layers.flatMap(\.chosen).filter { $0.kind == .zero }.count }
         #expect(zeroUse[..<switchedAt].reduce(0, +) > 0, "the random router uses the zero expert before the toggle")
         #expect(zeroUse[switchedAt...].allSatisfy { $0 == 0 })
     }

@@ -3,17 +3,17 @@ import Testing
 
 @Suite("Kernels against their naive twins")
 struct KernelTests {
-    func randomMatrix(rows: Int, cols: Int, dtype: DType, seed: UInt64) -> (WeightMatrix, FloatStorage) {
+    func randomMatrix(rows: Int, cols: Int, dtype: WeightFormat, seed: UInt64) -> (WeightMatrix, FloatStorage) {
         var random = SeededRandom(seed: seed)
         let values = random.normals(rows * cols, scale: 1)
         let bytes = encodeFloats(values, as: dtype)
         let storage = FloatStorage(zeros: (bytes.count + 3) / 4)
         UnsafeMutableRawPointer(storage.pointer).copyMemory(from: bytes, byteCount: bytes.count)
-        return (WeightMatrix(rows: rows, cols: cols, dtype: dtype, base: UnsafeRawPointer(storage.pointer), owner: storage), storage)
+        return (WeightMatrix(rows: rows, cols: cols, format: dtype, base: UnsafeRawPointer(storage.pointer), owner: storage), storage)
     }
 
-    @Test("matvec equals the naive product for every dtype and awkward sizes", arguments: DType.allCases)
-    func matvec(dtype: DType) {
+    @Test("matvec equals the naive product for every dtype and awkward sizes", arguments: WeightFormat.allCases)
+    func matvec(dtype: WeightFormat) {
         for (rows, cols) in [(1, 1), (7, 33), (64, 64), (300, 257), (513, 129)] {
             let (w, _) = randomMatrix(rows: rows, cols: cols, dtype: dtype, seed: UInt64(rows * cols))
             var random = SeededRandom(seed: 9)
@@ -25,8 +25,8 @@ struct KernelTests {
         }
     }
 
-    @Test("matmul (batched prompt path) equals naive for every dtype", arguments: DType.allCases)
-    func matmul(dtype: DType) {
+    @Test("matmul (batched prompt path) equals naive for every dtype", arguments: WeightFormat.allCases)
+    func matmul(dtype: WeightFormat) {
         for (tokens, rows, cols) in [(2, 5, 3), (9, 70, 48), (33, 600, 130)] {
             let (w, _) = randomMatrix(rows: rows, cols: cols, dtype: dtype, seed: 3)
             var random = SeededRandom(seed: 4)
@@ -76,7 +76,7 @@ struct KernelTests {
     @Test("f16 and bf16 encode/decode round-trips representable values exactly")
     func conversions() {
         let values: [Float] = [0, 1, -2, 0.5, 256, -0.25, 3.140625]
-        for dtype in DType.allCases {
+        for dtype in WeightFormat.allCases {
             let bytes = encodeFloats(values, as: dtype)
             var back = [Float](repeating: 0, count: values.count)
             bytes.withUnsafeBytes { convertToFloat($0.baseAddress!, dtype, count: values.count, into: &back) }

@@ -18,7 +18,7 @@ enum TestSupport {
     }
 
     /// A seeded random checkpoint of `family`, written once per call.
-    static func randomCheckpoint(_ family: ModelFamily, seed: UInt64 = 1, dtype: DType = .f32,
+    static func randomCheckpoint(_ family: ModelFamily, seed: UInt64 = 1, dtype: WeightFormat = .f32,
                                  configure: (inout ModelConfig) -> Void = { _ in }) -> String {
         let directory = temporaryDirectory("\(family.rawValue)\(seed)\(dtype.rawValue)")
         var config = RandomCheckpoint.tinyConfig(family)

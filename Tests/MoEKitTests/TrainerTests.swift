@@ -85,7 +85,7 @@ struct TrainerTests {
         #expect(weights.contains("model.layers.1.mlp.moe.gate.gate_map.weight"))
         #expect(weights.contains("model.layers.0.mlp.moe.experts.experts.4.constant"))
         #expect(weights.view("model.layers.0.mlp.moe.experts.experts.0.up_proj.weight")?.shape == [48, 16])
-        #expect(weights.view("lm_head.weight")?.dtype == .f16)
+        #expect(weights.view("lm_head.weight")?.format == .f16)
         let generator = try Generator(directory: exported)
         let report = try generator.generate(prompt: "To be", maxTokens: 5) { _ in }
         #expect(report.promptTokens > 0)

@@ -154,7 +154,7 @@ struct ControllerTests {
         #expect(!generator.controls.current.routing.mask.zeroEnabled)
         try generate(generator, state, "the cat and the dog", tokens: 20)
         let generated = state.tokens.filter { $0.phase == "generated" }
-        #expect(!generated.isEmpty && generated.allSatisfy { !$0.layers.flatMap(\.chosen).contains { $0.kind == "zero" } })
+        #expect(!generated.isEmpty && generated.allSatisfy { !$0.layers.flatMap(\.chosen).contains { $0.kind == .zero } })
         #expect(Screen.render(state, width: 140, height: 45, glyphs: .unicode).text(row: 43).contains("zero OFF"))
     }
 

@@ -43,7 +43,7 @@ public struct DecodeBenchmark {
                 if case .constant = config.kind(ofExpert: choice.index) { bytes += 3 * config.hiddenSize * 4 }
             }
         }
-        return Double(bytes + model.lmHead.byteCount + model.embedding.cols * model.embedding.dtype.byteSize)
+        return Double(bytes + model.lmHead.byteCount + model.embedding.cols * model.embedding.format.byteSize)
     }
 
     public func run(bandwidth: Double) throws -> Result {
@@ -69,7 +69,7 @@ public struct DecodeBenchmark {
                 let layers = output.routing[0]
                 ffnComputed += layers.reduce(0) { $0 + $1.ffnExpertsComputed }
                 layerTokens += layers.count
-                for choice in layers.flatMap(\.chosen) { slots[String(choice.kind.prefix { $0.isLetter }), default: 0] += 1 }
+                for choice in layers.flatMap(\.chosen) { slots[choice.kind.category.shareName, default: 0] += 1 }
                 bytes += bytesTouched(layers, context: context)
             }
             decodeRates.append(Double(decodeTokens) / Date().timeIntervalSince(decodeStart))

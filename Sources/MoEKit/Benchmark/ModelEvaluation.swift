@@ -75,7 +75,7 @@ public struct ModelEvaluation {
                 for layer in layers {
                     ffnByLayer[layer.layer] += layer.ffnExpertsComputed
                     ffn += layer.ffnExpertsComputed
-                    for choice in layer.chosen { slots[String(choice.kind.prefix { $0.isLetter }), default: 0] += 1 }
+                    for choice in layer.chosen { slots[choice.kind.category.shareName, default: 0] += 1 }
                 }
                 classTokens[tokenClass, default: 0] += 1
                 classFFN[tokenClass, default: 0] += ffn

@@ -21,7 +21,7 @@ public struct CheckpointLayout: Sendable {
     public init(config: ModelConfig) {
         self.config = config
         let names = TensorNames(family: config.family)
-        let (d, inner, experts) = (config.hiddenSize, config.intermediateSize, config.numExperts)
+        let d = config.hiddenSize
         var entries: [Entry] = [Entry(name: TensorNames.embedding, shape: [config.vocabSize, d], role: .embedding, expert: nil)]
         for l in 0..<config.numLayers {
             entries.append(Entry(name: names.inputNorm(l), shape: [d], role: .norm, expert: nil))
@@ -34,31 +34,7 @@ public struct CheckpointLayout: Sendable {
                 entries.append(Entry(name: names.keyNorm(l), shape: [config.keyValueDim], role: .norm, expert: nil))
             }
             entries.append(Entry(name: names.postAttentionNorm(l), shape: [d], role: .norm, expert: nil))
-            if config.twoLayerGate {
-                entries.append(Entry(name: names.twoLayerRouter(l, 0), shape: [8 * experts, d], role: .router, expert: nil))
-                entries.append(Entry(name: names.twoLayerRouter(l, 2), shape: [experts, 8 * experts], role: .router, expert: nil))
-            } else {
-                entries.append(Entry(name: names.router(l), shape: [experts, d], role: .router, expert: nil))
-            }
-            if config.family == .moepp {
-                // Present in every layer as in the release; the first layer's is unused.
-                entries.append(Entry(name: names.gatingResidual(l), shape: [experts, experts], role: .gatingResidual, expert: nil))
-            }
-            for e in 0..<config.numFFNExperts {
-                if config.family == .moepp {
-                    entries.append(Entry(name: names.fusedUpProjection(l, e), shape: [2 * inner, d], role: .ffnExpert, expert: e))
-                } else {
-                    entries.append(Entry(name: names.expertGate(l, e), shape: [inner, d], role: .ffnExpert, expert: e))
-                    entries.append(Entry(name: names.expertUp(l, e), shape: [inner, d], role: .ffnExpert, expert: e))
-                }
-                entries.append(Entry(name: names.expertDown(l, e), shape: [d, inner], role: .ffnExpert, expert: e))
-            }
-            if config.hasZeroComputationExperts {
-                for e in [experts - 4, experts - 3] {
-                    entries.append(Entry(name: names.constantVector(l, e), shape: [d], role: .constantExpert, expert: e))
-                    entries.append(Entry(name: names.constantMixing(l, e), shape: [2, d], role: .constantExpert, expert: e))
-                }
-            }
+            entries += config.family.architecture.feedForwardEntries(layer: l, config: config)
         }
         entries.append(Entry(name: TensorNames.finalNorm, shape: [d], role: .norm, expert: nil))
         if !config.tieWordEmbeddings {

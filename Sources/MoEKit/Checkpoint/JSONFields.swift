@@ -1,7 +1,7 @@
 import Foundation
 
 /// Typed reads from a decoded JSON object that fail with a one-line error naming file and key.
-struct JSONFields {
+public struct JSONFields {
     let object: [String: Any]
     let file: String
 
@@ -18,9 +18,9 @@ struct JSONFields {
         self.file = file
     }
 
-    func has(_ key: String) -> Bool { object[key] != nil && !(object[key] is NSNull) }
+    public func has(_ key: String) -> Bool { object[key] != nil && !(object[key] is NSNull) }
 
-    func fail(_ key: String, _ why: String) -> CheckpointError { .badKey(key, file: file, why) }
+    public func fail(_ key: String, _ why: String) -> CheckpointError { .badKey(key, file: file, why) }
 
     private func describe(_ value: Any?) -> String {
         guard let value else { return "nothing" }
@@ -40,7 +40,7 @@ struct JSONFields {
         return number.intValue
     }
 
-    func int(_ key: String, default fallback: Int? = nil, minimum: Int = 1) throws -> Int {
+    public func int(_ key: String, default fallback: Int? = nil, minimum: Int = 1) throws -> Int {
         guard has(key) else {
             if let fallback { return fallback }
             throw fail(key, "missing")
@@ -51,7 +51,7 @@ struct JSONFields {
         return value
     }
 
-    func double(_ key: String, default fallback: Double? = nil, positive: Bool = true) throws -> Double {
+    public func double(_ key: String, default fallback: Double? = nil, positive: Bool = true) throws -> Double {
         guard has(key) else {
             if let fallback { return fallback }
             throw fail(key, "missing")
@@ -63,13 +63,13 @@ struct JSONFields {
         return number.doubleValue
     }
 
-    func bool(_ key: String, default fallback: Bool) throws -> Bool {
+    public func bool(_ key: String, default fallback: Bool) throws -> Bool {
         guard has(key) else { return fallback }
         guard isBoolean(object[key]), let value = object[key] as? Bool else { throw fail(key, "expected true or false, found \(describe(object[key]))") }
         return value
     }
 
-    func string(_ key: String, default fallback: String? = nil) throws -> String {
+    public func string(_ key: String, default fallback: String? = nil) throws -> String {
         guard has(key) else {
             if let fallback { return fallback }
             throw fail(key, "missing")
@@ -79,7 +79,7 @@ struct JSONFields {
     }
 
     /// An integer or a list of integers (`eos_token_id`, MoE++'s `num_experts: [20]`).
-    func intList(_ key: String, minimum: Int = 0) throws -> [Int]? {
+    public func intList(_ key: String, minimum: Int = 0) throws -> [Int]? {
         guard has(key) else { return nil }
         if let single = integerValue(object[key]) {
             guard single >= minimum else { throw fail(key, "expected an integer ≥ \(minimum), found \(single)") }

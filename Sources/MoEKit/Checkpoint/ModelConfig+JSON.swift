@@ -14,25 +14,8 @@ extension ModelConfig {
             ("eos_token_id", eosTokenIds.count == 1 ? "\(eosTokenIds[0])" : "[\(eosTokenIds.map(String.init).joined(separator: ","))]"),
             ("torch_dtype", "\"float32\""),
         ]
-        switch family {
-        case .moepp:
-            fields = [("model_type", "\"moe++\""), ("architectures", "[\"MoEPlusPlusForCausalLM\"]")] + fields + [
-                ("num_experts", "[\(numExperts)]"), ("moe_topk", "\(topK)"), ("moe_expert_interval", "1"),
-                ("moe_use_mixtral_gating", "\(useMixtralGating)"), ("moe_2layer_gate", "\(twoLayerGate)"),
-                ("moe_use_logits_norm", "\(useLogitsNorm)"), ("moe_gate_norm_std", "\(gateNormStd)"),
-                ("moe_feature_no_mul_topk", "\(!multiplyInputByTopK)"),
-            ]
-        case .mixtral:
-            fields = [("model_type", "\"mixtral\""), ("architectures", "[\"MixtralForCausalLM\"]")] + fields + [
-                ("num_local_experts", "\(numExperts)"), ("num_experts_per_tok", "\(topK)"), ("sliding_window", "null"),
-                ("router_aux_loss_coef", "0.01"),
-            ]
-        case .olmoe:
-            fields = [("model_type", "\"olmoe\""), ("architectures", "[\"OlmoeForCausalLM\"]")] + fields + [
-                ("num_experts", "\(numExperts)"), ("num_experts_per_tok", "\(topK)"), ("norm_topk_prob", "\(normalizeTopK)"),
-                ("clip_qkv", clipQKV.map { "\($0)" } ?? "null"),
-            ]
-        }
+        let architecture = family.architecture
+        fields = [("model_type", "\"\(architecture.modelTypes[0])\""), ("architectures", "[\"\(architecture.transformersClass)\"]")] + fields + architecture.configFields(self).map { ($0.key, $0.value) }
         return "{\n" + fields.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
     }
 

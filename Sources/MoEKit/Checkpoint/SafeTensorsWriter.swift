@@ -6,18 +6,18 @@ import Foundation
 public struct SafeTensorsWriter {
     public struct Entry {
         public let name: String
-        public let dtype: DType
+        public let dtype: WeightFormat
         public let shape: [Int]
         public let bytes: [UInt8]
 
-        public init(name: String, dtype: DType, shape: [Int], bytes: [UInt8]) {
+        public init(name: String, dtype: WeightFormat, shape: [Int], bytes: [UInt8]) {
             self.name = name
             self.dtype = dtype
             self.shape = shape
             self.bytes = bytes
         }
 
-        public init(name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
+        public init(name: String, shape: [Int], values: [Float], dtype: WeightFormat = .f32) {
             precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
             self.init(name: name, dtype: dtype, shape: shape, bytes: encodeFloats(values, as: dtype))
         }
@@ -28,7 +28,7 @@ public struct SafeTensorsWriter {
 
     public init() {}
 
-    public mutating func add(_ name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
+    public mutating func add(_ name: String, shape: [Int], values: [Float], dtype: WeightFormat = .f32) {
         entries.append(Entry(name: name, shape: shape, values: values, dtype: dtype))
     }
 

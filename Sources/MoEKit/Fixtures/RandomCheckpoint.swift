@@ -27,7 +27,7 @@ public enum RandomCheckpoint {
         return config
     }
 
-    public static func write(config: ModelConfig, to directory: String, seed: UInt64, dtype: DType = .f32) throws {
+    public static func write(config: ModelConfig, to directory: String, seed: UInt64, dtype: WeightFormat = .f32) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var random = SeededRandom(seed: seed)
         var writer = SafeTensorsWriter()

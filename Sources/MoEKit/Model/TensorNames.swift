@@ -1,5 +1,6 @@
-/// Checkpoint tensor names per family (moepp-spec "Tensor names"; Mixtral's `block_sparse_moe`;
-/// OLMoE's `mlp.gate` / `mlp.experts`). The trainer writes with the same names.
+/// Tensor names of the LLaMA-style skeleton every family shares (embedding, norms, attention,
+/// final norm, lm_head). Feed-forward names are the family's own (its `Architecture` file);
+/// the lookups below forward to it so that the trainer and the loader use one spelling.
 public struct TensorNames: Sendable {
     public let family: ModelFamily
 
@@ -16,33 +17,6 @@ public struct TensorNames: Sendable {
     public func queryNorm(_ l: Int) -> String { layer(l) + "self_attn.q_norm.weight" }
     public func keyNorm(_ l: Int) -> String { layer(l) + "self_attn.k_norm.weight" }
 
-    public func router(_ l: Int) -> String {
-        switch family {
-        case .moepp: return layer(l) + "mlp.moe.gate.wg.weight"
-        case .mixtral: return layer(l) + "block_sparse_moe.gate.weight"
-        case .olmoe: return layer(l) + "mlp.gate.weight"
-        }
-    }
-    public func twoLayerRouter(_ l: Int, _ stage: Int) -> String { layer(l) + "mlp.moe.gate.wg.\(stage).weight" }
-    public func gatingResidual(_ l: Int) -> String { layer(l) + "mlp.moe.gate.gate_map.weight" }
-
-    func moeExpert(_ l: Int, _ e: Int) -> String { layer(l) + "mlp.moe.experts.experts.\(e)." }
-    /// MoE++'s fused gate+up projection ((2I)×d).
-    public func fusedUpProjection(_ l: Int, _ e: Int) -> String { moeExpert(l, e) + "up_proj.weight" }
-    public func expertGate(_ l: Int, _ e: Int) -> String {
-        family == .mixtral ? layer(l) + "block_sparse_moe.experts.\(e).w1.weight" : layer(l) + "mlp.experts.\(e).gate_proj.weight"
-    }
-    public func expertUp(_ l: Int, _ e: Int) -> String {
-        family == .mixtral ? layer(l) + "block_sparse_moe.experts.\(e).w3.weight" : layer(l) + "mlp.experts.\(e).up_proj.weight"
-    }
-    public func expertDown(_ l: Int, _ e: Int) -> String {
-        switch family {
-        case .moepp: return moeExpert(l, e) + "down_proj.weight"
-        case .mixtral: return layer(l) + "block_sparse_moe.experts.\(e).w2.weight"
-        case .olmoe: return layer(l) + "mlp.experts.\(e).down_proj.weight"
-        }
-    }
-    /// Constant expert at expert index e (E−4 or E−3): its vector v and its 2×d mixing weights.
-    public func constantVector(_ l: Int, _ e: Int) -> String { moeExpert(l, e) + "constant" }
-    public func constantMixing(_ l: Int, _ e: Int) -> String { moeExpert(l, e) + "wg.weight" }
+    public func router(_ l: Int) -> String { family.architecture.routerName(layer: l) }
+    public func expert(_ l: Int, _ e: Int) -> ExpertTensorNames { family.architecture.expertNames(layer: l, expert: e) }
 }

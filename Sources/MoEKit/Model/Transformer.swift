@@ -13,7 +13,7 @@ public final class Transformer: @unchecked Sendable {
     public var timings: LayerTimings?
     /// When set, FFN experts come from this bounded cache (read from disk) instead of the mapping.
     public var expertCache: ExpertCache? {
-        didSet { if expertCache != nil { weights.files.forEach { $0.file.adviseRandomAccess() } } }
+        didSet { if expertCache != nil { weights.files.forEach { $0.adviseRandomAccess() } } }
     }
     /// Predict each layer's experts from the previous layer (AdapMoE prefetching): recorded in
     /// the routing records and `predictionStatistics`, and, with an `expertCache`, prefetched.
@@ -43,7 +43,7 @@ public final class Transformer: @unchecked Sendable {
     }
 
     static func loadBlock(_ l: Int, config: ModelConfig, weights: CheckpointWeights, names: TensorNames) throws -> DecoderBlock {
-        let (d, inner, experts) = (config.hiddenSize, config.intermediateSize, config.numExperts)
+        let d = config.hiddenSize
         let attention = Attention(
             config: config,
             query: try weights.matrix(names.attention(l, "q_proj"), rows: config.queryDim, cols: d),
@@ -52,33 +52,7 @@ public final class Transformer: @unchecked Sendable {
             output: try weights.matrix(names.attention(l, "o_proj"), rows: d, cols: config.queryDim),
             queryNorm: config.queryKeyNorm ? try weights.vector(names.queryNorm(l), count: config.queryDim) : nil,
             keyNorm: config.queryKeyNorm ? try weights.vector(names.keyNorm(l), count: config.keyValueDim) : nil)
-        let projection: Router.Projection
-        if config.twoLayerGate {
-            projection = .twoLayer(try weights.matrix(names.twoLayerRouter(l, 0), rows: 8 * experts, cols: d),
-                                   try weights.matrix(names.twoLayerRouter(l, 2), rows: experts, cols: 8 * experts))
-        } else {
-            projection = .linear(try weights.matrix(names.router(l), rows: experts, cols: d))
-        }
-        var residual: GatingResidual?
-        if config.family == .moepp && l > 0 {
-            residual = GatingResidual(matrix: try weights.matrix(names.gatingResidual(l), rows: experts, cols: experts))
-        }
-        let ffn: [FFNExpert] = try (0..<config.numFFNExperts).map { e in
-            if config.family == .moepp {
-                let fused = try weights.matrix(names.fusedUpProjection(l, e), rows: 2 * inner, cols: d)
-                return FFNExpert(gate: fused.rowSlice(0..<inner), up: fused.rowSlice(inner..<2 * inner),
-                                 down: try weights.matrix(names.expertDown(l, e), rows: d, cols: inner))
-            }
-            return FFNExpert(gate: try weights.matrix(names.expertGate(l, e), rows: inner, cols: d),
-                             up: try weights.matrix(names.expertUp(l, e), rows: inner, cols: d),
-                             down: try weights.matrix(names.expertDown(l, e), rows: d, cols: inner))
-        }
-        let constants: [ConstantExpert] = try (config.hasZeroComputationExperts ? [experts - 4, experts - 3] : []).map { e in
-            ConstantExpert(mixing: try weights.tensor(names.constantMixing(l, e), shape: [2, d]).floats(),
-                           vector: try weights.vector(names.constantVector(l, e), count: d))
-        }
-        let moe = MoELayer(config: config, layerIndex: l, router: Router(projection: projection, residual: residual),
-                           ffnExperts: ffn, constantExperts: constants)
+        let moe = try config.family.architecture.buildMoE(layer: l, config: config, weights: weights)
         return DecoderBlock(config: config, inputNorm: try weights.vector(names.inputNorm(l), count: d), attention: attention,
                             postAttentionNorm: try weights.vector(names.postAttentionNorm(l), count: d), moe: moe)
     }
@@ -91,9 +65,9 @@ public final class Transformer: @unchecked Sendable {
         for (index, file) in weights.files.enumerated() {
             let skipped = expertCache?.store.expertRanges(file: index) ?? []
             var offset = 0
-            while offset < file.file.size {
+            while offset < file.size {
                 if let range = skipped.first(where: { $0.contains(offset) }) { offset = (range.upperBound + 4095) & ~4095; continue }
-                sum &+= file.file.base.load(fromByteOffset: offset, as: UInt8.self)
+                sum &+= file.base.load(fromByteOffset: offset, as: UInt8.self)
                 offset += 4096
             }
         }

@@ -11,7 +11,7 @@ public final class ExpertStore: @unchecked Sendable {
         var byteCount: Int
         var rows: Int
         var cols: Int
-        var dtype: DType
+        var format: WeightFormat
     }
 
     public struct ReadError: Error, CustomStringConvertible {
@@ -45,13 +45,21 @@ public final class ExpertStore: @unchecked Sendable {
             descriptors.append(descriptor)
         }
         self.descriptors = descriptors
-        func segment(_ matrix: WeightMatrix) -> Segment {
-            let file = files.firstIndex { $0.file === (matrix.owner as AnyObject?) }!
-            return Segment(file: file, offset: matrix.base - files[file].file.base, byteCount: matrix.byteCount,
-                           rows: matrix.rows, cols: matrix.cols, dtype: matrix.dtype)
+        // Any tensor source works: a matrix knows the mapped file it views and where in it.
+        func segment(_ matrix: WeightMatrix) throws -> Segment {
+            guard let mapped = matrix.mappedFile, let file = files.firstIndex(where: { $0 === mapped }) else {
+                throw CheckpointError(file: model.weights.directory, "an expert's weights are not viewed in a checkpoint file; cannot offload")
+            }
+            return Segment(file: file, offset: matrix.base - mapped.base, byteCount: matrix.byteCount,
+                           rows: matrix.rows, cols: matrix.cols, format: matrix.format)
         }
-        segments = model.blocks.map { block in
-            block.moe.ffnExperts.map { [segment($0.gate), segment($0.up), segment($0.down)] }
+        do {
+            segments = try model.blocks.map { block in
+                try block.moe.ffnExperts.map { [try segment($0.gate), try segment($0.up), try segment($0.down)] }
+            }
+        } catch {
+            descriptors.forEach { close($0) }
+            throw error
         }
         layers = segments.count
         expertsPerLayer = segments.first?.count ?? 0
@@ -92,7 +100,7 @@ public final class ExpertStore: @unchecked Sendable {
         var position = 0
         let matrices = segments[layer][expert].map { segment -> WeightMatrix in
             defer { position += Self.aligned(segment.byteCount) }
-            return WeightMatrix(rows: segment.rows, cols: segment.cols, dtype: segment.dtype, base: slot + position, owner: owner)
+            return WeightMatrix(rows: segment.rows, cols: segment.cols, format: segment.format, base: slot + position, owner: owner)
         }
         return FFNExpert(gate: matrices[0], up: matrices[1], down: matrices[2])
     }
@@ -106,7 +114,7 @@ public final class ExpertStore: @unchecked Sendable {
     /// measurements. Pages mapped by a live process stay; experts are never mapped while cached.
     public static func dropPageCache(directory: String) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for name in names where name.hasSuffix(".safetensors") {
+        for name in names where name.hasSuffix(".safetensors") || name.hasSuffix(".bin") || name.hasSuffix(".gguf") {
             let descriptor = open((directory as NSString).appendingPathComponent(name), O_RDONLY)
             guard descriptor >= 0 else { continue }
             _ = posix_fadvise(descriptor, 0, 0, Int32(POSIX_FADV_DONTNEED))

@@ -1,14 +1,14 @@
 /// One expert the router chose for a token at a layer, with its final (post-rule, renormalised) weight.
 public struct ChosenExpert: Hashable, Sendable, Codable {
     public var index: Int
-    public var kind: String
+    public var kind: ExpertKind
     public var weight: Float
     /// True when AdapMoE's adaptive gating dropped this slot (its weight is then 0).
     public var dropped: Bool
 
     public init(index: Int, kind: ExpertKind, weight: Float, dropped: Bool = false) {
         self.index = index
-        self.kind = kind.description
+        self.kind = kind
         self.weight = weight
         self.dropped = dropped
     }
@@ -37,7 +37,7 @@ public struct LayerRouting: Sendable, Codable {
 
     /// FFN experts that actually ran: chosen FFN slots with a non-zero weight. (An FFN expert's
     /// router index is its expert number: FFN experts come first in every family.)
-    public var computedFFNExperts: [Int] { chosen.filter { $0.weight != 0 && $0.kind.hasPrefix("ffn") }.map(\.index) }
+    public var computedFFNExperts: [Int] { chosen.filter { $0.weight != 0 && $0.kind.isFFN }.map(\.index) }
 
     /// Did the gating residual change which experts were chosen?
     public var residualChangedChoice: Bool { Set(chosen.map(\.index)) != Set(chosenWithoutResidual) }

@@ -5,7 +5,7 @@ import COpenBLAS
 public enum Kernels {
     /// Σ_i row[i]·x[i] over `count` elements of a weight row of any dtype, 16 lanes at a time.
     @inline(__always)
-    public static func dot(_ row: UnsafeRawPointer, _ dtype: DType, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
+    public static func dot(_ row: UnsafeRawPointer, _ dtype: WeightFormat, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
         let xRaw = UnsafeRawPointer(x)
@@ -40,7 +40,7 @@ public enum Kernels {
 
     /// y = W·x (W is rows×cols, x has cols elements, y rows). Rows are split across cores.
     public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        if w.dtype == .bf16 {
+        if w.format == .bf16 {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: max(32, w.cols)) { split in
                 splitEvenOdd(x, w.cols, split.baseAddress!)
                 let split = UnsafePointer(split.baseAddress!)
@@ -51,7 +51,7 @@ public enum Kernels {
             return
         }
         Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
-            for r in range { y[r] = dot(w.rowPointer(r), w.dtype, x, w.cols) }
+            for r in range { y[r] = dot(w.rowPointer(r), w.format, x, w.cols) }
         }
     }
 
@@ -91,7 +91,7 @@ public enum Kernels {
     /// serves the whole batch: f32 goes straight to BLAS, f16/bf16 rows are widened a tile at a time.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
-        if w.dtype == .f32 {
+        if w.format == .f32 {
             sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
             return
         }
@@ -101,7 +101,7 @@ public enum Kernels {
         var start = 0
         while start < w.rows {
             let count = min(tileRows, w.rows - start)
-            convertToFloat(w.rowPointer(start), w.dtype, count: count * w.cols, into: tile)
+            convertToFloat(w.rowPointer(start), w.format, count: count * w.cols, into: tile)
             sgemmTransposedB(x, tile, y + start, m: tokens, n: count, k: w.cols, ldc: w.rows)
             start += count
         }

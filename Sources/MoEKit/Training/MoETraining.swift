@@ -51,16 +51,21 @@ final class MoETraining<S: TrainingScalar> {
         constantMix = [S](repeating: 0, count: rows * config.topK * 2)
     }
 
-    var hasResidual: Bool { config.family == .moepp && layer > 0 }
+    var hasResidual: Bool { config.hasGatingResidual && layer > 0 }
+    /// MoE++ names for the gating residual and constant experts (only MoE++ has them).
+    let moepp = MoEPlusPlusArchitecture()
 
     func ffnPointers(_ e: Int, _ store: ParameterStore<S>, gradient: Bool) -> (gate: UnsafeMutablePointer<S>, up: UnsafeMutablePointer<S>, down: UnsafeMutablePointer<S>) {
         let inner = config.intermediateSize, d = config.hiddenSize
         let get = gradient ? store.gradient : store.value
-        if config.family == .moepp {
-            let fused = get(names.fusedUpProjection(layer, e))
-            return (fused, fused + inner * d, get(names.expertDown(layer, e)))
+        let expert = names.expert(layer, e)
+        switch expert.gateUp {
+        case .fused(let fused):
+            let pointer = get(fused)
+            return (pointer, pointer + inner * d, get(expert.down))
+        case .separate(let gate, let up):
+            return (get(gate), get(up), get(expert.down))
         }
-        return (get(names.expertGate(layer, e)), get(names.expertUp(layer, e)), get(names.expertDown(layer, e)))
     }
 
     func balanceWeight(_ expert: Int) -> S { config.kind(ofExpert: expert).isFFN ? 1 : zeroComputationBalanceWeight }
@@ -73,7 +78,7 @@ final class MoETraining<S: TrainingScalar> {
         TrainingOps.linear(x, store.value(names.router(layer)), logits.p, rows: n, inputs: d, outputs: e)
         previous = hasResidual ? previousLogits : nil
         if let previous {
-            TrainingOps.linear(previous.p, store.value(names.gatingResidual(layer)), logits.p, rows: n, inputs: e, outputs: e, accumulate: true)
+            TrainingOps.linear(previous.p, store.value(moepp.gatingResidualName(layer: layer)), logits.p, rows: n, inputs: e, outputs: e, accumulate: true)
         }
         let sigma = S(config.gateNormStd)
         for t in 0..<n {
@@ -185,12 +190,12 @@ final class MoETraining<S: TrainingScalar> {
     /// [a₀, a₁] = softmax(W_c·x) and the constant vector v.
     func constantForward(_ expert: Int, _ x: UnsafePointer<S>, _ store: ParameterStore<S>) -> (S, S, UnsafeMutablePointer<S>) {
         let d = config.hiddenSize
-        let wc = store.value(names.constantMixing(layer, expert))
+        let wc = store.value(moepp.constantMixingName(layer: layer, expert: expert))
         var l0: S = 0, l1: S = 0
         for j in 0..<d { l0 += wc[j] * x[j]; l1 += wc[d + j] * x[j] }
         let top = max(l0, l1)
         let e0 = S.exponential(l0 - top), e1 = S.exponential(l1 - top)
-        return (e0 / (e0 + e1), e1 / (e0 + e1), store.value(names.constantVector(layer, expert)))
+        return (e0 / (e0 + e1), e1 / (e0 + e1), store.value(moepp.constantVectorName(layer: layer, expert: expert)))
     }
 
     /// Accumulates parameter gradients and dx; `dLogits` enters holding the gradient the next
@@ -240,8 +245,8 @@ final class MoETraining<S: TrainingScalar> {
                     dWeights[t * k + slot] += dw
                 case .constant:
                     let a0 = constantMix[(t * k + slot) * 2], a1 = constantMix[(t * k + slot) * 2 + 1]
-                    let v = store.value(names.constantVector(layer, i)), dv = store.gradient(names.constantVector(layer, i))
-                    let wc = store.value(names.constantMixing(layer, i)), dwc = store.gradient(names.constantMixing(layer, i))
+                    let v = store.value(moepp.constantVectorName(layer: layer, expert: i)), dv = store.gradient(moepp.constantVectorName(layer: layer, expert: i))
+                    let wc = store.value(moepp.constantMixingName(layer: layer, expert: i)), dwc = store.gradient(moepp.constantMixingName(layer: layer, expert: i))
                     var dw: S = 0, da0: S = 0, da1: S = 0
                     for j in 0..<d {
                         dw += gt[j] * (a0 * xt[j] + a1 * v[j])
@@ -299,8 +304,8 @@ final class MoETraining<S: TrainingScalar> {
         TrainingOps.linearBackward(x, store.value(names.router(layer)), dLogits.p, dx, store.gradient(names.router(layer)), rows: n, inputs: d, outputs: e)
         let dPrevious = Buffer<S>(n * e)
         if let previous {
-            TrainingOps.linearBackward(previous.p, store.value(names.gatingResidual(layer)), dLogits.p, dPrevious.p,
-                                       store.gradient(names.gatingResidual(layer)), rows: n, inputs: e, outputs: e)
+            TrainingOps.linearBackward(previous.p, store.value(moepp.gatingResidualName(layer: layer)), dLogits.p, dPrevious.p,
+                                       store.gradient(moepp.gatingResidualName(layer: layer)), rows: n, inputs: e, outputs: e)
         }
         dLogits.p.update(from: dPrevious.p, count: n * e)
     }

@@ -80,7 +80,7 @@ public final class ParameterStore<S: TrainingScalar> {
     }
 
     /// Writes `model.safetensors` (in `dtype`) and `config.json` into `directory`.
-    public func save(to directory: String, dtype: DType, metadata: [String: String] = [:]) throws {
+    public func save(to directory: String, dtype: WeightFormat, metadata: [String: String] = [:]) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var writer = SafeTensorsWriter()
         writer.metadata = metadata

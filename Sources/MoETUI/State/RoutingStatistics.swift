@@ -22,10 +22,13 @@ public struct RoutingStatistics: Sendable {
         predictionHits = Array(repeating: 0, count: layers)
     }
 
-    public static func kind(of name: String) -> Kind {
-        if name.hasPrefix("ffn") { return .ffn }
-        if name.hasPrefix("const") { return .constant }
-        return name == "copy" ? .copy : .zero
+    public static func kind(of expert: ExpertKind) -> Kind {
+        switch expert.category {
+        case .ffn: return .ffn
+        case .zero: return .zero
+        case .copy: return .copy
+        case .constant: return .constant
+        }
     }
 
     public mutating func add(_ token: TokenRouting) {

@@ -3,21 +3,20 @@ import MoEKit
 /// How an expert appears in the map: FFN experts by number (0–9, then a–z), zero-computation
 /// experts by a capital letter — Z zero, C copy, K constant — each with its own colour.
 public enum ExpertGlyph {
-    public static func glyph(_ kind: String) -> String {
-        switch RoutingStatistics.kind(of: kind) {
+    public static func glyph(_ kind: ExpertKind) -> String {
+        switch kind {
         case .zero: return "Z"
         case .copy: return "C"
         case .constant: return "K"
-        case .ffn:
-            let number = Int(kind.dropFirst(3)) ?? 0
+        case .ffn(let number):
             if number < 10 { return String(number) }
             if number < 36 { return String(Character(Unicode.Scalar(UInt8(87 + number)))) }
             return "+"
         }
     }
 
-    public static func color(_ kind: String) -> Color {
-        switch RoutingStatistics.kind(of: kind) {
+    public static func color(_ kind: ExpertKind) -> Color {
+        switch kind.category {
         case .ffn: return .ffn
         case .zero: return .zero
         case .copy: return .copy

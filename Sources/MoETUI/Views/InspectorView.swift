@@ -27,11 +27,11 @@ public enum InspectorView {
         let order = rows < experts ? Array(layer.probabilities.indices.sorted { layer.probabilities[$0] > layer.probabilities[$1] }.prefix(rows)).sorted() : Array(0..<experts)
         grid.put("expert   p (with residual)" + String(repeating: " ", count: max(1, barWidth - 15)) + "  w     p no-res", row: area.y + 1, column: area.x, style: Style(.muted), limit: area.width)
         for (row, index) in order.enumerated() {
-            let kind = state.config.kind(ofExpert: index).description
+            let kind = state.config.kind(ofExpert: index)
             let y = area.y + 2 + row
             let p = Double(layer.probabilities[index])
             var x = area.x
-            x += grid.put(kind.padding(7), row: y, column: x, style: Style(ExpertGlyph.color(kind)))
+            x += grid.put(kind.description.padding(7), row: y, column: x, style: Style(ExpertGlyph.color(kind)))
             x += grid.put(ExpertGlyph.glyph(kind) + " ", row: y, column: x, style: Style(ExpertGlyph.color(kind), bold: true))
             let bar = grid.glyphs.bar(p, width: barWidth)
             grid.put(bar, row: y, column: x, style: Style(ExpertGlyph.color(kind), bold: chosen[index] != nil))
@@ -49,7 +49,7 @@ public enum InspectorView {
         let footer = area.y + area.height - 1
         let changed = layer.residualChangedChoice
         let withoutNames = layer.chosenWithoutResidual.map { state.config.kind(ofExpert: $0).description }.joined(separator: ", ")
-        let summary = layer.layer == 0 || state.config.family != .moepp
+        let summary = layer.layer == 0 || !state.config.hasGatingResidual
             ? "gating residual: none into this layer"
             : String(format: "gating residual %@ the choice (without it: %@); probability shift %.3f", changed ? "CHANGED" : "kept", withoutNames, layer.residualProbabilityShift)
         grid.put(summary, row: footer, column: area.x, style: changed ? Style(.accent, bold: true) : Style(.muted), limit: area.width)

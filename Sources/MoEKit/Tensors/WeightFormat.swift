@@ -1,15 +1,32 @@
-/// Element types a checkpoint tensor may hold. Raw values are the safetensors header spellings.
-public enum DType: String, Sendable, CaseIterable {
+/// How a weight tensor's elements are stored. Element formats (f32, f16, bf16) hold one value per
+/// element; block formats (Q8_0, Q4_K …, in the quantisation work) hold `elementsPerBlock` values in
+/// `bytesPerBlock` bytes, so a row's bytes are `bytesPerRow(cols)` and a row must be whole blocks.
+/// Raw values are the safetensors header spellings.
+public enum WeightFormat: String, Sendable, CaseIterable {
     case f32 = "F32"
     case f16 = "F16"
     case bf16 = "BF16"
 
-    public var byteSize: Int {
+    public var elementsPerBlock: Int { 1 }
+
+    public var bytesPerBlock: Int {
         switch self {
         case .f32: return 4
         case .f16, .bf16: return 2
         }
     }
+
+    /// Bytes of one element of an element format (every format today is one).
+    public var byteSize: Int { bytesPerBlock }
+
+    /// Whether a row of `cols` elements is whole blocks.
+    public func canHoldRow(of cols: Int) -> Bool { cols % elementsPerBlock == 0 }
+
+    /// Bytes of a row of `cols` elements (`cols` a multiple of `elementsPerBlock`).
+    public func bytesPerRow(_ cols: Int) -> Int { cols / elementsPerBlock * bytesPerBlock }
+
+    /// Lower-case name used on the command line and in reports.
+    public var name: String { rawValue.lowercased() }
 }
 
 /// bfloat16 is the top half of an IEEE f32: widening is a 16-bit shift.
@@ -25,9 +42,9 @@ public enum DType: String, Sendable, CaseIterable {
     return UInt16(truncatingIfNeeded: (bits &+ roundingBias) >> 16)
 }
 
-/// Reads element `index` of a raw buffer of `dtype` as Float (the slow, obviously-right path).
-@inline(__always) public func loadElement(_ base: UnsafeRawPointer, _ dtype: DType, _ index: Int) -> Float {
-    switch dtype {
+/// Reads element `index` of a raw buffer of `format` as Float (the slow, obviously-right path).
+@inline(__always) public func loadElement(_ base: UnsafeRawPointer, _ format: WeightFormat, _ index: Int) -> Float {
+    switch format {
     case .f32: return base.load(fromByteOffset: index * 4, as: Float.self)
     case .f16: return Float(base.load(fromByteOffset: index * 2, as: Float16.self))
     case .bf16: return bfloat16ToFloat(base.load(fromByteOffset: index * 2, as: UInt16.self))
@@ -35,8 +52,8 @@ public enum DType: String, Sendable, CaseIterable {
 }
 
 /// Widens `count` elements starting at `base` into `out`.
-public func convertToFloat(_ base: UnsafeRawPointer, _ dtype: DType, count: Int, into out: UnsafeMutablePointer<Float>) {
-    switch dtype {
+public func convertToFloat(_ base: UnsafeRawPointer, _ format: WeightFormat, count: Int, into out: UnsafeMutablePointer<Float>) {
+    switch format {
     case .f32:
         out.update(from: base.assumingMemoryBound(to: Float.self), count: count)
     case .f16:
@@ -62,11 +79,11 @@ public func convertToFloat(_ base: UnsafeRawPointer, _ dtype: DType, count: Int,
 }
 
 /// Encodes floats as `dtype` little-endian bytes (for checkpoint writing).
-public func encodeFloats(_ values: [Float], as dtype: DType) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: values.count * dtype.byteSize)
+public func encodeFloats(_ values: [Float], as format: WeightFormat) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: values.count * format.byteSize)
     bytes.withUnsafeMutableBytes { raw in
         for (i, value) in values.enumerated() {
-            switch dtype {
+            switch format {
             case .f32: raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
             case .f16: raw.storeBytes(of: Float16(value).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self)
             case .bf16: raw.storeBytes(of: floatToBFloat16(value).littleEndian, toByteOffset: i * 2, as: UInt16.self)

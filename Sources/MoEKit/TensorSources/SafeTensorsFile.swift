@@ -1,33 +1,13 @@
 import Foundation
 
-/// One tensor inside a mapped file: where its bytes are and what they mean.
-public struct TensorView: @unchecked Sendable {
-    public let name: String
-    public let dtype: DType
-    public let shape: [Int]
-    public let base: UnsafeRawPointer
-    public let file: MappedFile
-
-    public var elementCount: Int { shape.reduce(1, *) }
-
-    public func floats() -> [Float] {
-        [Float](unsafeUninitializedCapacity: elementCount) { buffer, initialised in
-            convertToFloat(base, dtype, count: elementCount, into: buffer.baseAddress!)
-            initialised = elementCount
-        }
-    }
-}
-
 /// A `.safetensors` file: an 8-byte little-endian header length N, N bytes of JSON
 /// (`{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}}`),
 /// then the data; offsets are relative to the end of the header. Everything is validated here so
 /// that a kernel never reads outside the file.
-public final class SafeTensorsFile: @unchecked Sendable {
+public final class SafeTensorsFile: TensorSource, @unchecked Sendable {
     public let file: MappedFile
     public private(set) var tensors: [String: TensorView] = [:]
     public private(set) var metadata: [String: String] = [:]
-
-    public var path: String { file.path }
 
     public init(path: String) throws {
         file = try MappedFile(path: path)
@@ -55,7 +35,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         func fail(_ why: String) -> CheckpointError { CheckpointError(file: path, "tensor '\(name)': \(why)") }
         guard let fields = entry as? [String: Any] else { throw fail("entry is not an object") }
         guard let dtypeName = fields["dtype"] as? String else { throw fail("no dtype") }
-        guard let dtype = DType(rawValue: dtypeName) else {
+        guard let format = WeightFormat(rawValue: dtypeName), format.elementsPerBlock == 1 else {
             throw fail("unsupported dtype '\(dtypeName)' (supported: F32, F16, BF16)")
         }
         guard let shapeValues = fields["shape"] as? [Any], let shape = Self.integers(shapeValues), shape.allSatisfy({ $0 >= 0 }) else {
@@ -68,11 +48,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard offsets[1] <= dataSize else {
             throw fail("data ends at byte \(offsets[1]) but the file holds \(dataSize) data bytes (truncated?)")
         }
-        let expected = shape.reduce(1, *) * dtype.byteSize
+        let expected = shape.reduce(1, *) * format.byteSize
         guard offsets[1] - offsets[0] == expected else {
             throw fail("\(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtypeName) (expected \(expected))")
         }
-        return TensorView(name: name, dtype: dtype, shape: shape, base: file.base + dataStart + offsets[0], file: file)
+        return TensorView(name: name, format: format, shape: shape, base: file.base + dataStart + offsets[0], file: file)
     }
 
     private static func integers(_ values: [Any]) -> [Int]? {

@@ -1,0 +1,153 @@
+/// A model family: what its `config.json` says, what its tensors are called, and how a layer's
+/// feed-forward is built from a tensor source. One file per family implements this; the
+/// registry below is the only list of families. Adding a family = one new file + one line there.
+///
+/// The LLaMA-style skeleton every family shares (embedding, RMSNorms, attention q/k/v/o, final
+/// norm, lm_head, and the common config keys) lives in ModelConfig, TensorNames and Transformer.
+public protocol Architecture: Sendable {
+    var family: ModelFamily { get }
+    /// `model_type` values (lower-case) read as this family.
+    var modelTypes: [String] { get }
+    /// The model class transformers-style loaders find in config.json's `architectures`.
+    var transformersClass: String { get }
+    /// Reads config.json: the common keys through `ModelConfig.decodeCommon`, then the family's own.
+    func decodeConfig(_ json: JSONFields) throws -> ModelConfig
+    /// The family's own config.json keys when writing (after the common ones), as JSON literals.
+    func configFields(_ config: ModelConfig) -> [(key: String, value: String)]
+    /// Sets the family's fixed traits on a freshly made config (MoE++: gating residual, its own
+    /// gating rule; OLMoE: q/k norm), so configs built in code and decoded ones agree.
+    func applyDefaults(to config: inout ModelConfig)
+    /// The kind of each of the router's `experts` slots.
+    func expertKinds(experts: Int) -> [ExpertKind]
+    func routerName(layer: Int) -> String
+    func expertNames(layer: Int, expert: Int) -> ExpertTensorNames
+    /// Every feed-forward tensor of layer `layer` (router, experts, family extras).
+    func feedForwardEntries(layer: Int, config: ModelConfig) -> [CheckpointLayout.Entry]
+    /// The layer's MoE from tensor views (no copies of matrices).
+    func buildMoE(layer: Int, config: ModelConfig, weights: CheckpointWeights) throws -> MoELayer
+    /// A config whose `model_type` no family lists may still be this family's (MoE++'s release
+    /// spells it in several ways); false unless a family says so.
+    func claimsUnlisted(modelType: String, json: JSONFields) -> Bool
+}
+
+/// Where an FFN expert's three matrices are: gate and up apart (Mixtral, OLMoE) or fused in one
+/// (2I)×d tensor with the gate rows first (MoE++).
+public struct ExpertTensorNames: Sendable, Equatable {
+    public enum GateUp: Sendable, Equatable {
+        case separate(gate: String, up: String)
+        case fused(String)
+    }
+    public var gateUp: GateUp
+    public var down: String
+}
+
+/// The families moepp reads, by `model_type`.
+public enum ArchitectureRegistry {
+    public static let all: [any Architecture] = [
+        MoEPlusPlusArchitecture(),
+        MixtralArchitecture(),
+        OLMoEArchitecture(),
+    ]
+
+    public static func architecture(modelType: String) -> (any Architecture)? {
+        all.first { $0.modelTypes.contains(modelType.lowercased()) }
+    }
+
+    public static func architecture(of family: ModelFamily) -> (any Architecture)? {
+        all.first { $0.family == family }
+    }
+
+    static func architecture(for json: JSONFields) throws -> any Architecture {
+        let modelType = try json.string("model_type", default: "")
+        if let known = architecture(modelType: modelType) { return known }
+        if let claimed = all.first(where: { $0.claimsUnlisted(modelType: modelType, json: json) }) { return claimed }
+        let names = all.map { $0.modelTypes[0] }.joined(separator: ", ")
+        throw json.fail("model_type", "unsupported model type \"\(modelType)\" (moepp reads: \(names))")
+    }
+}
+
+/// A family's name, as `config.json`'s `model_type` spells it (its first spelling). Only families
+/// in the registry exist; each family's file declares its constant (`.moepp`, `.mixtral`, …).
+public struct ModelFamily: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// A registered family by name (any of its `model_type` spellings), else nil.
+    public init?(rawValue: String) {
+        guard let architecture = ArchitectureRegistry.architecture(modelType: rawValue) else { return nil }
+        self = architecture.family
+    }
+
+    init(registered name: String) { rawValue = name }
+
+    public var architecture: any Architecture {
+        guard let found = ArchitectureRegistry.architecture(of: self) else {
+            fatalError("family \(rawValue) is declared but not in ArchitectureRegistry.all")
+        }
+        return found
+    }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let family = ModelFamily(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown model family \"\(text)\""))
+        }
+        self = family
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+extension Architecture {
+    public func claimsUnlisted(modelType: String, json: JSONFields) -> Bool { false }
+
+    public func applyDefaults(to config: inout ModelConfig) {}
+
+    /// Vanilla MoE: every slot an FFN expert.
+    public func expertKinds(experts: Int) -> [ExpertKind] { (0..<experts).map { .ffn($0) } }
+
+    /// Vanilla MoE: a linear router and SwiGLU experts.
+    public func feedForwardEntries(layer l: Int, config: ModelConfig) -> [CheckpointLayout.Entry] {
+        let (d, inner) = (config.hiddenSize, config.intermediateSize)
+        var entries = [CheckpointLayout.Entry(name: routerName(layer: l), shape: [config.numExperts, d], role: .router, expert: nil)]
+        for e in 0..<config.numFFNExperts {
+            let names = expertNames(layer: l, expert: e)
+            switch names.gateUp {
+            case .fused(let name):
+                entries.append(.init(name: name, shape: [2 * inner, d], role: .ffnExpert, expert: e))
+            case .separate(let gate, let up):
+                entries.append(.init(name: gate, shape: [inner, d], role: .ffnExpert, expert: e))
+                entries.append(.init(name: up, shape: [inner, d], role: .ffnExpert, expert: e))
+            }
+            entries.append(.init(name: names.down, shape: [d, inner], role: .ffnExpert, expert: e))
+        }
+        return entries
+    }
+
+    public func buildMoE(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> MoELayer {
+        let router = Router(projection: .linear(try weights.matrix(routerName(layer: l), rows: config.numExperts, cols: config.hiddenSize)),
+                            residual: nil)
+        return MoELayer(config: config, layerIndex: l, router: router,
+                        ffnExperts: try loadFFNExperts(layer: l, config: config, weights: weights), constantExperts: [])
+    }
+
+    /// The layer's FFN experts as views of the checkpoint.
+    public func loadFFNExperts(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> [FFNExpert] {
+        let (d, inner) = (config.hiddenSize, config.intermediateSize)
+        return try (0..<config.numFFNExperts).map { e in
+            let names = expertNames(layer: l, expert: e)
+            let down = try weights.matrix(names.down, rows: d, cols: inner)
+            switch names.gateUp {
+            case .fused(let name):
+                let fused = try weights.matrix(name, rows: 2 * inner, cols: d)
+                return FFNExpert(gate: fused.rowSlice(0..<inner), up: fused.rowSlice(inner..<2 * inner), down: down)
+            case .separate(let gate, let up):
+                return FFNExpert(gate: try weights.matrix(gate, rows: inner, cols: d), up: try weights.matrix(up, rows: inner, cols: d), down: down)
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+/// All tensors of a checkpoint directory, from whichever tensor source its files are:
+/// one file (`model.safetensors`, `pytorch_model.bin`) or the shards its index
+/// (`*.index.json`: `{"weight_map": {"tensor name": "shard file"}}`) lists. Lookups check shape
+/// and name the file at fault.
+public final class CheckpointWeights: @unchecked Sendable {
+    /// One on-disk layout of a checkpoint directory: its single-file name, its index name, and
+    /// the tensor source that reads one of its files. Tried in order; the first present wins.
+    struct Layout {
+        let single: String
+        let index: String
+        let open: (String) throws -> any TensorSource
+    }
+
+    static let layouts: [Layout] = [
+        Layout(single: "model.safetensors", index: "model.safetensors.index.json", open: { try SafeTensorsFile(path: $0) }),
+    ]
+
+    public let directory: String
+    private var tensors: [String: TensorView] = [:]
+    public private(set) var sources: [any TensorSource] = []
+
+    public init(directory: String) throws {
+        self.directory = directory
+        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        let exists = { FileManager.default.fileExists(atPath: path($0)) }
+        if let layout = Self.layouts.first(where: { exists($0.index) }) {
+            try loadShards(index: path(layout.index), layout: layout)
+        } else if let layout = Self.layouts.first(where: { exists($0.single) }) {
+            let source = try layout.open(path(layout.single))
+            sources = [source]
+            tensors = source.tensors
+        } else {
+            let names = Self.layouts.flatMap { [$0.single, $0.index] }.joined(separator: ", ")
+            throw CheckpointError(file: directory, "no weights found (looked for \(names))")
+        }
+    }
+
+    private func loadShards(index: String, layout: Layout) throws {
+        guard let data = FileManager.default.contents(atPath: index),
+              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw CheckpointError(file: index, "not a JSON object")
+        }
+        guard let weightMap = json["weight_map"] as? [String: String] else {
+            throw CheckpointError.badKey("weight_map", file: index, "missing or not an object of strings")
+        }
+        var byShard: [String: any TensorSource] = [:]
+        for shard in Set(weightMap.values).sorted() {
+            guard !shard.contains("/"), shard != "..", !shard.isEmpty else {
+                throw CheckpointError.badKey("weight_map", file: index, "shard name \"\(shard)\" is not a file in the checkpoint directory")
+            }
+            let source = try layout.open((directory as NSString).appendingPathComponent(shard))
+            sources.append(source)
+            byShard[shard] = source
+        }
+        for (name, shard) in weightMap {
+            guard let tensor = byShard[shard]?.tensors[name] else {
+                throw CheckpointError(file: (directory as NSString).appendingPathComponent(shard),
+                                      "missing tensor '\(name)' (listed in \((index as NSString).lastPathComponent))")
+            }
+            tensors[name] = tensor
+        }
+    }
+
+    /// Every mapped file, in shard order.
+    public var files: [MappedFile] { sources.map(\.file) }
+    public var names: [String] { tensors.keys.sorted() }
+    public func contains(_ name: String) -> Bool { tensors[name] != nil }
+    public func view(_ name: String) -> TensorView? { tensors[name] }
+
+    private func fileName(_ name: String) -> String {
+        tensors[name]?.file.path ?? (sources.count == 1 ? sources[0].path : directory)
+    }
+
+    public func tensor(_ name: String, shape: [Int]) throws -> TensorView {
+        guard let tensor = tensors[name] else { throw CheckpointError.missingTensor(name, file: fileName(name)) }
+        guard tensor.shape == shape else {
+            throw CheckpointError(file: tensor.file.path, "tensor '\(name)': shape \(tensor.shape), expected \(shape)")
+        }
+        return tensor
+    }
+
+    public func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
+        let tensor = try tensor(name, shape: [rows, cols])
+        guard tensor.format.canHoldRow(of: cols) else {
+            throw CheckpointError(file: tensor.file.path, "tensor '\(name)': rows of \(cols) are not whole \(tensor.format.name) blocks")
+        }
+        return WeightMatrix(rows: rows, cols: cols, format: tensor.format, base: tensor.base, owner: tensor.file)
+    }
+
+    /// Small vectors (norm weights, constants) are widened to f32 once at load.
+    public func vector(_ name: String, count: Int) throws -> [Float] {
+        try tensor(name, shape: [count]).floats()
+    }
+}
