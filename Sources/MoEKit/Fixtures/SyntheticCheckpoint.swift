@@ -1,0 +1,147 @@
+import Foundation
+
+/// A full-size checkpoint of seeded random weights, written tensor by tensor (never whole in
+/// memory) in the layout a real release uses: one shard per decoder layer plus one for the
+/// embedding, final norm and lm_head, and an index. What benchmarks at real scale run on.
+public struct SyntheticCheckpoint {
+    public enum FileFormat: String, CaseIterable, Sendable {
+        case safetensors
+        /// PyTorch `torch.save` zip shards, as the official MoE++ 7B ships.
+        case bin
+    }
+
+    public var config: ModelConfig
+    /// Format of every weight but the router's.
+    public var weightFormat: WeightFormat
+    /// The MoE++ release keeps its router in f32.
+    public var routerFormat: WeightFormat
+
+    public init(config: ModelConfig, weightFormat: WeightFormat = .bf16, routerFormat: WeightFormat? = nil) {
+        self.config = config
+        self.weightFormat = weightFormat
+        self.routerFormat = routerFormat ?? weightFormat
+    }
+
+    /// The official MoE++ 7B's shapes (moepp-spec "Checkpoint layout"): vocab 65 536, hidden
+    /// 1536, 24 layers, 16 heads, 16 FFN experts of 4096 + 2 constant + copy + zero, top-2,
+    /// logits norm on, no input multiplication by k; bf16 with an f32 router.
+    public static func moeppRelease7B() -> SyntheticCheckpoint {
+        var config = ModelConfig(family: .moepp, vocabSize: 65_536, hiddenSize: 1536, intermediateSize: 4096, numLayers: 24,
+                                 numHeads: 16, numKeyValueHeads: 16, numExperts: 20, topK: 2, ropeTheta: 10_000,
+                                 rmsNormEps: 1e-6, maxPositionEmbeddings: 4096)
+        config.useLogitsNorm = true
+        config.gateNormStd = 1
+        config.multiplyInputByTopK = false
+        config.bosTokenId = 1
+        config.eosTokenIds = [2]
+        return SyntheticCheckpoint(config: config, weightFormat: .bf16, routerFormat: .f32)
+    }
+
+    /// Shard s < layers holds decoder layer s; the last shard the embedding, final norm, lm_head.
+    public var shards: [[CheckpointLayout.Entry]] {
+        let layout = CheckpointLayout(config: config)
+        var byLayer = [[CheckpointLayout.Entry]](repeating: [], count: config.numLayers + 1)
+        for entry in layout.entries {
+            byLayer[Self.layer(of: entry.name) ?? config.numLayers].append(entry)
+        }
+        return byLayer
+    }
+
+    static func layer(of name: String) -> Int? {
+        guard name.hasPrefix("model.layers.") else { return nil }
+        return Int(name.dropFirst("model.layers.".count).prefix { $0.isNumber })
+    }
+
+    public func format(of entry: CheckpointLayout.Entry) -> WeightFormat {
+        entry.role == .router ? routerFormat : weightFormat
+    }
+
+    public static func shardName(_ index: Int, of count: Int, _ fileFormat: FileFormat) -> String {
+        let stem = fileFormat == .bin ? "pytorch_model" : "model"
+        return String(format: "%@-%05d-of-%05d.%@", stem, index + 1, count, fileFormat == .bin ? "bin" : "safetensors")
+    }
+
+    public static func indexName(_ fileFormat: FileFormat) -> String {
+        fileFormat == .bin ? "pytorch_model.bin.index.json" : "model.safetensors.index.json"
+    }
+
+    /// Writes config.json, the shards and their index into `directory`. `makeWriter` opens one
+    /// shard for streaming (safetensors here; the `.bin` writer for the release layout).
+    public func write(to directory: String, fileFormat: FileFormat, seed: UInt64,
+                      makeWriter: (String, [PlannedTensor]) throws -> any StreamingTensorWriter,
+                      log: (String) -> Void = { _ in }) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let shards = self.shards
+        var weightMap: [String: String] = [:]
+        var totalBytes = 0
+        for (s, entries) in shards.enumerated() {
+            let name = Self.shardName(s, of: shards.count, fileFormat)
+            let plan = entries.map { PlannedTensor(name: $0.name, format: format(of: $0), shape: $0.shape) }
+            let writer = try makeWriter((directory as NSString).appendingPathComponent(name), plan)
+            for (entry, tensor) in zip(entries, plan) {
+                var random = SeededRandom(seed: seed &+ UInt64(truncatingIfNeeded: entry.name.hashValueStable))
+                let (center, halfWidth) = Self.distribution(entry)
+                try writer.write(tensor) { buffer, _ in
+                    Self.fillUniform(buffer, format: tensor.format, center: center, halfWidth: halfWidth, random: &random)
+                }
+                weightMap[entry.name] = name
+                totalBytes += tensor.byteCount
+            }
+            try writer.finish()
+            log("wrote \(name) (\(s + 1)/\(shards.count))")
+        }
+        let mapText = weightMap.keys.sorted().map { "    \(jsonString($0)): \(jsonString(weightMap[$0]!))" }.joined(separator: ",\n")
+        let index = "{\n  \"metadata\": {\"total_size\": \(totalBytes)},\n  \"weight_map\": {\n\(mapText)\n  }\n}\n"
+        try AtomicFile.write(Data(index.utf8), to: (directory as NSString).appendingPathComponent(Self.indexName(fileFormat)))
+        try config.write(to: (directory as NSString).appendingPathComponent("config.json"))
+    }
+
+    /// Uniform weights with the standard deviation a trained model roughly has: 1/√fan-in for
+    /// matrices, routers twice that (so tokens really pick different experts), norms near 1.
+    static func distribution(_ entry: CheckpointLayout.Entry) -> (center: Float, halfWidth: Float) {
+        let fanIn = Float(entry.shape.last ?? 1)
+        let uniformFromStd = Float(3).squareRoot()
+        switch entry.role {
+        case .norm: return (1, 0.1 * uniformFromStd)
+        case .router: return (0, 2 / fanIn.squareRoot() * uniformFromStd)
+        case .gatingResidual: return (0, 0.3 * uniformFromStd)
+        case .constantExpert: return (0, 0.5 * uniformFromStd)
+        default: return (0, 1 / fanIn.squareRoot() * uniformFromStd)
+        }
+    }
+
+    /// Fills `buffer` with values uniform in center ± halfWidth, encoded in `format`. Fast enough
+    /// to write 15 GB in well under a minute of compute.
+    static func fillUniform(_ buffer: UnsafeMutableRawBufferPointer, format: WeightFormat, center: Float, halfWidth: Float,
+                            random: inout SeededRandom) {
+        let scale = 2 * halfWidth / Float(1 << 24)
+        func value(_ bits: UInt64) -> Float { center - halfWidth + Float(bits & 0xFF_FFFF) * scale }
+        switch format {
+        case .f32:
+            let out = buffer.bindMemory(to: Float.self)
+            for i in out.indices { out[i] = value(random.next()) }
+        case .f16:
+            let out = buffer.bindMemory(to: UInt16.self)
+            for i in out.indices { out[i] = Float16(value(random.next())).bitPattern }
+        case .bf16:
+            let out = buffer.bindMemory(to: UInt16.self)
+            var i = out.startIndex
+            while i < out.endIndex {
+                let bits = random.next()
+                out[i] = floatToBFloat16(value(bits))
+                if i + 1 < out.endIndex { out[i + 1] = floatToBFloat16(value(bits >> 32)) }
+                i += 2
+            }
+        }
+    }
+}
+
+extension String {
+    /// FNV-1a of the UTF-8 bytes: a seed per tensor name that is the same in every process
+    /// (Swift's `hashValue` is randomised per run).
+    var hashValueStable: UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return hash
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+
+/// `moepp synthesize`: a checkpoint with a real model's exact shapes, dtypes and file layout and
+/// seeded random weights, streamed to disk tensor by tensor — what full-scale benchmarks run on.
+struct SynthesizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synthesize",
+        abstract: "Write a full-size random checkpoint in a release's layout (streamed; never whole in memory).")
+
+    enum Preset: String, ExpressibleByArgument, CaseIterable {
+        /// The official MoE++ 7B: 25 `.bin` shards + index, bf16 with an f32 router, SentencePiece.
+        case moepp7b = "moepp-7b"
+    }
+
+    @Option(help: "Which release to imitate: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).") var preset: Preset = .moepp7b
+    @Option(help: "Shard files: bin (torch.save zip, as the release) or safetensors.") var format = "bin"
+    @Option(help: "Layers (default: the release's).") var layers: Int?
+    @Option(help: "Random seed.") var seed: UInt64 = 7
+    @Option(help: "Output directory (must not exist or be empty).") var output: String
+
+    func validate() throws {
+        guard SyntheticCheckpoint.FileFormat(rawValue: format) != nil else { throw ValidationError("--format: expected bin or safetensors") }
+        if let layers, layers < 1 || layers > 1024 { throw ValidationError("--layers: expected 1…1024") }
+    }
+
+    func run() throws {
+        let fileFormat = SyntheticCheckpoint.FileFormat(rawValue: format)!
+        let existing = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
+        guard existing.isEmpty else { throw CheckpointError(file: output, "exists and is not empty; refusing to write into it") }
+        var synthetic: SyntheticCheckpoint
+        switch preset {
+        case .moepp7b: synthetic = .moeppRelease7B()
+        }
+        if let layers { synthetic.config.numLayers = layers }
+        let start = Date()
+        try synthetic.write(to: output, fileFormat: fileFormat, seed: seed, makeWriter: { path, plan in
+            switch fileFormat {
+            case .safetensors: return try SafeTensorsStreamWriter(path: path, plan: plan)
+            case .bin: throw CheckpointError(file: path, "the .bin writer is not available yet")
+            }
+        }, log: { print($0) })
+        print(String(format: "wrote %@ in %.0f s", output, Date().timeIntervalSince(start)))
+    }
+}
