@@ -7,7 +7,7 @@ public struct MixtralArchitecture: Architecture {
     public var transformersClass: String { "MixtralForCausalLM" }
 
     public func decodeConfig(_ json: JSONFields) throws -> ModelConfig {
-        try ModelConfig.decodeCommon(json, family: family, experts: try json.int("num_local_experts"),
+        try ModelConfig.decodeCommon(json, family: family, experts: try json.int("num_local_experts", maximum: 1 << 16),
                                      topK: try json.int("num_experts_per_tok", default: 2), topKKey: "num_experts_per_tok")
     }
 

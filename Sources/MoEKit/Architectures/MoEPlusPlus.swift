@@ -31,7 +31,8 @@ public struct MoEPlusPlusArchitecture: Architecture {
     }
 
     public func decodeConfig(_ json: JSONFields) throws -> ModelConfig {
-        guard let list = try json.intList("num_experts", minimum: 5), let experts = list.first, list.allSatisfy({ $0 == experts }) else {
+        guard let list = try json.intList("num_experts", minimum: 5), let experts = list.first, list.allSatisfy({ $0 == experts }),
+              experts <= 1 << 16 else {
             throw json.fail("num_experts", "expected [E] with E ≥ 5 (E−4 FFN experts + 2 constant + copy + zero)")
         }
         let topK = try json.int("moe_topk", default: try json.int("num_experts_per_tok", default: 2))

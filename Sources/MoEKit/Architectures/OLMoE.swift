@@ -12,7 +12,7 @@ public struct OLMoEArchitecture: Architecture {
     }
 
     public func decodeConfig(_ json: JSONFields) throws -> ModelConfig {
-        var config = try ModelConfig.decodeCommon(json, family: family, experts: try json.int("num_experts"),
+        var config = try ModelConfig.decodeCommon(json, family: family, experts: try json.int("num_experts", maximum: 1 << 16),
                                                   topK: try json.int("num_experts_per_tok", default: 8), topKKey: "num_experts_per_tok")
         config.normalizeTopK = try json.bool("norm_topk_prob", default: false)
         if json.has("clip_qkv") { config.clipQKV = Float(try json.double("clip_qkv")) }

@@ -4,6 +4,8 @@ import Foundation
 public struct JSONFields {
     let object: [String: Any]
     let file: String
+    /// Path of this object inside the file's top level, for error messages ("rope_parameters.").
+    var prefix = ""
 
     init(data: Data, file: String) throws {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
@@ -13,14 +15,15 @@ public struct JSONFields {
         self.file = file
     }
 
-    init(object: [String: Any], file: String) {
+    init(object: [String: Any], file: String, prefix: String = "") {
         self.object = object
         self.file = file
+        self.prefix = prefix
     }
 
     public func has(_ key: String) -> Bool { object[key] != nil && !(object[key] is NSNull) }
 
-    public func fail(_ key: String, _ why: String) -> CheckpointError { .badKey(key, file: file, why) }
+    public func fail(_ key: String, _ why: String) -> CheckpointError { .badKey(prefix + key, file: file, why) }
 
     private func describe(_ value: Any?) -> String {
         guard let value else { return "nothing" }
@@ -40,15 +43,24 @@ public struct JSONFields {
         return number.intValue
     }
 
-    public func int(_ key: String, default fallback: Int? = nil, minimum: Int = 1) throws -> Int {
+    /// `maximum` keeps absurd sizes (a billion layers) from reaching an allocation.
+    public func int(_ key: String, default fallback: Int? = nil, minimum: Int = 1, maximum: Int = Int.max) throws -> Int {
         guard has(key) else {
             if let fallback { return fallback }
             throw fail(key, "missing")
         }
-        guard let value = integerValue(object[key]), value >= minimum else {
-            throw fail(key, "expected an integer ≥ \(minimum), found \(describe(object[key]))")
+        guard let value = integerValue(object[key]), value >= minimum, value <= maximum else {
+            let range = maximum == Int.max ? "≥ \(minimum)" : "in \(minimum)…\(maximum)"
+            throw fail(key, "expected an integer \(range), found \(describe(object[key]))")
         }
         return value
+    }
+
+    /// A nested object (`rope_parameters`), read with the same one-line errors ("key 'a.b'").
+    public func nested(_ key: String) throws -> JSONFields? {
+        guard has(key) else { return nil }
+        guard let inner = object[key] as? [String: Any] else { throw fail(key, "expected an object, found \(describe(object[key]))") }
+        return JSONFields(object: inner, file: file, prefix: prefix + key + ".")
     }
 
     public func double(_ key: String, default fallback: Double? = nil, positive: Bool = true) throws -> Double {

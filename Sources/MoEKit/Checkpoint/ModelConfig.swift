@@ -86,8 +86,7 @@ public struct ModelConfig: Sendable {
 extension ModelConfig {
     /// Decodes `config.json`; `model_type` picks the family from `ArchitectureRegistry`.
     public static func load(path: String) throws -> ModelConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.missingFile(path) }
-        return try decode(JSONFields(data: data, file: path))
+        try decode(JSONFields(data: SmallFile.contents(path, maximumBytes: 16 << 20), file: path))
     }
 
     static func decode(_ json: JSONFields) throws -> ModelConfig {
@@ -97,29 +96,55 @@ extension ModelConfig {
     /// The LLaMA-style keys every family shares; `experts` and `topK` are the family's to read.
     public static func decodeCommon(_ json: JSONFields, family: ModelFamily, experts: Int, topK: Int, topKKey: String) throws -> ModelConfig {
         guard topK <= experts else { throw json.fail(topKKey, "top-k \(topK) exceeds the \(experts) experts") }
-        let hidden = try json.int("hidden_size")
-        let heads = try json.int("num_attention_heads")
+        let hidden = try json.int("hidden_size", maximum: 1 << 20)
+        let heads = try json.int("num_attention_heads", maximum: 1 << 14)
         guard hidden % heads == 0 || json.has("head_dim") else {
             throw json.fail("num_attention_heads", "hidden_size \(hidden) is not divisible by \(heads) heads")
         }
         var config = ModelConfig(
-            family: family, vocabSize: try json.int("vocab_size"), hiddenSize: hidden,
-            intermediateSize: try json.int("intermediate_size"), numLayers: try json.int("num_hidden_layers"),
-            numHeads: heads, numKeyValueHeads: try json.int("num_key_value_heads", default: heads),
-            numExperts: experts, topK: topK, ropeTheta: Float(try json.double("rope_theta", default: 10_000)),
+            family: family, vocabSize: try json.int("vocab_size", maximum: 1 << 24), hiddenSize: hidden,
+            intermediateSize: try json.int("intermediate_size", maximum: 1 << 22), numLayers: try json.int("num_hidden_layers", maximum: 4096),
+            numHeads: heads, numKeyValueHeads: try json.int("num_key_value_heads", default: heads, maximum: heads),
+            numExperts: experts, topK: topK, ropeTheta: Float(try ropeTheta(json)),
             rmsNormEps: Float(try json.double("rms_norm_eps", default: 1e-6)),
-            maxPositionEmbeddings: try json.int("max_position_embeddings", default: 4096))
-        config.headDim = try json.int("head_dim", default: hidden / heads)
+            maxPositionEmbeddings: try json.int("max_position_embeddings", default: 4096, maximum: 1 << 24))
+        config.headDim = try json.int("head_dim", default: hidden / heads, maximum: 1 << 14)
         guard heads % config.numKeyValueHeads == 0 else {
             throw json.fail("num_key_value_heads", "\(config.numKeyValueHeads) does not divide \(heads) attention heads")
         }
         guard config.headDim % 2 == 0 else { throw json.fail("head_dim", "rotary embeddings need an even head size, found \(config.headDim)") }
         let activation = try json.string("hidden_act", default: "silu")
         guard activation == "silu" else { throw json.fail("hidden_act", "only \"silu\" is supported, found \"\(activation)\"") }
-        if json.has("rope_scaling") { throw json.fail("rope_scaling", "RoPE scaling is not supported (expected null)") }
         config.tieWordEmbeddings = try json.bool("tie_word_embeddings", default: false)
         config.bosTokenId = try json.intList("bos_token_id")?.first
         config.eosTokenIds = try json.intList("eos_token_id") ?? []
         return config
+    }
+
+    /// θ of the rotary embedding. transformers < 5 writes a top-level `rope_theta` (and
+    /// `rope_scaling`); transformers 5 writes `rope_parameters: {rope_theta, rope_type}`. Both are
+    /// read; any scaling type other than plain RoPE is refused rather than run with the wrong θ.
+    static func ropeTheta(_ json: JSONFields) throws -> Double {
+        for (key, typeKeys) in [("rope_scaling", ["rope_type", "type"]), ("rope_parameters", ["rope_type", "type"])] {
+            guard let scaling = try json.nested(key) else { continue }
+            for typeKey in typeKeys where scaling.has(typeKey) {
+                let type = try scaling.string(typeKey)
+                guard type == "default" else {
+                    throw json.fail(key, "RoPE type \"\(type)\" is not implemented (moepp runs plain RoPE only)")
+                }
+            }
+            if key == "rope_scaling", scaling.has("factor") {
+                throw json.fail(key, "RoPE scaling is not implemented (expected null)")
+            }
+        }
+        let nested = try json.nested("rope_parameters")
+        if let nested, nested.has("rope_theta") {
+            let theta = try nested.double("rope_theta")
+            if json.has("rope_theta"), try json.double("rope_theta") != theta {
+                throw json.fail("rope_theta", "\(try json.double("rope_theta")) disagrees with rope_parameters.rope_theta \(theta)")
+            }
+            return theta
+        }
+        return try json.double("rope_theta", default: 10_000)
     }
 }

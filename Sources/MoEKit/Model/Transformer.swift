@@ -38,6 +38,12 @@ public final class Transformer: @unchecked Sendable {
             lmHead = try weights.matrix(TensorNames.lmHead, rows: v, cols: d)
         }
         finalNorm = try weights.vector(TensorNames.finalNorm, count: d)
+        // Checked before any per-layer allocation: a config claiming a billion layers must fail
+        // here, and one claiming fewer than stored must not silently run a truncated model.
+        guard weights.layerCount == config.numLayers else {
+            throw CheckpointError.badKey("num_hidden_layers", file: (weights.directory as NSString).appendingPathComponent("config.json"),
+                                         "\(config.numLayers) layers, but the checkpoint holds \(weights.layerCount)")
+        }
         blocks = try (0..<config.numLayers).map { l in try Self.loadBlock(l, config: config, weights: weights, names: names) }
         predictionStatistics = PredictionStatistics(layers: config.numLayers)
     }

@@ -38,8 +38,8 @@ public final class CheckpointWeights: @unchecked Sendable {
     }
 
     private func loadShards(index: String, layout: Layout) throws {
-        guard let data = FileManager.default.contents(atPath: index),
-              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        let data = try SmallFile.contents(index, maximumBytes: 256 << 20)
+        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw CheckpointError(file: index, "not a JSON object")
         }
         guard let weightMap = json["weight_map"] as? [String: String] else {
@@ -60,6 +60,15 @@ public final class CheckpointWeights: @unchecked Sendable {
                                       "missing tensor '\(name)' (listed in \((index as NSString).lastPathComponent))")
             }
             tensors[name] = tensor
+        }
+    }
+
+    /// Decoder layers the checkpoint holds: one past the largest N of `model.layers.N.…`.
+    public var layerCount: Int {
+        let prefix = "model.layers."
+        return tensors.keys.reduce(0) { count, name in
+            guard name.hasPrefix(prefix), let n = Int(name.dropFirst(prefix.count).prefix { $0.isNumber }) else { return count }
+            return max(count, n + 1)
         }
     }
 

@@ -22,16 +22,41 @@ public final class SafeTensorsFile: TensorSource, @unchecked Sendable {
         }
         let dataStart = 8 + headerLength
         let dataSize = file.size - dataStart
+        var spans: [(begin: Int, end: Int, name: String)] = []
         for (name, entry) in header {
             if name == "__metadata__" {
-                metadata = (entry as? [String: String]) ?? [:]
+                guard let strings = entry as? [String: String] else { throw CheckpointError(file: path, "__metadata__ is not an object of strings") }
+                metadata = strings
                 continue
             }
-            tensors[name] = try Self.parseEntry(name, entry, path: path, dataStart: dataStart, dataSize: dataSize, file: file)
+            let (view, begin, end) = try Self.parseEntry(name, entry, path: path, dataStart: dataStart, dataSize: dataSize, file: file)
+            tensors[name] = view
+            spans.append((begin, end, name))
+        }
+        try Self.checkTiling(spans, dataSize: dataSize, path: path)
+    }
+
+    /// As strict as the reference loader: the tensors' byte ranges, in order, must cover the data
+    /// buffer exactly — no gap, no overlap, nothing after. A header length off by a byte, a
+    /// duplicated name (JSON keeps one) or a truncated file then fails here instead of loading
+    /// shifted weights.
+    private static func checkTiling(_ spans: [(begin: Int, end: Int, name: String)], dataSize: Int, path: String) throws {
+        var expected = 0
+        for span in spans.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+            if span.begin > expected {
+                throw CheckpointError(file: path, "tensor '\(span.name)': data starts at byte \(span.begin), leaving bytes \(expected)..<\(span.begin) unused (header length or offsets wrong?)")
+            }
+            if span.begin < expected {
+                throw CheckpointError(file: path, "tensor '\(span.name)': data at bytes \(span.begin)..<\(span.end) overlaps another tensor's")
+            }
+            expected = span.end
+        }
+        guard expected == dataSize else {
+            throw CheckpointError(file: path, "\(dataSize - expected) bytes after the last tensor's data (header length or offsets wrong?)")
         }
     }
 
-    private static func parseEntry(_ name: String, _ entry: Any, path: String, dataStart: Int, dataSize: Int, file: MappedFile) throws -> TensorView {
+    private static func parseEntry(_ name: String, _ entry: Any, path: String, dataStart: Int, dataSize: Int, file: MappedFile) throws -> (TensorView, Int, Int) {
         func fail(_ why: String) -> CheckpointError { CheckpointError(file: path, "tensor '\(name)': \(why)") }
         guard let fields = entry as? [String: Any] else { throw fail("entry is not an object") }
         guard let dtypeName = fields["dtype"] as? String else { throw fail("no dtype") }
@@ -48,11 +73,16 @@ public final class SafeTensorsFile: TensorSource, @unchecked Sendable {
         guard offsets[1] <= dataSize else {
             throw fail("data ends at byte \(offsets[1]) but the file holds \(dataSize) data bytes (truncated?)")
         }
-        let expected = shape.reduce(1, *) * format.byteSize
+        var expected = format.byteSize
+        for dimension in shape {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { throw fail("shape \(shape) has more elements than fit in memory") }
+            expected = product
+        }
         guard offsets[1] - offsets[0] == expected else {
             throw fail("\(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtypeName) (expected \(expected))")
         }
-        return TensorView(name: name, format: format, shape: shape, base: file.base + dataStart + offsets[0], file: file)
+        return (TensorView(name: name, format: format, shape: shape, base: file.base + dataStart + offsets[0], file: file), offsets[0], offsets[1])
     }
 
     private static func integers(_ values: [Any]) -> [Int]? {

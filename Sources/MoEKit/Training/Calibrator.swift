@@ -68,7 +68,7 @@ public enum Calibrator {
 
     public static func load(directory: String) throws -> Calibration? {
         let path = path(for: directory)
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let data = try SmallFile.contentsIfPresent(path, maximumBytes: 64 << 20) else { return nil }
         do { return try JSONDecoder().decode(Calibration.self, from: data) } catch {
             throw CheckpointError(file: path, "not a calibration file: \(error.localizedDescription)")
         }
