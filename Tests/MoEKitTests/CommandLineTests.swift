@@ -44,7 +44,7 @@ struct CommandLineTests {
         try expectOneLineError(["route", "--model", directory, "hi"], mentions: ["model.safetensors", "truncated"])
         try FileManager.default.removeItem(atPath: directory + "/tokenizer.json")
         try data.write(to: URL(fileURLWithPath: weights))
-        try expectOneLineError(["generate", "--model", directory, "hi"], mentions: ["tokenizer.json", "no such file"])
+        try expectOneLineError(["generate", "--model", directory, "hi"], mentions: ["no tokenizer.json or tokenizer.model"])
     }
 
     @Test("bad arguments exit non-zero with one line")

@@ -15,13 +15,38 @@ struct TokenizerTests {
         return try JSONDecoder().decode([Case].self, from: data)
     }
 
-    @Test("encode and decode agree with Hugging Face tokenizers", arguments: ["hf-tokenizer-bytelevel", "hf-tokenizer-sentencepiece"])
+    @Test("encode and decode agree with Hugging Face tokenizers", arguments: ["hf-tokenizer-bytelevel", "hf-tokenizer-sentencepiece", "hf-tokenizer-metaspace"])
     func agreesWithHuggingFace(name: String) throws {
         let tokenizer = try Tokenizer.load(path: TestSupport.fixture(name + "/tokenizer.json"))
         for item in try cases(name) {
             #expect(tokenizer.encode(item.text) == item.ids, "\(name): \(item.text.debugDescription)")
             #expect(tokenizer.decode(item.ids) == item.decoded, "\(name): \(item.text.debugDescription)")
         }
+    }
+
+    @Test("SentencePiece-style: a space before a combining mark is \"▁\", not a <0x20> byte")
+    func spaceBeforeCombiningMark() throws {
+        let tokenizer = try Tokenizer.load(path: TestSupport.fixture("hf-tokenizer-sentencepiece/tokenizer.json"))
+        let ids = tokenizer.encode("a \u{301}b")
+        #expect(!ids.contains(tokenizer.model.id(of: Array("<0x20>".utf8))!), "\(ids.map(tokenizer.tokenString))")
+        #expect(ids.filter { tokenizer.tokenString($0) == "▁" }.count == 2)
+    }
+
+    @Test("SentencePiece-style: a \"▁\" token followed by a combining mark decodes to a space")
+    func metaspaceBeforeCombiningMarkDecodes() {
+        let model = BPEModel(vocabulary: ["a": 0, "▁": 1, "\u{301}": 2, "▁\u{301}": 3], merges: [("▁", "\u{301}")])
+        let tokenizer = Tokenizer(style: .sentencePiece(Metaspace(prependScheme: .always, prependOnlyIfMissing: true, split: false)), model: model)
+        #expect(tokenizer.encode("a \u{301}") == [1, 0, 3])
+        #expect(tokenizer.decode([1, 0, 3]) == "a \u{301}")
+    }
+
+    @Test("Metaspace prepend_scheme \"first\": only the text's first section, and never before an existing \"▁\"")
+    func metaspacePrependFirst() throws {
+        let tokenizer = try Tokenizer.load(path: TestSupport.fixture("hf-tokenizer-metaspace/tokenizer.json"))
+        #expect(tokenizer.style == .sentencePiece(Metaspace(prependScheme: .first, prependOnlyIfMissing: true, split: false)))
+        let bos = try #require(tokenizer.addedTokens.first { $0.content == "<s>" }?.id)
+        #expect(tokenizer.encode("<s>Hello") == [bos] + tokenizer.encode("Hello").dropFirst(), "no ▁ after a leading added token")
+        #expect(tokenizer.encode(" Hello") == tokenizer.encode("Hello"), "text already starting with ▁ gets none prepended")
     }
 
     static let hardStrings = [

@@ -57,13 +57,12 @@ public final class Generator: @unchecked Sendable {
         sampler = Sampler(seed: lastSeed)
     }
 
-    /// Loads a checkpoint directory: config.json, *.safetensors, tokenizer.json.
+    /// Loads a checkpoint directory: config.json, the weights, tokenizer.json or tokenizer.model.
     public convenience init(directory: String, controls: LiveControls = LiveControls()) throws {
         let model = try Transformer(directory: directory)
-        let tokenizer = try Tokenizer.load(path: (directory as NSString).appendingPathComponent("tokenizer.json"))
+        let tokenizer = try Tokenizer.load(directory: directory)
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
-            throw CheckpointError(file: (directory as NSString).appendingPathComponent("tokenizer.json"),
-                                  "\(tokenizer.vocabularySize) tokens but config.json's vocab_size is \(model.config.vocabSize)")
+            throw CheckpointError(file: directory, "the tokenizer has \(tokenizer.vocabularySize) tokens but config.json's vocab_size is \(model.config.vocabSize)")
         }
         self.init(model: model, tokenizer: tokenizer, controls: controls)
     }
@@ -108,7 +107,7 @@ public final class Generator: @unchecked Sendable {
                 sampler = Sampler(seed: lastSeed)
             }
             let next = sampler.sample(output.logits[...], settings.sampling)
-            if model.config.eosTokenIds.contains(next) { report.reason = .endOfSequence; break }
+            if model.config.eosTokenIds.contains(next) || (model.config.eosTokenIds.isEmpty && next == tokenizer.eosTokenId) { report.reason = .endOfSequence; break }
             guard cache.length + 1 <= cache.maximumLength else { report.reason = .contextFull; break }
             let position = cache.length
             output = try model.forward([next], cache: cache, controls: settings.routing)

@@ -15,7 +15,8 @@ public enum ExpertBudget: Equatable, Sendable {
         let units: [(String, Double)] = [("GiB", 1_073_741_824), ("MiB", 1_048_576), ("KiB", 1024), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)]
         for (suffix, scale) in units where trimmed.uppercased().hasSuffix(suffix.uppercased()) {
             let number = trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
-            guard let value = Double(number), value > 0, value.isFinite else { throw ParseError(text: text) }
+            // Beyond a petabyte is a typo, and would overflow the byte count.
+            guard let value = Double(number), value > 0, value.isFinite, value * scale <= 1e15 else { throw ParseError(text: text) }
             self = .bytes(Int(value * scale))
             return
         }
@@ -54,7 +55,7 @@ public enum ExpertCacheSetup {
         let slots = min(requested, total)
         let topK = model.config.topK
         if slots < topK {
-            let mb = { (slots: Int) in String(format: "%.2f MB", Double(slots * store.slotBytes) / 1e6) }
+            let mb = { (slots: Int) in String(format: "%.2f MB", Double(slots) * Double(store.slotBytes) / 1e6) }
             throw Failure(description: "--expert-budget: \(requested) slot\(requested == 1 ? "" : "s") (\(mb(requested))) cannot hold one layer's top-\(topK) experts; give at least \(topK) slots (\(mb(topK)))")
         }
         let cachePolicy: ExpertCache.Policy

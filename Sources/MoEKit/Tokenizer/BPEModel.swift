@@ -68,3 +68,16 @@ public struct BPEModel: Sendable {
         return symbols
     }
 }
+
+extension BPEModel {
+    /// A vocabulary without merges, from raw token bytes in id order (a SentencePiece model's
+    /// pieces: its own processor segments, this only serves id ↔ token lookups).
+    init(tokenBytes: [[UInt8]]) {
+        tokens = tokenBytes.map { String(decoding: $0, as: UTF8.self) }
+        merges = []
+        var ids: [Symbol: Int] = [:]
+        for (id, bytes) in tokenBytes.enumerated() where ids[bytes] == nil { ids[bytes] = id }
+        idForSymbol = ids
+        ranks = [:]
+    }
+}

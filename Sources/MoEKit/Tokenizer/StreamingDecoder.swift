@@ -4,25 +4,57 @@
 public struct StreamingDecoder {
     let tokenizer: Tokenizer
     var pending: [UInt8] = []
+    /// Nothing visible has been emitted yet, so a leading space may still be the encoder's own.
     var atStart = true
+    /// `tokenizer.model` only: a leading "▁" was already dropped (sentencepiece drops one, or all
+    /// of them while nothing else was emitted when `remove_extra_whitespaces` is on).
+    var droppedLeadingSpace = false
 
     public init(tokenizer: Tokenizer) { self.tokenizer = tokenizer }
 
     public mutating func push(_ id: Int) -> String {
+        if let processor = tokenizer.processor { return pushPiece(id, processor) }
         var bytes = tokenizer.bytes(of: id)
-        if atStart, case .sentencePiece(true, _) = tokenizer.style, !tokenizer.isSpecial(id) {
+        let visible = !bytes.isEmpty
+        // Hugging Face strips one leading space of the whole decoded text (decoder `Strip` /
+        // Metaspace), so a special token decoded visibly in front ("<s>") keeps the space after it.
+        if atStart, case .sentencePiece(let metaspace) = tokenizer.style, metaspace.prependScheme != .never {
             if bytes.first == 0x20 { bytes.removeFirst() }
         }
-        if !tokenizer.isSpecial(id) { atStart = false }
+        if visible { atStart = false }
         pending += bytes
         let (text, used) = UTF8Prefix.decode(pending, final: false)
         pending.removeFirst(used)
         return text
     }
 
+    /// sentencepiece's Decode, one piece at a time: a run of byte pieces is decoded as UTF-8 on
+    /// its own (what is left unfinished when another piece arrives becomes U+FFFD per byte); the
+    /// first "▁" of the text is dropped when the normaliser could have added it.
+    mutating func pushPiece(_ id: Int, _ processor: SentencePieceProcessor) -> String {
+        if processor.isByte(id) {
+            pending += processor.bytes(of: id)
+            let (text, used) = UTF8Prefix.decode(pending, final: false, replaceEachInvalidByte: true)
+            pending.removeFirst(used)
+            if !text.isEmpty { atStart = false }
+            return text
+        }
+        var text = finish()
+        if !text.isEmpty || droppedLeadingSpace { atStart = false }
+        var bytes = processor.bytes(of: id)
+        droppedLeadingSpace = false
+        if atStart && processor.stripsLeadingSpace(id) {
+            bytes.removeFirst()
+            droppedLeadingSpace = !processor.model.normalizerSpec.removeExtraWhitespaces
+        }
+        text += String(decoding: bytes, as: UTF8.self)
+        if !text.isEmpty { atStart = false }
+        return text
+    }
+
     /// Flushes what is left (an unfinished character becomes U+FFFD).
     public mutating func finish() -> String {
-        let (text, _) = UTF8Prefix.decode(pending, final: true)
+        let (text, _) = UTF8Prefix.decode(pending, final: true, replaceEachInvalidByte: tokenizer.processor != nil)
         pending = []
         return text
     }
@@ -30,8 +62,10 @@ public struct StreamingDecoder {
 
 /// Decodes the longest prefix of `bytes` that is complete UTF-8; invalid bytes become U+FFFD.
 /// Unless `final`, a trailing incomplete (but so far valid) sequence is left unconsumed.
+/// An invalid sequence becomes one U+FFFD (Rust's `from_utf8_lossy`, what Hugging Face does), or
+/// one per byte with `replaceEachInvalidByte` (what sentencepiece does).
 public enum UTF8Prefix {
-    public static func decode(_ bytes: [UInt8], final: Bool) -> (String, Int) {
+    public static func decode(_ bytes: [UInt8], final: Bool, replaceEachInvalidByte: Bool = false) -> (String, Int) {
         var out = String.UnicodeScalarView()
         var i = 0
         while i < bytes.count {
@@ -56,7 +90,7 @@ public enum UTF8Prefix {
                 break
             } else {
                 out.append("\u{FFFD}")
-                i += valid
+                i += replaceEachInvalidByte ? 1 : valid
             }
         }
         return (String(out), i)

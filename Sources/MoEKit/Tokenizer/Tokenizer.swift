@@ -1,15 +1,19 @@
 import Foundation
 
-/// A Hugging Face `tokenizer.json` BPE tokenizer in one of the two spellings MoE checkpoints use:
-/// - byte-level (GPT-2, OLMoE, ours): text → GPT-2 pre-tokenizer words → bytes as
-///   `ByteLevelAlphabet` characters → BPE;
-/// - SentencePiece-style (LLaMA, Mixtral, MoE++): spaces become "▁", a "▁" is prepended, BPE over
-///   Unicode scalars, and anything not in the vocabulary falls back to `<0xXX>` byte tokens.
-/// Added (special) tokens are matched verbatim before either.
+/// A tokenizer in one of the three forms MoE checkpoints ship:
+/// - `tokenizer.json`, byte-level (GPT-2, OLMoE, ours): text → GPT-2 pre-tokenizer words → bytes
+///   as `ByteLevelAlphabet` characters → BPE;
+/// - `tokenizer.json`, SentencePiece-style (LLaMA, Mixtral, MoE++): spaces become "▁", a "▁" is
+///   prepended (`Metaspace`), BPE over Unicode scalars, and anything not in the vocabulary falls
+///   back to `<0xXX>` byte tokens;
+/// - `tokenizer.model` (SentencePiece protobuf): encoded exactly as the `sentencepiece` library
+///   does, by `SentencePieceProcessor` (BPE or Unigram).
+/// Added (special) tokens of a `tokenizer.json` are matched verbatim before either JSON spelling.
 public final class Tokenizer: @unchecked Sendable {
     public enum Style: Equatable, Sendable {
         case byteLevel
-        case sentencePiece(prependSpace: Bool, splitOnSpace: Bool)
+        case sentencePiece(Metaspace)
+        case sentencePieceModel
     }
 
     public struct AddedToken: Sendable {
@@ -25,6 +29,13 @@ public final class Tokenizer: @unchecked Sendable {
     public let addedTokens: [AddedToken]
     /// The token the post-processor puts before every input (LLaMA's `<s>`), if any.
     public let prefixTokenId: Int?
+    /// Beginning / end of sequence (`<s>`, `</s>`) when known; generation stops at `eosTokenId`.
+    public let bosTokenId: Int?
+    public let eosTokenId: Int?
+    /// `add_eos_token`: the token a training-style encoding puts after the input, if any.
+    public let suffixTokenId: Int?
+    /// Set for `tokenizer.model` tokenizers: the whole SentencePiece pipeline.
+    let processor: SentencePieceProcessor?
     /// `ignore_merges`: a word that is itself a vocabulary entry is taken whole (LLaMA 3 style).
     public let ignoreMerges: Bool
     let byteTokenIds: [Int?]
@@ -32,9 +43,17 @@ public final class Tokenizer: @unchecked Sendable {
 
     public var vocabularySize: Int { max(model.tokens.count, (addedTokens.map(\.id).max() ?? -1) + 1) }
 
-    public init(style: Style, model: BPEModel, byteFallback: Bool = false, unknownToken: String? = nil,
-                addedTokens: [AddedToken] = [], prefixToken: String? = nil, ignoreMerges: Bool = false) {
+    public convenience init(style: Style, model: BPEModel, byteFallback: Bool = false, unknownToken: String? = nil,
+                            addedTokens: [AddedToken] = [], prefixToken: String? = nil, ignoreMerges: Bool = false) {
+        self.init(style: style, model: model, byteFallback: byteFallback, unknownToken: unknownToken, addedTokens: addedTokens,
+                  prefixToken: prefixToken, ignoreMerges: ignoreMerges, bosToken: nil, eosToken: nil, suffixToken: nil, processor: nil)
+    }
+
+    init(style: Style, model: BPEModel, byteFallback: Bool, unknownToken: String?, addedTokens: [AddedToken],
+         prefixToken: String?, ignoreMerges: Bool, bosToken: String?, eosToken: String?, suffixToken: String?,
+         processor: SentencePieceProcessor?) {
         self.style = style
+        self.processor = processor
         self.ignoreMerges = ignoreMerges
         self.model = model
         self.byteFallback = byteFallback
@@ -45,24 +64,31 @@ public final class Tokenizer: @unchecked Sendable {
         }
         unknownTokenId = unknownToken.flatMap(lookup)
         prefixTokenId = prefixToken.flatMap(lookup)
+        bosTokenId = bosToken.flatMap(lookup) ?? prefixTokenId
+        eosTokenId = eosToken.flatMap(lookup)
+        suffixTokenId = suffixToken.flatMap(lookup)
         byteTokenIds = (0..<256).map { byte in model.id(of: Array(String(format: "<0x%02X>", byte).utf8)) }
     }
 
     public static func load(path: String) throws -> Tokenizer {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.missingFile(path) }
+        let data = try SmallFile.contents(path, maximumBytes: 512 << 20)
         return try TokenizerJSON.decode(JSONFields(data: data, file: path))
     }
 
     // MARK: Encoding
 
     public func encode(_ text: String) -> [Int] {
+        if let processor { return processor.encode(text) }
         var ids: [Int] = []
         var segment = ""
         var rest = Substring(text)
+        // Byte offset where the current section (text between added tokens) starts.
+        var sectionStart = 0
         while !rest.isEmpty {
             if let added = addedTokens.first(where: { rest.utf8.starts(with: $0.content.utf8) && !$0.content.isEmpty }) {
-                ids += encodePlain(segment)
+                ids += encodePlain(segment, startsText: sectionStart == 0)
                 segment = ""
+                sectionStart = text.utf8.count - rest.utf8.count + added.content.utf8.count
                 ids.append(added.id)
                 rest = Substring(rest.utf8.dropFirst(added.content.utf8.count))
             } else {
@@ -70,22 +96,20 @@ public final class Tokenizer: @unchecked Sendable {
                 rest = Substring(rest.unicodeScalars.dropFirst())
             }
         }
-        return ids + encodePlain(segment)
+        return ids + encodePlain(segment, startsText: sectionStart == 0)
     }
 
-    func encodePlain(_ text: String) -> [Int] {
+    func encodePlain(_ text: String, startsText: Bool) -> [Int] {
         guard !text.isEmpty else { return [] }
         switch style {
         case .byteLevel:
             return ByteLevelPreTokenizer.split(text).flatMap(encodeWord)
-        case .sentencePiece(let prependSpace, let splitOnSpace):
-            var normalized = prependSpace ? "▁" : ""
-            normalized += text.replacingOccurrences(of: " ", with: "▁")
-            let words = splitOnSpace ? Self.splitBeforeMetaspace(normalized) : [normalized]
-            return words.flatMap { word -> [Int] in
-                let symbols = word.unicodeScalars.map { Array(String($0).utf8) }
-                return model.merge(symbols).flatMap(idsForSymbol)
+        case .sentencePiece(let metaspace):
+            return metaspace.words(text, startsText: startsText).flatMap { word -> [Int] in
+                model.merge(word.map { Array(String($0).utf8) }).flatMap(idsForSymbol)
             }
+        case .sentencePieceModel:
+            return processor?.encode(text) ?? []
         }
     }
 
@@ -105,20 +129,14 @@ public final class Tokenizer: @unchecked Sendable {
         return unknownTokenId.map { [$0] } ?? []
     }
 
-    static func splitBeforeMetaspace(_ text: String) -> [String] {
-        var words: [String] = []
-        var current = ""
-        for scalar in text.unicodeScalars {
-            if scalar == "▁" && !current.isEmpty { words.append(current); current = "" }
-            current.unicodeScalars.append(scalar)
-        }
-        if !current.isEmpty { words.append(current) }
-        return words
-    }
-
     // MARK: Decoding
 
-    public func isSpecial(_ id: Int) -> Bool { addedById[id]?.special ?? false }
+    /// Special tokens decode to nothing visible in a SentencePiece model (control pieces) and to
+    /// their content in a `tokenizer.json`; either way they do not end the start-of-text state.
+    public func isSpecial(_ id: Int) -> Bool {
+        if let processor { return processor.vocabulary.type(of: id) == .control }
+        return addedById[id]?.special ?? false
+    }
 
     public func tokenString(_ id: Int) -> String {
         if let added = addedById[id] { return added.content }
@@ -128,6 +146,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// The raw bytes token `id` stands for (the leading-space strip of SentencePiece decoding is
     /// the streaming decoder's business).
     public func bytes(of id: Int) -> [UInt8] {
+        if let processor { return processor.bytes(of: id) }
         if case .sentencePiece = style, let byte = Self.fallbackByte(tokenString(id)) { return [byte] }
         if let added = addedById[id] { return Array(added.content.utf8) }
         guard id >= 0 && id < model.tokens.count else { return Array("\u{FFFD}".utf8) }
@@ -135,8 +154,10 @@ public final class Tokenizer: @unchecked Sendable {
         switch style {
         case .byteLevel:
             return token.map { ByteLevelAlphabet.byteForCharacter[$0] ?? 0x3F }
-        case .sentencePiece:
-            return Array(token.replacingOccurrences(of: "▁", with: " ").utf8)
+        case .sentencePiece, .sentencePieceModel:
+            // Byte-wise, not String-wise: "▁" + a combining mark is one Character, and a
+            // Character-level replace would leave that "▁" in the text.
+            return SentencePieceProcessor.unescape(Array(token.utf8)[...])
         }
     }
 

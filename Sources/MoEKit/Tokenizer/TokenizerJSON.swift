@@ -5,7 +5,7 @@ import Foundation
 /// `added_tokens` [{id, content, special}], `pre_tokenizer`/`decoder` (ByteLevel or Metaspace /
 /// Replace "▁"), `normalizer` (Prepend "▁" + Replace " "→"▁"), `post_processor` (a bos prefix).
 enum TokenizerJSON {
-    static func decode(_ json: JSONFields) throws -> Tokenizer {
+    static func decode(_ json: JSONFields, bosToken: String? = nil, eosToken: String? = nil) throws -> Tokenizer {
         guard let model = json.object["model"] as? [String: Any] else { throw json.fail("model", "missing or not an object") }
         let modelType = (model["type"] as? String) ?? "BPE"
         guard modelType == "BPE" else { throw json.fail("model.type", "only BPE tokenizers are supported, found \"\(modelType)\"") }
@@ -37,17 +37,31 @@ enum TokenizerJSON {
         if description.contains("ByteLevel") {
             style = .byteLevel
         } else {
-            let normalizer = "\(json.object["normalizer"] ?? "")"
-            let preTokenizer = json.object["pre_tokenizer"] as? [String: Any]
-            let scheme = preTokenizer?["prepend_scheme"] as? String
-            let prepend = normalizer.contains("Prepend") || (preTokenizer?["type"] as? String == "Metaspace" && scheme != "never")
-            style = .sentencePiece(prependSpace: prepend, splitOnSpace: (preTokenizer?["split"] as? Bool) ?? false)
+            style = .sentencePiece(metaspace(normalizer: json.object["normalizer"], preTokenizer: json.object["pre_tokenizer"]))
         }
         return Tokenizer(style: style, model: BPEModel(vocabulary: vocabulary, merges: merges),
                          byteFallback: (model["byte_fallback"] as? Bool) ?? false,
                          unknownToken: model["unk_token"] as? String, addedTokens: added,
                          prefixToken: prefixToken(json.object["post_processor"]),
-                         ignoreMerges: (model["ignore_merges"] as? Bool) ?? false)
+                         ignoreMerges: (model["ignore_merges"] as? Bool) ?? false,
+                         bosToken: bosToken, eosToken: eosToken, suffixToken: nil, processor: nil)
+    }
+
+    /// The SentencePiece spelling: a `Metaspace` pre-tokenizer (possibly inside a Sequence), or the
+    /// older `Prepend("▁")` + `Replace(" ", "▁")` normalizer pair, which prepends unconditionally.
+    static func metaspace(normalizer: Any?, preTokenizer: Any?) -> Metaspace {
+        func find(_ value: Any?) -> [String: Any]? {
+            guard let object = value as? [String: Any] else { return nil }
+            if object["type"] as? String == "Metaspace" { return object }
+            return (object["pretokenizers"] as? [Any])?.lazy.compactMap(find).first
+        }
+        if let meta = find(preTokenizer) {
+            let legacy: Metaspace.PrependScheme = (meta["add_prefix_space"] as? Bool) == false ? .never : .always
+            let scheme = (meta["prepend_scheme"] as? String).flatMap(Metaspace.PrependScheme.init(rawValue:)) ?? legacy
+            return Metaspace(prependScheme: scheme, prependOnlyIfMissing: true, split: (meta["split"] as? Bool) ?? false)
+        }
+        let prepends = "\(normalizer ?? "")".contains("Prepend")
+        return Metaspace(prependScheme: prepends ? .always : .never, prependOnlyIfMissing: false, split: false)
     }
 
     /// The special token a TemplateProcessing post-processor puts before `$A`, e.g. LLaMA's "<s>".

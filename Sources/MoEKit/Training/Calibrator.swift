@@ -7,7 +7,7 @@ public enum Calibrator {
     public static func calibrate(directory: String, text: String, maximumTokens: Int = 16_384, batch: Int = 4,
                                  defaultEpsilon: Double = 0.01, profileTokens: Int = 4096, log: (String) -> Void = { _ in }) throws -> Calibration {
         let config = try ModelConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
-        let tokenizer = try Tokenizer.load(path: (directory as NSString).appendingPathComponent("tokenizer.json"))
+        let tokenizer = try Tokenizer.load(directory: directory)
         let store = ParameterStore<Float>(config: config)
         try store.load(from: CheckpointWeights(directory: directory))
         let length = config.maxPositionEmbeddings
