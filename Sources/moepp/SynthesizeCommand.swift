@@ -38,9 +38,10 @@ struct SynthesizeCommand: ParsableCommand {
         try synthetic.write(to: output, fileFormat: fileFormat, seed: seed, makeWriter: { path, plan in
             switch fileFormat {
             case .safetensors: return try SafeTensorsStreamWriter(path: path, plan: plan)
-            case .bin: throw CheckpointError(file: path, "the .bin writer is not available yet")
+            case .bin: return try TorchCheckpointWriter(path: path)
             }
         }, log: { print($0) })
+        try SyntheticTokenizer.write(vocabularySize: synthetic.config.vocabSize, to: output)
         print(String(format: "wrote %@ in %.0f s", output, Date().timeIntervalSince(start)))
     }
 }

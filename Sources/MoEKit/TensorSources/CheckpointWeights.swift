@@ -15,6 +15,7 @@ public final class CheckpointWeights: @unchecked Sendable {
 
     static let layouts: [Layout] = [
         Layout(single: "model.safetensors", index: "model.safetensors.index.json", open: { try SafeTensorsFile(path: $0) }),
+        Layout(single: "pytorch_model.bin", index: "pytorch_model.bin.index.json", open: { try TorchCheckpointFile(path: $0) }),
     ]
 
     public let directory: String
