@@ -26,7 +26,6 @@ public enum TraceExport {
                                 turns: state.turns.map { TurnRecord(prompt: $0.prompt, reply: $0.reply) }, tokens: state.tokens)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try AtomicFile.write(try encoder.encode(document), to: path)
     }
 }
