@@ -50,6 +50,7 @@ struct RoutingOptions: ParsableArguments {
         var adaptiveGate: AdaptiveGate?
         if let epsilon = adaptiveEpsilon {
             guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--adaptive: ε must be a positive number") }
+            if let reason = AdaptiveGate.inactiveReason(topK: expertsPerToken ?? config.topK) { throw ValidationError("--adaptive: \(reason)") }
             guard let calibration = try Calibrator.load(directory: modelDirectory) else {
                 throw ValidationError("--adaptive: \(Calibrator.path(for: modelDirectory)) not found; run `moepp calibrate --model \(modelDirectory)` first")
             }

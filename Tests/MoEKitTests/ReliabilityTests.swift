@@ -58,6 +58,17 @@ struct ReliabilityTests {
         #expect(AdaptiveGate.inactiveReason(topK: 1) != nil && AdaptiveGate.inactiveReason(topK: 3) == nil)
     }
 
+    @Test("--adaptive at top-1 is refused with the reason, not silently ignored")
+    func adaptiveAtTopOne() throws {
+        let directory = TestSupport.randomCheckpoint(.mixtral, seed: 3)
+        let calibration = Calibration(layers: [.init(sensitivity: 1, expertDifference: 1, tokens: 1), .init(sensitivity: 1, expertDifference: 1, tokens: 1)],
+                                      calibrationTokens: 2, defaultEpsilon: 0.01)
+        try Calibrator.save(calibration, directory: directory)
+        let result = try TestSupport.run(["generate", "--model", directory, "--adaptive", "0.1", "--experts-per-token", "1", "hi"])
+        #expect(result.status != 0 && result.stderr.contains("nothing to drop at top-1"), "\(result.stderr)")
+        #expect(try TestSupport.run(["generate", "--model", directory, "--adaptive", "0.1", "--experts-per-token", "3", "--max-tokens", "2", "hi"]).status == 0)
+    }
+
     @Test("at top-3 in the model adaptive gating runs fewer FFN experts and marks every dropped slot")
     func topThreeInModel() throws {
         let model = try Transformer(directory: TestSupport.randomCheckpoint(.mixtral, seed: 8))
