@@ -100,7 +100,11 @@ enum JSONLines {
             FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
         } catch {
             // Called from inside generation callbacks, which cannot throw: end the run here.
-            FileHandle.standardError.write(Data("moepp: cannot write JSON: \(error)\n".utf8))
+            var reason = "\(error)"
+            if case EncodingError.invalidValue(let value, let context) = error {
+                reason = "\(context.codingPath.map(\.stringValue).joined(separator: ".")) is \(value), which JSON cannot hold"
+            }
+            FileHandle.standardError.write(Data("moepp: cannot write JSON: \(reason)\n".utf8))
             Foundation.exit(1)
         }
     }
