@@ -25,6 +25,8 @@ struct ChatCommand: ParsableCommand {
         let colorsWanted = !noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
         let name = (modelOptions.directory as NSString).lastPathComponent
         let calibration = try Calibrator.load(directory: modelOptions.directory)
-        try PlaygroundApp(generator: generator, modelName: name, colors: colorsWanted, calibration: calibration).run()
+        if let saved = try PlaygroundApp(generator: generator, modelName: name, colors: colorsWanted, calibration: calibration).run() {
+            FileHandle.standardError.write(Data("moepp: \(saved)\n".utf8))
+        }
     }
 }

@@ -36,10 +36,10 @@ struct GenerateCommand: ParsableCommand {
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
         generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings()) }
-        if !json { FileHandle.standardOutput.write(Data(prompt.utf8)) }
         let report = try generator.generate(prompt: prompt, maxTokens: maxTokens) { event in
             switch event {
-            case .prompt: break
+            // Echoed once the prompt is accepted: a refused prompt prints nothing on stdout.
+            case .prompt: if !json { FileHandle.standardOutput.write(Data(prompt.utf8)) }
             case .token(let token):
                 if json {
                     JSONLines.print(TokenLine(id: token.id, text: token.text, seconds: token.seconds, routing: token.routing))

@@ -12,9 +12,10 @@ struct LogitsCommand: ParsableCommand {
     @Option(help: "Comma-separated token ids, e.g. 1,15,300.") var tokens: String
     @Flag(help: "Print the logits of every position, not just the last.") var all = false
 
+    /// Non-finite logits are written as null (JSON has no NaN).
     struct Output: Encodable {
         let tokens: [Int]
-        let logits: [[Float]]
+        let logits: [[Float?]]
     }
 
     func run() throws {
@@ -27,9 +28,13 @@ struct LogitsCommand: ParsableCommand {
         }
         guard !ids.isEmpty else { throw ValidationError("--tokens: no token ids") }
         let model = try Transformer(directory: modelOptions.directory)
+        // The same one-line refusal as `generate` and `route` (the forward pass's own error is terser).
+        guard ids.count <= model.config.maxPositionEmbeddings else {
+            throw GenerationError.promptTooLong(tokens: ids.count, used: 0, context: model.config.maxPositionEmbeddings, reply: false)
+        }
         let output = try model.forward(ids, cache: model.makeCache(), controls: try routing.controls(for: model.config, modelDirectory: modelOptions.directory), allLogits: all)
         let vocabulary = model.config.vocabSize
         let rows = output.logits.count / vocabulary
-        JSONLines.print(Output(tokens: ids, logits: (0..<rows).map { Array(output.logits[$0 * vocabulary..<($0 + 1) * vocabulary]) }))
+        JSONLines.print(Output(tokens: ids, logits: (0..<rows).map { FiniteOrNull.wrap(Array(output.logits[$0 * vocabulary..<($0 + 1) * vocabulary])) }))
     }
 }

@@ -46,12 +46,11 @@ struct RoutingOptions: ParsableArguments {
         if let k = expertsPerToken, !(1...config.numExperts).contains(k) {
             throw ValidationError("--experts-per-token \(k): must be within 1…\(config.numExperts)")
         }
-        guard (0..<config.numExperts).contains(where: { mask.allows($0, kind: config.kind(ofExpert: $0)) }) else {
-            throw ValidationError("every expert is disabled; the router needs at least one")
-        }
+        try mask.check(config)
         var adaptiveGate: AdaptiveGate?
         if let epsilon = adaptiveEpsilon {
             guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--adaptive: ε must be a positive number") }
+            if let reason = AdaptiveGate.inactiveReason(topK: expertsPerToken ?? config.topK) { throw ValidationError("--adaptive: \(reason)") }
             guard let calibration = try Calibrator.load(directory: modelDirectory) else {
                 throw ValidationError("--adaptive: \(Calibrator.path(for: modelDirectory)) not found; run `moepp calibrate --model \(modelDirectory)` first")
             }
@@ -86,17 +85,27 @@ struct SamplingOptions: ParsableArguments {
     static let playgroundDefaults = SamplingSettings(temperature: 0.8, topK: 0, topP: 0.95, seed: UInt64(Date().timeIntervalSince1970))
 }
 
-/// One JSON object per line, compact, keys sorted (stable for scripts and diffs).
+/// One JSON object per line, compact, keys sorted (stable for scripts and diffs). JSON has no
+/// NaN or ±∞: routing records and logits write them as null (see `FiniteOrNull`); anything else
+/// non-finite is refused with one line rather than written as a string or dropped.
 enum JSONLines {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return encoder
     }()
 
     static func print<T: Encodable>(_ value: T) {
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        do {
+            FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+        } catch {
+            // Called from inside generation callbacks, which cannot throw: end the run here.
+            var reason = "\(error)"
+            if case EncodingError.invalidValue(let value, let context) = error {
+                reason = "\(context.codingPath.map(\.stringValue).joined(separator: ".")) is \(value), which JSON cannot hold"
+            }
+            FileHandle.standardError.write(Data("moepp: cannot write JSON: \(reason)\n".utf8))
+            Foundation.exit(1)
+        }
     }
 }

@@ -12,20 +12,20 @@ struct AdaptiveGateTests {
     func thresholdRule() {
         let gate = AdaptiveGate(thresholds: [0.3, 0.1])
         var d = decision([2, 5], [0.75, 0.25])
-        #expect(gate.apply(&d, layer: 0) == 1)
+        #expect(gate.apply(&d, layer: 0) == [1])
         #expect(d.weights == [1, 0])
         d = decision([2, 5], [0.75, 0.25])
-        #expect(gate.apply(&d, layer: 1) == nil, "0.25 ≥ layer 1's threshold 0.1")
+        #expect(gate.apply(&d, layer: 1).isEmpty, "0.25 ≥ layer 1's threshold 0.1")
         #expect(d.weights == [0.75, 0.25])
         // Zero expert first under MoE++'s rule: the other slot already has everything.
         d = decision([7, 1], [0, 1])
-        #expect(gate.apply(&d, layer: 0) == nil)
+        #expect(gate.apply(&d, layer: 0).isEmpty)
         // Equal weights are never below a threshold ≤ 0.5.
         d = decision([0, 1], [0.5, 0.5])
-        #expect(gate.apply(&d, layer: 0) == nil)
+        #expect(gate.apply(&d, layer: 0).isEmpty)
         // Top-1 routing has nothing to drop.
         d = decision([3], [1])
-        #expect(gate.apply(&d, layer: 0) == nil)
+        #expect(gate.apply(&d, layer: 0).isEmpty)
     }
 
     @Test("thresholds follow t = √(2ε / (F·D)): more sensitive layers get smaller thresholds")

@@ -177,7 +177,7 @@ struct ControllerTests {
         #expect(state.maxTokens == 5)
         _ = type("/topk zero")
         #expect(state.status?.isError == true && state.status?.text.contains("/topk") == true)
-        #expect(type("/export /tmp/x.json") == .export("/tmp/x.json"))
+        #expect(type("/export /tmp/x.json") == .export("/tmp/x.json", replace: false))
         #expect(type("/clear") == .resetConversation)
         #expect(type("/quit") == .quit)
         #expect(type("hello") == .startGeneration("hello"))
@@ -201,12 +201,13 @@ struct ControllerTests {
         #expect(state.input.isEmpty)
     }
 
-    @Test("Ctrl+C stops a running generation and quits when idle")
+    @Test("Ctrl+C stops a running generation; idle, it quits only when pressed twice")
     func controlC() throws {
         let (_, state, controller) = try makeSession()
         state.generating = true
         #expect(controller.handle(.control("c")) == .stopGeneration)
         state.generating = false
+        #expect(controller.handle(.control("c")) != .quit)
         #expect(controller.handle(.control("c")) == .quit)
     }
 

@@ -76,24 +76,58 @@ public final class Generator: @unchecked Sendable {
         }
     }
 
+    /// The ids `prompt` adds to the conversation: the tokenizer's prefix token first when the
+    /// conversation is empty, and BOS (or EOS) for an empty prompt.
+    public func promptIds(_ prompt: String) -> [Int] {
+        var ids = tokenizer.encode(prompt)
+        if cache.length == 0, let prefix = tokenizer.prefixTokenId { ids.insert(prefix, at: 0) }
+        if ids.isEmpty, let bos = model.config.bosTokenId ?? model.config.eosTokenIds.first { ids = [bos] }
+        return ids
+    }
+
+    /// Runs `ids` into the conversation without reporting them (re-reading earlier turns after
+    /// the conversation was cut to fit the context).
+    public func prefill(_ ids: [Int]) throws {
+        guard !ids.isEmpty else { return }
+        try checkFits(ids.count, reply: false)
+        _ = try model.forward(ids, cache: cache, controls: try checkedControls().routing)
+    }
+
+    /// Positions still free in the context.
+    public var freePositions: Int { cache.maximumLength - cache.length }
+
+    /// A prompt must fit with room for one generated token when a reply is wanted; the same
+    /// one-line error for `generate`, `route` and the playground.
+    func checkFits(_ count: Int, reply: Bool) throws {
+        guard count + (reply ? 1 : 0) > freePositions else { return }
+        throw GenerationError.promptTooLong(tokens: count, used: cache.length, context: cache.maximumLength, reply: reply)
+    }
+
+    /// The live settings, refused when they leave the router nothing to choose.
+    func checkedControls() throws -> GenerationSettings {
+        let settings = controls.current
+        try settings.routing.mask.check(model.config)
+        return settings
+    }
+
     /// Encodes `prompt`, appends it to the conversation and generates up to `maxTokens` tokens.
     /// `shouldStop` is polled between tokens (Ctrl+C in the TUI).
     @discardableResult
     public func generate(prompt: String, maxTokens: Int, shouldStop: () -> Bool = { false },
                          onEvent: (GenerationEvent) -> Void) throws -> FinishReport {
-        var ids = tokenizer.encode(prompt)
-        if cache.length == 0, let prefix = tokenizer.prefixTokenId { ids.insert(prefix, at: 0) }
-        if ids.isEmpty, let bos = model.config.bosTokenId ?? model.config.eosTokenIds.first { ids = [bos] }
+        try generate(ids: promptIds(prompt), maxTokens: maxTokens, shouldStop: shouldStop, onEvent: onEvent)
+    }
+
+    /// `generate(prompt:…)` on ids already encoded (see `promptIds`).
+    @discardableResult
+    public func generate(ids: [Int], maxTokens: Int, shouldStop: () -> Bool = { false },
+                         onEvent: (GenerationEvent) -> Void) throws -> FinishReport {
         var report = FinishReport(reason: .maxTokens, promptTokens: ids.count, generatedTokens: 0, promptSeconds: 0, decodeSeconds: 0)
         guard !ids.isEmpty else { report.reason = .endOfSequence; onEvent(.finished(report)); return report }
-        guard cache.length + ids.count < cache.maximumLength else {
-            report.reason = .contextFull
-            onEvent(.finished(report))
-            return report
-        }
+        try checkFits(ids.count, reply: maxTokens > 0)
         let promptStart = Date()
         let start = cache.length
-        var output = try model.forward(ids, cache: cache, controls: controls.current.routing)
+        var output = try model.forward(ids, cache: cache, controls: try checkedControls().routing)
         report.promptSeconds = Date().timeIntervalSince(promptStart)
         onEvent(.prompt(PromptReport(tokens: routingRecords(ids, output.routing, start: start, phase: "prompt"), seconds: report.promptSeconds)))
         var decoder = StreamingDecoder(tokenizer: tokenizer)
@@ -101,7 +135,7 @@ public final class Generator: @unchecked Sendable {
         while report.generatedTokens < maxTokens {
             if shouldStop() { report.reason = .stopped; break }
             let stepStart = Date()
-            let settings = controls.current
+            let settings = try checkedControls()
             if settings.sampling.seed != lastSeed {
                 lastSeed = settings.sampling.seed
                 sampler = Sampler(seed: lastSeed)
@@ -121,5 +155,17 @@ public final class Generator: @unchecked Sendable {
         report.trailingText = decoder.finish()
         onEvent(.finished(report))
         return report
+    }
+}
+
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    case promptTooLong(tokens: Int, used: Int, context: Int, reply: Bool)
+
+    public var description: String {
+        switch self {
+        case let .promptTooLong(tokens, used, context, reply):
+            return "prompt too long: \(tokens) tokens" + (reply ? " plus 1 to generate" : "") + ", but the model's context holds \(context)"
+                + (used > 0 ? " and \(used) are in use" : "") + " (max_position_embeddings)"
+        }
     }
 }

@@ -58,15 +58,15 @@ public struct MoELayer: Sendable {
     /// One token's gate: router logits W_r·x, plus G·previous when the gating residual is on,
     /// then the gate's choice and adaptive gating. The prefetcher runs the same steps ahead.
     func decide(_ x: UnsafePointer<Float>, previous: [Float]?, controls: RoutingControls)
-        -> (raw: [Float], logits: [Float], decision: Gate.Decision, droppedSlot: Int?) {
+        -> (raw: [Float], logits: [Float], decision: Gate.Decision, droppedSlots: [Int]) {
         let raw = router.logits(x)
         var logits = raw
         if controls.gatingResidual, let residual = router.residual, let previous {
             logits = residual.apply(raw, previous: previous)
         }
         var decision = gate.decide(logits, controls: controls)
-        let droppedSlot = controls.adaptiveGate?.apply(&decision, layer: layerIndex)
-        return (raw, logits, decision, droppedSlot)
+        let droppedSlots = controls.adaptiveGate?.apply(&decision, layer: layerIndex) ?? []
+        return (raw, logits, decision, droppedSlots)
     }
 
     public func forward(_ x: [Float], tokens: Int, previousLogits: [[Float]]?, controls: RoutingControls) -> Output {
@@ -87,7 +87,7 @@ public struct MoELayer: Sendable {
                 for t in 0..<tokens {
                     let xt = input.baseAddress! + t * d
                     let outT = output.baseAddress! + t * d
-                    let (raw, logits, decision, droppedSlot) = decide(xt, previous: previousLogits?[t], controls: controls)
+                    let (raw, logits, decision, droppedSlots) = decide(xt, previous: previousLogits?[t], controls: controls)
                     let withoutResidual = logits == raw ? decision : gate.decide(raw, controls: controls)
                     let scale: Float = config.multiplyInputByTopK ? Float(decision.chosen.count) : 1
                     inputScale[t] = scale
@@ -98,7 +98,7 @@ public struct MoELayer: Sendable {
                     for (slot, index) in decision.chosen.enumerated() {
                         let weight = decision.weights[slot]
                         let kind = config.kind(ofExpert: index)
-                        chosen.append(ChosenExpert(index: index, kind: kind, weight: weight, dropped: slot == droppedSlot))
+                        chosen.append(ChosenExpert(index: index, kind: kind, weight: weight, dropped: droppedSlots.contains(slot)))
                         guard weight != 0 else { continue }
                         switch kind {
                         case .ffn(let e):

@@ -108,11 +108,13 @@ public final class Transformer: @unchecked Sendable {
 
     public enum ForwardError: Error, CustomStringConvertible {
         case contextFull(Int)
+        case noTokens
         case tokenOutOfRange(Int, position: Int, vocabulary: Int)
 
         public var description: String {
             switch self {
             case .contextFull(let n): return "context full: the model takes at most \(n) positions"
+            case .noTokens: return "no tokens to run"
             case let .tokenOutOfRange(id, position, vocabulary): return "token id \(id) at position \(position) is outside the vocabulary (0..<\(vocabulary))"
             }
         }
@@ -122,7 +124,7 @@ public final class Transformer: @unchecked Sendable {
     /// their keys and values to `cache`.
     public func forward(_ tokens: [Int], cache: KVCache, controls: RoutingControls = RoutingControls(), allLogits: Bool = false) throws -> Output {
         let (d, count, start) = (config.hiddenSize, tokens.count, cache.length)
-        precondition(count > 0)
+        guard count > 0 else { throw ForwardError.noTokens }
         for (i, token) in tokens.enumerated() where token < 0 || token >= config.vocabSize {
             throw ForwardError.tokenOutOfRange(token, position: i, vocabulary: config.vocabSize)
         }

@@ -5,6 +5,15 @@
 /// increase of at most ε per token per layer gives
 ///   t_l = √(2ε / (F_l · D_l)),   D_l = E‖E₁(x) − E₂(x)‖²  (both measured by `moepp calibrate`).
 /// Sensitive (usually early) layers get small thresholds; ε is the one user knob.
+///
+/// Top-k other than 2 (the spec's rule, generalised to trailing slots): among the slots with a
+/// positive weight, from the weakest up (ties: the later slot first), slot j is dropped when its
+/// weight renormalised over the slots still kept, ŵ_j = w_j · Σ_all w / Σ_kept w, is below t_l;
+/// the walk stops at the first slot kept, and always keeps the strongest. The kept weights are
+/// then renormalised to sum to 1. At k = 2 nothing was dropped before the one candidate, so
+/// ŵ = w₂ exactly and the result is the spec's rule bit for bit. t_l is calibrated on the top
+/// two experts' difference; using it for slots 3… is an approximation (their weights are smaller,
+/// so they are dropped first, as the rule intends). Top-1 has nothing to drop.
 public struct AdaptiveGate: Hashable, Sendable, Codable {
     /// t_l per layer.
     public var thresholds: [Float]
@@ -20,17 +29,33 @@ public struct AdaptiveGate: Hashable, Sendable, Codable {
 
     public func threshold(layer: Int) -> Float { layer < thresholds.count ? thresholds[layer] : 0 }
 
-    /// Applies the rule to a decision with two or more chosen experts: returns the slot dropped.
-    public func apply(_ decision: inout Gate.Decision, layer: Int) -> Int? {
-        guard decision.chosen.count == 2 else { return nil }
+    /// Why adaptive gating cannot drop anything at router top-k `k` (nil when it can).
+    public static func inactiveReason(topK k: Int) -> String? {
+        k < 2 ? "adaptive gating has nothing to drop at top-\(k) (it drops trailing slots of top-2 and up)" : nil
+    }
+
+    /// Applies the rule to a decision: returns the slots dropped (their weight becomes 0), weakest first.
+    public func apply(_ decision: inout Gate.Decision, layer: Int) -> [Int] {
+        // Slots that carry weight, strongest first; ties keep slot order so the later one goes first.
+        let live = decision.weights.indices.filter { decision.weights[$0] > 0 }
+            .sorted { decision.weights[$0] != decision.weights[$1] ? decision.weights[$0] > decision.weights[$1] : $0 < $1 }
+        guard live.count >= 2 else { return [] }
         let t = threshold(layer: layer)
-        let (w0, w1) = (decision.weights[0], decision.weights[1])
-        guard w0 > 0 && w1 > 0 else { return nil }
-        let weaker = w1 <= w0 ? 1 : 0
-        guard decision.weights[weaker] < t else { return nil }
-        decision.weights[weaker] = 0
-        decision.weights[1 - weaker] = 1
-        return weaker
+        let total = live.reduce(Float(0)) { $0 + decision.weights[$1] }
+        var kept = live
+        var dropped: [Int] = []
+        while kept.count > 1, let weakest = kept.last {
+            let w = decision.weights[weakest]
+            // Renormalised over the slots still kept; exactly w before the first drop.
+            let renormalised = dropped.isEmpty ? w : w * total / kept.reduce(Float(0)) { $0 + decision.weights[$1] }
+            guard renormalised < t else { break }
+            dropped.append(kept.removeLast())
+        }
+        guard !dropped.isEmpty else { return [] }
+        let keptSum = kept.reduce(Float(0)) { $0 + decision.weights[$1] }
+        for slot in dropped { decision.weights[slot] = 0 }
+        for slot in kept { decision.weights[slot] = kept.count == 1 ? 1 : decision.weights[slot] / keptSum }
+        return dropped
     }
 }
 

@@ -20,6 +20,27 @@ public struct ExpertMask: Hashable, Sendable {
     }
 
     public var isEverythingEnabled: Bool { zeroEnabled && copyEnabled && constantEnabled && disabledExperts.isEmpty }
+
+    /// True when the router of `config` may still choose at least one expert.
+    public func allowsAny(_ config: ModelConfig) -> Bool {
+        (0..<config.numExperts).contains { allows($0, kind: config.kind(ofExpert: $0)) }
+    }
+
+    /// Refuses a mask that leaves the router nothing to choose (startup flags, live toggles and
+    /// the generator all go through here, so every path says the same thing).
+    public func check(_ config: ModelConfig) throws {
+        guard allowsAny(config) else { throw RoutingError.noExpertEnabled }
+    }
+}
+
+public enum RoutingError: Error, CustomStringConvertible, Equatable {
+    case noExpertEnabled
+
+    public var description: String {
+        switch self {
+        case .noExpertEnabled: return "every expert is disabled; the router needs at least one"
+        }
+    }
 }
 
 /// The per-token routing knobs the generator reads before every token.

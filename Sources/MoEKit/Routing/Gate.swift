@@ -3,7 +3,9 @@ import Foundation
 /// The MoE++ gate from router logits to chosen experts and weights (moepp-spec, "Router" steps 3–5):
 ///
 ///   z ← z / (std_{n−1}(z) / σ)                       (logits norm, if on)
-///   z_i ← −∞ for experts the mask disables
+///   z_i ← −∞ for experts the mask disables (a mask that disables every expert is ignored:
+///            routing nothing would silently drop the layer; `ExpertMask.check` refuses such a
+///            mask before it reaches a generator, so this only keeps the gate total)
 ///   p = softmax(z);  S = top-k of p (ties: lower index)
 ///   w_i = p_i for i ∈ S, w_zero ← 0 (default gating), w ← w / Σw  (if renormalising)
 ///
@@ -31,11 +33,13 @@ public struct Gate: Sendable {
     }
 
     public func decide(_ logits: [Float], controls: RoutingControls) -> Decision {
-        var z = normalizedLogits(logits)
+        let unmasked = normalizedLogits(logits)
+        var z = unmasked
         var enabled = 0
         for i in z.indices {
             if controls.mask.allows(i, kind: config.kind(ofExpert: i)) { enabled += 1 } else { z[i] = -.infinity }
         }
+        if enabled == 0 { z = unmasked; enabled = z.count }
         var probabilities = z
         probabilities.withUnsafeMutableBufferPointer { Kernels.softmax($0.baseAddress!, $0.count) }
         let k = min(max(1, controls.topK ?? config.topK), enabled)

@@ -20,14 +20,14 @@ public final class GenerationWorker: @unchecked Sendable {
 
     public var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
 
-    public func start(prompt: String, maxTokens: Int) {
+    public func start(_ plan: ContextWindow) {
         lock.lock()
         stopFlag = false
         running = true
         lock.unlock()
         let thread = Thread { [self] in
             do {
-                try self.generator.generate(prompt: prompt, maxTokens: maxTokens, shouldStop: { self.shouldStop }) { event in
+                try plan.run(on: self.generator, shouldStop: { self.shouldStop }) { event in
                     self.push(.event(event))
                 }
             } catch {

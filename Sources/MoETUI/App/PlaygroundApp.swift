@@ -9,6 +9,8 @@ public final class PlaygroundApp {
     let state: PlaygroundState
     let controller: PlaygroundController
     let worker: GenerationWorker
+    /// Where the session is saved (nil: no home directory to save into).
+    public var autosavePath = SessionAutosave.path()
 
     public init(generator: Generator, modelName: String, colors: Bool, calibration: Calibration? = nil) {
         self.generator = generator
@@ -26,12 +28,31 @@ public final class PlaygroundApp {
         worker = GenerationWorker(generator: generator)
     }
 
-    public func run() throws {
+    /// Runs until quit; returns the line to print once the terminal is back (where the session
+    /// was saved, or why it could not be).
+    @discardableResult
+    public func run() throws -> String? {
         try terminal.start()
-        defer {
-            worker.stopAndWait()
-            terminal.restore()
+        defer { terminal.restore() }
+        try loop()
+        // `loop` ended the reply in flight; its last events go into the save too.
+        for output in worker.drain() { if case .event(let event) = output { state.apply(event) } }
+        return autosave()
+    }
+
+    /// Saves the session; the outcome as a line for the user (nil: nothing to save).
+    @discardableResult
+    func autosave() -> String? {
+        guard let path = autosavePath else { return state.turns.isEmpty ? nil : "conversation not saved: no HOME or XDG_STATE_HOME" }
+        do {
+            return try SessionAutosave.save(state, to: path) ? "conversation saved to \(path)" : nil
+        } catch {
+            return "conversation not saved: \(error)"
         }
+    }
+
+    func loop() throws {
+        defer { worker.stopAndWait() }
         var dirty = true, clearNext = true
         var lastDraw = Date.distantPast
         while !terminal.isGone {
@@ -43,14 +64,7 @@ public final class PlaygroundApp {
                 case .startGeneration(let prompt): start(prompt); dirty = true
                 case .stopGeneration: worker.stop(); dirty = true
                 case .resetConversation: generator.reset(); dirty = true
-                case .export(let path):
-                    do {
-                        try TraceExport.write(state, to: path)
-                        state.say("exported \(state.tokens.count) tokens to \(path)")
-                    } catch {
-                        state.say("export failed: \(error)", error: true)
-                    }
-                    dirty = true
+                case .export(let path, let replace): TraceExport.run(state, to: path, replace: replace); dirty = true
                 case .none: break
                 }
             }
@@ -58,8 +72,9 @@ public final class PlaygroundApp {
                 switch output {
                 case .event(let event):
                     state.apply(event)
+                    if case .finished = event, let problem = autosave(), problem.hasPrefix("conversation not saved") { state.say(problem, error: true) }
                     if case .finished(let report) = event, report.reason == .contextFull {
-                        state.say("context full (\(generator.model.config.maxPositionEmbeddings) tokens): /clear to start afresh", error: true)
+                        state.say("context full (\(generator.model.config.maxPositionEmbeddings) tokens): the next prompt slides the window over earlier turns")
                     }
                 case .failed(let message):
                     state.generating = false
@@ -79,15 +94,10 @@ public final class PlaygroundApp {
         }
     }
 
-    /// Sends a prompt; when the context cannot hold it and a reply, the conversation restarts.
+    /// Sends a prompt, sliding the context window over earlier turns when it is full.
     func start(_ prompt: String) {
-        let needed = generator.tokenizer.encode(prompt).count + state.maxTokens + 1
-        var notice: String?
-        if generator.cache.length + needed > generator.model.config.maxPositionEmbeddings {
-            generator.reset()
-            notice = "context window (\(generator.model.config.maxPositionEmbeddings) tokens) full: conversation restarted"
-        }
-        state.beginTurn(prompt: prompt, notice: notice)
-        worker.start(prompt: generator.cache.length == 0 ? prompt : " " + prompt, maxTokens: state.maxTokens)
+        let plan = ContextWindow.plan(generator, turns: state.turns, prompt: prompt, maxTokens: state.maxTokens)
+        state.beginTurn(prompt: prompt, notice: plan.notice)
+        worker.start(plan)
     }
 }

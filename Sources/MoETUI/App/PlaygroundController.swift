@@ -8,7 +8,7 @@ public enum Effect: Equatable, Sendable {
     case stopGeneration
     /// Forget the conversation in the generator too.
     case resetConversation
-    case export(String)
+    case export(String, replace: Bool)
 }
 
 /// Turns keys and slash commands into state changes and live-control updates. Knows nothing of
@@ -31,6 +31,16 @@ public final class PlaygroundController {
     }
 
     public func handle(_ key: Key) -> Effect {
+        // A confirmation to quit lasts one key: anything but a second Ctrl+C cancels it.
+        let quitArmed = state.quitArmed
+        state.quitArmed = false
+        if key == .control("c") && quitArmed && !state.generating { return .quit }
+        // Ctrl+D with a half-typed prompt deletes (as in a shell), wherever the focus is; it quits
+        // only from an empty prompt.
+        if key == .control("d") && !state.input.isEmpty {
+            state.input.delete()
+            return .redraw
+        }
         if state.showHelp {
             switch key {
             case .escape, .function(1), .character("?"), .character("q"), .enter: state.showHelp = false; return .redraw
@@ -119,8 +129,12 @@ public final class PlaygroundController {
         case .focusPrevious: state.focus = Focus(rawValue: (state.focus.rawValue + Focus.allCases.count - 1) % Focus.allCases.count)!
         case .send: return send()
         case .stop:
+            // Never quits by itself: a second Ctrl+C aimed at a reply that just ended would
+            // otherwise throw the session away. Idle, it clears the prompt line or asks to confirm.
             if state.generating { state.stopRequested = true; state.say("stopping…"); return .stopGeneration }
-            return .quit
+            if !state.input.isEmpty { state.input.clear(); return .redraw }
+            state.quitArmed = true
+            state.say("Ctrl+C again quits (so do F10 and /quit); any other key stays")
         case .quit: return .quit
         case .toggleZero: toggle(\.zeroEnabled, "zero experts")
         case .toggleCopy: toggle(\.copyEnabled, "copy experts")
@@ -146,9 +160,21 @@ public final class PlaygroundController {
     }
 
     func toggle(_ path: WritableKeyPath<ExpertMask, Bool>, _ name: String) {
-        guard state.config.hasZeroComputationExperts else { state.say("this model has no zero-computation experts", error: true); return }
-        update { $0.routing.mask[keyPath: path].toggle() }
-        state.say("\(name) \(state.settings.routing.mask[keyPath: path] ? "on" : "off") from the next token")
+        setKind(path, !controls.current.routing.mask[keyPath: path], name)
+    }
+
+    /// Every mask change goes through here: one that leaves the router no expert is refused with
+    /// the same words as the command line's, and the generator never sees it.
+    @discardableResult
+    func setMask(_ proposed: ExpertMask) -> Bool {
+        do {
+            try proposed.check(state.config)
+        } catch {
+            state.say("\(error): not changed", error: true)
+            return false
+        }
+        update { $0.routing.mask = proposed }
+        return true
     }
 
     /// Adaptive gating at ε, or off for nil.
@@ -160,7 +186,7 @@ public final class PlaygroundController {
         if let epsilon {
             state.adaptiveEpsilon = epsilon
             update { $0.routing.adaptiveGate = AdaptiveGate(calibration: calibration, epsilon: epsilon) }
-            state.say("adaptive gating on, ε = \(epsilon)")
+            if let reason = AdaptiveGate.inactiveReason(topK: currentTopK) { state.say("adaptive gating on, ε = \(epsilon), but idle: \(reason)", error: true) } else { state.say("adaptive gating on, ε = \(epsilon)") }
         } else {
             update { $0.routing.adaptiveGate = nil }
             state.say("adaptive gating off")
@@ -170,7 +196,18 @@ public final class PlaygroundController {
     func setTopK(_ k: Int) {
         let clamped = max(1, min(state.config.numExperts, k))
         update { $0.routing.topK = clamped == state.config.topK ? nil : clamped }
-        state.say("router top-k = \(clamped)")
+        sayTopK()
+    }
+
+    var currentTopK: Int { controls.current.routing.topK ?? state.config.topK }
+
+    /// The new top-k, and why adaptive gating (if on) now does nothing.
+    func sayTopK() {
+        if controls.current.routing.adaptiveGate != nil, let reason = AdaptiveGate.inactiveReason(topK: currentTopK) {
+            state.say("router top-k = \(currentTopK); \(reason)", error: true)
+        } else {
+            state.say("router top-k = \(currentTopK)")
+        }
     }
 
     func setTemperature(_ t: Float) {
@@ -204,19 +241,13 @@ public final class PlaygroundController {
             state.say("gating residual \(on ? "on" : "off")")
         case .expert(let index, let on):
             guard index < state.config.numExperts else { state.say("/expert: the model has experts 0…\(state.config.numExperts - 1)", error: true); break }
-            let current = controls.current.routing.mask
-            var proposed = current
+            var proposed = controls.current.routing.mask
             if on { proposed.disabledExperts.remove(index) } else { proposed.disabledExperts.insert(index) }
-            guard (0..<state.config.numExperts).contains(where: { proposed.allows($0, kind: state.config.kind(ofExpert: $0)) }) else {
-                state.say("cannot disable every expert", error: true)
-                break
-            }
-            update { $0.routing.mask = proposed }
-            state.say("expert \(index) (\(state.config.kind(ofExpert: index))) \(on ? "on" : "off")")
+            if setMask(proposed) { state.say("expert \(index) (\(state.config.kind(ofExpert: index))) \(on ? "on" : "off")") }
         case .adaptive(let epsilon):
             setAdaptive(epsilon.map { $0 < 0 ? state.adaptiveEpsilon : $0 })
         case .topK(let k):
-            if let k { setTopK(k) } else { update { $0.routing.topK = nil }; state.say("router top-k = model's \(state.config.topK)") }
+            if let k { setTopK(k) } else { update { $0.routing.topK = nil }; sayTopK() }
         case .temperature(let t): setTemperature(t)
         case .topP(let p):
             update { $0.sampling.topP = p }
@@ -232,7 +263,7 @@ public final class PlaygroundController {
             state.clear()
             state.say("conversation cleared")
             return .resetConversation
-        case .export(let path): return .export(path)
+        case .export(let path, let replace): return .export(path, replace: replace)
         case .help: state.showHelp = true
         case .quit: return .quit
         }
@@ -241,7 +272,8 @@ public final class PlaygroundController {
 
     func setKind(_ path: WritableKeyPath<ExpertMask, Bool>, _ on: Bool, _ name: String) {
         guard state.config.hasZeroComputationExperts else { state.say("this model has no zero-computation experts", error: true); return }
-        update { $0.routing.mask[keyPath: path] = on }
-        state.say("\(name) \(on ? "on" : "off") from the next token")
+        var proposed = controls.current.routing.mask
+        proposed[keyPath: path] = on
+        if setMask(proposed) { state.say("\(name) \(on ? "on" : "off") from the next token") }
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import MoEKit
 
-/// `/export`: the session's routing trace as one JSON document, written atomically.
+/// `/export` and the session autosave: the conversation and its routing trace as one JSON
+/// document (non-finite numbers are null: see `FiniteOrNull`), written by `SafeFileWrite`.
 public enum TraceExport {
     struct Document: Encodable {
         let model: String
@@ -15,7 +16,7 @@ public enum TraceExport {
         let reply: String
     }
 
-    public static func write(_ state: PlaygroundState, to path: String) throws {
+    public static func document(_ state: PlaygroundState) throws -> Data {
         let routing = state.settings.routing
         let settings = [
             "zero": "\(routing.mask.zeroEnabled)", "copy": "\(routing.mask.copyEnabled)", "constant": "\(routing.mask.constantEnabled)",
@@ -26,7 +27,23 @@ public enum TraceExport {
                                 turns: state.turns.map { TurnRecord(prompt: $0.prompt, reply: $0.reply) }, tokens: state.tokens)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try AtomicFile.write(try encoder.encode(document), to: path)
+        return try encoder.encode(document)
+    }
+
+    /// Writes the trace to `path`; an existing file only with `replace` (`/export! PATH`).
+    public static func write(_ state: PlaygroundState, to path: String, replace: Bool = false) throws {
+        try SafeFileWrite.write(try document(state), to: path, replace: replace)
+    }
+
+    /// `/export`'s effect: write, and say what happened in one line.
+    public static func run(_ state: PlaygroundState, to path: String, replace: Bool) {
+        do {
+            try write(state, to: path, replace: replace)
+            state.say("exported \(state.tokens.count) tokens to \(path)")
+        } catch SafeFileWrite.Failure.exists(let existing) {
+            state.say("\(existing) exists: /export! \(existing) replaces it", error: true)
+        } catch {
+            state.say("export failed: \(error)", error: true)
+        }
     }
 }

@@ -2,7 +2,7 @@
 public enum SlashCommand: Equatable, Sendable {
     case zero(Bool), copy(Bool), constant(Bool), residual(Bool), expert(Int, Bool), adaptive(Double?)
     case topK(Int?), temperature(Float), topP(Float), seed(UInt64), maxTokens(Int)
-    case clear, export(String), help, quit
+    case clear, export(String, replace: Bool), help, quit
 
     public static let usage: [(String, String)] = [
         ("/zero on|off, /copy on|off, /constant on|off", "enable or disable a zero-computation expert kind"),
@@ -13,7 +13,8 @@ public enum SlashCommand: Equatable, Sendable {
         ("/temp T, /topp P, /seed S", "sampling temperature (0 = greedy), nucleus, seed"),
         ("/max N", "tokens per reply"),
         ("/clear", "forget the conversation"),
-        ("/export FILE.json", "write the session's routing trace"),
+        ("/export FILE.json", "write the session's routing trace (a new file)"),
+        ("/export! FILE.json", "… replacing an existing file"),
         ("/help, /quit", "this screen; leave"),
     ]
 
@@ -66,9 +67,9 @@ public enum SlashCommand: Equatable, Sendable {
             guard let argument, let n = Int(argument), n >= 1, n <= 4096 else { return .failure(.init("/max: expected 1…4096")) }
             return .success(.maxTokens(n))
         case "/clear": return .success(.clear)
-        case "/export":
-            guard argument != nil else { return .failure(.init("/export: expected a file name")) }
-            return .success(.export(words.dropFirst().joined(separator: " ")))
+        case "/export", "/export!":
+            guard argument != nil else { return .failure(.init("\(name): expected a file name")) }
+            return .success(.export(words.dropFirst().joined(separator: " "), replace: name == "/export!"))
         case "/help": return .success(.help)
         case "/quit", "/q", "/exit": return .success(.quit)
         default: return .failure(.init("unknown command \(name) (try /help)"))

@@ -26,6 +26,8 @@ public final class PlaygroundState {
     public var status: (text: String, isError: Bool)?
     public var generating = false
     public var stopRequested = false
+    /// Ctrl+C pressed while idle: a second one quits.
+    public var quitArmed = false
     public var settings: GenerationSettings
     public var maxTokens = 64
     /// AdapMoE calibration of the model (calibration.json), if it has one; ε for adaptive gating.
@@ -54,16 +56,20 @@ public final class PlaygroundState {
         self.config = config
         self.modelName = modelName
         self.settings = settings
-        sessionStatistics = RoutingStatistics(layers: config.numLayers)
-        replyStatistics = RoutingStatistics(layers: config.numLayers)
+        sessionStatistics = RoutingStatistics(layers: config.numLayers, ffnExperts: config.numFFNExperts)
+        replyStatistics = RoutingStatistics(layers: config.numLayers, ffnExperts: config.numFFNExperts)
     }
 
-    /// FFN experts a vanilla top-k MoE would run per token per layer (the baseline for "saved").
-    public var baselineFFN: Double { Double(settings.routing.topK ?? config.topK) }
+    /// FFN experts a vanilla MoE would have run for `token`, per layer (the tint's baseline).
+    public func vanillaFFN(_ token: TokenRouting) -> Double {
+        guard !token.layers.isEmpty else { return 0 }
+        let total = token.layers.reduce(0) { $0 + RoutingStatistics.vanillaFFN($1, ffnExperts: config.numFFNExperts) }
+        return Double(total) / Double(token.layers.count)
+    }
 
     public func beginTurn(prompt: String, notice: String? = nil) {
         turns.append(Turn(prompt: prompt, notice: notice))
-        replyStatistics = RoutingStatistics(layers: config.numLayers)
+        replyStatistics = RoutingStatistics(layers: config.numLayers, ffnExperts: config.numFFNExperts)
         generating = true
         stopRequested = false
     }
@@ -88,6 +94,8 @@ public final class PlaygroundState {
             }
         case .finished(let report):
             generating = false
+            if stopRequested, status?.text == "stopping…" { say("stopped") }
+            stopRequested = false
             decodeTokensPerSecond = report.decodeTokensPerSecond
             if !turns.isEmpty {
                 turns[turns.count - 1].reply += report.trailingText
@@ -110,9 +118,11 @@ public final class PlaygroundState {
         selectedToken = 0
         followTail = true
         chatScroll = 0
-        sessionStatistics = RoutingStatistics(layers: config.numLayers)
-        replyStatistics = RoutingStatistics(layers: config.numLayers)
+        sessionStatistics = RoutingStatistics(layers: config.numLayers, ffnExperts: config.numFFNExperts)
+        replyStatistics = RoutingStatistics(layers: config.numLayers, ffnExperts: config.numFFNExperts)
         rateHistory = []
+        promptTokensPerSecond = 0
+        decodeTokensPerSecond = 0
         generatedTokens = 0
         generatedFFN = 0
     }

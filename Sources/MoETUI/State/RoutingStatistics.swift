@@ -7,6 +7,10 @@ public struct RoutingStatistics: Sendable {
 
     public private(set) var slots: [[Int]]          // [layer][kind]
     public private(set) var ffnComputed: [Int]      // [layer]
+    /// What a vanilla MoE would have run, summed over tokens: see `vanillaFFN`.
+    public private(set) var vanillaFFN: [Int]       // [layer]
+    /// FFN experts per layer of the model (the vanilla baseline never exceeds it).
+    public let ffnExperts: Int
     public private(set) var tokens = 0
     /// Expert-cache traffic per layer (all zero without a cache).
     public private(set) var cache: [LayerCacheStatistics]
@@ -14,9 +18,11 @@ public struct RoutingStatistics: Sendable {
     public private(set) var predictionTargets: [Int]
     public private(set) var predictionHits: [Int]
 
-    public init(layers: Int) {
+    public init(layers: Int, ffnExperts: Int) {
+        self.ffnExperts = ffnExperts
         slots = Array(repeating: [0, 0, 0, 0], count: layers)
         ffnComputed = Array(repeating: 0, count: layers)
+        vanillaFFN = Array(repeating: 0, count: layers)
         cache = Array(repeating: LayerCacheStatistics(), count: layers)
         predictionTargets = Array(repeating: 0, count: layers)
         predictionHits = Array(repeating: 0, count: layers)
@@ -36,6 +42,7 @@ public struct RoutingStatistics: Sendable {
         for layer in token.layers where layer.layer < slots.count {
             for choice in layer.chosen { slots[layer.layer][Self.kind(of: choice.kind).rawValue] += 1 }
             ffnComputed[layer.layer] += layer.ffnExpertsComputed
+            vanillaFFN[layer.layer] += Self.vanillaFFN(layer, ffnExperts: ffnExperts)
             if let traffic = layer.cache { cache[layer.layer] = cache[layer.layer] + traffic }
             if let predicted = layer.predictedExperts {
                 let computed = layer.computedFFNExperts
@@ -43,6 +50,24 @@ public struct RoutingStatistics: Sendable {
                 predictionHits[layer.layer] += computed.filter(predicted.contains).count
             }
         }
+    }
+
+    /// The baseline for "FFN compute saved", per token and layer: a vanilla top-k MoE runs an FFN
+    /// expert in every slot the router filled for that token (k as it was then, so replies with
+    /// different k each count their own), but never more than the layer has:
+    ///   vanilla = min(k used, FFN experts),   k used = slots chosen (dropped slots included).
+    public static func vanillaFFN(_ layer: LayerRouting, ffnExperts: Int) -> Int { min(layer.chosen.count, ffnExperts) }
+
+    /// Mean vanilla FFN experts per token per layer; nil before any token.
+    public var meanVanillaFFN: Double? {
+        guard tokens > 0, !vanillaFFN.isEmpty else { return nil }
+        return Double(vanillaFFN.reduce(0, +)) / Double(tokens * vanillaFFN.count)
+    }
+
+    /// Share of the vanilla FFN compute not run, in 0…1; nil before any token.
+    public var savedFFNShare: Double? {
+        guard let vanilla = meanVanillaFFN, vanilla > 0 else { return nil }
+        return 1 - meanFFN / vanilla
     }
 
     /// nil until the layer has seen a prediction.

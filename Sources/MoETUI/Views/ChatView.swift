@@ -20,14 +20,13 @@ public enum ChatView {
                 used += w
             }
         }
-        let baseline = state.baselineFFN
         for turn in state.turns {
             if let notice = turn.notice { emit("· \(notice)", Style(.muted, dim: true)); newline() }
             emit("› ", Style(.accent, bold: true))
             emit(turn.prompt, Style(bold: true))
             var consumed = 0
             for piece in turn.replyTokens {
-                emit(piece.text, ExpertGlyph.heat(state.tokens[piece.index], baseline: baseline))
+                emit(piece.text, ExpertGlyph.heat(state.tokens[piece.index], baseline: state.vanillaFFN(state.tokens[piece.index])))
                 consumed += piece.text.count
             }
             let rest = String(turn.reply.dropFirst(consumed))

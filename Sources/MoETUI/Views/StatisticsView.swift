@@ -53,11 +53,7 @@ public enum ThroughputView {
         } else {
             grid.put("(decode rate per token appears here)", row: area.y + 1, column: area.x, style: Style(.muted))
         }
-        let meanFFN = state.sessionStatistics.meanFFN
-        let baseline = state.baselineFFN
-        let saved = baseline > 0 ? (1 - meanFFN / baseline) * 100 : 0
-        grid.put(String(format: "FFN experts/token/layer %.2f vs %.0f for vanilla top-%.0f: %.0f%% FFN compute saved", meanFFN, baseline, baseline, saved),
-                 row: area.y + 2, column: area.x, limit: area.width)
+        grid.put(savedLine(state.sessionStatistics), row: area.y + 2, column: area.x, limit: area.width)
         if area.height >= 4, let description = state.cacheDescription {
             let traffic = state.sessionStatistics.cacheTotal
             let tokens = max(1, state.sessionStatistics.tokens)
@@ -67,5 +63,15 @@ public enum ThroughputView {
         } else if area.height >= 4 {
             grid.put("\(state.tokens.count) tokens in the session, \(state.generatedTokens) generated", row: area.y + 3, column: area.x, style: Style(.muted), limit: area.width)
         }
+    }
+
+    /// FFN experts run against a vanilla MoE with the same k per token (`RoutingStatistics.vanillaFFN`).
+    static func savedLine(_ statistics: RoutingStatistics) -> String {
+        guard let vanilla = statistics.meanVanillaFFN, let saved = statistics.savedFFNShare else {
+            return "FFN compute saved vs a vanilla top-k MoE: — (no tokens yet)"
+        }
+        // One k throughout reads "top-2"; replies with different k read as their mean.
+        let name = vanilla == vanilla.rounded() ? String(format: "vanilla top-%.0f", vanilla) : String(format: "vanilla (mean %.2f)", vanilla)
+        return String(format: "FFN experts/token/layer %.2f vs %.2f for %@: %.0f%% FFN compute saved", statistics.meanFFN, vanilla, name, saved * 100)
     }
 }

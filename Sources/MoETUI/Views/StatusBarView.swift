@@ -12,7 +12,14 @@ public enum StatusBarView {
             parts += [flag("zero", mask.zeroEnabled), flag("copy", mask.copyEnabled), flag("const", mask.constantEnabled), flag("resid", state.settings.routing.gatingResidual)]
         }
         if state.calibration != nil {
-            parts.append(state.settings.routing.adaptiveGate == nil ? ("adapt off", Style(.muted)) : ("adapt ε=\(state.adaptiveEpsilon)", Style(.accent, bold: true)))
+            let k = state.settings.routing.topK ?? state.config.topK
+            if state.settings.routing.adaptiveGate == nil {
+                parts.append(("adapt off", Style(.muted)))
+            } else if AdaptiveGate.inactiveReason(topK: k) != nil {
+                parts.append(("adapt idle at k=\(k)", Style(.error, bold: true)))
+            } else {
+                parts.append(("adapt ε=\(state.adaptiveEpsilon)", Style(.accent, bold: true)))
+            }
         }
         if !mask.disabledExperts.isEmpty { parts.append(("off: " + mask.disabledExperts.sorted().map(String.init).joined(separator: ","), Style(.error))) }
         parts.append(("k=\(state.settings.routing.topK ?? state.config.topK)", Style(bold: true)))
