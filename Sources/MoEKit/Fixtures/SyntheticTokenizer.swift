@@ -2,9 +2,9 @@ import Foundation
 
 /// A SentencePiece `tokenizer.model` of any vocabulary size for synthetic checkpoints, shaped
 /// like LLaMA's: `<unk>` `<s>` `</s>`, the 256 byte pieces, then pieces that text really merges
-/// into — characters, "▁"-words of letters, then letter pairs and triples (every piece's prefix is
-/// itself a piece, so BPE can reach it) — so that English encodes into 2–4 character tokens as
-/// with a trained tokenizer, and the embedding and lm_head have the release's sizes.
+/// into — characters, then letter strings of growing length with and without "▁" — so that
+/// English encodes into multi-character tokens as with a trained tokenizer, and the embedding and
+/// lm_head have the release's sizes.
 public enum SyntheticTokenizer {
     public static func model(vocabularySize: Int) -> SentencePieceModel {
         let reserved = 3 + 256
@@ -12,18 +12,20 @@ public enum SyntheticTokenizer {
         var merged: [String] = ["▁"] + (32..<127).map { String(UnicodeScalar(UInt8($0))) }.filter { $0 != " " }
         var seen = Set(merged)
         func add(_ piece: String) { if seen.insert(piece).inserted { merged.append(piece) } }
+        // Level by level: every piece of length n+1 extends one of length n, so its prefix is a
+        // piece and BPE can reach it; words get a "▁" variant as LLaMA's vocabulary does.
+        var level = letters
         for a in letters { add("▁" + a) }
-        for a in letters { for b in letters { add(a + b); add("▁" + a + b) } }
-        outer: for a in letters { for b in letters { for c in letters {
-            if reserved + merged.count >= vocabularySize { break outer }
-            add(a + b + c)
-            add("▁" + a + b + c)
-        } } }
-        var length = 4
         while reserved + merged.count < vocabularySize {
-            // Longer runs of one letter keep prefixes reachable for any size asked for.
-            for a in letters where reserved + merged.count < vocabularySize { add("▁" + String(repeating: a, count: length)) }
-            length += 1
+            var next: [String] = []
+            for prefix in level {
+                for letter in letters where reserved + merged.count < vocabularySize {
+                    add(prefix + letter)
+                    add("▁" + prefix + letter)
+                    next.append(prefix + letter)
+                }
+            }
+            level = next
         }
         return SentencePieceModelWriter.llamaStyleBPE(merged: Array(merged.prefix(max(0, vocabularySize - reserved))))
     }
