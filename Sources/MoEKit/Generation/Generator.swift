@@ -60,7 +60,7 @@ public final class Generator: @unchecked Sendable {
     /// Loads a checkpoint directory: config.json, the weights, tokenizer.json or tokenizer.model.
     public convenience init(directory: String, controls: LiveControls = LiveControls()) throws {
         let model = try Transformer(directory: directory)
-        let tokenizer = try Tokenizer.load(directory: directory)
+        let tokenizer = try Tokenizer.load(directory: directory, vocabularySize: model.config.vocabSize)
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
             throw CheckpointError(file: directory, "the tokenizer has \(tokenizer.vocabularySize) tokens but config.json's vocab_size is \(model.config.vocabSize)")
         }
