@@ -12,6 +12,13 @@ struct CalibrateCommand: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Calibrate on at most this many tokens.") var maxTokens = 16_384
     @Option(name: .customLong("default-epsilon"), help: "ε the playground uses when adaptive gating is switched on.") var defaultEpsilon = 0.01
 
+    func validate() throws {
+        guard maxTokens >= 2 else { throw ValidationError("--max-tokens: expected at least 2, found \(maxTokens)") }
+        guard defaultEpsilon > 0, defaultEpsilon.isFinite else {
+            throw ValidationError("--default-epsilon: ε must be a positive finite number, found \(defaultEpsilon)")
+        }
+    }
+
     func run() throws {
         let text = try corpusFiles(corpus).map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n")
         let calibration = try Calibrator.calibrate(directory: modelOptions.directory, text: text, maximumTokens: maxTokens,
