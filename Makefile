@@ -92,3 +92,21 @@ reproduce: build corpus
 
 clean:
 	rm -rf .build
+
+# Issue 11's guards. libFuzzer + AddressSanitizer on every file parser, FUZZ_SECONDS each, from the
+# seeds in Tests/Fuzz/<parser>/ (Scripts/fuzz.sh); then the whole test suite under AddressSanitizer
+# and ThreadSanitizer, each in its own scratch directory (slow: a full build each).
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz test-sanitize test-asan test-tsan
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Scripts/fuzz.sh
+
+test-sanitize: test-asan test-tsan
+
+test-asan: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+
+test-tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan

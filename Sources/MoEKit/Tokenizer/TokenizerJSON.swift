@@ -20,7 +20,7 @@ enum TokenizerJSON {
         var vocabulary: [String: Int] = [:]
         for (token, value) in vocabObject {
             guard let id = TokenizerJSONChecks.id(value, limit: limit) else {
-                throw json.fail("model.vocab", "token \(token.quotedForMessage) has id \("\(value)".quotedForMessage); expected an integer in \(range)")
+                throw json.fail("model.vocab", "token \(token.quotedForMessage) has id \(TokenizerJSONChecks.describe(value)); expected an integer in \(range)")
             }
             vocabulary[token] = id
         }
@@ -60,7 +60,7 @@ enum TokenizerJSON {
         return try list.enumerated().map { position, entry in
             guard let item = entry as? [String: Any] else { throw json.fail("added_tokens", "entry \(position) is not an object") }
             guard let id = TokenizerJSONChecks.id(item["id"], limit: limit) else {
-                throw json.fail("added_tokens", "entry \(position): id \("\(item["id"] ?? "missing")".quotedForMessage); expected an integer in \(range)")
+                throw json.fail("added_tokens", "entry \(position): id \(TokenizerJSONChecks.describe(item["id"])); expected an integer in \(range)")
             }
             guard let content = item["content"] as? String, !content.isEmpty else {
                 throw json.fail("added_tokens", "entry \(position): \"content\" must be a non-empty string")

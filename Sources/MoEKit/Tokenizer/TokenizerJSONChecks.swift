@@ -17,6 +17,13 @@ enum TokenizerJSONChecks {
         return Int(real)
     }
 
+    /// A JSON value as an error quotes it (true stays true, not 1).
+    static func describe(_ value: Any?) -> String {
+        guard let value, !(value is NSNull) else { return value == nil ? "missing" : "null" }
+        if let number = value as? NSNumber, number.objCType.pointee == 0x63 { return number.boolValue ? "true" : "false" }
+        return "\(value)".quotedForMessage
+    }
+
     static func idRange(_ limit: Int, configLimit: Bool) -> String {
         configLimit ? "0…\(limit - 1) (config.json's vocab_size is \(limit))" : "0…\(limit - 1)"
     }
