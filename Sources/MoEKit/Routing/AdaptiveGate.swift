@@ -97,7 +97,8 @@ public struct Calibration: Codable, Sendable, Equatable {
         defaultEpsilon = try container.decode(Double.self, forKey: .defaultEpsilon)
         cache = try container.decodeIfPresent(CacheProfile.self, forKey: .cache)
         func fail(_ key: String, _ why: String) -> CalibrationValueError { CalibrationValueError(key: key, why: why) }
-        guard !layers.isEmpty, layers.count <= 1 << 16 else { throw fail("layers", "expected 1…65536 layers, found \(layers.count)") }
+        // No layers is a cache profile alone (calibrated layers are checked against the model where they are used).
+        guard layers.count <= 1 << 16 else { throw fail("layers", "expected at most 65536 layers, found \(layers.count)") }
         guard calibrationTokens >= 0 else { throw fail("calibrationTokens", "expected an integer ≥ 0, found \(calibrationTokens)") }
         guard defaultEpsilon > 0, defaultEpsilon.isFinite else { throw fail("defaultEpsilon", "expected a positive number, found \(defaultEpsilon)") }
         for (index, layer) in layers.enumerated() {
