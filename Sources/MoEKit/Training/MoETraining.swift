@@ -159,7 +159,7 @@ final class MoETraining<S: TrainingScalar> {
                     constantMix[(t * k + slot) * 2] = a0
                     constantMix[(t * k + slot) * 2 + 1] = a1
                     for j in 0..<d { ot[j] += weight * (a0 * xt[j] + a1 * v[j]) }
-                case .ffn, .zero: break
+                case .ffn, .zero, .shared: break
                 }
             }
         }
@@ -263,7 +263,7 @@ final class MoETraining<S: TrainingScalar> {
                         dwc[d + j] += dl1 * xt[j]
                         dxt[j] += dl0 * wc[j] + dl1 * wc[d + j]
                     }
-                case .ffn, .zero: break
+                case .ffn, .zero, .shared: break
                 }
             }
         }

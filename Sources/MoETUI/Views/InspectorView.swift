@@ -16,7 +16,10 @@ public enum InspectorView {
         guard state.selectedLayer < token.layers.count else { return }
         let layer = token.layers[state.selectedLayer]
         let shown = token.text.replacingOccurrences(of: "\n", with: "⏎")
-        grid.put("token \"\(shown)\" · position \(token.position) · \(token.phase) · layer \(layer.layer) · \(layer.ffnExpertsComputed) FFN computed",
+        // Always-on experts are outside the router, so they have no bar below: named here.
+        let alwaysOn = layer.shared.map { $0.kind.description + String(format: " %.2f", $0.weight) }.joined(separator: ", ")
+        let feedForward = (layer.hasRouter ? "" : " · dense layer, no router") + (alwaysOn.isEmpty ? "" : " · always on: " + alwaysOn)
+        grid.put("token \"\(shown)\" · position \(token.position) · \(token.phase) · layer \(layer.layer) · \(layer.ffnExpertsComputed) FFN computed" + feedForward,
                  row: area.y, column: area.x, style: Style(bold: true), limit: area.width)
         let chosen = Dictionary(layer.chosen.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         let barWidth = max(6, area.width - 42)
