@@ -49,6 +49,9 @@ public enum ArchitectureRegistry {
         MoEPlusPlusArchitecture(),
         MixtralArchitecture(),
         OLMoEArchitecture(),
+        Qwen2MoEArchitecture(),
+        Qwen3MoEArchitecture(),
+        GraniteMoEArchitecture(),
     ]
 
     public static func architecture(modelType: String) -> (any Architecture)? {
