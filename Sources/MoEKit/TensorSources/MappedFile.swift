@@ -9,16 +9,9 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        // O_NONBLOCK: a FIFO in place of a weights file must be refused, not waited on.
-        let descriptor = open(path, O_RDONLY | O_NONBLOCK)
-        guard descriptor >= 0 else {
-            throw CheckpointError(file: path, errno == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(errno)))")
-        }
+        let (descriptor, fileSize) = try SmallFile.openRegular(path)
         defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw CheckpointError(file: path, "cannot stat") }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw CheckpointError(file: path, "not a regular file") }
-        size = Int(status.st_size)
+        size = fileSize
         if size == 0 {
             base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 16))
             return
