@@ -28,6 +28,15 @@ public final class MappedFile: @unchecked Sendable {
         if size > 0 { _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_RANDOM)) }
     }
 
+    /// Drops the pages covering bytes [offset, offset + count) from this process (the page
+    /// cache keeps them). Rounded out to whole pages: harmless for neighbours, since the mapping
+    /// is read-only and a dropped page faults back in from the file unchanged.
+    public func dropPages(offset: Int, count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page, end = min(size, (offset + count + page - 1) / page * page)
+        if size > 0 && end > start { _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED)) }
+    }
+
     deinit {
         if size == 0 { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
