@@ -33,6 +33,9 @@ public struct ModelConfig: Sendable {
     /// OLMoE's RMSNorm on the whole q and k projections.
     public var queryKeyNorm: Bool
     public var clipQKV: Float?
+    /// Which elements of a head RoPE rotates together: rotate-half (Hugging Face) unless the q/k
+    /// rows were permuted for ggml's adjacent-pair mode (`llama`-architecture GGUF files).
+    public var rotaryPairing: RotaryEmbedding.Pairing
 
     /// The kind of each router slot, as the family lays them out.
     public private(set) var expertKinds: [ExpertKind]
@@ -79,6 +82,7 @@ public struct ModelConfig: Sendable {
         self.normalizeTopK = true
         self.queryKeyNorm = false
         self.clipQKV = nil
+        self.rotaryPairing = .halves
         family.architecture.applyDefaults(to: &self)
     }
 }

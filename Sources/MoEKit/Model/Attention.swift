@@ -22,7 +22,7 @@ public struct Attention: Sendable {
         outputProjection = output
         self.queryNorm = queryNorm
         self.keyNorm = keyNorm
-        rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta)
+        rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, pairing: config.rotaryPairing)
     }
 
     /// `x` holds `tokens` normalised hidden states at positions `start…`; their keys and values
