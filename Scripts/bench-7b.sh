@@ -64,4 +64,4 @@ echo "== 5. calibrate on mapped weights"
 printf '%s\n' "$(for i in $(seq 200); do echo "$prompt number $i is a sentence about routing."; done)" > /tmp/moepp-7b-calibration.txt
 mkdir -p /tmp/moepp-7b-calibration && cp /tmp/moepp-7b-calibration.txt /tmp/moepp-7b-calibration/held-out.txt
 /usr/bin/time -f "calibrate: %e s wall, peak RSS %M KB" \
-  "$bin" calibrate --model "$dir" --corpus /tmp/moepp-7b-calibration --max-tokens 2048 || echo "calibrate failed (see above)"
+  "$bin" calibrate --model "$dir" --corpus /tmp/moepp-7b-calibration --max-tokens 1024 --batch 2 --length 256 || echo "calibrate failed (see above)"

@@ -17,13 +17,19 @@ public struct CheckpointLayout: Sendable {
 
     public let config: ModelConfig
     public let entries: [Entry]
+    /// Indices into `entries` of each layer's tensors (contiguous, in layer order); the rest are
+    /// the global tensors (embedding before, final norm and lm_head after).
+    public let layerEntries: [Range<Int>]
 
     public init(config: ModelConfig) {
         self.config = config
         let names = TensorNames(family: config.family)
         let d = config.hiddenSize
         var entries: [Entry] = [Entry(name: TensorNames.embedding, shape: [config.vocabSize, d], role: .embedding, expert: nil)]
+        var layerEntries: [Range<Int>] = []
         for l in 0..<config.numLayers {
+            let first = entries.count
+            defer { layerEntries.append(first..<entries.count) }
             entries.append(Entry(name: names.inputNorm(l), shape: [d], role: .norm, expert: nil))
             for (projection, rows, cols) in [("q_proj", config.queryDim, d), ("k_proj", config.keyValueDim, d),
                                              ("v_proj", config.keyValueDim, d), ("o_proj", d, config.queryDim)] {
@@ -46,6 +52,7 @@ public struct CheckpointLayout: Sendable {
             entries.append(Entry(name: TensorNames.lmHead, shape: [config.vocabSize, d], role: .lmHead, expert: nil))
         }
         self.entries = entries
+        self.layerEntries = layerEntries
     }
 
     public var totalParameters: Int { entries.reduce(0) { $0 + $1.count } }

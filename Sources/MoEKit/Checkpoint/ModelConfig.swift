@@ -54,6 +54,9 @@ public struct ModelConfig: Sendable {
     public var sharedExperts: Int
     public var sharedIntermediateSize: Int
     public var sharedExpertGate: Bool
+    /// Which elements of a head RoPE rotates together: rotate-half (Hugging Face) unless the q/k
+    /// rows were permuted for ggml's adjacent-pair mode (`llama`-architecture GGUF files).
+    public var rotaryPairing: RotaryEmbedding.Pairing
 
     /// The kind of each router slot, as the family lays them out.
     public private(set) var expertKinds: [ExpertKind]
@@ -114,6 +117,7 @@ public struct ModelConfig: Sendable {
         self.sharedExperts = 0
         self.sharedIntermediateSize = 0
         self.sharedExpertGate = false
+        self.rotaryPairing = .halves
         family.architecture.applyDefaults(to: &self)
     }
 }

@@ -28,7 +28,7 @@ public struct Attention: Sendable {
         self.queryNorm = queryNorm
         self.keyNorm = keyNorm
         self.biases = biases
-        rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta)
+        rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, pairing: config.rotaryPairing)
     }
 
     /// `x` holds `tokens` normalised hidden states at positions `start…`; their keys and values

@@ -21,10 +21,12 @@ public final class Transformer: @unchecked Sendable {
     public var expertPrediction = false
     public var predictionStatistics: PredictionStatistics
 
-    /// Loads `config.json` and the safetensors weights of a checkpoint directory.
+    /// Loads a model path (see `ModelSource`): a checkpoint directory (config.json + weights) or
+    /// a `.gguf` file (or a directory holding one).
     public convenience init(directory: String) throws {
-        let config = try ModelConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
-        try self.init(config: config, weights: try CheckpointWeights(directory: directory))
+        let source = try ModelSource(path: directory)
+        let config = try source.config()
+        try self.init(config: config, weights: try source.weights(config: config))
     }
 
     public init(config: ModelConfig, weights: CheckpointWeights) throws {
@@ -42,7 +44,7 @@ public final class Transformer: @unchecked Sendable {
         // Checked before any per-layer allocation: a config claiming a billion layers must fail
         // here, and one claiming fewer than stored must not silently run a truncated model.
         guard weights.layerCount == config.numLayers else {
-            throw CheckpointError.badKey("num_hidden_layers", file: (weights.directory as NSString).appendingPathComponent("config.json"),
+            throw CheckpointError.badKey("num_hidden_layers", file: weights.configFile,
                                          "\(config.numLayers) layers, but the checkpoint holds \(weights.layerCount)")
         }
         blocks = try (0..<config.numLayers).map { l in try Self.loadBlock(l, config: config, weights: weights, names: names) }

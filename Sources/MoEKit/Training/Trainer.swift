@@ -55,6 +55,7 @@ public final class Trainer {
         config = try plan.modelConfig(vocabularySize: tokenizer.vocabularySize, endOfText: endOfText)
         dataset = try Self.loadTokens(path: (runDirectory as NSString).appendingPathComponent("tokens.bin"), tokenizer: tokenizer,
                                       endOfText: endOfText, trainFiles: trainFiles, validationFiles: validationFiles, log: log)
+        if let reason = TrainingBlock<Float>.unsupported(config) { throw CheckpointError(file: runDirectory, "train: \(reason)") }
         store = ParameterStore<Float>(config: config)
         optimiser = AdamW(store: store, weightDecay: plan.weightDecay)
         model = TrainingModel(store: store, batch: plan.batch, length: plan.length, balanceCoefficient: plan.balanceCoefficient, tau: plan.tau)
