@@ -35,9 +35,10 @@ session=moepp-7b-$$
 tmux kill-session -t "$session" 2>/dev/null || true
 tmux new-session -d -s "$session" -x 140 -y 45 "$bin chat --model $dir --temperature 0"
 for _ in $(seq 600); do tmux capture-pane -p -t "$session" | grep -q "Resid" && break; sleep 0.1; done
-tmux send-keys -t "$session" -l "/max 48"; tmux send-keys -t "$session" Enter
+tmux send-keys -t "$session" -l "/max 200"; tmux send-keys -t "$session" Enter
 tmux send-keys -t "$session" -l "$prompt"; tmux send-keys -t "$session" Enter
-sleep 8
+# Wait until tokens stream (the prompt box says "generating"), then type while it decodes.
+for _ in $(seq 600); do tmux capture-pane -p -t "$session" | grep -q "decode [0-9.]* tok/s (live)" && break; sleep 0.1; done
 latencies=()
 for key in q w e r t; do
   start=$(date +%s.%N)
@@ -49,8 +50,8 @@ for key in q w e r t; do
   latencies+=("$(echo "$(date +%s.%N) - $start" | bc)")
   sleep 0.5
 done
-decoding=$(tmux capture-pane -p -t "$session" | grep -c "stop" || true)
-echo "key echo latency while decoding (s): ${latencies[*]} (status bar still decoding: $decoding)"
+still=$(tmux capture-pane -p -t "$session" | grep -c "generating" || true)
+echo "key echo latency while decoding (s): ${latencies[*]} (still generating afterwards: $([ "$still" -gt 0 ] && echo yes || echo no))"
 tmux send-keys -t "$session" C-c; sleep 1
 tmux capture-pane -p -t "$session" | grep -E "tok/s" | head -3 || true
 tmux kill-session -t "$session" 2>/dev/null || true
