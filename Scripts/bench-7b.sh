@@ -7,7 +7,8 @@
 #   3. the playground on it: latency of a key typed while it decodes (tmux),
 #   4. an --expert-budget run on the .bin shards,
 #   5. `moepp calibrate` on it (wall time, peak memory).
-# Usage: Scripts/bench-7b.sh [directory]   (default $MOEPP_7B_DIR or ~/.cache/moepp/moepp-7b-synthetic)
+# Usage: Scripts/bench-7b.sh [directory]   (default $MOEPP_7B_DIR or ~/.cache/moepp/moepp-7b-synthetic;
+#        MOEPP_7B_SKIP_CALIBRATE=1 stops after step 4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.build/release/moepp
@@ -61,6 +62,7 @@ for budget in 3.5GB 7GB; do
   "$bin" generate --model "$dir" --temperature 0 --max-tokens 24 --expert-budget "$budget" --memory-report "$prompt" >/dev/null
 done
 
+if [ -n "${MOEPP_7B_SKIP_CALIBRATE:-}" ]; then exit 0; fi
 echo "== 5. calibrate on mapped weights"
 printf '%s\n' "$(for i in $(seq 200); do echo "$prompt number $i is a sentence about routing."; done)" > /tmp/moepp-7b-calibration.txt
 mkdir -p /tmp/moepp-7b-calibration && cp /tmp/moepp-7b-calibration.txt /tmp/moepp-7b-calibration/held-out.txt
