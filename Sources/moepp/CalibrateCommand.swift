@@ -10,6 +10,8 @@ struct CalibrateCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Directory of held-out calibration .txt files.") var corpus = "corpus/calibration"
     @Option(name: .customLong("max-tokens"), help: "Calibrate on at most this many tokens.") var maxTokens = 16_384
+    @Option(help: "Sequences per batch (activation memory grows with batch × length).") var batch = 4
+    @Option(help: "Tokens per sequence, and per cache-profile chunk. Default: min(max_position_embeddings, 512).") var length: Int?
     @Option(name: .customLong("default-epsilon"), help: "ε the playground uses when adaptive gating is switched on.") var defaultEpsilon = 0.01
 
     func validate() throws {
@@ -22,7 +24,7 @@ struct CalibrateCommand: ParsableCommand {
     func run() throws {
         let text = try corpusFiles(corpus).map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n")
         let calibration = try Calibrator.calibrate(directory: modelOptions.directory, text: text, maximumTokens: maxTokens,
-                                                   defaultEpsilon: defaultEpsilon) { FileHandle.standardError.write(Data("\r\($0)".utf8)) }
+                                                   batch: batch, length: length, defaultEpsilon: defaultEpsilon) { FileHandle.standardError.write(Data("\r\($0)".utf8)) }
         FileHandle.standardError.write(Data("\n".utf8))
         try Calibrator.save(calibration, directory: modelOptions.directory)
         print("layer  sensitivity F   expert difference D   threshold at ε=\(defaultEpsilon)")

@@ -63,6 +63,7 @@ public final class Trainer {
         where tokens < plan.length + 2 && (split == "training" || plan.evaluationBatches > 0) {
             throw TrainingError.corpusTooShort(tokens: tokens, needed: plan.length + 2, split: split)
         }
+        if let reason = TrainingBlock<Float>.unsupported(config) { throw CheckpointError(file: runDirectory, "train: \(reason)") }
         store = ParameterStore<Float>(config: config)
         optimiser = AdamW(store: store, weightDecay: plan.weightDecay)
         model = TrainingModel(store: store, batch: plan.batch, length: plan.length, balanceCoefficient: plan.balanceCoefficient, tau: plan.tau)
