@@ -16,6 +16,8 @@ struct CalibrateCommand: ParsableCommand {
 
     func validate() throws {
         guard maxTokens >= 2 else { throw ValidationError("--max-tokens: expected at least 2, found \(maxTokens)") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch: expected 1…4096, found \(batch)") }
+        if let length { guard length >= 2 else { throw ValidationError("--length: expected at least 2, found \(length)") } }
         guard defaultEpsilon > 0, defaultEpsilon.isFinite else {
             throw ValidationError("--default-epsilon: ε must be a positive finite number, found \(defaultEpsilon)")
         }

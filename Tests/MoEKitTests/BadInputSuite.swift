@@ -190,6 +190,7 @@ struct BadInputSuite {
             ("calibrate --default-epsilon inf", ["calibrate", "--model", base, "--default-epsilon", "inf"]),
             ("calibrate --default-epsilon -1", ["calibrate", "--model", base, "--default-epsilon=-1"]),
             ("calibrate --max-tokens 0", ["calibrate", "--model", base, "--max-tokens", "0"]),
+            ("calibrate --batch 0", ["calibrate", "--model", base, "--batch", "0"]), ("calibrate --length 1", ["calibrate", "--model", base, "--length", "1"]),
             ("fixture --hidden 1000000", ["fixture", "--hidden", "1000000", "--output", output + "/big"]),
             ("fixture --hidden 12 (odd head size)", ["fixture", "--hidden", "12", "--output", output + "/odd"]),
             ("fixture --layers 0", ["fixture", "--layers", "0", "--output", output + "/zero"]),
