@@ -3,11 +3,11 @@ import Foundation
 // libFuzzer entry for moepp's parsers, compiled together with the MoEKit sources into one
 // module (Scripts/fuzz.sh), so that internal entry points are reachable. The parser is chosen
 // by MOEPP_FUZZ_TARGET: config, safetensors, tokenizer-json, tokenizer-model, calibration,
-// torch-bin. A parser may accept or refuse an input; it must not trap, hang, exhaust memory, or
+// torch-bin, gguf. A parser may accept or refuse an input; it must not trap, hang, exhaust memory, or
 // refuse it with anything but a one-line message (a multi-line message aborts here, as a crash).
 
 enum FuzzTarget: String, CaseIterable {
-    case config, safetensors, tokenizerJSON = "tokenizer-json", tokenizerModel = "tokenizer-model", calibration, torchBin = "torch-bin"
+    case config, safetensors, tokenizerJSON = "tokenizer-json", tokenizerModel = "tokenizer-model", calibration, torchBin = "torch-bin", gguf
 }
 
 let fuzzTarget: FuzzTarget = {
@@ -59,6 +59,18 @@ func runParser(_ data: Data) throws {
         _ = try Calibrator.load(directory: fuzzDirectory)
     case .torchBin:
         readTensors(try TorchCheckpointFile(path: writeInput(data, name: "pytorch_model.bin")).tensors)
+    case .gguf:
+        // The file alone, then everything a model run takes from it: config, weights, tokenizer.
+        let path = writeInput(data, name: "model.gguf")
+        readTensors(try GGUFFile(path: path).tensors)
+        let source = try ModelSource(path: path)
+        let config = try source.config()
+        let weights = try source.weights(config: config)
+        var views: [String: TensorView] = [:]
+        for name in weights.names { views[name] = weights.view(name) }
+        readTensors(views)
+        let tokenizer = try source.tokenizer(vocabularySize: config.vocabSize)
+        _ = tokenizer.decode(tokenizer.encode("Hello wörld 🙂 <s> \u{301}x\n\t 12"))
     }
 }
 
