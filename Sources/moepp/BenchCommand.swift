@@ -25,7 +25,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("\(name): expected at least 1, found \(value)")
         }
         guard hidden % 64 == 0 else { throw ValidationError("--hidden: a multiple of 64 (heads of 64)") }
-        guard WeightFormat(rawValue: dtype.uppercased()) != nil else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
+        guard let format = WeightFormat(rawValue: dtype.uppercased()), format.elementsPerBlock == 1 else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
     }
 
     /// Streams a seeded random checkpoint into a scratch directory (removed after the run), so

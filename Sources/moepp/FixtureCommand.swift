@@ -16,7 +16,7 @@ struct FixtureCommand: ParsableCommand {
 
     func run() throws {
         guard let family = ModelFamily(rawValue: family) else { throw ValidationError("--family: expected moe++, mixtral or olmoe") }
-        guard let dtype = WeightFormat(rawValue: dtype.uppercased()) else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
+        guard let dtype = WeightFormat(rawValue: dtype.uppercased()), dtype.elementsPerBlock == 1 else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
         guard hidden % 4 == 0, hidden >= 8 else { throw ValidationError("--hidden: a multiple of 4, at least 8") }
         let config = RandomCheckpoint.tinyConfig(family, hidden: hidden, layers: layers, ffnExperts: ffnExperts)
         try RandomCheckpoint.write(config: config, to: output, seed: seed, dtype: dtype)

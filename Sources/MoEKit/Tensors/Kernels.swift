@@ -32,6 +32,8 @@ public enum Kernels {
                 acc1 += unsafeBitCast(b1, to: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
                 i += 32
             }
+        case .q8_0, .q4_0, .q4_k, .q6_k:
+            break   // the element-at-a-time tail below dequantises
         }
         var sum = (acc0 + acc1).sum()
         while i < count { sum += loadElement(row, dtype, i) * x[i]; i += 1 }
@@ -88,7 +90,8 @@ public enum Kernels {
     }
 
     /// Y = X·Wᵀ for a batch: X is tokens×cols (row-major), Y tokens×rows. One pass over the weights
-    /// serves the whole batch: f32 goes straight to BLAS, f16/bf16 rows are widened a tile at a time.
+    /// serves the whole batch: f32 goes straight to BLAS, f16/bf16 rows are widened a tile at a time,
+    /// block formats dequantised a tile at a time.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
         if w.format == .f32 {

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import MoEKit
+
+/// Block formats held to gguf-py (`make quant-fixtures`, gguf==0.19.0) bit for bit.
+@Suite("Block formats and quantised kernels")
+struct QuantizationTests {
+    struct Fixture {
+        let rows: Int
+        let cols: Int
+        let input: [Float]?
+        let blocks: [UInt8]
+        let dequantized: [Float]
+    }
+
+    static func fixture(_ format: WeightFormat) throws -> Fixture {
+        let directory = TestSupport.fixture("quant")
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))) as! [String: Any]
+        let entry = (manifest["types"] as! [String: Any])[format.rawValue] as! [String: Any]
+        func bytes(_ suffix: String) -> [UInt8]? {
+            (try? Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(format.name).\(suffix)"))).map { [UInt8]($0) }
+        }
+        func floats(_ suffix: String) -> [Float]? {
+            bytes(suffix).map { raw in raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+        }
+        return Fixture(rows: entry["rows"] as! Int, cols: entry["cols"] as! Int, input: floats("input.f32"),
+                       blocks: bytes("blocks")!, dequantized: floats("dequant.f32")!)
+    }
+
+    /// A matrix viewing `bytes` (kept alive by the returned storage).
+    static func matrix(_ bytes: [UInt8], rows: Int, cols: Int, format: WeightFormat) -> (WeightMatrix, ByteStorage) {
+        let storage = ByteStorage(count: bytes.count)
+        storage.pointer.copyMemory(from: bytes, byteCount: bytes.count)
+        return (WeightMatrix(rows: rows, cols: cols, format: format, base: UnsafeRawPointer(storage.pointer), owner: storage), storage)
+    }
+
+    @Test("formats have ggml's block sizes and names")
+    func sizes() {
+        #expect(WeightFormat.blockFormats.map { [$0.elementsPerBlock, $0.bytesPerBlock] } == [[32, 34], [32, 18], [256, 144], [256, 210]])
+        #expect(WeightFormat.blockFormats.map(\.rawValue) == ["Q8_0", "Q4_0", "Q4_K", "Q6_K"])
+        #expect(WeightFormat.q4_k.bytesPerRow(512) == 288)
+        #expect(!WeightFormat.q8_0.canHoldRow(of: 48))
+    }
+
+    @Test("the reference dequantiser equals gguf.quants.dequantize bit for bit", arguments: WeightFormat.blockFormats)
+    func dequantize(format: WeightFormat) throws {
+        let f = try Self.fixture(format)
+        #expect(f.blocks.count == f.rows * format.bytesPerRow(f.cols))
+        let (w, _) = Self.matrix(f.blocks, rows: f.rows, cols: f.cols, format: format)
+        var rows = [Float](repeating: .nan, count: f.rows * f.cols)
+        for r in 0..<f.rows { rows.withUnsafeMutableBufferPointer { w.copyRow(r, into: $0.baseAddress! + r * f.cols) } }
+        #expect(rows.map(\.bitPattern) == f.dequantized.map(\.bitPattern))
+        // element(·,·) (loadElement) is the same arithmetic one value at a time.
+        let elements = (0..<f.rows).flatMap { r in (0..<f.cols).map { w.element(r, $0) } }
+        #expect(elements.map(\.bitPattern) == f.dequantized.map(\.bitPattern))
+    }
+
+    @Test("the quantiser equals gguf.quants.quantize bit for bit", arguments: [WeightFormat.q8_0, .q4_0])
+    func quantize(format: WeightFormat) throws {
+        let f = try Self.fixture(format)
+        let ours = quantizeBlocks(try #require(f.input), as: format)
+        #expect(ours == f.blocks)
+        if ours != f.blocks, let first = zip(ours, f.blocks).enumerated().first(where: { $0.1.0 != $0.1.1 }) {
+            Issue.record("first difference at byte \(first.offset) (block \(first.offset / format.bytesPerBlock)): ours \(first.element.0), gguf \(first.element.1)")
+        }
+    }
+
+    @Test("Q4_K's own quantiser round-trips within a fraction of each sub-block's range")
+    func q4kRoundTrip() {
+        var random = SeededRandom(seed: 5)
+        var x = random.normals(1024, scale: 0.05)
+        for i in 256..<512 { x[i] = abs(x[i]) + 1 }          // positive only: the min is clamped to 0
+        for i in 512..<768 { x[i] = 0 }                       // a zero block
+        let bytes = quantizeBlocks(x, as: .q4_k)
+        let (w, _) = Self.matrix(bytes, rows: 1, cols: 1024, format: .q4_k)
+        for j in 0..<32 {
+            let sub = x[32 * j..<32 * (j + 1)]
+            let range = max(sub.max()!, 0) - min(sub.min()!, 0)
+            let error = sub.indices.map { abs(w.element(0, $0) - x[$0]) }.max()!
+            // Half a step of range/15, plus the 6-bit coding of the step and the offset.
+            #expect(error <= range / 15 * 0.5 + range * 0.05 + 1e-7, "sub-block \(j): error \(error), range \(range)")
+        }
+    }
+
+    @Test("a matrix quantised in place of its f32 original stays close and reports its bytes")
+    func quantizedMatrix() {
+        var random = SeededRandom(seed: 12)
+        let values = random.normals(40 * 512, scale: 0.1)
+        let original = WeightMatrix.owning(rows: 40, cols: 512, values: values)
+        for (format, tolerance) in [(WeightFormat.q8_0, Float(0.01)), (.q4_0, 0.15), (.q4_k, 0.15)] {
+            let q = original.quantized(to: format)
+            #expect(q.byteCount == 40 * format.bytesPerRow(512))
+            let error = (0..<40).flatMap { r in (0..<512).map { abs(q.element(r, $0) - original.element(r, $0)) } }.max()!
+            #expect(error <= tolerance * values.map(abs).max()!, "\(format.name): \(error)")
+        }
+    }
+
+    @Test("safetensors and .bin writers refuse block formats with an error, not a trap")
+    func writersRefuseBlocks() throws {
+        let directory = TestSupport.temporaryDirectory()
+        #expect(throws: CheckpointError.self) {
+            _ = try SafeTensorsStreamWriter(path: directory + "/x.safetensors", plan: [PlannedTensor(name: "w", format: .q8_0, shape: [1, 32])])
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/x.safetensors.partial"))
+        let torch = try TorchCheckpointWriter(path: directory + "/x.bin")
+        #expect(throws: CheckpointError.self) { try torch.append(name: "w", format: .q4_0, shape: [1, 32], bytes: [UInt8](repeating: 0, count: 18)) }
+    }
+}
