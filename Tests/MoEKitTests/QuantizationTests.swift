@@ -2,7 +2,8 @@ import Foundation
 import Testing
 @testable import MoEKit
 
-/// Block formats held to gguf-py (`make quant-fixtures`, gguf==0.19.0) bit for bit.
+/// Block formats held to gguf-py (`make quant-fixtures`, gguf==0.19.0) bit for bit, and the
+/// integer kernels held to their naive twins.
 @Suite("Block formats and quantised kernels")
 struct QuantizationTests {
     struct Fixture {
@@ -79,6 +80,84 @@ struct QuantizationTests {
             let error = sub.indices.map { abs(w.element(0, $0) - x[$0]) }.max()!
             // Half a step of range/15, plus the 6-bit coding of the step and the offset.
             #expect(error <= range / 15 * 0.5 + range * 0.05 + 1e-7, "sub-block \(j): error \(error), range \(range)")
+        }
+    }
+
+    @Test("the C activation quantiser (AVX2 and scalar) equals its Swift twin bit for bit", arguments: [32, 256])
+    func activations(blockSize: Int) {
+        var random = SeededRandom(seed: 8)
+        var x = random.normals(4 * blockSize, scale: 2)
+        for i in 0..<blockSize { x[i] = 0 }                                        // zero block
+        for i in blockSize..<2 * blockSize { x[i] = Float(i % 7) - 3.5 }           // exact halves
+        x[2 * blockSize] = 127; x[2 * blockSize + 1] = 0.5; x[2 * blockSize + 2] = -1.5
+        let naive = NaiveKernels.quantizeActivations(x, blockSize: blockSize)
+        for portable in [false, true] {
+            let fast = QuantizedKernels.quantizeActivations(x, blockSize: blockSize, portable: portable)
+            #expect(fast.scales.map(\.bitPattern) == naive.scales.map(\.bitPattern), "portable: \(portable)")
+            #expect(fast.quants == naive.quants, "portable: \(portable)")
+        }
+    }
+
+    /// Random weights of `format` (quantised from normals; Q6_K from random bytes with sane scales).
+    static func randomMatrix(rows: Int, cols: Int, format: WeightFormat, seed: UInt64) -> (WeightMatrix, ByteStorage) {
+        var random = SeededRandom(seed: seed)
+        let bytes: [UInt8]
+        if canQuantize(to: format) {
+            bytes = quantizeBlocks(random.normals(rows * cols, scale: 1), as: format)
+        } else {
+            var raw = (0..<format.bytesPerRow(cols) * rows).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            for b in 0..<raw.count / format.bytesPerBlock {
+                let d = Float16(Float(random.next() % 1000 + 1) * 1e-4).bitPattern
+                raw[b * format.bytesPerBlock + 208] = UInt8(d & 0xFF)
+                raw[b * format.bytesPerBlock + 209] = UInt8(d >> 8)
+            }
+            bytes = raw
+        }
+        return matrix(bytes, rows: rows, cols: cols, format: format)
+    }
+
+    @Test("matvec (AVX2 and scalar C) equals its naive twin on awkward sizes", arguments: WeightFormat.blockFormats)
+    func matvec(format: WeightFormat) {
+        #if arch(x86_64)
+        #expect(QuantizedKernels.usesSIMD, "Package.swift compiles CQuantKernels for AVX2 on x86-64")
+        #endif
+        let block = format.elementsPerBlock
+        for (rows, cols) in [(1, block), (3, block), (17, 4 * block), (255, block), (255, 16 * block), (64, 1024 / block * block * 4)] {
+            let (w, _) = Self.randomMatrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 31 + cols))
+            var random = SeededRandom(seed: UInt64(cols))
+            var x = random.normals(cols, scale: 1)
+            x[0] = 0; x[cols - 1] = -7   // a spread of magnitudes inside one activation block
+            var y = [Float](repeating: .nan, count: rows)
+            Kernels.matvec(w, x, &y)
+            #expect(TestSupport.close(y, NaiveKernels.quantizedMatvec(w, x), relative: 1e-5), "\(format.name) \(rows)×\(cols)")
+            // Against the exact product (x unquantised): each activation moves by at most half its
+            // block's step d, so |y − exact| ≤ Σ_c |w_c|·d_c/2.
+            let exact = NaiveKernels.matvec(w, x)
+            let steps = NaiveKernels.quantizeActivations(x, blockSize: QuantizedKernels.activationBlock(format)).scales
+            for r in 0..<rows {
+                let bound = (0..<cols).reduce(Float(0)) { $0 + abs(w.element(r, $1)) * steps[$1 / QuantizedKernels.activationBlock(format)] / 2 }
+                #expect(abs(y[r] - exact[r]) <= bound * 1.001 + 1e-4 * abs(exact[r]), "\(format.name) \(rows)×\(cols) row \(r) vs exact")
+            }
+            // One row through Kernels.dot is the same product.
+            let first = x.withUnsafeBufferPointer { Kernels.dot(w.rowPointer(0), format, $0.baseAddress!, cols) }
+            #expect(first == y[0])
+            // The scalar C bodies (what a machine without AVX2 runs) sum the same integers.
+            var portable = [Float](repeating: .nan, count: rows)
+            QuantizedKernels.matvec(w, x, &portable, portable: true)
+            #expect(TestSupport.close(portable, NaiveKernels.quantizedMatvec(w, x), relative: 1e-5), "\(format.name) \(rows)×\(cols) scalar")
+        }
+    }
+
+    @Test("matmul (batched prompt path) equals the dequantised product", arguments: WeightFormat.blockFormats)
+    func matmul(format: WeightFormat) {
+        let block = format.elementsPerBlock
+        for (tokens, rows, cols) in [(2, 5, block), (9, 70, 2 * block), (33, 300, 4 * block)] {
+            let (w, _) = Self.randomMatrix(rows: rows, cols: cols, format: format, seed: 3)
+            var random = SeededRandom(seed: 4)
+            let x = (0..<tokens).map { _ in random.normals(cols, scale: 1) }
+            var y = [Float](repeating: .nan, count: tokens * rows)
+            Kernels.matmul(w, x.flatMap { $0 }, tokens: tokens, &y)
+            #expect(TestSupport.close(y, NaiveKernels.matmul(w, x).flatMap { $0 }, relative: 1e-5), "\(format.name) \(tokens)×\(rows)×\(cols)")
         }
     }
 

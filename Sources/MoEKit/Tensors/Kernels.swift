@@ -6,6 +6,7 @@ public enum Kernels {
     /// Σ_i row[i]·x[i] over `count` elements of a weight row of any dtype, 16 lanes at a time.
     @inline(__always)
     public static func dot(_ row: UnsafeRawPointer, _ dtype: WeightFormat, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        if dtype.elementsPerBlock > 1 { return QuantizedKernels.dot(row, dtype, x, count) }
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
         let xRaw = UnsafeRawPointer(x)
@@ -33,7 +34,7 @@ public enum Kernels {
                 i += 32
             }
         case .q8_0, .q4_0, .q4_k, .q6_k:
-            break   // the element-at-a-time tail below dequantises
+            break   // handled above
         }
         var sum = (acc0 + acc1).sum()
         while i < count { sum += loadElement(row, dtype, i) * x[i]; i += 1 }
@@ -41,7 +42,9 @@ public enum Kernels {
     }
 
     /// y = W·x (W is rows×cols, x has cols elements, y rows). Rows are split across cores.
+    /// Block formats take the integer path (QuantizedKernels).
     public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        if w.format.elementsPerBlock > 1 { QuantizedKernels.matvec(w, x, y); return }
         if w.format == .bf16 {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: max(32, w.cols)) { split in
                 splitEvenOdd(x, w.cols, split.baseAddress!)
