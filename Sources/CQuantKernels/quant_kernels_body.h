@@ -47,12 +47,6 @@ static inline float half_to_float(uint16_t h) {
 #endif
 }
 
-// Q4_K's 6-bit scale and min of sub-block j (layout in Q4_K.swift).
-static inline void q4k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
-    if (j < 4) { *sc = s[j] & 63; *m = s[j + 4] & 63; }
-    else { *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4); *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4); }
-}
-
 // ---- activation quantisation -------------------------------------------------------------
 
 // One block of `count` activations: returns d, writes q. Round-half-even is what both the SIMD
@@ -116,13 +110,6 @@ static inline float hsum_float_8(__m256 x) {
     return _mm_cvtss_f32(r);
 }
 
-static inline int hsum_i32_8(__m256i x) {
-    __m128i r = _mm_add_epi32(_mm256_extracti128_si256(x, 1), _mm256_castsi256_si128(x));
-    r = _mm_add_epi32(r, _mm_unpackhi_epi64(r, r));
-    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, 1));
-    return _mm_cvtsi128_si32(r);
-}
-
 // Σ x·y over 32 signed bytes as 8 int32 lanes. vpmaddubsw wants unsigned × signed, so x's sign
 // moves onto y (|x|·sign(x)·y); pairs cannot saturate: 2·128·127 < 2¹⁵.
 static inline __m256i dot_i8_pairs(__m256i x, __m256i y) {
@@ -132,16 +119,27 @@ static inline __m256i dot_i8_pairs(__m256i x, __m256i y) {
 #endif
 
 // ---- Q8_0 · q8 ----------------------------------------------------------------------------
+#if MOE_AVX2
+// One block's contribution, added to acc: (d_w·d_x)·Σ w·x.
+static inline __m256 q8_0_block(const uint8_t *row, const moe_block_q8 *x, __m256 acc) {
+    const __m256i w = _mm256_loadu_si256((const __m256i *)(row + 2));
+    const __m256i v = _mm256_loadu_si256((const __m256i *)x->qs);
+    const __m256 scale = _mm256_set1_ps(half_to_float(load_u16(row)) * x->d);
+    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8_pairs(w, v)), acc);
+}
+#endif
+
 static float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) {
 #if MOE_AVX2
-    __m256 acc = _mm256_setzero_ps();
-    for (int b = 0; b < blocks; b++, row += Q8_0_BYTES) {
-        const __m256i w = _mm256_loadu_si256((const __m256i *)(row + 2));
-        const __m256i v = _mm256_loadu_si256((const __m256i *)x[b].qs);
-        const __m256 scale = _mm256_set1_ps(half_to_float(load_u16(row)) * x[b].d);
-        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8_pairs(w, v)), acc);
+    // Two accumulators, so consecutive blocks' multiply-adds do not wait on each other.
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 1 < blocks; b += 2) {
+        acc0 = q8_0_block(row + (size_t)b * Q8_0_BYTES, x + b, acc0);
+        acc1 = q8_0_block(row + (size_t)(b + 1) * Q8_0_BYTES, x + b + 1, acc1);
     }
-    return hsum_float_8(acc);
+    if (b < blocks) acc0 = q8_0_block(row + (size_t)b * Q8_0_BYTES, x + b, acc0);
+    return hsum_float_8(_mm256_add_ps(acc0, acc1));
 #else
     float sum = 0;
     for (int b = 0; b < blocks; b++, row += Q8_0_BYTES) {
@@ -154,20 +152,28 @@ static float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) {
 }
 
 // ---- Q4_0 · q8 ----------------------------------------------------------------------------
+#if MOE_AVX2
+static inline __m256 q4_0_block(const uint8_t *row, const moe_block_q8 *x, __m256 acc) {
+    // Elements 0–15 are the low nibbles, 16–31 the high ones: one 128-bit lane each.
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(row + 2));
+    __m256i w = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    w = _mm256_sub_epi8(_mm256_and_si256(w, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
+    const __m256i v = _mm256_loadu_si256((const __m256i *)x->qs);
+    const __m256 scale = _mm256_set1_ps(half_to_float(load_u16(row)) * x->d);
+    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8_pairs(w, v)), acc);
+}
+#endif
+
 static float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) {
 #if MOE_AVX2
-    __m256 acc = _mm256_setzero_ps();
-    const __m256i low4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
-    for (int b = 0; b < blocks; b++, row += Q4_0_BYTES) {
-        // Elements 0–15 are the low nibbles, 16–31 the high ones: one 128-bit lane each.
-        const __m128i packed = _mm_loadu_si128((const __m128i *)(row + 2));
-        __m256i w = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-        w = _mm256_sub_epi8(_mm256_and_si256(w, low4), eight);
-        const __m256i v = _mm256_loadu_si256((const __m256i *)x[b].qs);
-        const __m256 scale = _mm256_set1_ps(half_to_float(load_u16(row)) * x[b].d);
-        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8_pairs(w, v)), acc);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 1 < blocks; b += 2) {
+        acc0 = q4_0_block(row + (size_t)b * Q4_0_BYTES, x + b, acc0);
+        acc1 = q4_0_block(row + (size_t)(b + 1) * Q4_0_BYTES, x + b + 1, acc1);
     }
-    return hsum_float_8(acc);
+    if (b < blocks) acc0 = q4_0_block(row + (size_t)b * Q4_0_BYTES, x + b, acc0);
+    return hsum_float_8(_mm256_add_ps(acc0, acc1));
 #else
     float sum = 0;
     for (int b = 0; b < blocks; b++, row += Q4_0_BYTES) {
@@ -184,22 +190,29 @@ static float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) {
 
 // ---- Q4_K · q8k ---------------------------------------------------------------------------
 // Per block: d·dx·Σ_j sc_j·Σ_i n_i·q_i − dmin·dx·Σ_j m_j·(Σ_i q_i over sub-block j).
+
+// The eight 6-bit scales and mins as bytes, unpacked a 32-bit word at a time (layout in
+// Q4_K.swift): sc0–3 = bytes 0–3 & 63, m0–3 = bytes 4–7 & 63, sc4–7 = low nibbles of bytes 8–11
+// with bits 4–5 from the top of bytes 0–3, m4–7 = high nibbles of 8–11 with the top of 4–7.
+static inline void q4k_unpack_scales(const uint8_t *packed, uint8_t sc[8], uint8_t m[8]) {
+    uint32_t w[3];
+    memcpy(w, packed, 12);
+    const uint32_t sc_lo = w[0] & 0x3F3F3F3F, m_lo = w[1] & 0x3F3F3F3F;
+    const uint32_t sc_hi = (w[2] & 0x0F0F0F0F) | ((w[0] >> 2) & 0x30303030);
+    const uint32_t m_hi = ((w[2] >> 4) & 0x0F0F0F0F) | ((w[1] >> 2) & 0x30303030);
+    memcpy(sc, &sc_lo, 4); memcpy(sc + 4, &sc_hi, 4);
+    memcpy(m, &m_lo, 4); memcpy(m + 4, &m_hi, 4);
+}
+
 static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
-    float sum = 0;
 #if MOE_AVX2
     __m256 acc = _mm256_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F);
-#endif
     for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
-        const float d = half_to_float(load_u16(row)) * x[b].d;
-        const float dmin = half_to_float(load_u16(row + 2)) * x[b].d;
-        int sc[8], m[8], offset = 0;
-        for (int j = 0; j < 8; j++) {
-            q4k_scale_min(row + Q4_K_SCALES, j, &sc[j], &m[j]);
-            offset += m[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
-        }
+        uint8_t sc[8], m[8];
+        q4k_unpack_scales(row + Q4_K_SCALES, sc, m);
         const uint8_t *q = row + Q4_K_QS;
-#if MOE_AVX2
         __m256i isum = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
@@ -208,12 +221,25 @@ static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
             // n ≤ 15 unsigned × q signed: pairs ≤ 2·15·128, no saturation.
             const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * c)));
             const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * c + 32)));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c])));
-            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1])));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c])));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1])));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load_u16(row)) * x[b].d), _mm256_cvtepi32_ps(isum), acc);
+        // Σ_j m_j·(bsums[2j] + bsums[2j+1]): pairwise sums, then one multiply-add of 8 int16.
+        const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)x[b].bsums), _mm_loadu_si128((const __m128i *)(x[b].bsums + 8)));
+        const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+        acc_min = _mm_fmadd_ps(_mm_set1_ps(half_to_float(load_u16(row + 2)) * x[b].d), _mm_cvtepi32_ps(_mm_madd_epi16(mins, pairs)), acc_min);
+    }
+    __m128 r = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return hsum_float_8(acc) - _mm_cvtss_f32(r);
 #else
-        int isum = 0;
+    float sum = 0;
+    for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
+        uint8_t sc[8], m[8];
+        q4k_unpack_scales(row + Q4_K_SCALES, sc, m);
+        const uint8_t *q = row + Q4_K_QS;
+        int isum = 0, offset = 0;
         for (int j = 0; j < 8; j++) {
             int s = 0;
             for (int i = 0; i < 32; i++) {
@@ -221,33 +247,42 @@ static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
                 s += ((j % 2 == 0) ? (byte & 0x0F) : (byte >> 4)) * x[b].qs[32 * j + i];
             }
             isum += sc[j] * s;
+            offset += m[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
         }
-        sum += d * (float)isum;
-#endif
-        sum -= dmin * (float)offset;
+        sum += half_to_float(load_u16(row)) * x[b].d * (float)isum - half_to_float(load_u16(row + 2)) * x[b].d * (float)offset;
     }
-#if MOE_AVX2
-    sum += hsum_float_8(acc);
-#endif
     return sum;
+#endif
 }
 
 // ---- Q6_K · q8k ---------------------------------------------------------------------------
 // Per block: d·dx·Σ_s scale_s·(Σ_i n_i·q_i − 32·Σ_i q_i) over the 16 sub-blocks of 16.
+#if MOE_AVX2
+// Shuffles picking, from 8 int16 scales broadcast to both 128-bit lanes, scale 2k into every
+// int16 of the low lane and scale 2k+1 into every int16 of the high lane (quarter k of a half).
+static const uint8_t q6k_scale_shuffle[4][32] = {
+#define PAIR(i) (2 * (i)), (2 * (i) + 1)
+#define LANE(i) PAIR(i), PAIR(i), PAIR(i), PAIR(i), PAIR(i), PAIR(i), PAIR(i), PAIR(i)
+    {LANE(0), LANE(1)}, {LANE(2), LANE(3)}, {LANE(4), LANE(5)}, {LANE(6), LANE(7)},
+#undef LANE
+#undef PAIR
+};
+#endif
+
 static float dot_q6_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
-    float sum = 0;
+#if MOE_AVX2
+    __m256 accf = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
     for (int b = 0; b < blocks; b++, row += Q6_K_BYTES) {
         const uint8_t *ql = row, *qh = row + Q6_K_QH;
-        const int8_t *scales = (const int8_t *)(row + Q6_K_SCALES);
-        const float d = half_to_float(load_u16(row + Q6_K_D)) * x[b].d;
-        int offset = 0;
-        for (int s = 0; s < 16; s++) offset += scales[s] * x[b].bsums[s];
-        int isum;
-#if MOE_AVX2
-        const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
-        __m256i acc = _mm256_setzero_si256();
+        const __m128i scales8 = _mm_loadu_si128((const __m128i *)(row + Q6_K_SCALES));
+        // −32·Σ_s scale_s·bsums[s], folded into the integer sum up front.
+        const __m256i scales16 = _mm256_cvtepi8_epi16(scales8);
+        __m256i acc = _mm256_slli_epi32(_mm256_madd_epi16(scales16, _mm256_loadu_si256((const __m256i *)x[b].bsums)), 5);
+        acc = _mm256_sub_epi32(_mm256_setzero_si256(), acc);
         for (int h = 0; h < 2; h++) {
             const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * h));
+            const __m256i half_scales = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h == 0 ? scales8 : _mm_srli_si128(scales8, 8)));
             for (int k = 0; k < 4; k++) {
                 __m256i low = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32 * (k % 2)));
                 if (k >= 2) low = _mm256_srli_epi16(low, 4);
@@ -256,25 +291,30 @@ static float dot_q6_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
                 const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * k), low2), 4);
                 const __m256i n = _mm256_or_si256(low, top);
                 const __m256i p = _mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)(x[b].qs + 128 * h + 32 * k)));
-                // The first 16 elements (8 int16 lanes, the low 128 bits) use one sub-block scale, the next 16 the next.
-                const int s = 8 * h + 2 * k;
-                const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(scales[s + 1]), _mm_set1_epi16(scales[s]));
+                const __m256i scale = _mm256_shuffle_epi8(half_scales, _mm256_loadu_si256((const __m256i *)q6k_scale_shuffle[k]));
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale));
             }
         }
-        isum = hsum_i32_8(acc);
+        accf = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load_u16(row + Q6_K_D)) * x[b].d), _mm256_cvtepi32_ps(acc), accf);
+    }
+    return hsum_float_8(accf);
 #else
-        isum = 0;
+    float sum = 0;
+    for (int b = 0; b < blocks; b++, row += Q6_K_BYTES) {
+        const uint8_t *ql = row, *qh = row + Q6_K_QH;
+        const int8_t *scales = (const int8_t *)(row + Q6_K_SCALES);
+        int isum = 0;
+        for (int s = 0; s < 16; s++) isum -= 32 * scales[s] * x[b].bsums[s];
         for (int i = 0; i < 256; i++) {
             const int h = i / 128, k = i % 128 / 32, l = i % 32;
             const int low = (ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0x0F;
             const int top = (qh[32 * h + l] >> (2 * k)) & 0x03;
             isum += scales[i / 16] * (low | top << 4) * x[b].qs[i];
         }
-#endif
-        sum += d * (float)(isum - 32 * offset);
+        sum += half_to_float(load_u16(row + Q6_K_D)) * x[b].d * (float)isum;
     }
     return sum;
+#endif
 }
 
 // ---- row loops ------------------------------------------------------------------------------
