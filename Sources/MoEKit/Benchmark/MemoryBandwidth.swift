@@ -14,14 +14,20 @@ public enum MemoryBandwidth {
         for _ in 0..<repeats {
             let start = Date()
             Parallel.forChunks(count, work: Int.max) { range in
-                var acc = SIMD16<Float>()
+                // Four independent accumulators: one would make the loop wait on its own adds
+                // (latency-bound, below what memory delivers, and below what a matvec streams).
+                var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>(), acc2 = SIMD16<Float>(), acc3 = SIMD16<Float>()
                 var i = range.lowerBound
                 let raw = UnsafeRawPointer(buffer)
-                while i + 16 <= range.upperBound {
-                    acc += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                    i += 16
+                while i + 64 <= range.upperBound {
+                    acc0 += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                    acc1 += raw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+                    acc2 += raw.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self)
+                    acc3 += raw.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self)
+                    i += 64
                 }
-                lock.lock(); sink += acc.sum(); lock.unlock()
+                while i < range.upperBound { acc0[0] += buffer[i]; i += 1 }
+                lock.lock(); sink += (acc0 + acc1 + acc2 + acc3).sum(); lock.unlock()
             }
             rates.append(Double(count * 4) / Date().timeIntervalSince(start))
         }

@@ -10,7 +10,7 @@ public enum BlockQ6_K {
     public static let bytes = 210
     static let highOffset = 128
     static let scalesOffset = 192
-    static let scaleOffset = 208
+    static let scaleOffset = 208   // d, the last two bytes
 
     /// The 6-bit n of element i (0…63; the value uses n − 32).
     @inline(__always) static func level(_ block: UnsafeRawPointer, _ i: Int) -> Int {
