@@ -9,6 +9,9 @@
 #include <math.h>
 #include <string.h>
 
+// a·b − c must stay two roundings (as in the Swift references and gguf-py), never one FMA.
+#pragma STDC FP_CONTRACT OFF
+
 #if MOE_AVX2
 #include <immintrin.h>
 #endif
@@ -87,7 +90,12 @@ static inline float quantize_block(const float *x, int count, int8_t *q) {
 }
 
 void MOE_FN(moe_quantize_q8)(const float *x, int n, moe_block_q8 *out) {
-    for (int b = 0; b < n / 32; b++) out[b].d = quantize_block(x + 32 * b, 32, out[b].qs);
+    for (int b = 0; b < n / 32; b++) {
+        out[b].d = quantize_block(x + 32 * b, 32, out[b].qs);
+        int sum = 0;
+        for (int i = 0; i < 32; i++) sum += out[b].qs[i];
+        out[b].sum = sum;
+    }
 }
 
 void MOE_FN(moe_quantize_q8k)(const float *x, int n, moe_block_q8k *out) {
@@ -315,6 +323,89 @@ static float dot_q6_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
     }
     return sum;
 #endif
+}
+
+// ---- dequantisation (the batched prompt path widens tiles for sgemm) ----------------------
+// Same f32 operations in the same order as the Swift reference dequantisers, written as
+// separate multiplies and subtractions (intrinsics are never contracted into FMAs), so the output
+// is bit-identical to theirs and to gguf-py's.
+
+void MOE_FN(moe_dequantize_q8_0)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 32; b++, block += Q8_0_BYTES, out += 32) {
+        const float d = half_to_float(load_u16(block));
+#if MOE_AVX2
+        const __m256 vd = _mm256_set1_ps(d);
+        for (int i = 0; i < 32; i += 8) {
+            const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(block + 2 + i)));
+            _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(q), vd));
+        }
+#else
+        for (int i = 0; i < 32; i++) out[i] = (float)(int8_t)block[2 + i] * d;
+#endif
+    }
+}
+
+void MOE_FN(moe_dequantize_q4_0)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 32; b++, block += Q4_0_BYTES, out += 32) {
+        const float d = half_to_float(load_u16(block));
+#if MOE_AVX2
+        const __m256 vd = _mm256_set1_ps(d);
+        for (int i = 0; i < 16; i += 8) {
+            const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(block + 2 + i)));
+            const __m256i low = _mm256_sub_epi32(_mm256_and_si256(bytes, _mm256_set1_epi32(0x0F)), _mm256_set1_epi32(8));
+            const __m256i high = _mm256_sub_epi32(_mm256_srli_epi32(bytes, 4), _mm256_set1_epi32(8));
+            _mm256_storeu_ps(out + i, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(low)));
+            _mm256_storeu_ps(out + 16 + i, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(high)));
+        }
+#else
+        for (int i = 0; i < 16; i++) {
+            out[i] = d * (float)((block[2 + i] & 0x0F) - 8);
+            out[i + 16] = d * (float)((block[2 + i] >> 4) - 8);
+        }
+#endif
+    }
+}
+
+void MOE_FN(moe_dequantize_q4_k)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 256; b++, block += Q4_K_BYTES, out += 256) {
+        const float d = half_to_float(load_u16(block)), dmin = half_to_float(load_u16(block + 2));
+        uint8_t sc[8], m[8];
+        q4k_unpack_scales(block + Q4_K_SCALES, sc, m);
+        const uint8_t *q = block + Q4_K_QS;
+        for (int j = 0; j < 8; j++) {
+            const float scale = d * (float)sc[j], offset = dmin * (float)m[j];
+            const uint8_t *chunk = q + 32 * (j / 2);
+            const int shift = 4 * (j % 2);
+            float *o = out + 32 * j;
+#if MOE_AVX2
+            const __m256 vs = _mm256_set1_ps(scale), vo = _mm256_set1_ps(offset);
+            for (int i = 0; i < 32; i += 8) {
+                const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(chunk + i)));
+                const __m256i nib = _mm256_and_si256(_mm256_srli_epi32(bytes, shift), _mm256_set1_epi32(0x0F));
+                _mm256_storeu_ps(o + i, _mm256_sub_ps(_mm256_mul_ps(vs, _mm256_cvtepi32_ps(nib)), vo));
+            }
+#else
+            for (int i = 0; i < 32; i++) o[i] = scale * (float)((chunk[i] >> shift) & 0x0F) - offset;
+#endif
+        }
+    }
+}
+
+void MOE_FN(moe_dequantize_q6_k)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 256; b++, block += Q6_K_BYTES, out += 256) {
+        const float d = half_to_float(load_u16(block + Q6_K_D));
+        const int8_t *scales = (const int8_t *)(block + Q6_K_SCALES);
+        for (int i = 0; i < 256; i++) {
+            const int h = i / 128, k = i % 128 / 32, l = i % 32;
+            const int low = (block[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0x0F;
+            const int top = (block[Q6_K_QH + 32 * h + l] >> (2 * k)) & 0x03;
+            out[i] = d * (float)scales[i / 16] * (float)((low | top << 4) - 32);
+        }
+    }
 }
 
 // ---- row loops ------------------------------------------------------------------------------

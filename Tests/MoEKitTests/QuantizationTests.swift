@@ -43,17 +43,34 @@ struct QuantizationTests {
         #expect(!WeightFormat.q8_0.canHoldRow(of: 48))
     }
 
-    @Test("the reference dequantiser equals gguf.quants.dequantize bit for bit", arguments: WeightFormat.blockFormats)
+    @Test("every dequantiser (Swift reference, C AVX2, C scalar) equals gguf.quants.dequantize bit for bit", arguments: WeightFormat.blockFormats)
     func dequantize(format: WeightFormat) throws {
         let f = try Self.fixture(format)
         #expect(f.blocks.count == f.rows * format.bytesPerRow(f.cols))
         let (w, _) = Self.matrix(f.blocks, rows: f.rows, cols: f.cols, format: format)
         var rows = [Float](repeating: .nan, count: f.rows * f.cols)
         for r in 0..<f.rows { rows.withUnsafeMutableBufferPointer { w.copyRow(r, into: $0.baseAddress! + r * f.cols) } }
-        #expect(rows.map(\.bitPattern) == f.dequantized.map(\.bitPattern))
-        // element(·,·) (loadElement) is the same arithmetic one value at a time.
+        #expect(rows.map(\.bitPattern) == f.dequantized.map(\.bitPattern), "copyRow (C, AVX2)")
+        // The scalar C bodies, what a machine without AVX2 runs.
+        var portable = [Float](repeating: .nan, count: f.rows * f.cols)
+        f.blocks.withUnsafeBytes { dequantizeBlocks($0.baseAddress!, format, count: f.rows * f.cols, into: &portable, portable: true) }
+        #expect(portable.map(\.bitPattern) == f.dequantized.map(\.bitPattern), "C scalar")
+        // The Swift references: element(·,·) (loadElement) one value at a time, and whole blocks.
         let elements = (0..<f.rows).flatMap { r in (0..<f.cols).map { w.element(r, $0) } }
-        #expect(elements.map(\.bitPattern) == f.dequantized.map(\.bitPattern))
+        #expect(elements.map(\.bitPattern) == f.dequantized.map(\.bitPattern), "element")
+        let reference: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void = switch format {
+        case .q8_0: BlockQ8_0.dequantize
+        case .q4_0: BlockQ4_0.dequantize
+        case .q4_k: BlockQ4_K.dequantize
+        default: BlockQ6_K.dequantize
+        }
+        var blocks = [Float](repeating: .nan, count: f.rows * f.cols)
+        f.blocks.withUnsafeBytes { raw in
+            for b in 0..<blocks.count / format.elementsPerBlock {
+                blocks.withUnsafeMutableBufferPointer { reference(raw.baseAddress! + b * format.bytesPerBlock, $0.baseAddress! + b * format.elementsPerBlock) }
+            }
+        }
+        #expect(blocks.map(\.bitPattern) == f.dequantized.map(\.bitPattern), "Swift reference")
     }
 
     @Test("the quantiser equals gguf.quants.quantize bit for bit", arguments: [WeightFormat.q8_0, .q4_0])
@@ -130,10 +147,11 @@ struct QuantizationTests {
         return matrix(bytes, rows: rows, cols: cols, format: format)
     }
 
-    @Test("matvec (AVX2 and scalar C) equals its naive twin on awkward sizes", arguments: WeightFormat.blockFormats)
+    @Test("matvec (VNNI where present, AVX2, scalar C) equals its naive twin on awkward sizes", arguments: WeightFormat.blockFormats)
     func matvec(format: WeightFormat) {
         #if arch(x86_64)
         #expect(QuantizedKernels.usesSIMD, "Package.swift compiles CQuantKernels for AVX2 on x86-64")
+        print("quantised kernels: VNNI \(QuantizedKernels.hasVNNI ? "present, tested as the best path" : "absent")")
         #endif
         let block = format.elementsPerBlock
         for (rows, cols) in [(1, block), (3, block), (17, 4 * block), (255, block), (255, 16 * block), (64, 1024 / block * block * 4)] {
@@ -155,10 +173,13 @@ struct QuantizationTests {
             // One row through Kernels.dot is the same product.
             let first = x.withUnsafeBufferPointer { Kernels.dot(w.rowPointer(0), format, $0.baseAddress!, cols) }
             #expect(first == y[0])
-            // The scalar C bodies (what a machine without AVX2 runs) sum the same integers.
-            var portable = [Float](repeating: .nan, count: rows)
-            QuantizedKernels.matvec(w, x, &portable, portable: true)
-            #expect(TestSupport.close(portable, NaiveKernels.quantizedMatvec(w, x), relative: 1e-5), "\(format.name) \(rows)×\(cols) scalar")
+            // Every body sums the same integers: AVX2, the scalar one (a machine without AVX2) and,
+            // through .best above, VNNI where this CPU has it.
+            for path in [QuantizedKernels.Path.avx2, .scalar] {
+                var other = [Float](repeating: .nan, count: rows)
+                QuantizedKernels.matvec(w, x, &other, path: path)
+                #expect(TestSupport.close(other, NaiveKernels.quantizedMatvec(w, x), relative: 1e-5), "\(format.name) \(rows)×\(cols) \(path)")
+            }
         }
     }
 

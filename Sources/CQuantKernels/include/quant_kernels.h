@@ -15,6 +15,7 @@
 typedef struct {
     float d;
     int8_t qs[32];
+    int32_t sum;   // Σ qs: the VNNI kernels multiply unsigned weights and subtract their bias·sum
 } moe_block_q8;
 
 // 256 activations with the sums of each 16 quants: the K formats' per-sub-block offsets (Q4_K's
@@ -36,6 +37,18 @@ void moe_matvec_q4_0(const void *w, size_t row_bytes, const moe_block_q8 *x, int
 void moe_matvec_q4_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q6_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 
+// AVX-512 VNNI (vpdpbusd) versions of the 32-block kernels, compiled for that target by function
+// attribute and chosen at run time: only call them when moe_cpu_has_vnni() is 1.
+int moe_cpu_has_vnni(void);
+void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+
+// Dequantises n elements (whole blocks) to f32, bit-identical to the Swift reference dequantisers.
+void moe_dequantize_q8_0(const void *src, float *out, int n);
+void moe_dequantize_q4_0(const void *src, float *out, int n);
+void moe_dequantize_q4_k(const void *src, float *out, int n);
+void moe_dequantize_q6_k(const void *src, float *out, int n);
+
 // 1 when the AVX2 paths were compiled in, 0 for the portable scalar ones.
 int moe_quant_kernels_simd(void);
 
@@ -47,5 +60,9 @@ void moe_matvec_q4_0_scalar(const void *w, size_t row_bytes, const moe_block_q8 
 void moe_matvec_q4_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q6_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 int moe_quant_kernels_simd_scalar(void);
+void moe_dequantize_q8_0_scalar(const void *src, float *out, int n);
+void moe_dequantize_q4_0_scalar(const void *src, float *out, int n);
+void moe_dequantize_q4_k_scalar(const void *src, float *out, int n);
+void moe_dequantize_q6_k_scalar(const void *src, float *out, int n);
 
 #endif

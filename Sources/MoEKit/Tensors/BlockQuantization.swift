@@ -1,3 +1,5 @@
+import CQuantKernels
+
 /// What the block formats share: their f16 scales, and whole-row conversion to and from f32 by
 /// each format's reference (de)quantiser. Block layouts live in Q8_0.swift, Q4_0.swift, Q4_K.swift,
 /// Q6_K.swift; the integer matrix–vector kernels in QuantizedKernels.swift.
@@ -12,19 +14,26 @@
     block.storeBytes(of: Float16(value).bitPattern.littleEndian, toByteOffset: offset, as: UInt16.self)
 }
 
-/// Dequantises `count` elements (whole blocks of `format`) at `base` into `out`.
-func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: Int, into out: UnsafeMutablePointer<Float>) {
+/// Dequantises `count` elements (whole blocks of `format`) at `base` into `out`, by the C
+/// dequantisers (AVX2; `portable`: their scalar bodies), which are bit-identical to the Swift
+/// reference ones (`Block….dequantize`); QuantizationTests hold all of them to gguf-py.
+func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: Int, into out: UnsafeMutablePointer<Float>, portable: Bool = false) {
     precondition(count % format.elementsPerBlock == 0, "\(count) elements are not whole \(format.name) blocks")
-    let dequantize: (UnsafeRawPointer, UnsafeMutablePointer<Float>) -> Void
+    let dequantize: (UnsafeRawPointer?, UnsafeMutablePointer<Float>?, Int32) -> Void
     switch format {
-    case .q8_0: dequantize = BlockQ8_0.dequantize
-    case .q4_0: dequantize = BlockQ4_0.dequantize
-    case .q4_k: dequantize = BlockQ4_K.dequantize
-    case .q6_k: dequantize = BlockQ6_K.dequantize
+    case .q8_0: dequantize = portable ? moe_dequantize_q8_0_scalar : moe_dequantize_q8_0
+    case .q4_0: dequantize = portable ? moe_dequantize_q4_0_scalar : moe_dequantize_q4_0
+    case .q4_k: dequantize = portable ? moe_dequantize_q4_k_scalar : moe_dequantize_q4_k
+    case .q6_k: dequantize = portable ? moe_dequantize_q6_k_scalar : moe_dequantize_q6_k
     case .f32, .f16, .bf16: preconditionFailure("\(format.name) is not a block format")
     }
-    for b in 0..<count / format.elementsPerBlock {
-        dequantize(base + b * format.bytesPerBlock, out + b * format.elementsPerBlock)
+    // The C functions count in Int32: whole chunks of 2²⁰ elements (a multiple of every block).
+    let chunk = 1 << 20
+    var start = 0
+    while start < count {
+        let n = min(chunk, count - start)
+        dequantize(base + format.bytesPerRow(start), out + start, Int32(n))
+        start += n
     }
 }
 

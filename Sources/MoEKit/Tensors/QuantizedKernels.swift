@@ -12,17 +12,28 @@ enum QuantizedKernels {
         format == .q4_k || format == .q6_k ? 256 : 32
     }
 
-    /// y = W·x. `portable` runs the scalar C bodies even where AVX2 is compiled (tests only).
-    static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, portable: Bool = false) {
+    /// Which C bodies run: the best this CPU has, or (tests) one in particular.
+    enum Path: CaseIterable {
+        case best, avx2, scalar
+    }
+
+    /// AVX-512 VNNI's vpdpbusd for Q8_0/Q4_0 where the CPU has it (decided once, at run time).
+    static let hasVNNI = moe_cpu_has_vnni() != 0
+
+    /// y = W·x. `path` other than `.best` is for tests (`.avx2` is the scalar bodies where AVX2
+    /// was not compiled).
+    static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, path: Path = .best) {
         let n = Int32(w.cols), rowBytes = w.rowBytes, base = w.base
+        let portable = path == .scalar
         switch w.format {
         case .q8_0, .q4_0:
             let quantize = portable ? moe_quantize_q8_scalar : moe_quantize_q8
-            let kernel = switch (w.format, portable) {
-            case (.q8_0, false): moe_matvec_q8_0
-            case (.q8_0, true): moe_matvec_q8_0_scalar
-            case (_, false): moe_matvec_q4_0
-            case (_, true): moe_matvec_q4_0_scalar
+            let vnni = path == .best && hasVNNI
+            let kernel = switch (w.format, path) {
+            case (.q8_0, .scalar): moe_matvec_q8_0_scalar
+            case (.q8_0, _): vnni ? moe_matvec_q8_0_vnni : moe_matvec_q8_0
+            case (_, .scalar): moe_matvec_q4_0_scalar
+            case (_, _): vnni ? moe_matvec_q4_0_vnni : moe_matvec_q4_0
             }
             withUnsafeTemporaryAllocation(of: moe_block_q8.self, capacity: max(1, w.cols / 32)) { blocks in
                 let xq = blocks.baseAddress!
