@@ -218,6 +218,9 @@ static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
     __m128 acc_min = _mm_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
+        // 8 KiB ahead, past the 4 KiB pages the hardware prefetchers stop at (see quant_kernels_vnni.c).
+        _mm_prefetch((const char *)(row + 8192), _MM_HINT_T0);
+        _mm_prefetch((const char *)(row + 8192 + 64), _MM_HINT_T0);
         uint8_t sc[8], m[8];
         q4k_unpack_scales(row + Q4_K_SCALES, sc, m);
         const uint8_t *q = row + Q4_K_QS;

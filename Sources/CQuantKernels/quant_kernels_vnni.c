@@ -16,6 +16,14 @@ int moe_cpu_has_vnni(void) {
     return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
 }
 
+// Software prefetch this far ahead of the row being read. The hardware prefetchers stop at 4 KiB
+// pages and these loops spend more instructions per byte than the bf16 one, so fewer lines are
+// in flight; measured on 512×1024 and 2048×1024 Q8_0 products, 8 KiB ahead gave +10–20%
+// (moepp matvec-bench), 4 KiB less, 16 KiB mixed.
+#ifndef PREFETCH_BYTES
+#define PREFETCH_BYTES 8192
+#endif
+
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni"))), apply_to = function)
 
 static inline float scale_of(const uint8_t *block, const moe_block_q8 *x) {
@@ -55,6 +63,7 @@ void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
         int b = 0;
         for (; b + 1 < blocks; b += 2) {
+            _mm_prefetch((const char *)(row + (size_t)b * 34 + PREFETCH_BYTES), _MM_HINT_T0);
             acc0 = q8_0_block(row + (size_t)b * 34, x + b, acc0);
             acc1 = q8_0_block(row + (size_t)(b + 1) * 34, x + b + 1, acc1);
         }
@@ -70,6 +79,7 @@ void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
         int b = 0;
         for (; b + 1 < blocks; b += 2) {
+            if (b % 4 == 0) _mm_prefetch((const char *)(row + (size_t)b * 18 + PREFETCH_BYTES), _MM_HINT_T0);
             acc0 = q4_0_block(row + (size_t)b * 18, x + b, acc0);
             acc1 = q4_0_block(row + (size_t)(b + 1) * 18, x + b + 1, acc1);
         }

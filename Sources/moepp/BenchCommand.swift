@@ -102,7 +102,11 @@ struct BenchCommand: ParsableCommand {
                 variants.append((format.name, try InMemoryQuantization.load(directory: directory, format: format)))
             }
             var results = [[DecodeBenchmark.Result]](repeating: [], count: variants.count)
+            // The roofline uses the best bandwidth seen, measured again each round: on a shared
+            // machine one early measurement can be low, and a fraction above 1 would mean nothing.
+            var roundBandwidths = [bandwidth]
             for _ in 0..<repeats {
+                roundBandwidths.append(MemoryBandwidth.measure(megabytes: 256, repeats: 3))
                 for (v, variant) in variants.enumerated() {
                     var benchmark = DecodeBenchmark(model: variant.model)
                     benchmark.promptTokens = promptTokens
@@ -112,12 +116,15 @@ struct BenchCommand: ParsableCommand {
                     results[v].append(try benchmark.run(bandwidth: bandwidth))
                 }
             }
+            let peak = roundBandwidths.max()!
+            print(String(format: "%@: bandwidth per round %@ GB/s; roofline at the best, %.1f GB/s", (directory as NSString).lastPathComponent,
+                         roundBandwidths.map { String(format: "%.1f", $0 / 1e9) }.joined(separator: ", "), peak / 1e9))
             let storedDecode = Statistics.median(results[0].map(\.decodeTokensPerSecond))
             for (v, variant) in variants.enumerated() {
                 let prompt = results[v].map(\.promptTokensPerSecond), decode = results[v].map(\.decodeTokensPerSecond)
                 let bytes = Statistics.median(results[v].map(\.bytesPerToken))
                 let weightBytes = variant.model.quantizableMatrixBytes
-                let roofline = bandwidth / bytes
+                let roofline = peak / bytes
                 print(String(format: "%@ | %@ | %.0f | %.1f (%.1f–%.1f) | %.2f (%.2f–%.2f) | %.1f | %.1f | %.2f | %.2f",
                              (directory as NSString).lastPathComponent, variant.name, Double(weightBytes) / 1e6,
                              Statistics.median(prompt), prompt.min()!, prompt.max()!,
