@@ -81,6 +81,8 @@ enum QuantizedKernels {
             for block in out {
                 scales.append(block.d)
                 withUnsafeBytes(of: block.qs) { quants += $0.bindMemory(to: Int8.self) }
+                // The VNNI kernels subtract bias·sum: it must be the sum of these quants.
+                precondition(Int(block.sum) == quants.suffix(32).reduce(0) { $0 + Int($1) }, "sum disagrees")
             }
         } else {
             var out = [moe_block_q8k](repeating: moe_block_q8k(), count: blocks)
