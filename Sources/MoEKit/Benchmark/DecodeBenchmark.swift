@@ -48,7 +48,7 @@ public struct DecodeBenchmark {
                 if case .constant = config.kind(ofExpert: choice.index) { bytes += 3 * config.hiddenSize * 4 }
             }
         }
-        return Double(bytes + model.lmHead.byteCount + model.embedding.cols * model.embedding.format.byteSize)
+        return Double(bytes + model.lmHead.byteCount + model.embedding.rowBytes)
     }
 
     public func run(bandwidth: Double) throws -> Result {

@@ -21,6 +21,10 @@ public final class CheckpointWeights: @unchecked Sendable {
     public let directory: String
     /// Where the hyper-parameters come from, for errors: `config.json`, or the GGUF file itself.
     public let configFile: String
+    /// Applied to every matrix `matrix(_:rows:cols:)` hands out, with its tensor name: how
+    /// `moepp bench --quantize` serves a checkpoint's matrices in a block format (quantised in
+    /// memory at load, see `WeightMatrix.quantized(to:)`). nil: the views as stored.
+    public var transformMatrix: (@Sendable (_ name: String, _ matrix: WeightMatrix) -> WeightMatrix)?
     private var tensors: [String: TensorView] = [:]
     public private(set) var sources: [any TensorSource] = []
 
@@ -108,7 +112,8 @@ public final class CheckpointWeights: @unchecked Sendable {
         guard tensor.format.canHoldRow(of: cols) else {
             throw CheckpointError(file: tensor.file.path, "tensor '\(name)': rows of \(cols) are not whole \(tensor.format.name) blocks")
         }
-        return WeightMatrix(rows: rows, cols: cols, format: tensor.format, base: tensor.base, owner: tensor.file)
+        let matrix = WeightMatrix(rows: rows, cols: cols, format: tensor.format, base: tensor.base, owner: tensor.file)
+        return transformMatrix?(name, matrix) ?? matrix
     }
 
     /// Small vectors (norm weights, constants) are widened to f32 once at load.

@@ -85,6 +85,9 @@ public final class SafeTensorsStreamWriter: StreamingTensorWriter {
     private var pending: [PlannedTensor]
 
     public init(path: String, plan: [PlannedTensor], metadata: [String: String] = [:]) throws {
+        if let block = plan.first(where: { $0.format.elementsPerBlock > 1 }) {
+            throw CheckpointError(file: path, "tensor '\(block.name)': safetensors cannot hold \(block.format.name) blocks")
+        }
         output = try OutputFile(path: path)
         pending = plan
         var header = "{"

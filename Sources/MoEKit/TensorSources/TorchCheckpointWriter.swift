@@ -43,6 +43,7 @@ public final class TorchCheckpointWriter {
                        produce: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         try whileOpen {
             guard !names.contains(name) else { throw CheckpointError(file: path, "tensor \(name.quotedForMessage) appended twice") }
+            guard format.elementsPerBlock == 1 else { throw CheckpointError(file: path, "tensor \(name.quotedForMessage): PyTorch storages cannot hold \(format.name) blocks") }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw CheckpointError(file: path, "tensor \(name.quotedForMessage): negative size in shape \(shape)") }
             var count = 1
             for size in shape {

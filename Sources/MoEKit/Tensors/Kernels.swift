@@ -6,6 +6,7 @@ public enum Kernels {
     /// Σ_i row[i]·x[i] over `count` elements of a weight row of any dtype, 16 lanes at a time.
     @inline(__always)
     public static func dot(_ row: UnsafeRawPointer, _ dtype: WeightFormat, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        if dtype.elementsPerBlock > 1 { return QuantizedKernels.dot(row, dtype, x, count) }
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
         let xRaw = UnsafeRawPointer(x)
@@ -32,6 +33,8 @@ public enum Kernels {
                 acc1 += unsafeBitCast(b1, to: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
                 i += 32
             }
+        case .q8_0, .q4_0, .q4_k, .q6_k:
+            break   // handled above
         }
         var sum = (acc0 + acc1).sum()
         while i < count { sum += loadElement(row, dtype, i) * x[i]; i += 1 }
@@ -39,7 +42,9 @@ public enum Kernels {
     }
 
     /// y = W·x (W is rows×cols, x has cols elements, y rows). Rows are split across cores.
+    /// Block formats take the integer path (QuantizedKernels).
     public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        if w.format.elementsPerBlock > 1 { QuantizedKernels.matvec(w, x, y); return }
         if w.format == .bf16 {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: max(32, w.cols)) { split in
                 splitEvenOdd(x, w.cols, split.baseAddress!)
@@ -94,14 +99,16 @@ public enum Kernels {
 
     /// Y = X·Wᵀ for a batch: X is tokens×cols (row-major), Y tokens×rows. One pass over the weights
     /// serves the whole batch: small batches take per-row dot products; otherwise f32 goes straight
-    /// to BLAS and f16/bf16 rows are widened a tile at a time (the tile split across cores).
+    /// to BLAS, f16/bf16 rows are widened and block formats dequantised a tile at a time (the tile
+    /// split across cores).
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
         if w.format == .f32 {
             sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
             return
         }
-        if tokens <= smallBatchTokens { smallBatch(w, x, tokens: tokens, y); return }
+        // Block formats' dot products quantise x per call, so they always take the tile path.
+        if tokens <= smallBatchTokens && w.format.elementsPerBlock == 1 { smallBatch(w, x, tokens: tokens, y); return }
         let tileRows = max(1, min(w.rows, (1 << 18) / max(1, w.cols)))
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * w.cols)
         defer { tile.deallocate() }

@@ -9,6 +9,32 @@ public enum NaiveKernels {
         }
     }
 
+    /// The twin of the integer kernels for block formats: x quantised as they quantise it, both
+    /// sides dequantised by the reference functions, products summed in Double.
+    public static func quantizedMatvec(_ w: WeightMatrix, _ x: [Float]) -> [Float] {
+        let blockSize = QuantizedKernels.activationBlock(w.format)
+        let (scales, quants) = quantizeActivations(x, blockSize: blockSize)
+        let xq = quants.indices.map { Double(Float(quants[$0]) * scales[$0 / blockSize]) }
+        return (0..<w.rows).map { r in
+            var sum = 0.0
+            for c in 0..<w.cols { sum += Double(w.element(r, c)) * xq[c] }
+            return Float(sum)
+        }
+    }
+
+    /// Activations to 8-bit blocks: d = max|x|/127 per block, q = x·(1/d) rounded half to even.
+    public static func quantizeActivations(_ x: [Float], blockSize: Int) -> (scales: [Float], quants: [Int8]) {
+        var scales = [Float](), quants = [Int8]()
+        for start in stride(from: 0, to: x.count, by: blockSize) {
+            let block = x[start..<start + blockSize]
+            let d = block.reduce(Float(0)) { max($0, abs($1)) } / 127
+            let id: Float = d != 0 ? 1 / d : 0
+            scales.append(d)
+            quants += block.map { Int8(($0 * id).rounded(.toNearestOrEven)) }
+        }
+        return (scales, quants)
+    }
+
     /// Y = X·Wᵀ with X given as token rows.
     public static func matmul(_ w: WeightMatrix, _ x: [[Float]]) -> [[Float]] {
         x.map { matvec(w, $0) }

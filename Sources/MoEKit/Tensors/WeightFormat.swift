@@ -1,22 +1,45 @@
 /// How a weight tensor's elements are stored. Element formats (f32, f16, bf16) hold one value per
-/// element; block formats (Q8_0, Q4_K …, in the quantisation work) hold `elementsPerBlock` values in
+/// element; block formats (ggml's Q8_0, Q4_0, Q4_K, Q6_K) hold `elementsPerBlock` values in
 /// `bytesPerBlock` bytes, so a row's bytes are `bytesPerRow(cols)` and a row must be whole blocks.
-/// Raw values are the safetensors header spellings.
+/// Raw values are the safetensors header spellings (element formats) and ggml's type names
+/// (block formats; safetensors refuses those). Each block format's layout is in its own file.
 public enum WeightFormat: String, Sendable, CaseIterable {
     case f32 = "F32"
     case f16 = "F16"
     case bf16 = "BF16"
+    case q8_0 = "Q8_0"
+    case q4_0 = "Q4_0"
+    case q4_k = "Q4_K"
+    case q6_k = "Q6_K"
 
-    public var elementsPerBlock: Int { 1 }
+    /// The formats with one value per element: what safetensors, `.bin` and the writers hold.
+    public static let elementFormats: [WeightFormat] = allCases.filter { $0.elementsPerBlock == 1 }
+    /// The quantised formats, whose rows are whole blocks.
+    public static let blockFormats: [WeightFormat] = allCases.filter { $0.elementsPerBlock > 1 }
+
+    public var elementsPerBlock: Int {
+        switch self {
+        case .f32, .f16, .bf16: return 1
+        case .q8_0: return BlockQ8_0.elements
+        case .q4_0: return BlockQ4_0.elements
+        case .q4_k: return BlockQ4_K.elements
+        case .q6_k: return BlockQ6_K.elements
+        }
+    }
 
     public var bytesPerBlock: Int {
         switch self {
         case .f32: return 4
         case .f16, .bf16: return 2
+        case .q8_0: return BlockQ8_0.bytes
+        case .q4_0: return BlockQ4_0.bytes
+        case .q4_k: return BlockQ4_K.bytes
+        case .q6_k: return BlockQ6_K.bytes
         }
     }
 
-    /// Bytes of one element of an element format (every format today is one).
+    /// Bytes of one element of an element format; for a block format, of one block (callers that
+    /// count elements must first check `elementsPerBlock == 1`).
     public var byteSize: Int { bytesPerBlock }
 
     /// Whether a row of `cols` elements is whole blocks.
@@ -43,17 +66,24 @@ public enum WeightFormat: String, Sendable, CaseIterable {
 }
 
 /// Reads element `index` of a raw buffer of `format` as Float (the slow, obviously-right path).
+/// A block format's element is its block's reference dequantisation at that position.
 @inline(__always) public func loadElement(_ base: UnsafeRawPointer, _ format: WeightFormat, _ index: Int) -> Float {
     switch format {
     case .f32: return base.load(fromByteOffset: index * 4, as: Float.self)
     case .f16: return Float(base.load(fromByteOffset: index * 2, as: Float16.self))
     case .bf16: return bfloat16ToFloat(base.load(fromByteOffset: index * 2, as: UInt16.self))
+    case .q8_0: return BlockQ8_0.value(base + index / 32 * BlockQ8_0.bytes, index % 32)
+    case .q4_0: return BlockQ4_0.value(base + index / 32 * BlockQ4_0.bytes, index % 32)
+    case .q4_k: return BlockQ4_K.value(base + index / 256 * BlockQ4_K.bytes, index % 256)
+    case .q6_k: return BlockQ6_K.value(base + index / 256 * BlockQ6_K.bytes, index % 256)
     }
 }
 
-/// Widens `count` elements starting at `base` into `out`.
+/// Widens `count` elements starting at `base` into `out` (for a block format, `count` whole blocks).
 public func convertToFloat(_ base: UnsafeRawPointer, _ format: WeightFormat, count: Int, into out: UnsafeMutablePointer<Float>) {
     switch format {
+    case .q8_0, .q4_0, .q4_k, .q6_k:
+        dequantizeBlocks(base, format, count: count, into: out)
     case .f32:
         out.update(from: base.assumingMemoryBound(to: Float.self), count: count)
     case .f16:
@@ -78,8 +108,10 @@ public func convertToFloat(_ base: UnsafeRawPointer, _ format: WeightFormat, cou
     }
 }
 
-/// Encodes floats as `dtype` little-endian bytes (for checkpoint writing).
+/// Encodes floats as `dtype` little-endian bytes (for checkpoint writing); a block format
+/// quantises them (`values.count` whole blocks).
 public func encodeFloats(_ values: [Float], as format: WeightFormat) -> [UInt8] {
+    if format.elementsPerBlock > 1 { return quantizeBlocks(values, as: format) }
     var bytes = [UInt8](repeating: 0, count: values.count * format.byteSize)
     bytes.withUnsafeMutableBytes { raw in
         for (i, value) in values.enumerated() {
@@ -87,6 +119,7 @@ public func encodeFloats(_ values: [Float], as format: WeightFormat) -> [UInt8] 
             case .f32: raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
             case .f16: raw.storeBytes(of: Float16(value).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self)
             case .bf16: raw.storeBytes(of: floatToBFloat16(value).littleEndian, toByteOffset: i * 2, as: UInt16.self)
+            case .q8_0, .q4_0, .q4_k, .q6_k: preconditionFailure("block formats are quantised above")
             }
         }
     }

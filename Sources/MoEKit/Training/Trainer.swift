@@ -203,7 +203,7 @@ public final class Trainer {
     /// Writes the model for the engine: weights in the plan's export dtype, config.json,
     /// tokenizer.json and training.json (the plan and the final figures).
     public func export(to directory: String) throws {
-        guard let dtype = WeightFormat(rawValue: plan.exportDType.uppercased()) else { throw CheckpointError(file: path("plan.json"), "key 'exportDType': expected F32, F16 or BF16") }
+        guard let dtype = WeightFormat(rawValue: plan.exportDType.uppercased()), dtype.elementsPerBlock == 1 else { throw CheckpointError(file: path("plan.json"), "key 'exportDType': expected F32, F16 or BF16") }
         try store.save(to: directory, dtype: dtype, metadata: ["format": "pt", "trained_by": "moepp train", "step": "\(step)"])
         let tokenizerTarget = (directory as NSString).appendingPathComponent("tokenizer.json")
         try? FileManager.default.removeItem(atPath: tokenizerTarget)

@@ -1,0 +1,68 @@
+// Integer matrix-vector products for ggml's block formats (Q8_0, Q4_0, Q4_K, Q6_K).
+//
+// The activation vector is quantised once per product to 8-bit blocks (moe_block_q8 for the
+// 32-element formats, moe_block_q8k for the 256-element K formats); each weight row is then
+// dotted with it in integers, one float multiply per block. Naive twins: NaiveKernels.quantizedMatvec
+// (Swift) dequantises the weights and the quantised activation and sums in Double.
+#ifndef MOEPP_QUANT_KERNELS_H
+#define MOEPP_QUANT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// 32 activations: x[i] ≈ d·qs[i], |qs| ≤ 127. d stays f32 (ggml's block_q8_0 narrows it to f16;
+// nothing here is written to a file, so the extra precision is free).
+typedef struct {
+    float d;
+    int8_t qs[32];
+    int32_t sum;   // Σ qs: the VNNI kernels multiply unsigned weights and subtract their bias·sum
+} moe_block_q8;
+
+// 256 activations with the sums of each 16 quants: the K formats' per-sub-block offsets (Q4_K's
+// min, Q6_K's −32) multiply these sums instead of every element.
+typedef struct {
+    float d;
+    int8_t qs[256];
+    int16_t bsums[16];
+} moe_block_q8k;
+
+// Quantises n floats (n a multiple of 32, resp. 256): d = max|x|/127, q = round-half-even(x·(1/d)).
+void moe_quantize_q8(const float *x, int n, moe_block_q8 *out);
+void moe_quantize_q8k(const float *x, int n, moe_block_q8k *out);
+
+// y[r] = row r · x for row_begin ≤ r < row_end; row r starts at w + r·row_bytes and holds n
+// elements (whole blocks); x is the activation quantised by the matching function above.
+void moe_matvec_q8_0(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q4_0(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q4_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q6_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+
+// AVX-512 VNNI (vpdpbusd) versions of the 32-block kernels, compiled for that target by function
+// attribute and chosen at run time: only call them when moe_cpu_has_vnni() is 1.
+int moe_cpu_has_vnni(void);
+void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+
+// Dequantises n elements (whole blocks) to f32, bit-identical to the Swift reference dequantisers.
+void moe_dequantize_q8_0(const void *src, float *out, int n);
+void moe_dequantize_q4_0(const void *src, float *out, int n);
+void moe_dequantize_q4_k(const void *src, float *out, int n);
+void moe_dequantize_q6_k(const void *src, float *out, int n);
+
+// 1 when the AVX2 paths were compiled in, 0 for the portable scalar ones.
+int moe_quant_kernels_simd(void);
+
+// The scalar bodies under their own names, on every machine: for the tests only.
+void moe_quantize_q8_scalar(const float *x, int n, moe_block_q8 *out);
+void moe_quantize_q8k_scalar(const float *x, int n, moe_block_q8k *out);
+void moe_matvec_q8_0_scalar(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q4_0_scalar(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q4_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q6_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+int moe_quant_kernels_simd_scalar(void);
+void moe_dequantize_q8_0_scalar(const void *src, float *out, int n);
+void moe_dequantize_q4_0_scalar(const void *src, float *out, int n);
+void moe_dequantize_q4_k_scalar(const void *src, float *out, int n);
+void moe_dequantize_q6_k_scalar(const void *src, float *out, int n);
+
+#endif

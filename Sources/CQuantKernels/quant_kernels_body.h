@@ -1,0 +1,429 @@
+// The kernels' bodies, included by quant_kernels.c (AVX2 where compiled for it) and by
+// quant_kernels_scalar.c (always scalar, names suffixed _scalar, so the tests also hold the
+// portable path to its twins on a machine that has AVX2). The includer defines MOE_AVX2 and
+// MOE_FN(name). Every kernel has an AVX2 body and a scalar body computing the same integer sums.
+// Block layouts are documented beside their Swift reference dequantisers
+// (Sources/MoEKit/Tensors/Q8_0.swift, Q4_0.swift, Q4_K.swift, Q6_K.swift).
+#include "quant_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+// a·b − c must stay two roundings (as in the Swift references and gguf-py), never one FMA.
+#pragma STDC FP_CONTRACT OFF
+
+#if MOE_AVX2
+#include <immintrin.h>
+#endif
+
+int MOE_FN(moe_quant_kernels_simd)(void) { return MOE_AVX2; }
+
+// Block byte sizes and field offsets (little-endian, packed).
+enum {
+    Q8_0_BYTES = 34,
+    Q4_0_BYTES = 18,
+    Q4_K_BYTES = 144, Q4_K_SCALES = 4, Q4_K_QS = 16,
+    Q6_K_BYTES = 210, Q6_K_QH = 128, Q6_K_SCALES = 192, Q6_K_D = 208,
+};
+
+static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+// f16 → f32, exact (every f16 is an f32).
+static inline float half_to_float(uint16_t h) {
+#if MOE_AVX2
+    return _cvtsh_ss(h);
+#else
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF, bits;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000 | (mantissa << 13);
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else {  // subnormal: normalise
+        exponent = 113;
+        while (!(mantissa & 0x400)) { mantissa <<= 1; exponent--; }
+        bits = sign | (exponent << 23) | ((mantissa & 0x3FF) << 13);
+    }
+    float f; memcpy(&f, &bits, 4); return f;
+#endif
+}
+
+// ---- activation quantisation -------------------------------------------------------------
+
+// One block of `count` activations: returns d, writes q. Round-half-even is what both the SIMD
+// (_MM_FROUND_TO_NEAREST_INT) and scalar (nearbyintf in the default rounding mode) paths do.
+static inline float quantize_block(const float *x, int count, int8_t *q) {
+    float amax = 0;
+#if MOE_AVX2
+    __m256 vmax = _mm256_setzero_ps();
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int i = 0; i < count; i += 8) vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    amax = _mm_cvtss_f32(m4);
+#else
+    for (int i = 0; i < count; i++) amax = fmaxf(amax, fabsf(x[i]));
+#endif
+    const float d = amax / 127;
+    const float id = d != 0 ? 1 / d : 0;
+#if MOE_AVX2
+    const __m256 vid = _mm256_set1_ps(id);
+    for (int i = 0; i < count; i += 32) {
+        __m256i r[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * k), vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            r[k] = _mm256_cvtps_epi32(v);
+        }
+        // Pack 32 int32 → 32 int8; the packs interleave 128-bit lanes, the permute restores order.
+        __m256i a = _mm256_packs_epi32(r[0], r[1]), b = _mm256_packs_epi32(r[2], r[3]);
+        __m256i p = _mm256_packs_epi16(a, b);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(q + i), p);
+    }
+#else
+    for (int i = 0; i < count; i++) q[i] = (int8_t)nearbyintf(x[i] * id);
+#endif
+    return d;
+}
+
+void MOE_FN(moe_quantize_q8)(const float *x, int n, moe_block_q8 *out) {
+    for (int b = 0; b < n / 32; b++) {
+        out[b].d = quantize_block(x + 32 * b, 32, out[b].qs);
+        int sum = 0;
+        for (int i = 0; i < 32; i++) sum += out[b].qs[i];
+        out[b].sum = sum;
+    }
+}
+
+void MOE_FN(moe_quantize_q8k)(const float *x, int n, moe_block_q8k *out) {
+    for (int b = 0; b < n / 256; b++) {
+        out[b].d = quantize_block(x + 256 * b, 256, out[b].qs);
+        for (int s = 0; s < 16; s++) {
+            int sum = 0;
+            for (int i = 0; i < 16; i++) sum += out[b].qs[16 * s + i];
+            out[b].bsums[s] = (int16_t)sum;
+        }
+    }
+}
+
+// ---- AVX2 helpers --------------------------------------------------------------------------
+#if MOE_AVX2
+static inline float hsum_float_8(__m256 x) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+// Σ x·y over 32 signed bytes as 8 int32 lanes. vpmaddubsw wants unsigned × signed, so x's sign
+// moves onto y (|x|·sign(x)·y); pairs cannot saturate: 2·128·127 < 2¹⁵.
+static inline __m256i dot_i8_pairs(__m256i x, __m256i y) {
+    const __m256i dot = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(dot, _mm256_set1_epi16(1));
+}
+#endif
+
+// ---- Q8_0 · q8 ----------------------------------------------------------------------------
+#if MOE_AVX2
+// One block's contribution, added to acc: (d_w·d_x)·Σ w·x.
+static inline __m256 q8_0_block(const uint8_t *row, const moe_block_q8 *x, __m256 acc) {
+    const __m256i w = _mm256_loadu_si256((const __m256i *)(row + 2));
+    const __m256i v = _mm256_loadu_si256((const __m256i *)x->qs);
+    const __m256 scale = _mm256_set1_ps(half_to_float(load_u16(row)) * x->d);
+    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8_pairs(w, v)), acc);
+}
+#endif
+
+static float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) {
+#if MOE_AVX2
+    // Two accumulators, so consecutive blocks' multiply-adds do not wait on each other.
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 1 < blocks; b += 2) {
+        acc0 = q8_0_block(row + (size_t)b * Q8_0_BYTES, x + b, acc0);
+        acc1 = q8_0_block(row + (size_t)(b + 1) * Q8_0_BYTES, x + b + 1, acc1);
+    }
+    if (b < blocks) acc0 = q8_0_block(row + (size_t)b * Q8_0_BYTES, x + b, acc0);
+    return hsum_float_8(_mm256_add_ps(acc0, acc1));
+#else
+    float sum = 0;
+    for (int b = 0; b < blocks; b++, row += Q8_0_BYTES) {
+        int s = 0;
+        for (int i = 0; i < 32; i++) s += (int8_t)row[2 + i] * x[b].qs[i];
+        sum += half_to_float(load_u16(row)) * x[b].d * (float)s;
+    }
+    return sum;
+#endif
+}
+
+// ---- Q4_0 · q8 ----------------------------------------------------------------------------
+#if MOE_AVX2
+static inline __m256 q4_0_block(const uint8_t *row, const moe_block_q8 *x, __m256 acc) {
+    // Elements 0–15 are the low nibbles, 16–31 the high ones: one 128-bit lane each.
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(row + 2));
+    __m256i w = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    w = _mm256_sub_epi8(_mm256_and_si256(w, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
+    const __m256i v = _mm256_loadu_si256((const __m256i *)x->qs);
+    const __m256 scale = _mm256_set1_ps(half_to_float(load_u16(row)) * x->d);
+    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8_pairs(w, v)), acc);
+}
+#endif
+
+static float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) {
+#if MOE_AVX2
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 1 < blocks; b += 2) {
+        acc0 = q4_0_block(row + (size_t)b * Q4_0_BYTES, x + b, acc0);
+        acc1 = q4_0_block(row + (size_t)(b + 1) * Q4_0_BYTES, x + b + 1, acc1);
+    }
+    if (b < blocks) acc0 = q4_0_block(row + (size_t)b * Q4_0_BYTES, x + b, acc0);
+    return hsum_float_8(_mm256_add_ps(acc0, acc1));
+#else
+    float sum = 0;
+    for (int b = 0; b < blocks; b++, row += Q4_0_BYTES) {
+        int s = 0;
+        for (int i = 0; i < 16; i++) {
+            s += ((row[2 + i] & 0x0F) - 8) * x[b].qs[i];
+            s += ((row[2 + i] >> 4) - 8) * x[b].qs[i + 16];
+        }
+        sum += half_to_float(load_u16(row)) * x[b].d * (float)s;
+    }
+    return sum;
+#endif
+}
+
+// ---- Q4_K · q8k ---------------------------------------------------------------------------
+// Per block: d·dx·Σ_j sc_j·Σ_i n_i·q_i − dmin·dx·Σ_j m_j·(Σ_i q_i over sub-block j).
+
+// The eight 6-bit scales and mins as bytes, unpacked a 32-bit word at a time (layout in
+// Q4_K.swift): sc0–3 = bytes 0–3 & 63, m0–3 = bytes 4–7 & 63, sc4–7 = low nibbles of bytes 8–11
+// with bits 4–5 from the top of bytes 0–3, m4–7 = high nibbles of 8–11 with the top of 4–7.
+static inline void q4k_unpack_scales(const uint8_t *packed, uint8_t sc[8], uint8_t m[8]) {
+    uint32_t w[3];
+    memcpy(w, packed, 12);
+    const uint32_t sc_lo = w[0] & 0x3F3F3F3F, m_lo = w[1] & 0x3F3F3F3F;
+    const uint32_t sc_hi = (w[2] & 0x0F0F0F0F) | ((w[0] >> 2) & 0x30303030);
+    const uint32_t m_hi = ((w[2] >> 4) & 0x0F0F0F0F) | ((w[1] >> 2) & 0x30303030);
+    memcpy(sc, &sc_lo, 4); memcpy(sc + 4, &sc_hi, 4);
+    memcpy(m, &m_lo, 4); memcpy(m + 4, &m_hi, 4);
+}
+
+static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
+#if MOE_AVX2
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
+        // 8 KiB ahead, past the 4 KiB pages the hardware prefetchers stop at (see quant_kernels_vnni.c).
+        _mm_prefetch((const char *)(row + 8192), _MM_HINT_T0);
+        _mm_prefetch((const char *)(row + 8192 + 64), _MM_HINT_T0);
+        uint8_t sc[8], m[8];
+        q4k_unpack_scales(row + Q4_K_SCALES, sc, m);
+        const uint8_t *q = row + Q4_K_QS;
+        __m256i isum = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+            const __m256i lo = _mm256_and_si256(packed, low4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            // n ≤ 15 unsigned × q signed: pairs ≤ 2·15·128, no saturation.
+            const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * c)));
+            const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * c + 32)));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c])));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1])));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load_u16(row)) * x[b].d), _mm256_cvtepi32_ps(isum), acc);
+        // Σ_j m_j·(bsums[2j] + bsums[2j+1]): pairwise sums, then one multiply-add of 8 int16.
+        const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)x[b].bsums), _mm_loadu_si128((const __m128i *)(x[b].bsums + 8)));
+        const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+        acc_min = _mm_fmadd_ps(_mm_set1_ps(half_to_float(load_u16(row + 2)) * x[b].d), _mm_cvtepi32_ps(_mm_madd_epi16(mins, pairs)), acc_min);
+    }
+    __m128 r = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return hsum_float_8(acc) - _mm_cvtss_f32(r);
+#else
+    float sum = 0;
+    for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
+        uint8_t sc[8], m[8];
+        q4k_unpack_scales(row + Q4_K_SCALES, sc, m);
+        const uint8_t *q = row + Q4_K_QS;
+        int isum = 0, offset = 0;
+        for (int j = 0; j < 8; j++) {
+            int s = 0;
+            for (int i = 0; i < 32; i++) {
+                const uint8_t byte = q[32 * (j / 2) + i];
+                s += ((j % 2 == 0) ? (byte & 0x0F) : (byte >> 4)) * x[b].qs[32 * j + i];
+            }
+            isum += sc[j] * s;
+            offset += m[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        }
+        sum += half_to_float(load_u16(row)) * x[b].d * (float)isum - half_to_float(load_u16(row + 2)) * x[b].d * (float)offset;
+    }
+    return sum;
+#endif
+}
+
+// ---- Q6_K · q8k ---------------------------------------------------------------------------
+// Per block: d·dx·Σ_s scale_s·(Σ_i n_i·q_i − 32·Σ_i q_i) over the 16 sub-blocks of 16.
+#if MOE_AVX2
+// Shuffles picking, from 8 int16 scales broadcast to both 128-bit lanes, scale 2k into every
+// int16 of the low lane and scale 2k+1 into every int16 of the high lane (quarter k of a half).
+static const uint8_t q6k_scale_shuffle[4][32] = {
+#define PAIR(i) (2 * (i)), (2 * (i) + 1)
+#define LANE(i) PAIR(i), PAIR(i), PAIR(i), PAIR(i), PAIR(i), PAIR(i), PAIR(i), PAIR(i)
+    {LANE(0), LANE(1)}, {LANE(2), LANE(3)}, {LANE(4), LANE(5)}, {LANE(6), LANE(7)},
+#undef LANE
+#undef PAIR
+};
+#endif
+
+static float dot_q6_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
+#if MOE_AVX2
+    __m256 accf = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
+    for (int b = 0; b < blocks; b++, row += Q6_K_BYTES) {
+        const uint8_t *ql = row, *qh = row + Q6_K_QH;
+        const __m128i scales8 = _mm_loadu_si128((const __m128i *)(row + Q6_K_SCALES));
+        // −32·Σ_s scale_s·bsums[s], folded into the integer sum up front.
+        const __m256i scales16 = _mm256_cvtepi8_epi16(scales8);
+        __m256i acc = _mm256_slli_epi32(_mm256_madd_epi16(scales16, _mm256_loadu_si256((const __m256i *)x[b].bsums)), 5);
+        acc = _mm256_sub_epi32(_mm256_setzero_si256(), acc);
+        for (int h = 0; h < 2; h++) {
+            const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * h));
+            const __m256i half_scales = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h == 0 ? scales8 : _mm_srli_si128(scales8, 8)));
+            for (int k = 0; k < 4; k++) {
+                __m256i low = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32 * (k % 2)));
+                if (k >= 2) low = _mm256_srli_epi16(low, 4);
+                low = _mm256_and_si256(low, low4);
+                // The shifts are 16-bit, so mask each byte after shifting; (≤3)·16 stays in its byte.
+                const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * k), low2), 4);
+                const __m256i n = _mm256_or_si256(low, top);
+                const __m256i p = _mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)(x[b].qs + 128 * h + 32 * k)));
+                const __m256i scale = _mm256_shuffle_epi8(half_scales, _mm256_loadu_si256((const __m256i *)q6k_scale_shuffle[k]));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale));
+            }
+        }
+        accf = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load_u16(row + Q6_K_D)) * x[b].d), _mm256_cvtepi32_ps(acc), accf);
+    }
+    return hsum_float_8(accf);
+#else
+    float sum = 0;
+    for (int b = 0; b < blocks; b++, row += Q6_K_BYTES) {
+        const uint8_t *ql = row, *qh = row + Q6_K_QH;
+        const int8_t *scales = (const int8_t *)(row + Q6_K_SCALES);
+        int isum = 0;
+        for (int s = 0; s < 16; s++) isum -= 32 * scales[s] * x[b].bsums[s];
+        for (int i = 0; i < 256; i++) {
+            const int h = i / 128, k = i % 128 / 32, l = i % 32;
+            const int low = (ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0x0F;
+            const int top = (qh[32 * h + l] >> (2 * k)) & 0x03;
+            isum += scales[i / 16] * (low | top << 4) * x[b].qs[i];
+        }
+        sum += half_to_float(load_u16(row + Q6_K_D)) * x[b].d * (float)isum;
+    }
+    return sum;
+#endif
+}
+
+// ---- dequantisation (the batched prompt path widens tiles for sgemm) ----------------------
+// Same f32 operations in the same order as the Swift reference dequantisers, written as
+// separate multiplies and subtractions (intrinsics are never contracted into FMAs), so the output
+// is bit-identical to theirs and to gguf-py's.
+
+void MOE_FN(moe_dequantize_q8_0)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 32; b++, block += Q8_0_BYTES, out += 32) {
+        const float d = half_to_float(load_u16(block));
+#if MOE_AVX2
+        const __m256 vd = _mm256_set1_ps(d);
+        for (int i = 0; i < 32; i += 8) {
+            const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(block + 2 + i)));
+            _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(q), vd));
+        }
+#else
+        for (int i = 0; i < 32; i++) out[i] = (float)(int8_t)block[2 + i] * d;
+#endif
+    }
+}
+
+void MOE_FN(moe_dequantize_q4_0)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 32; b++, block += Q4_0_BYTES, out += 32) {
+        const float d = half_to_float(load_u16(block));
+#if MOE_AVX2
+        const __m256 vd = _mm256_set1_ps(d);
+        for (int i = 0; i < 16; i += 8) {
+            const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(block + 2 + i)));
+            const __m256i low = _mm256_sub_epi32(_mm256_and_si256(bytes, _mm256_set1_epi32(0x0F)), _mm256_set1_epi32(8));
+            const __m256i high = _mm256_sub_epi32(_mm256_srli_epi32(bytes, 4), _mm256_set1_epi32(8));
+            _mm256_storeu_ps(out + i, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(low)));
+            _mm256_storeu_ps(out + 16 + i, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(high)));
+        }
+#else
+        for (int i = 0; i < 16; i++) {
+            out[i] = d * (float)((block[2 + i] & 0x0F) - 8);
+            out[i + 16] = d * (float)((block[2 + i] >> 4) - 8);
+        }
+#endif
+    }
+}
+
+void MOE_FN(moe_dequantize_q4_k)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 256; b++, block += Q4_K_BYTES, out += 256) {
+        const float d = half_to_float(load_u16(block)), dmin = half_to_float(load_u16(block + 2));
+        uint8_t sc[8], m[8];
+        q4k_unpack_scales(block + Q4_K_SCALES, sc, m);
+        const uint8_t *q = block + Q4_K_QS;
+        for (int j = 0; j < 8; j++) {
+            const float scale = d * (float)sc[j], offset = dmin * (float)m[j];
+            const uint8_t *chunk = q + 32 * (j / 2);
+            const int shift = 4 * (j % 2);
+            float *o = out + 32 * j;
+#if MOE_AVX2
+            const __m256 vs = _mm256_set1_ps(scale), vo = _mm256_set1_ps(offset);
+            for (int i = 0; i < 32; i += 8) {
+                const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(chunk + i)));
+                const __m256i nib = _mm256_and_si256(_mm256_srli_epi32(bytes, shift), _mm256_set1_epi32(0x0F));
+                _mm256_storeu_ps(o + i, _mm256_sub_ps(_mm256_mul_ps(vs, _mm256_cvtepi32_ps(nib)), vo));
+            }
+#else
+            for (int i = 0; i < 32; i++) o[i] = scale * (float)((chunk[i] >> shift) & 0x0F) - offset;
+#endif
+        }
+    }
+}
+
+void MOE_FN(moe_dequantize_q6_k)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 256; b++, block += Q6_K_BYTES, out += 256) {
+        const float d = half_to_float(load_u16(block + Q6_K_D));
+        const int8_t *scales = (const int8_t *)(block + Q6_K_SCALES);
+        for (int i = 0; i < 256; i++) {
+            const int h = i / 128, k = i % 128 / 32, l = i % 32;
+            const int low = (block[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0x0F;
+            const int top = (block[Q6_K_QH + 32 * h + l] >> (2 * k)) & 0x03;
+            out[i] = d * (float)scales[i / 16] * (float)((low | top << 4) - 32);
+        }
+    }
+}
+
+// ---- row loops ------------------------------------------------------------------------------
+void MOE_FN(moe_matvec_q8_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) y[r] = dot_q8_0((const uint8_t *)w + (size_t)r * row_bytes, x, n / 32);
+}
+
+void MOE_FN(moe_matvec_q4_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) y[r] = dot_q4_0((const uint8_t *)w + (size_t)r * row_bytes, x, n / 32);
+}
+
+void MOE_FN(moe_matvec_q4_k)(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) y[r] = dot_q4_k((const uint8_t *)w + (size_t)r * row_bytes, x, n / 256);
+}
+
+void MOE_FN(moe_matvec_q6_k)(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) y[r] = dot_q6_k((const uint8_t *)w + (size_t)r * row_bytes, x, n / 256);
+}

@@ -1,0 +1,93 @@
+import Foundation
+
+/// Matrix–vector throughput per weight format, in bytes of weights read per second: the figure
+/// decode speed follows on a bandwidth-bound machine. Each format cycles through a pool of copies
+/// of one matrix larger in total than the last-level cache, so every product streams from memory;
+/// rounds interleave the formats so that noise from other users of the cores hits all alike.
+/// Each round also times a plain read of a pool of the same size (four accumulators per core):
+/// the bandwidth that round's products are set against, so a busy machine lowers both.
+public enum MatvecBenchmark {
+    public struct Result: Sendable {
+        public var format: WeightFormat
+        public var bytesPerProduct: Int
+        /// Weight bytes per second of each round.
+        public var rates: [Double]
+        /// Each round's rate ÷ that round's plain-read bandwidth.
+        public var fractions: [Double]
+        public var median: Double { Statistics.median(rates) }
+    }
+
+    /// One matrix of `format` with weights ~ N(0, 0.02²) (Q6_K, which has no quantiser here:
+    /// random quants with a small scale), as bytes.
+    static func prototype(rows: Int, cols: Int, format: WeightFormat) -> [UInt8] {
+        var random = SeededRandom(seed: 7)
+        if format == .q6_k {
+            var bytes = (0..<rows * format.bytesPerRow(cols)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            let d = Float16(0.0005).bitPattern
+            for b in stride(from: 0, to: bytes.count, by: BlockQ6_K.bytes) {
+                bytes[b + BlockQ6_K.scaleOffset] = UInt8(d & 0xFF)
+                bytes[b + BlockQ6_K.scaleOffset + 1] = UInt8(d >> 8)
+            }
+            return bytes
+        }
+        return encodeFloats(random.normals(rows * cols, scale: 0.02), as: format)
+    }
+
+    public static func run(rows: Int, cols: Int, formats: [WeightFormat], poolBytes: Int = 256 << 20, rounds: Int = 7) -> [Result] {
+        var pools: [(storage: ByteStorage, matrices: [WeightMatrix])] = []
+        for format in formats {
+            let bytes = prototype(rows: rows, cols: cols, format: format)
+            let copies = max(1, (poolBytes + bytes.count - 1) / bytes.count)
+            let storage = ByteStorage(count: copies * bytes.count)
+            var matrices: [WeightMatrix] = []
+            for c in 0..<copies {
+                (storage.pointer + c * bytes.count).copyMemory(from: bytes, byteCount: bytes.count)
+                matrices.append(WeightMatrix(rows: rows, cols: cols, format: format, base: UnsafeRawPointer(storage.pointer + c * bytes.count), owner: storage))
+            }
+            pools.append((storage, matrices))
+        }
+        var random = SeededRandom(seed: 3)
+        let x = random.normals(cols, scale: 1)
+        var y = [Float](repeating: 0, count: rows)
+        var results = formats.enumerated().map { Result(format: $1, bytesPerProduct: pools[$0].matrices[0].byteCount, rates: [], fractions: []) }
+        let plain = ByteStorage(count: poolBytes)
+        for round in -1..<rounds {   // round −1 warms up (page faults, frequency)
+            let stream = readRate(plain)
+            for (f, pool) in pools.enumerated() {
+                let start = Date()
+                for matrix in pool.matrices { Kernels.matvec(matrix, x, &y) }
+                let rate = Double(pool.matrices.count * results[f].bytesPerProduct) / Date().timeIntervalSince(start)
+                if round >= 0 {
+                    results[f].rates.append(rate)
+                    results[f].fractions.append(rate / stream)
+                }
+            }
+        }
+        return results
+    }
+
+    /// Bytes per second of summing `storage` as floats on every core.
+    static func readRate(_ storage: ByteStorage) -> Double {
+        let count = storage.count / 4
+        let floats = UnsafeRawPointer(storage.pointer)
+        let start = Date()
+        var sink = SIMD16<Float>()
+        withUnsafeMutablePointer(to: &sink) { sinkPointer in
+            let lock = NSLock()
+            Parallel.forChunks(count / 64, work: Int.max) { range in
+                var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>(), acc2 = SIMD16<Float>(), acc3 = SIMD16<Float>()
+                for i in range {
+                    let at = i * 256
+                    acc0 += floats.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
+                    acc1 += floats.loadUnaligned(fromByteOffset: at + 64, as: SIMD16<Float>.self)
+                    acc2 += floats.loadUnaligned(fromByteOffset: at + 128, as: SIMD16<Float>.self)
+                    acc3 += floats.loadUnaligned(fromByteOffset: at + 192, as: SIMD16<Float>.self)
+                }
+                lock.lock(); sinkPointer.pointee += acc0 + acc1 + acc2 + acc3; lock.unlock()
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        if sink.sum().isNaN { print("") }   // keeps the loads alive
+        return Double(count / 64 * 256) / seconds
+    }
+}

@@ -1,0 +1,101 @@
+import CQuantKernels
+
+/// What the block formats share: their f16 scales, and whole-row conversion to and from f32 by
+/// each format's reference (de)quantiser. Block layouts live in Q8_0.swift, Q4_0.swift, Q4_K.swift,
+/// Q6_K.swift; the integer matrix–vector kernels in QuantizedKernels.swift.
+
+/// An f16 scale at `offset` (blocks are packed, so unaligned), widened exactly to f32.
+@inline(__always) func loadHalf(_ block: UnsafeRawPointer, _ offset: Int) -> Float {
+    Float(Float16(bitPattern: UInt16(littleEndian: block.loadUnaligned(fromByteOffset: offset, as: UInt16.self))))
+}
+
+/// Narrows `value` to f16 (round to nearest even, as numpy's `astype(float16)` and ggml do).
+@inline(__always) func storeHalf(_ value: Float, _ block: UnsafeMutableRawPointer, _ offset: Int) {
+    block.storeBytes(of: Float16(value).bitPattern.littleEndian, toByteOffset: offset, as: UInt16.self)
+}
+
+/// Dequantises `count` elements (whole blocks of `format`) at `base` into `out`, by the C
+/// dequantisers (AVX2; `portable`: their scalar bodies), which are bit-identical to the Swift
+/// reference ones (`Block….dequantize`); QuantizationTests hold all of them to gguf-py.
+func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: Int, into out: UnsafeMutablePointer<Float>, portable: Bool = false) {
+    precondition(count % format.elementsPerBlock == 0, "\(count) elements are not whole \(format.name) blocks")
+    let dequantize: (UnsafeRawPointer?, UnsafeMutablePointer<Float>?, Int32) -> Void
+    switch format {
+    case .q8_0: dequantize = portable ? moe_dequantize_q8_0_scalar : moe_dequantize_q8_0
+    case .q4_0: dequantize = portable ? moe_dequantize_q4_0_scalar : moe_dequantize_q4_0
+    case .q4_k: dequantize = portable ? moe_dequantize_q4_k_scalar : moe_dequantize_q4_k
+    case .q6_k: dequantize = portable ? moe_dequantize_q6_k_scalar : moe_dequantize_q6_k
+    case .f32, .f16, .bf16: preconditionFailure("\(format.name) is not a block format")
+    }
+    // The C functions count in Int32: whole chunks of 2²⁰ elements (a multiple of every block).
+    let chunk = 1 << 20
+    var start = 0
+    while start < count {
+        let n = min(chunk, count - start)
+        dequantize(base + format.bytesPerRow(start), out + start, Int32(n))
+        start += n
+    }
+}
+
+/// Whether `format` has a quantiser here (Q6_K is read-only: files carry it, we do not write it).
+public func canQuantize(to format: WeightFormat) -> Bool {
+    [.q8_0, .q4_0, .q4_k].contains(format)
+}
+
+/// Quantises `count` floats (whole blocks) into `out` (`format.bytesPerRow(count)` bytes).
+public func quantizeBlocks(_ x: UnsafePointer<Float>, count: Int, as format: WeightFormat, into out: UnsafeMutableRawPointer) {
+    precondition(count % format.elementsPerBlock == 0, "\(count) elements are not whole \(format.name) blocks")
+    let quantize: (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void
+    switch format {
+    case .q8_0: quantize = BlockQ8_0.quantize
+    case .q4_0: quantize = BlockQ4_0.quantize
+    case .q4_k: quantize = BlockQ4_K.quantize
+    case .q6_k, .f32, .f16, .bf16: preconditionFailure("no quantiser for \(format.name)")
+    }
+    for b in 0..<count / format.elementsPerBlock {
+        quantize(x + b * format.elementsPerBlock, out + b * format.bytesPerBlock)
+    }
+}
+
+public func quantizeBlocks(_ values: [Float], as format: WeightFormat) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: format.bytesPerRow(values.count))
+    values.withUnsafeBufferPointer { x in
+        bytes.withUnsafeMutableBytes { quantizeBlocks(x.baseAddress!, count: values.count, as: format, into: $0.baseAddress!) }
+    }
+    return bytes
+}
+
+extension WeightMatrix {
+    /// This matrix quantised to `format` into heap storage it owns, a tile of rows at a time
+    /// (never the whole matrix widened). For `moepp bench --quantize` and tests.
+    public func quantized(to format: WeightFormat) -> WeightMatrix {
+        precondition(canQuantize(to: format) && format.canHoldRow(of: cols), "cannot quantise \(cols)-wide rows to \(format.name)")
+        let rowBytes = format.bytesPerRow(cols)
+        let storage = ByteStorage(count: rows * rowBytes)
+        let tileRows = max(1, min(rows, (1 << 16) / max(1, cols)))
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * cols)
+        defer { tile.deallocate() }
+        var start = 0
+        while start < rows {
+            let count = min(tileRows, rows - start)
+            convertToFloat(rowPointer(start), self.format, count: count * cols, into: tile)
+            quantizeBlocks(tile, count: count * cols, as: format, into: storage.pointer + start * rowBytes)
+            start += count
+        }
+        return WeightMatrix(rows: rows, cols: cols, format: format, base: UnsafeRawPointer(storage.pointer), owner: storage)
+    }
+}
+
+/// Heap bytes owned by WeightMatrix views (quantised copies).
+public final class ByteStorage: @unchecked Sendable {
+    public let pointer: UnsafeMutableRawPointer
+    public let count: Int
+
+    public init(count: Int) {
+        self.count = count
+        pointer = .allocate(byteCount: max(1, count), alignment: 64)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, count))
+    }
+
+    deinit { pointer.deallocate() }
+}

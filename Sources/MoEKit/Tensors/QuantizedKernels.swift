@@ -1,0 +1,107 @@
+import CQuantKernels
+
+/// Matrix–vector products on block-format weights, the way llama.cpp reaches the bandwidth
+/// limit: the activation vector is quantised once per product to 8-bit blocks (32 wide for
+/// Q8_0/Q4_0, 256 wide with 16-element sums for the K formats), then every row is dotted with it
+/// in integers (AVX2 `vpmaddubsw`/`vpmaddwd` in Sources/CQuantKernels), one float multiply-add per
+/// block. Rows are split across cores like every other matvec. The naive twin is
+/// `NaiveKernels.quantizedMatvec`; the activation quantiser's is `NaiveKernels.quantizeActivations`.
+enum QuantizedKernels {
+    /// The activation block width a format's kernel pairs with.
+    static func activationBlock(_ format: WeightFormat) -> Int {
+        format == .q4_k || format == .q6_k ? 256 : 32
+    }
+
+    /// Which C bodies run: the best this CPU has, or (tests) one in particular.
+    enum Path: CaseIterable {
+        case best, avx2, scalar
+    }
+
+    /// AVX-512 VNNI's vpdpbusd for Q8_0/Q4_0 where the CPU has it (decided once, at run time).
+    static let hasVNNI = moe_cpu_has_vnni() != 0
+
+    /// y = W·x. `path` other than `.best` is for tests (`.avx2` is the scalar bodies where AVX2
+    /// was not compiled).
+    static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, path: Path = .best) {
+        let n = Int32(w.cols), rowBytes = w.rowBytes, base = w.base
+        let portable = path == .scalar
+        switch w.format {
+        case .q8_0, .q4_0:
+            let quantize = portable ? moe_quantize_q8_scalar : moe_quantize_q8
+            let vnni = path == .best && hasVNNI
+            let kernel = switch (w.format, path) {
+            case (.q8_0, .scalar): moe_matvec_q8_0_scalar
+            case (.q8_0, _): vnni ? moe_matvec_q8_0_vnni : moe_matvec_q8_0
+            case (_, .scalar): moe_matvec_q4_0_scalar
+            case (_, _): vnni ? moe_matvec_q4_0_vnni : moe_matvec_q4_0
+            }
+            withUnsafeTemporaryAllocation(of: moe_block_q8.self, capacity: max(1, w.cols / 32)) { blocks in
+                let xq = blocks.baseAddress!
+                quantize(x, n, xq)
+                Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
+                    kernel(base, rowBytes, xq, n, y, Int32(range.lowerBound), Int32(range.upperBound))
+                }
+            }
+        case .q4_k, .q6_k:
+            let quantize = portable ? moe_quantize_q8k_scalar : moe_quantize_q8k
+            let kernel = switch (w.format, portable) {
+            case (.q4_k, false): moe_matvec_q4_k
+            case (.q4_k, true): moe_matvec_q4_k_scalar
+            case (_, false): moe_matvec_q6_k
+            case (_, true): moe_matvec_q6_k_scalar
+            }
+            withUnsafeTemporaryAllocation(of: moe_block_q8k.self, capacity: max(1, w.cols / 256)) { blocks in
+                let xq = blocks.baseAddress!
+                quantize(x, n, xq)
+                Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
+                    kernel(base, rowBytes, xq, n, y, Int32(range.lowerBound), Int32(range.upperBound))
+                }
+            }
+        case .f32, .f16, .bf16:
+            preconditionFailure("\(w.format.name) is not a block format")
+        }
+    }
+
+    /// One row · x (for `Kernels.dot`; matvec is the hot path).
+    static func dot(_ row: UnsafeRawPointer, _ format: WeightFormat, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
+        var y: Float = 0
+        matvec(WeightMatrix(rows: 1, cols: count, format: format, base: row, owner: nil), x, &y)
+        return y
+    }
+
+    /// The C activation quantiser's output as (scale per block, quants): what the tests hold to
+    /// `NaiveKernels.quantizeActivations` bit for bit.
+    static func quantizeActivations(_ x: [Float], blockSize: Int, portable: Bool = false) -> (scales: [Float], quants: [Int8]) {
+        precondition(x.count % blockSize == 0)
+        let blocks = x.count / blockSize
+        var scales = [Float](), quants = [Int8]()
+        if blockSize == 32 {
+            var out = [moe_block_q8](repeating: moe_block_q8(), count: blocks)
+            (portable ? moe_quantize_q8_scalar : moe_quantize_q8)(x, Int32(x.count), &out)
+            for block in out {
+                scales.append(block.d)
+                withUnsafeBytes(of: block.qs) { quants += $0.bindMemory(to: Int8.self) }
+                // The VNNI kernels subtract bias·sum: it must be the sum of these quants.
+                precondition(Int(block.sum) == quants.suffix(32).reduce(0) { $0 + Int($1) }, "sum disagrees")
+            }
+        } else {
+            var out = [moe_block_q8k](repeating: moe_block_q8k(), count: blocks)
+            (portable ? moe_quantize_q8k_scalar : moe_quantize_q8k)(x, Int32(x.count), &out)
+            for block in out {
+                scales.append(block.d)
+                withUnsafeBytes(of: block.qs) { quants += $0.bindMemory(to: Int8.self) }
+                // The 16-element sums must agree with the quants they summarise.
+                withUnsafeBytes(of: block.bsums) { sums in
+                    let q = quants.suffix(256)
+                    for (s, sum) in sums.bindMemory(to: Int16.self).enumerated() {
+                        precondition(Int(sum) == q.dropFirst(16 * s).prefix(16).reduce(0) { $0 + Int($1) }, "bsums[\(s)] disagrees")
+                    }
+                }
+            }
+        }
+        return (scales, quants)
+    }
+
+    /// Whether the AVX2 bodies were compiled (reports say which path they measured).
+    static var usesSIMD: Bool { moe_quant_kernels_simd() != 0 }
+}

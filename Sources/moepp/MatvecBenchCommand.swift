@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+
+struct MatvecBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "matvec-bench",
+        abstract: "Matrix–vector throughput per weight format (weight GB/s, share of measured memory bandwidth; interleaved rounds).")
+
+    @Option var rows = 4096
+    @Option var cols = 4096
+    @Option(name: .customLong("format"), help: "Formats to measure (repeatable): f32, f16, bf16, q8_0, q4_0, q4_k, q6_k.")
+    var formats: [String] = ["bf16", "q8_0", "q4_0", "q4_k", "q6_k"]
+    @Option(help: "Rounds; figures are medians with min–max.") var rounds = 7
+    @Option(name: .customLong("pool-mb"), help: "Bytes of copies each format cycles through; below the last-level cache (32 MiB here) it measures the kernels' compute instead of memory.")
+    var poolMegabytes = 256
+
+    func validate() throws {
+        guard rows >= 1, rounds >= 1, poolMegabytes >= 1 else { throw ValidationError("--rows, --rounds and --pool-mb: at least 1") }
+        for format in try parsedFormats() where !format.canHoldRow(of: cols) {
+            throw ValidationError("--cols: \(cols) is not whole \(format.name) blocks of \(format.elementsPerBlock)")
+        }
+    }
+
+    func parsedFormats() throws -> [WeightFormat] {
+        try formats.map { name in
+            guard let format = WeightFormat(rawValue: name.uppercased()) else { throw ValidationError("--format: unknown format \(name)") }
+            return format
+        }
+    }
+
+    func run() throws {
+        print("\(rows)×\(cols), \(Parallel.coreCount) threads, \(rounds) interleaved rounds; 'of read bandwidth' is each round's rate over a plain read of as many bytes in the same round")
+        print("format | MB per product | weight GB/s median (min–max) | of read bandwidth median (min–max) | products/s median")
+        for r in MatvecBenchmark.run(rows: rows, cols: cols, formats: try parsedFormats(), poolBytes: poolMegabytes << 20, rounds: rounds) {
+            print(String(format: "%@ | %.1f | %.1f (%.1f–%.1f) | %.2f (%.2f–%.2f) | %.0f", r.format.name, Double(r.bytesPerProduct) / 1e6,
+                         r.median / 1e9, r.rates.min()! / 1e9, r.rates.max()! / 1e9,
+                         Statistics.median(r.fractions), r.fractions.min()!, r.fractions.max()!, r.median / Double(r.bytesPerProduct)))
+        }
+    }
+}
