@@ -15,12 +15,23 @@ PARSERS=("$@")
 mkdir -p "$OUT"
 
 sources=$(find Sources/MoEKit -name '*.swift' | sort)
-if [ ! -x "$BINARY" ] || [ -n "$(find Sources/MoEKit Tests/Fuzz/FuzzMain.swift -newer "$BINARY" -name '*.swift' | head -1)" ]; then
+if [ ! -x "$BINARY" ] || [ -n "$(find Sources/MoEKit Sources/CQuantKernels Tests/Fuzz/FuzzMain.swift -newer "$BINARY" \( -name '*.swift' -o -name '*.c' -o -name '*.h' \) | head -1)" ]; then
   echo "building $BINARY (swiftc -sanitize=fuzzer,address)…"
   rm -f "$BINARY"
+  # The quantised kernels are a C target: compile it as Package.swift does and give swiftc a
+  # module map for it (SwiftPM would generate one).
+  mkdir -p "$OUT/modules/CQuantKernels"
+  objects=()
+  for c in Sources/CQuantKernels/*.c; do
+    clang -c -O2 -mavx2 -mfma -mf16c -fsanitize=address -I Sources/CQuantKernels/include "$c" -o "$OUT/$(basename "$c" .c).o"
+    objects+=("$OUT/$(basename "$c" .c).o")
+  done
+  printf 'module CQuantKernels {\n  header "%s"\n  export *\n}\n' "$PWD/Sources/CQuantKernels/include/quant_kernels.h" \
+    > "$OUT/modules/CQuantKernels/module.modulemap"
   # shellcheck disable=SC2086
   swiftc -sanitize=fuzzer,address -parse-as-library -module-name MoEKit -swift-version 5 -Onone -g -j2 \
-    -I Sources/COpenBLAS $sources Tests/Fuzz/FuzzMain.swift -o "$BINARY" 2>&1 | grep -v "Cannot export local symbol" || true
+    -I Sources/COpenBLAS -I "$OUT/modules/CQuantKernels" $sources Tests/Fuzz/FuzzMain.swift "${objects[@]}" \
+    -o "$BINARY" 2>&1 | grep -v "Cannot export local symbol" || true
   [ -x "$BINARY" ] || { echo "fuzz build failed"; exit 1; }
 fi
 
