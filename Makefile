@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench bench-7b compare cache-bench ui-overhead hf-fixtures torch-fixtures sentencepiece-fixtures quant-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b compare cache-bench ui-overhead hf-fixtures hf-family-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -63,11 +63,22 @@ hf-fixtures:
 	python3 -m pip install -q torch==2.13.0 transformers==4.57.1 safetensors
 	python3 Tests/MoEKitTests/Fixtures/make_hf_fixtures.py Tests/MoEKitTests/Fixtures
 
+# Qwen2-MoE, Qwen3-MoE and Granite-MoE fixtures (logits, greedy tokens, router choices), same pins.
+hf-family-fixtures:
+	python3 -m pip install -q torch==2.13.0 transformers==4.57.1 safetensors
+	python3 Tests/MoEKitTests/Fixtures/make_hf_family_fixtures.py Tests/MoEKitTests/Fixtures
+
 # PyTorch .bin fixtures: a tiny MoE++ saved by torch.save in the official release layout (bf16,
 # f32 router, 2 shards + index) beside the same tensors as safetensors, and hostile pickles.
 torch-fixtures:
 	python3 -m pip install -q torch==2.13.0 safetensors
 	python3 Tests/MoEKitTests/Fixtures/make_torch_fixtures.py Tests/MoEKitTests/Fixtures
+
+# GGUF fixtures: the tiny HF Mixtral and OLMoE written at F32/F16 by gguf-py's GGUFWriter the way
+# llama.cpp's converter names and permutes them, plus vocabulary-only files and reference ids.
+gguf-fixtures:
+	python3 -m pip install -q torch==2.13.0 "gguf==0.19.0" "sentencepiece==0.2.3" "tokenizers==0.22.2" "safetensors==0.8.0"
+	python3 Tests/MoEKitTests/Fixtures/make_gguf_fixtures.py Tests/MoEKitTests/Fixtures/gguf
 
 # SentencePiece fixtures (the `sentencepiece` library's ids for a varied text) and the Metaspace
 # tokenizer.json cases from Hugging Face tokenizers.
@@ -98,3 +109,21 @@ reproduce: build corpus
 
 clean:
 	rm -rf .build
+
+# Issue 11's guards. libFuzzer + AddressSanitizer on every file parser, FUZZ_SECONDS each, from the
+# seeds in Tests/Fuzz/<parser>/ (Scripts/fuzz.sh); then the whole test suite under AddressSanitizer
+# and ThreadSanitizer, each in its own scratch directory (slow: a full build each).
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz test-sanitize test-asan test-tsan
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Scripts/fuzz.sh
+
+test-sanitize: test-asan test-tsan
+
+test-asan: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+
+test-tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan

@@ -7,7 +7,8 @@
 #   3. the playground on it: latency of a key typed while it decodes (tmux),
 #   4. an --expert-budget run on the .bin shards,
 #   5. `moepp calibrate` on it (wall time, peak memory).
-# Usage: Scripts/bench-7b.sh [directory]   (default $MOEPP_7B_DIR or ~/.cache/moepp/moepp-7b-synthetic)
+# Usage: Scripts/bench-7b.sh [directory]   (default $MOEPP_7B_DIR or ~/.cache/moepp/moepp-7b-synthetic;
+#        MOEPP_7B_SKIP_CALIBRATE=1 stops after step 4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.build/release/moepp
@@ -35,9 +36,10 @@ session=moepp-7b-$$
 tmux kill-session -t "$session" 2>/dev/null || true
 tmux new-session -d -s "$session" -x 140 -y 45 "$bin chat --model $dir --temperature 0"
 for _ in $(seq 600); do tmux capture-pane -p -t "$session" | grep -q "Resid" && break; sleep 0.1; done
-tmux send-keys -t "$session" -l "/max 48"; tmux send-keys -t "$session" Enter
+tmux send-keys -t "$session" -l "/max 200"; tmux send-keys -t "$session" Enter
 tmux send-keys -t "$session" -l "$prompt"; tmux send-keys -t "$session" Enter
-sleep 8
+# Wait until tokens stream (the prompt box says "generating"), then type while it decodes.
+for _ in $(seq 600); do tmux capture-pane -p -t "$session" | grep -q "decode [0-9.]* tok/s (live)" && break; sleep 0.1; done
 latencies=()
 for key in q w e r t; do
   start=$(date +%s.%N)
@@ -49,8 +51,8 @@ for key in q w e r t; do
   latencies+=("$(echo "$(date +%s.%N) - $start" | bc)")
   sleep 0.5
 done
-decoding=$(tmux capture-pane -p -t "$session" | grep -c "stop" || true)
-echo "key echo latency while decoding (s): ${latencies[*]} (status bar still decoding: $decoding)"
+still=$(tmux capture-pane -p -t "$session" | grep -c "generating" || true)
+echo "key echo latency while decoding (s): ${latencies[*]} (still generating afterwards: $([ "$still" -gt 0 ] && echo yes || echo no))"
 tmux send-keys -t "$session" C-c; sleep 1
 tmux capture-pane -p -t "$session" | grep -E "tok/s" | head -3 || true
 tmux kill-session -t "$session" 2>/dev/null || true
@@ -60,8 +62,9 @@ for budget in 3.5GB 7GB; do
   "$bin" generate --model "$dir" --temperature 0 --max-tokens 24 --expert-budget "$budget" --memory-report "$prompt" >/dev/null
 done
 
+if [ -n "${MOEPP_7B_SKIP_CALIBRATE:-}" ]; then exit 0; fi
 echo "== 5. calibrate on mapped weights"
 printf '%s\n' "$(for i in $(seq 200); do echo "$prompt number $i is a sentence about routing."; done)" > /tmp/moepp-7b-calibration.txt
 mkdir -p /tmp/moepp-7b-calibration && cp /tmp/moepp-7b-calibration.txt /tmp/moepp-7b-calibration/held-out.txt
 /usr/bin/time -f "calibrate: %e s wall, peak RSS %M KB" \
-  "$bin" calibrate --model "$dir" --corpus /tmp/moepp-7b-calibration --max-tokens 2048 || echo "calibrate failed (see above)"
+  "$bin" calibrate --model "$dir" --corpus /tmp/moepp-7b-calibration --max-tokens 1024 --batch 2 --length 256 || echo "calibrate failed (see above)"

@@ -10,12 +10,23 @@ struct CalibrateCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Directory of held-out calibration .txt files.") var corpus = "corpus/calibration"
     @Option(name: .customLong("max-tokens"), help: "Calibrate on at most this many tokens.") var maxTokens = 16_384
+    @Option(help: "Sequences per batch (activation memory grows with batch × length).") var batch = 4
+    @Option(help: "Tokens per sequence, and per cache-profile chunk. Default: min(max_position_embeddings, 512).") var length: Int?
     @Option(name: .customLong("default-epsilon"), help: "ε the playground uses when adaptive gating is switched on.") var defaultEpsilon = 0.01
+
+    func validate() throws {
+        guard maxTokens >= 2 else { throw ValidationError("--max-tokens: expected at least 2, found \(maxTokens)") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch: expected 1…4096, found \(batch)") }
+        if let length { guard length >= 2 else { throw ValidationError("--length: expected at least 2, found \(length)") } }
+        guard defaultEpsilon > 0, defaultEpsilon.isFinite else {
+            throw ValidationError("--default-epsilon: ε must be a positive finite number, found \(defaultEpsilon)")
+        }
+    }
 
     func run() throws {
         let text = try corpusFiles(corpus).map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n")
         let calibration = try Calibrator.calibrate(directory: modelOptions.directory, text: text, maximumTokens: maxTokens,
-                                                   defaultEpsilon: defaultEpsilon) { FileHandle.standardError.write(Data("\r\($0)".utf8)) }
+                                                   batch: batch, length: length, defaultEpsilon: defaultEpsilon) { FileHandle.standardError.write(Data("\r\($0)".utf8)) }
         FileHandle.standardError.write(Data("\n".utf8))
         try Calibrator.save(calibration, directory: modelOptions.directory)
         print("layer  sensitivity F   expert difference D   threshold at ε=\(defaultEpsilon)")

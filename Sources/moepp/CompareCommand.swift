@@ -14,6 +14,12 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of tables.") var json = false
     @Option(help: "Also evaluate with AdapMoE adaptive gating at this ε (repeatable; models with calibration.json).") var adaptive: [Double] = []
 
+    func validate() throws {
+        guard maxTokens >= 2 else { throw ValidationError("--max-tokens: expected at least 2, found \(maxTokens)") }
+        guard repeats >= 1 else { throw ValidationError("--repeats: expected at least 1, found \(repeats)") }
+        if let epsilon = adaptive.first(where: { !($0 > 0 && $0.isFinite) }) { throw ValidationError("--adaptive: ε must be a positive finite number, found \(epsilon)") }
+    }
+
     func run() throws {
         let text = try corpusFiles(validation).map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n")
         var results: [(String, ModelEvaluation.Result)] = []

@@ -31,6 +31,10 @@ struct GenerateCommand: ParsableCommand {
         let decodeTokensPerSecond: Double
     }
 
+    func validate() throws {
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens: expected 0 or more, found \(maxTokens)") }
+    }
+
     func run() throws {
         let generator = try modelOptions.loadGenerator()
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)

@@ -6,7 +6,7 @@ import MoEKit
 struct ModelOptions: ParsableArguments {
     static let bundledModel = "Assets/models/moepp-tiny"
 
-    @Option(name: .shortAndLong, help: "Checkpoint directory (config.json, *.safetensors, tokenizer.json). Default: $MOEPP_MODEL or \(bundledModel).")
+    @Option(name: .shortAndLong, help: "Checkpoint directory (config.json, *.safetensors or *.bin, tokenizer.json or tokenizer.model) or a .gguf file. Default: $MOEPP_MODEL or \(bundledModel).")
     var model: String?
 
     var directory: String {

@@ -13,6 +13,10 @@ struct RouteCommand: ParsableCommand {
     @Option(help: "Also generate this many tokens (greedy) and trace them.") var generate = 0
     @Argument(help: "The prompt.") var prompt: String
 
+    func validate() throws {
+        guard generate >= 0 else { throw ValidationError("--generate: expected 0 or more, found \(generate)") }
+    }
+
     func run() throws {
         let generator = try modelOptions.loadGenerator()
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)

@@ -48,6 +48,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this step (the plan's schedule still spans all its steps).") var until: Int?
     @Option(help: "After training, export the model to this directory.") var export: String?
 
+    func validate() throws {
+        if let maxMinutes { guard maxMinutes > 0, maxMinutes.isFinite else { throw ValidationError("--max-minutes: expected a positive number, found \(maxMinutes)") } }
+        if let until { guard until >= 0 else { throw ValidationError("--until: expected a step ≥ 0, found \(until)") } }
+    }
+
     func run() throws {
         let trainingPlan = try TrainingPlan.load(path: plan)
         let trainer = try Trainer(plan: trainingPlan, runDirectory: runDirectory, tokenizerPath: tokenizer,

@@ -69,9 +69,19 @@ struct GradientCheckTests {
     @Test("vanilla (Mixtral layout)")
     func vanilla() { check(tinyConfig(.mixtral), seed: 3) }
 
-    @Test("the training forward equals the inference engine's logits path on the same weights")
-    func trainingForwardMatchesEngine() throws {
+    @Test("grouped key/value heads (4 query heads share 2 key/value heads)")
+    func groupedKeyValueHeads() {
         var config = tinyConfig(.moepp)
+        config.numHeads = 4
+        config.numKeyValueHeads = 2
+        config.headDim = 2
+        check(config, seed: 5)
+    }
+
+    @Test("the training forward equals the inference engine's logits path on the same weights", arguments: [2, 1])
+    func trainingForwardMatchesEngine(keyValueHeads: Int) throws {
+        var config = tinyConfig(.moepp)
+        config.numKeyValueHeads = keyValueHeads
         config.vocabSize = RandomCheckpoint.fixtureTokens().count + 1
         let store = randomStore(config, seed: 4)
         let directory = TestSupport.temporaryDirectory()
@@ -88,7 +98,7 @@ struct GradientCheckTests {
         for t in 0..<5 {
             let engineProbabilities = NaiveKernels.softmax(Array(output.logits[t * v..<(t + 1) * v]))
             let trainerProbabilities = (0..<v).map { Float(model.probabilities[t * v + $0]) }
-            #expect(TestSupport.close(engineProbabilities, trainerProbabilities, relative: 1e-4), "position \(t)")
+            #expect(TestSupport.close(engineProbabilities, trainerProbabilities, relative: 1e-4), "position \(t), \(keyValueHeads) KV heads")
         }
     }
 }

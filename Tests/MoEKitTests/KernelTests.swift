@@ -27,7 +27,7 @@ struct KernelTests {
 
     @Test("matmul (batched prompt path) equals naive for every dtype", arguments: WeightFormat.elementFormats)
     func matmul(dtype: WeightFormat) {
-        for (tokens, rows, cols) in [(2, 5, 3), (9, 70, 48), (33, 600, 130)] {
+        for (tokens, rows, cols) in [(2, 5, 3), (3, 17, 64), (8, 70, 100), (9, 70, 48), (33, 600, 130)] {
             let (w, _) = randomMatrix(rows: rows, cols: cols, dtype: dtype, seed: 3)
             var random = SeededRandom(seed: 4)
             let x = (0..<tokens).map { _ in random.normals(cols, scale: 1) }

@@ -26,7 +26,10 @@ struct TerminalEndToEndTests {
     /// A fresh 140×45 tmux session running a plain bash with the prompt "$ ".
     func startShell() throws {
         endShell()
-        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' bash --norc --noprofile"])
+        // A tmux server already running (another session's) does not have our environment:
+        // sanitizer settings (make test-sanitize) are passed on explicitly.
+        let sanitizer = ["ASAN_OPTIONS", "TSAN_OPTIONS"].compactMap { key in ProcessInfo.processInfo.environment[key].map { "\(key)='\($0)' " } }.joined()
+        try tmux(["new-session", "-d", "-s", tmuxSession, "-x", "140", "-y", "45", "env PS1='$ ' \(sanitizer)bash --norc --noprofile"])
     }
 
     func endShell() { _ = try? tmux(["kill-session", "-t", tmuxSession]) }

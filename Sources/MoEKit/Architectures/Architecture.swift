@@ -25,6 +25,8 @@ public protocol Architecture: Sendable {
     func feedForwardEntries(layer: Int, config: ModelConfig) -> [CheckpointLayout.Entry]
     /// The layer's MoE from tensor views (no copies of matrices).
     func buildMoE(layer: Int, config: ModelConfig, weights: CheckpointWeights) throws -> MoELayer
+    /// The layer's feed-forward: dense, MoE, or MoE + shared experts (default: `buildMoE`).
+    func buildFeedForward(layer: Int, config: ModelConfig, weights: CheckpointWeights) throws -> FeedForward
     /// A config whose `model_type` no family lists may still be this family's (MoE++'s release
     /// spells it in several ways); false unless a family says so.
     func claimsUnlisted(modelType: String, json: JSONFields) -> Bool
@@ -47,6 +49,9 @@ public enum ArchitectureRegistry {
         MoEPlusPlusArchitecture(),
         MixtralArchitecture(),
         OLMoEArchitecture(),
+        Qwen2MoEArchitecture(),
+        Qwen3MoEArchitecture(),
+        GraniteMoEArchitecture(),
     ]
 
     public static func architecture(modelType: String) -> (any Architecture)? {
@@ -128,6 +133,10 @@ extension Architecture {
         return entries
     }
 
+    public func buildFeedForward(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> FeedForward {
+        .moe(try buildMoE(layer: l, config: config, weights: weights))
+    }
+
     public func buildMoE(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> MoELayer {
         let router = Router(projection: .linear(try weights.matrix(routerName(layer: l), rows: config.numExperts, cols: config.hiddenSize)),
                             residual: nil)
@@ -137,17 +146,37 @@ extension Architecture {
 
     /// The layer's FFN experts as views of the checkpoint.
     public func loadFFNExperts(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> [FFNExpert] {
-        let (d, inner) = (config.hiddenSize, config.intermediateSize)
-        return try (0..<config.numFFNExperts).map { e in
-            let names = expertNames(layer: l, expert: e)
-            let down = try weights.matrix(names.down, rows: d, cols: inner)
-            switch names.gateUp {
-            case .fused(let name):
-                let fused = try weights.matrix(name, rows: 2 * inner, cols: d)
-                return FFNExpert(gate: fused.rowSlice(0..<inner), up: fused.rowSlice(inner..<2 * inner), down: down)
-            case .separate(let gate, let up):
-                return FFNExpert(gate: try weights.matrix(gate, rows: inner, cols: d), up: try weights.matrix(up, rows: inner, cols: d), down: down)
-            }
+        try (0..<config.numFFNExperts).map { e in
+            try loadFFN(expertNames(layer: l, expert: e), inner: config.intermediateSize, config: config, weights: weights)
         }
+    }
+
+    /// One SwiGLU FFN of width `inner` (a routed expert, a shared expert or a dense layer's MLP).
+    public func loadFFN(_ names: ExpertTensorNames, inner: Int, config: ModelConfig, weights: CheckpointWeights) throws -> FFNExpert {
+        let d = config.hiddenSize
+        let down = try weights.matrix(names.down, rows: d, cols: inner)
+        switch names.gateUp {
+        case .fused(let name):
+            let fused = try weights.matrix(name, rows: 2 * inner, cols: d)
+            return FFNExpert(gate: fused.rowSlice(0..<inner), up: fused.rowSlice(inner..<2 * inner), down: down)
+        case .separate(let gate, let up):
+            return FFNExpert(gate: try weights.matrix(gate, rows: inner, cols: d), up: try weights.matrix(up, rows: inner, cols: d), down: down)
+        }
+    }
+
+    /// Layout entries of one SwiGLU FFN stored as three matrices (`role` says what it is).
+    public func ffnEntries(_ names: ExpertTensorNames, inner: Int, config: ModelConfig, role: CheckpointLayout.Role,
+                           expert: Int?) -> [CheckpointLayout.Entry] {
+        let d = config.hiddenSize
+        var entries: [CheckpointLayout.Entry] = []
+        switch names.gateUp {
+        case .fused(let name):
+            entries.append(.init(name: name, shape: [2 * inner, d], role: role, expert: expert))
+        case .separate(let gate, let up):
+            entries.append(.init(name: gate, shape: [inner, d], role: role, expert: expert))
+            entries.append(.init(name: up, shape: [inner, d], role: role, expert: expert))
+        }
+        entries.append(.init(name: names.down, shape: [d, inner], role: role, expert: expert))
+        return entries
     }
 }

@@ -78,7 +78,7 @@ public struct CacheBenchmark {
     private func runOnce(_ configuration: Configuration) throws -> Row {
         ExpertStore.dropPageCache(directory: directory)
         let model = try Transformer(directory: directory)
-        let tokenizer = try Tokenizer.load(directory: directory)
+        let tokenizer = try Tokenizer.load(directory: directory, vocabularySize: model.config.vocabSize)
         var cache: ExpertCache?
         if let policy = configuration.policy {
             cache = try ExpertCacheSetup.install(on: model, directory: directory, budget: budget, policy: policy,

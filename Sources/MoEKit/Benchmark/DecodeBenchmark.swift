@@ -33,13 +33,18 @@ public struct DecodeBenchmark {
             let a = block.attention
             bytes += a.queryProjection.byteCount + a.keyProjection.byteCount + a.valueProjection.byteCount + a.outputProjection.byteCount
             bytes += 2 * context * config.keyValueDim * 4
-            switch block.moe.router.projection {
+            guard let moe = block.moe else {
+                if case .dense(let ffn) = block.feedForward { bytes += ffn.byteCount }
+                continue
+            }
+            switch moe.router.projection {
             case .linear(let w): bytes += w.byteCount
             case .twoLayer(let w1, let w2): bytes += w1.byteCount + w2.byteCount
             }
-            bytes += block.moe.router.residual?.matrix.byteCount ?? 0
+            bytes += moe.router.residual?.matrix.byteCount ?? 0
+            bytes += moe.shared.reduce(0) { $0 + $1.ffn.byteCount + ($1.gate?.byteCount ?? 0) }
             for choice in layers[l].chosen where choice.weight != 0 {
-                if case .ffn(let e) = config.kind(ofExpert: choice.index) { bytes += block.moe.ffnExperts[e].byteCount }
+                if case .ffn(let e) = config.kind(ofExpert: choice.index) { bytes += moe.ffnExperts[e].byteCount }
                 if case .constant = config.kind(ofExpert: choice.index) { bytes += 3 * config.hiddenSize * 4 }
             }
         }

@@ -29,11 +29,24 @@ extension Transformer {
     public var quantizableMatrixBytes: Int {
         blocks.reduce(embedding.byteCount + lmHead.byteCount) { total, block in
             let a = block.attention
-            return total + a.queryProjection.byteCount + a.keyProjection.byteCount + a.valueProjection.byteCount
-                + a.outputProjection.byteCount + block.moe.ffnExperts.reduce(0) { $0 + $1.byteCount }
+            let attention: Int = a.queryProjection.byteCount + a.keyProjection.byteCount + a.valueProjection.byteCount
+                + a.outputProjection.byteCount
+            return total + attention + block.feedForward.ffnByteCount
         }
     }
 
     /// The embedding's format: for a model quantised in memory, the block format; else as stored.
     public var embeddingFormat: WeightFormat { embedding.format }
+}
+
+extension FeedForward {
+    /// Bytes of the layer's FFN matrices: the dense FFN, or the routed and shared experts.
+    var ffnByteCount: Int {
+        switch self {
+        case .dense(let ffn): return ffn.byteCount
+        case .moe(let layer):
+            let routed: Int = layer.ffnExperts.reduce(0) { $0 + $1.byteCount }
+            return routed + layer.shared.reduce(0) { $0 + $1.ffn.byteCount }
+        }
+    }
 }

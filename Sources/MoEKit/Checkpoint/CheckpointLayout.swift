@@ -3,7 +3,7 @@
 /// derive from this one list.
 public struct CheckpointLayout: Sendable {
     public enum Role: String, Sendable {
-        case embedding, attention, norm, router, gatingResidual, ffnExpert, constantExpert, lmHead
+        case embedding, attention, norm, router, gatingResidual, ffnExpert, constantExpert, sharedExpert, denseFFN, lmHead
     }
 
     public struct Entry: Sendable {
@@ -17,21 +17,32 @@ public struct CheckpointLayout: Sendable {
 
     public let config: ModelConfig
     public let entries: [Entry]
+    /// Indices into `entries` of each layer's tensors (contiguous, in layer order); the rest are
+    /// the global tensors (embedding before, final norm and lm_head after).
+    public let layerEntries: [Range<Int>]
 
     public init(config: ModelConfig) {
         self.config = config
         let names = TensorNames(family: config.family)
         let d = config.hiddenSize
         var entries: [Entry] = [Entry(name: TensorNames.embedding, shape: [config.vocabSize, d], role: .embedding, expert: nil)]
+        var layerEntries: [Range<Int>] = []
         for l in 0..<config.numLayers {
+            let first = entries.count
+            defer { layerEntries.append(first..<entries.count) }
             entries.append(Entry(name: names.inputNorm(l), shape: [d], role: .norm, expert: nil))
             for (projection, rows, cols) in [("q_proj", config.queryDim, d), ("k_proj", config.keyValueDim, d),
                                              ("v_proj", config.keyValueDim, d), ("o_proj", d, config.queryDim)] {
                 entries.append(Entry(name: names.attention(l, projection), shape: [rows, cols], role: .attention, expert: nil))
             }
+            if config.attentionBias {
+                for (projection, count) in [("q_proj", config.queryDim), ("k_proj", config.keyValueDim), ("v_proj", config.keyValueDim)] {
+                    entries.append(Entry(name: names.attentionBias(l, projection), shape: [count], role: .attention, expert: nil))
+                }
+            }
             if config.queryKeyNorm {
-                entries.append(Entry(name: names.queryNorm(l), shape: [config.queryDim], role: .norm, expert: nil))
-                entries.append(Entry(name: names.keyNorm(l), shape: [config.keyValueDim], role: .norm, expert: nil))
+                entries.append(Entry(name: names.queryNorm(l), shape: [config.queryKeyNormWidth.query], role: .norm, expert: nil))
+                entries.append(Entry(name: names.keyNorm(l), shape: [config.queryKeyNormWidth.key], role: .norm, expert: nil))
             }
             entries.append(Entry(name: names.postAttentionNorm(l), shape: [d], role: .norm, expert: nil))
             entries += config.family.architecture.feedForwardEntries(layer: l, config: config)
@@ -41,6 +52,7 @@ public struct CheckpointLayout: Sendable {
             entries.append(Entry(name: TensorNames.lmHead, shape: [config.vocabSize, d], role: .lmHead, expert: nil))
         }
         self.entries = entries
+        self.layerEntries = layerEntries
     }
 
     public var totalParameters: Int { entries.reduce(0) { $0 + $1.count } }
@@ -48,11 +60,12 @@ public struct CheckpointLayout: Sendable {
     /// Parameters of one FFN expert (all layers' experts are the same size).
     public var parametersPerFFNExpert: Int { 3 * config.hiddenSize * config.intermediateSize }
 
-    /// Parameters a token touches when every layer runs `ffnExpertsPerLayer` FFN experts
-    /// (embedding row and all of attention, norms, routers, constants and the lm_head count).
+    /// Parameters a token touches when every MoE layer runs `ffnExpertsPerLayer` FFN experts
+    /// (embedding row and all of attention, norms, routers, constants, shared experts, dense
+    /// layers and the lm_head count).
     public func activeParameters(ffnExpertsPerLayer: Double) -> Int {
         let nonExpert = entries.filter { $0.role != .ffnExpert && $0.role != .embedding }.reduce(0) { $0 + $1.count }
         return nonExpert + config.hiddenSize +
-            Int(ffnExpertsPerLayer * Double(config.numLayers * parametersPerFFNExpert))
+            Int(ffnExpertsPerLayer * Double((config.numLayers - config.denseLayers.count) * parametersPerFFNExpert))
     }
 }

@@ -15,7 +15,13 @@ extension ModelConfig {
             ("torch_dtype", "\"float32\""),
         ]
         let architecture = family.architecture
-        fields = [("model_type", "\"\(architecture.modelTypes[0])\""), ("architectures", "[\"\(architecture.transformersClass)\"]")] + fields + architecture.configFields(self).map { ($0.key, $0.value) }
+        // A family's own spelling of a common key (Qwen's `intermediate_size` is the dense width) replaces it in place.
+        var own = architecture.configFields(self)
+        fields = fields.map { field in
+            guard let index = own.firstIndex(where: { $0.key == field.0 }) else { return field }
+            return (field.0, own.remove(at: index).value)
+        }
+        fields = [("model_type", "\"\(architecture.modelTypes[0])\""), ("architectures", "[\"\(architecture.transformersClass)\"]")] + fields + own.map { ($0.key, $0.value) }
         return "{\n" + fields.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
     }
 

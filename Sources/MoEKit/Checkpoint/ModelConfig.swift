@@ -30,9 +30,33 @@ public struct ModelConfig: Sendable {
     public var multiplyInputByTopK: Bool
     /// Renormalise the chosen weights to sum to 1 (OLMoE's `norm_topk_prob`; always on for MoE++ and Mixtral).
     public var normalizeTopK: Bool
-    /// OLMoE's RMSNorm on the whole q and k projections.
+    /// RMSNorm on q and k before RoPE: OLMoE's over the whole projections, or with
+    /// `queryKeyNormPerHead` Qwen3's over each head (one head_dim weight shared by all heads).
     public var queryKeyNorm: Bool
+    public var queryKeyNormPerHead: Bool
     public var clipQKV: Float?
+    /// Biases on the q, k and v projections (Qwen2-MoE).
+    public var attentionBias: Bool
+    /// The attention score scale; nil = 1/√head_dim (Granite's `attention_multiplier` replaces it).
+    public var attentionScale: Float?
+    /// Granite's multipliers: embeddings × `embeddingMultiplier`, each block's attention and
+    /// feed-forward output × `residualMultiplier` before its residual add, logits ÷ `logitsScaling`.
+    public var embeddingMultiplier: Float
+    public var residualMultiplier: Float
+    public var logitsScaling: Float
+
+    /// Layers whose feed-forward is one dense SwiGLU FFN of width `denseIntermediateSize`, no router
+    /// (Qwen's `mlp_only_layers` / `decoder_sparse_step`, DeepSeek's first dense layers).
+    public var denseLayers: Set<Int>
+    public var denseIntermediateSize: Int
+    /// Shared experts of every MoE layer (added to every token), each `sharedIntermediateSize`
+    /// wide; with `sharedExpertGate` each is scaled by sigmoid(w·x) (Qwen2-MoE).
+    public var sharedExperts: Int
+    public var sharedIntermediateSize: Int
+    public var sharedExpertGate: Bool
+    /// Which elements of a head RoPE rotates together: rotate-half (Hugging Face) unless the q/k
+    /// rows were permuted for ggml's adjacent-pair mode (`llama`-architecture GGUF files).
+    public var rotaryPairing: RotaryEmbedding.Pairing
 
     /// The kind of each router slot, as the family lays them out.
     public private(set) var expertKinds: [ExpertKind]
@@ -42,6 +66,9 @@ public struct ModelConfig: Sendable {
     public var hasZeroComputationExperts: Bool { expertKinds.contains { !$0.isFFN } }
     /// Which expert categories this model has (what the toggles and legends should offer).
     public var expertCategories: Set<ExpertKind.Category> { Set(expertKinds.map(\.category)) }
+    public func isDense(layer: Int) -> Bool { denseLayers.contains(layer) }
+    /// Widths of the q and k norm weights: the whole projections, or one head.
+    public var queryKeyNormWidth: (query: Int, key: Int) { queryKeyNormPerHead ? (headDim, headDim) : (queryDim, keyValueDim) }
     public var queryDim: Int { numHeads * headDim }
     public var keyValueDim: Int { numKeyValueHeads * headDim }
 
@@ -78,7 +105,19 @@ public struct ModelConfig: Sendable {
         self.multiplyInputByTopK = false
         self.normalizeTopK = true
         self.queryKeyNorm = false
+        self.queryKeyNormPerHead = false
         self.clipQKV = nil
+        self.attentionBias = false
+        self.attentionScale = nil
+        self.embeddingMultiplier = 1
+        self.residualMultiplier = 1
+        self.logitsScaling = 1
+        self.denseLayers = []
+        self.denseIntermediateSize = intermediateSize
+        self.sharedExperts = 0
+        self.sharedIntermediateSize = 0
+        self.sharedExpertGate = false
+        self.rotaryPairing = .halves
         family.architecture.applyDefaults(to: &self)
     }
 }

@@ -4,17 +4,24 @@ import Foundation
 /// FIFO or device in place of config.json would otherwise block or stream forever), at most
 /// `maximumBytes`, with one-line errors naming the file.
 public enum SmallFile {
-    public static func contents(_ path: String, maximumBytes: Int = 1 << 30) throws -> Data {
-        // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
+    /// Opens `path` for reading if it is a regular file; the caller closes the descriptor.
+    /// O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
+    public static func openRegular(_ path: String) throws -> (descriptor: Int32, size: Int) {
         let descriptor = open(path, O_RDONLY | O_NONBLOCK)
         guard descriptor >= 0 else {
             throw CheckpointError(file: path, errno == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(errno)))")
         }
-        defer { close(descriptor) }
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw CheckpointError(file: path, "cannot stat") }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw CheckpointError(file: path, "not a regular file") }
-        let size = Int(status.st_size)
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw CheckpointError(file: path, "not a regular file")
+        }
+        return (descriptor, Int(status.st_size))
+    }
+
+    public static func contents(_ path: String, maximumBytes: Int = 1 << 30) throws -> Data {
+        let (descriptor, size) = try openRegular(path)
+        defer { close(descriptor) }
         guard size <= maximumBytes else { throw CheckpointError(file: path, "\(size) bytes; larger than the \(maximumBytes) bytes such a file may have") }
         var data = Data(count: size)
         var done = 0

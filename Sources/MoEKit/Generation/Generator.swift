@@ -57,12 +57,14 @@ public final class Generator: @unchecked Sendable {
         sampler = Sampler(seed: lastSeed)
     }
 
-    /// Loads a checkpoint directory: config.json, the weights, tokenizer.json or tokenizer.model.
+    /// Loads a model path (see `ModelSource`): a checkpoint directory (config.json, the weights,
+    /// tokenizer.json or tokenizer.model) or a `.gguf` file holding all three.
     public convenience init(directory: String, controls: LiveControls = LiveControls()) throws {
-        let model = try Transformer(directory: directory)
-        let tokenizer = try Tokenizer.load(directory: directory)
+        let source = try ModelSource(path: directory)
+        let model = try source.transformer()
+        let tokenizer = try source.tokenizer(vocabularySize: model.config.vocabSize)
         guard tokenizer.vocabularySize <= model.config.vocabSize else {
-            throw CheckpointError(file: directory, "the tokenizer has \(tokenizer.vocabularySize) tokens but config.json's vocab_size is \(model.config.vocabSize)")
+            throw CheckpointError(file: source.path, "the tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocab_size is \(model.config.vocabSize)")
         }
         self.init(model: model, tokenizer: tokenizer, controls: controls)
     }

@@ -1,8 +1,11 @@
 import Foundation
 
 /// Multi-head causal self-attention with grouped key/value heads, rotary positions and a KV cache.
-/// OLMoE variants add an RMSNorm over the whole q and k projections and optional clipping.
-///   score(t, j) = q_t·k_j / √d_head for j ≤ t;   out_t = Σ_j softmax(score)_j · v_j
+/// Family variants: q/k/v biases (Qwen2-MoE); an RMSNorm on q and k before RoPE, over the whole
+/// projections (OLMoE) or over each head with one head_dim weight (Qwen3-MoE); clipping (OLMoE);
+/// a score scale other than 1/√d_head (Granite's `attention_multiplier`).
+///   score(t, j) = s · q_t·k_j for j ≤ t, s = 1/√d_head unless the family says;
+///   out_t = Σ_j softmax(score)_j · v_j
 public struct Attention: Sendable {
     let config: ModelConfig
     let queryProjection: WeightMatrix
@@ -11,10 +14,12 @@ public struct Attention: Sendable {
     let outputProjection: WeightMatrix
     let queryNorm: [Float]?
     let keyNorm: [Float]?
+    /// q, k and v biases, or nil.
+    let biases: (query: [Float], key: [Float], value: [Float])?
     let rotary: RotaryEmbedding
 
     init(config: ModelConfig, query: WeightMatrix, key: WeightMatrix, value: WeightMatrix, output: WeightMatrix,
-         queryNorm: [Float]?, keyNorm: [Float]?) {
+         queryNorm: [Float]?, keyNorm: [Float]?, biases: (query: [Float], key: [Float], value: [Float])? = nil) {
         self.config = config
         queryProjection = query
         keyProjection = key
@@ -22,7 +27,8 @@ public struct Attention: Sendable {
         outputProjection = output
         self.queryNorm = queryNorm
         self.keyNorm = keyNorm
-        rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta)
+        self.biases = biases
+        rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, pairing: config.rotaryPairing)
     }
 
     /// `x` holds `tokens` normalised hidden states at positions `start…`; their keys and values
@@ -42,8 +48,17 @@ public struct Attention: Sendable {
                 keys.withUnsafeMutableBufferPointer { k in
                     values.withUnsafeMutableBufferPointer { v in
                         let (qt, kt, vt) = (q.baseAddress! + t * qDim, k.baseAddress! + t * kvDim, v.baseAddress! + t * kvDim)
-                        if let queryNorm { Kernels.rmsNorm(qt, queryNorm, config.rmsNormEps, qt, qDim) }
-                        if let keyNorm { Kernels.rmsNorm(kt, keyNorm, config.rmsNormEps, kt, kvDim) }
+                        if let biases {
+                            for i in 0..<qDim { qt[i] += biases.query[i] }
+                            for i in 0..<kvDim { kt[i] += biases.key[i]; vt[i] += biases.value[i] }
+                        }
+                        if config.queryKeyNormPerHead {
+                            if let queryNorm { for h in 0..<config.numHeads { Kernels.rmsNorm(qt + h * headDim, queryNorm, config.rmsNormEps, qt + h * headDim, headDim) } }
+                            if let keyNorm { for h in 0..<config.numKeyValueHeads { Kernels.rmsNorm(kt + h * headDim, keyNorm, config.rmsNormEps, kt + h * headDim, headDim) } }
+                        } else {
+                            if let queryNorm { Kernels.rmsNorm(qt, queryNorm, config.rmsNormEps, qt, qDim) }
+                            if let keyNorm { Kernels.rmsNorm(kt, keyNorm, config.rmsNormEps, kt, kvDim) }
+                        }
                         if let clip = config.clipQKV {
                             for i in 0..<qDim { qt[i] = min(max(qt[i], -clip), clip) }
                             for i in 0..<kvDim { kt[i] = min(max(kt[i], -clip), clip); vt[i] = min(max(vt[i], -clip), clip) }
@@ -59,7 +74,7 @@ public struct Attention: Sendable {
         var mixed = [Float](repeating: 0, count: tokens * qDim)
         let heads = config.numHeads
         let group = heads / config.numKeyValueHeads
-        let scale = 1 / Float(headDim).squareRoot()
+        let scale = config.attentionScale ?? 1 / Float(headDim).squareRoot()
         let work = tokens * heads * (start + tokens) * headDim
         queries.withUnsafeBufferPointer { q in
             mixed.withUnsafeMutableBufferPointer { out in

@@ -1,12 +1,24 @@
 import Dispatch
 
-/// A LLaMA-style block: h = x + Attn(RMSNorm(x));  out = h + MoE(RMSNorm(h)).
+/// A LLaMA-style block: h = x + m·Attn(RMSNorm(x));  out = h + m·FF(RMSNorm(h)), where FF is
+/// dense or a MoE (FeedForward) and m is Granite's `residual_multiplier` (1 elsewhere).
 public struct DecoderBlock: Sendable {
     let config: ModelConfig
     let inputNorm: [Float]
     let attention: Attention
     let postAttentionNorm: [Float]
-    public let moe: MoELayer
+    public let feedForward: FeedForward
+
+    /// The block's router and experts; nil for a dense layer.
+    public var moe: MoELayer? { feedForward.moe }
+
+    init(config: ModelConfig, inputNorm: [Float], attention: Attention, postAttentionNorm: [Float], feedForward: FeedForward) {
+        self.config = config
+        self.inputNorm = inputNorm
+        self.attention = attention
+        self.postAttentionNorm = postAttentionNorm
+        self.feedForward = feedForward
+    }
 
     func normalized(_ x: [Float], _ weight: [Float], tokens: Int) -> [Float] {
         let d = config.hiddenSize
@@ -21,10 +33,16 @@ public struct DecoderBlock: Sendable {
         return out
     }
 
-    /// h = x + Attn(RMSNorm(x)), in place.
+    /// h = x + m·Attn(RMSNorm(x)), in place.
     func attend(_ hidden: inout [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) {
         let attended = attention.forward(normalized(hidden, inputNorm, tokens: tokens), tokens: tokens, start: start, layer: layer, cache: cache)
-        for i in hidden.indices { hidden[i] += attended[i] }
+        addResidual(&hidden, attended)
+    }
+
+    /// hidden += m·output. (m = 1 multiplies exactly, so other families are unchanged bit for bit.)
+    func addResidual(_ hidden: inout [Float], _ output: [Float]) {
+        let m = config.residualMultiplier
+        for i in hidden.indices { hidden[i] += output[i] * m }
     }
 }
 

@@ -1,20 +1,27 @@
 /// One mixture-of-experts layer (moepp-spec "Router" and "Output"): route each token, then run
-/// every chosen FFN expert once over all the tokens routed to it, and add the cheap experts inline.
-///   y_t = Σ_{i ∈ chosen(t)} w_{t,i} · E_i(s·x_t),   s = k if the config multiplies by top-k, else 1.
+/// every chosen FFN expert once over all the tokens routed to it, and add the cheap experts inline;
+/// shared experts, when the family has them, run over every token.
+///   y_t = Σ_{i ∈ chosen(t)} w_{t,i} · E_i(s·x_t) + Σ_j g_{t,j} · S_j(x_t),
+///   s = k if the config multiplies by top-k, else 1;  g = the shared expert's gate (SharedExpert).
 public struct MoELayer: Sendable {
     public let config: ModelConfig
     public let layerIndex: Int
     public let router: Router
     public let ffnExperts: [FFNExpert]
     public let constantExperts: [ConstantExpert]
+    /// Always-on experts outside the router; they stay in the mapping (never offloaded: every
+    /// token needs them).
+    public let shared: [SharedExpert]
     let gate: Gate
 
-    public init(config: ModelConfig, layerIndex: Int, router: Router, ffnExperts: [FFNExpert], constantExperts: [ConstantExpert]) {
+    public init(config: ModelConfig, layerIndex: Int, router: Router, ffnExperts: [FFNExpert], constantExperts: [ConstantExpert],
+                shared: [SharedExpert] = []) {
         self.config = config
         self.layerIndex = layerIndex
         self.router = router
         self.ffnExperts = ffnExperts
         self.constantExperts = constantExperts
+        self.shared = shared
         gate = Gate(config: config)
     }
 
@@ -34,6 +41,8 @@ public struct MoELayer: Sendable {
         /// Per FFN expert, the tokens routed to it with their weights.
         var assignments: [[(token: Int, weight: Float)]]
         var inputScale: [Float]
+        /// Per token, each shared expert's weight g_{t,j}.
+        var sharedWeights: [[Float]]
 
         /// FFN experts with at least one token, ascending.
         public var ffnExpertsNeeded: [Int] { assignments.indices.filter { !assignments[$0].isEmpty } }
@@ -82,6 +91,7 @@ public struct MoELayer: Sendable {
         var routing: [LayerRouting] = []
         var assignments = [[(token: Int, weight: Float)]](repeating: [], count: ffnExperts.count)
         var inputScale = [Float](repeating: 1, count: tokens)
+        var sharedWeights: [[Float]] = []
         x.withUnsafeBufferPointer { input in
             out.withUnsafeMutableBufferPointer { output in
                 for t in 0..<tokens {
@@ -104,7 +114,7 @@ public struct MoELayer: Sendable {
                         case .ffn(let e):
                             assignments[e].append((t, weight))
                             ffnComputed += 1
-                        case .zero:
+                        case .zero, .shared:   // router slots are never shared experts
                             break
                         case .copy:
                             ParameterFreeExpert.accumulateCopy(scaled, weight: weight, into: outT, d)
@@ -112,16 +122,20 @@ public struct MoELayer: Sendable {
                             constantExperts[c].accumulate(scaled, weight: weight, into: outT)
                         }
                     }
+                    let sharedWeight = shared.map { $0.weight(xt) }
+                    sharedWeights.append(sharedWeight)
                     passed.append(logits)
                     routing.append(LayerRouting(
                         layer: layerIndex, routerLogits: raw, residualLogits: logits,
                         probabilities: decision.probabilities, chosen: chosen,
                         probabilitiesWithoutResidual: withoutResidual.probabilities,
-                        chosenWithoutResidual: withoutResidual.chosen, ffnExpertsComputed: ffnComputed))
+                        chosenWithoutResidual: withoutResidual.chosen, ffnExpertsComputed: ffnComputed,
+                        shared: sharedWeight.enumerated().map { ChosenExpert(index: $0.offset, kind: .shared($0.offset), weight: $0.element) }))
                 }
             }
         }
-        return Routed(hidden: out, passedLogits: passed, routing: routing, assignments: assignments, inputScale: inputScale)
+        return Routed(hidden: out, passedLogits: passed, routing: routing, assignments: assignments, inputScale: inputScale,
+                      sharedWeights: sharedWeights)
     }
 
     /// The FFN half: each needed expert runs once over all its tokens, its output added with the
@@ -143,6 +157,17 @@ public struct MoELayer: Sendable {
                 result.withUnsafeBufferPointer {
                     for (row, item) in routedTokens.enumerated() {
                         Kernels.addScaled($0.baseAddress! + row * d, item.weight, output.baseAddress! + item.token * d, d)
+                    }
+                }
+            }
+        }
+        for (j, expert) in shared.enumerated() {
+            var result = [Float](repeating: 0, count: tokens * d)
+            expert.ffn.forward(x, tokens: tokens, into: &result)
+            routed.hidden.withUnsafeMutableBufferPointer { output in
+                result.withUnsafeBufferPointer {
+                    for t in 0..<tokens {
+                        Kernels.addScaled($0.baseAddress! + t * d, routed.sharedWeights[t][j], output.baseAddress! + t * d, d)
                     }
                 }
             }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// A whole decoder-only MoE model over a checkpoint's mapped weights:
-/// embed → blocks (attention + MoE, gating residual threaded through) → final RMSNorm → lm_head.
+/// embed → blocks (attention + dense or MoE feed-forward, gating residual threaded through) →
+/// final RMSNorm → lm_head.
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let weights: CheckpointWeights
@@ -20,10 +21,12 @@ public final class Transformer: @unchecked Sendable {
     public var expertPrediction = false
     public var predictionStatistics: PredictionStatistics
 
-    /// Loads `config.json` and the safetensors weights of a checkpoint directory.
+    /// Loads a model path (see `ModelSource`): a checkpoint directory (config.json + weights) or
+    /// a `.gguf` file (or a directory holding one).
     public convenience init(directory: String) throws {
-        let config = try ModelConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
-        try self.init(config: config, weights: try CheckpointWeights(directory: directory))
+        let source = try ModelSource(path: directory)
+        let config = try source.config()
+        try self.init(config: config, weights: try source.weights(config: config))
     }
 
     public init(config: ModelConfig, weights: CheckpointWeights) throws {
@@ -41,7 +44,7 @@ public final class Transformer: @unchecked Sendable {
         // Checked before any per-layer allocation: a config claiming a billion layers must fail
         // here, and one claiming fewer than stored must not silently run a truncated model.
         guard weights.layerCount == config.numLayers else {
-            throw CheckpointError.badKey("num_hidden_layers", file: (weights.directory as NSString).appendingPathComponent("config.json"),
+            throw CheckpointError.badKey("num_hidden_layers", file: weights.configFile,
                                          "\(config.numLayers) layers, but the checkpoint holds \(weights.layerCount)")
         }
         blocks = try (0..<config.numLayers).map { l in try Self.loadBlock(l, config: config, weights: weights, names: names) }
@@ -56,11 +59,14 @@ public final class Transformer: @unchecked Sendable {
             key: try weights.matrix(names.attention(l, "k_proj"), rows: config.keyValueDim, cols: d),
             value: try weights.matrix(names.attention(l, "v_proj"), rows: config.keyValueDim, cols: d),
             output: try weights.matrix(names.attention(l, "o_proj"), rows: d, cols: config.queryDim),
-            queryNorm: config.queryKeyNorm ? try weights.vector(names.queryNorm(l), count: config.queryDim) : nil,
-            keyNorm: config.queryKeyNorm ? try weights.vector(names.keyNorm(l), count: config.keyValueDim) : nil)
-        let moe = try config.family.architecture.buildMoE(layer: l, config: config, weights: weights)
+            queryNorm: config.queryKeyNorm ? try weights.vector(names.queryNorm(l), count: config.queryKeyNormWidth.query) : nil,
+            keyNorm: config.queryKeyNorm ? try weights.vector(names.keyNorm(l), count: config.queryKeyNormWidth.key) : nil,
+            biases: config.attentionBias ? (try weights.vector(names.attentionBias(l, "q_proj"), count: config.queryDim),
+                                            try weights.vector(names.attentionBias(l, "k_proj"), count: config.keyValueDim),
+                                            try weights.vector(names.attentionBias(l, "v_proj"), count: config.keyValueDim)) : nil)
+        let feedForward = try config.family.architecture.buildFeedForward(layer: l, config: config, weights: weights)
         return DecoderBlock(config: config, inputNorm: try weights.vector(names.inputNorm(l), count: d), attention: attention,
-                            postAttentionNorm: try weights.vector(names.postAttentionNorm(l), count: d), moe: moe)
+                            postAttentionNorm: try weights.vector(names.postAttentionNorm(l), count: d), feedForward: feedForward)
     }
 
     /// Touches every page of the mapped checkpoint, so that timings measure compute and memory,
@@ -82,8 +88,8 @@ public final class Transformer: @unchecked Sendable {
 
     /// FFN experts of layer `l`: from the mapping; or from the cache, under `lease` when the
     /// layer's experts fit at once, else one expert at a time.
-    private func expertAccess(layer l: Int, block: DecoderBlock, lease: ExpertCache.Lease?) -> MoELayer.ExpertAccess {
-        guard let cache = expertCache else { return .mapped(block.moe.ffnExperts) }
+    private func expertAccess(layer l: Int, moe: MoELayer, lease: ExpertCache.Lease?) -> MoELayer.ExpertAccess {
+        guard let cache = expertCache else { return .mapped(moe.ffnExperts) }
         if let lease { return MoELayer.ExpertAccess(acquire: { try lease.expert($0) }, release: { _ in }) }
         final class Current { var lease: ExpertCache.Lease? }
         let current = Current()
@@ -133,6 +139,7 @@ public final class Transformer: @unchecked Sendable {
         hidden.withUnsafeMutableBufferPointer { h in
             for (t, token) in tokens.enumerated() { embedding.copyRow(token, into: h.baseAddress! + t * d) }
         }
+        if config.embeddingMultiplier != 1 { for i in hidden.indices { hidden[i] *= config.embeddingMultiplier } }
         var routing = [[LayerRouting]](repeating: [], count: count)
         var previousLogits: [[Float]]?
         var predictions: [Set<Int>]?
@@ -142,32 +149,41 @@ public final class Transformer: @unchecked Sendable {
             block.attend(&hidden, tokens: count, start: start, layer: l, cache: cache)
             let moeStart = DispatchTime.now()
             let normed = block.normalized(hidden, block.postAttentionNorm, tokens: count)
-            var routed = block.moe.route(normed, tokens: count, previousLogits: previousLogits, controls: controls)
-            if let guesses = predictions {
-                for t in 0..<count {
-                    routed.routing[t].predictedExperts = guesses[t].sorted()
-                    predictionStatistics.record(layer: l, actual: Set(routed.routing[t].computedFFNExperts), predicted: guesses[t])
+            let output: [Float], records: [LayerRouting]
+            switch block.feedForward {
+            case .dense(let ffn):
+                (output, records) = FeedForward.dense(ffn, normed, tokens: count, layer: l)
+                previousLogits = nil
+                predictions = nil
+            case .moe(let moe):
+                var routed = moe.route(normed, tokens: count, previousLogits: previousLogits, controls: controls)
+                if let guesses = predictions {
+                    for t in 0..<count {
+                        routed.routing[t].predictedExperts = guesses[t].sorted()
+                        predictionStatistics.record(layer: l, actual: Set(routed.routing[t].computedFFNExperts), predicted: guesses[t])
+                    }
                 }
+                let lease = expertCache?.lease(layer: l, experts: routed.ffnExpertsNeeded)
+                // This layer's misses first, so that the next layer's prefetches do not queue in front
+                // of reads the compute thread is waiting for; the prefetches then overlap this layer's
+                // expert compute and the next layer's attention.
+                try lease?.readMisses()
+                predictions = nil
+                if expertPrediction && l + 1 < blocks.count,
+                   let guesses = ExpertPrediction.predict(next: blocks[l + 1], hidden: hidden, tokens: count,
+                                                          passedLogits: routed.passedLogits, controls: controls) {
+                    expertCache?.prefetch(layer: l + 1, experts: guesses.reduce(into: Set<Int>()) { $0.formUnion($1) }.sorted())
+                    predictions = guesses
+                }
+                try moe.runExperts(&routed, input: normed, tokens: count, access: expertAccess(layer: l, moe: moe, lease: lease))
+                lease?.release()
+                (output, records) = (routed.hidden, routed.routing)
+                previousLogits = routed.passedLogits
             }
-            let lease = expertCache?.lease(layer: l, experts: routed.ffnExpertsNeeded)
-            // This layer's misses first, so that the next layer's prefetches do not queue in front
-            // of reads the compute thread is waiting for; the prefetches then overlap this layer's
-            // expert compute and the next layer's attention.
-            try lease?.readMisses()
-            predictions = nil
-            if expertPrediction && l + 1 < blocks.count {
-                let guesses = ExpertPrediction.predict(next: blocks[l + 1], hidden: hidden, tokens: count,
-                                                       passedLogits: routed.passedLogits, controls: controls)
-                expertCache?.prefetch(layer: l + 1, experts: guesses.reduce(into: Set<Int>()) { $0.formUnion($1) }.sorted())
-                predictions = guesses
-            }
-            try block.moe.runExperts(&routed, input: normed, tokens: count, access: expertAccess(layer: l, block: block, lease: lease))
-            lease?.release()
-            for i in hidden.indices { hidden[i] += routed.hidden[i] }
+            block.addResidual(&hidden, output)
             timings?.add(attention: moeStart.uptimeNanoseconds - attentionStart.uptimeNanoseconds,
                          moe: DispatchTime.now().uptimeNanoseconds - moeStart.uptimeNanoseconds, tokens: count)
-            previousLogits = routed.passedLogits
-            for t in 0..<count { routing[t].append(routed.routing[t]) }
+            for t in 0..<count { routing[t].append(records[t]) }
         }
         // A batch's cache traffic is reported on its last token (one token per decode step).
         if let before = cacheBefore, let after = expertCache?.statistics {
@@ -184,6 +200,7 @@ public final class Transformer: @unchecked Sendable {
         }
         var logits = [Float](repeating: 0, count: rows * config.vocabSize)
         normed.withUnsafeBufferPointer { Kernels.matmul(lmHead, $0.baseAddress!, tokens: rows, &logits) }
+        if config.logitsScaling != 1 { for i in logits.indices { logits[i] /= config.logitsScaling } }
         return Output(logits: logits, routing: routing)
     }
 }

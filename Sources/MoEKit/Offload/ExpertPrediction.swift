@@ -5,11 +5,11 @@
 /// (mask, top-k, zero-weight rule, adaptive gating), so a guess never names an expert the real
 /// decision could not pick; slots with weight 0 (zero experts, dropped slots) are not fetched.
 enum ExpertPrediction {
-    /// Per token, the FFN experts `next` is predicted to compute.
+    /// Per token, the FFN experts `next` is predicted to compute; nil when `next` is dense (no router).
     static func predict(next block: DecoderBlock, hidden: [Float], tokens: Int, passedLogits: [[Float]],
-                        controls: RoutingControls) -> [Set<Int>] {
+                        controls: RoutingControls) -> [Set<Int>]? {
+        guard let moe = block.moe else { return nil }
         let normed = block.normalized(hidden, block.postAttentionNorm, tokens: tokens)
-        let moe = block.moe
         let d = moe.config.hiddenSize
         return normed.withUnsafeBufferPointer { input in
             (0..<tokens).map { t in

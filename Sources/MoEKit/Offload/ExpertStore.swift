@@ -55,14 +55,15 @@ public final class ExpertStore: @unchecked Sendable {
         }
         do {
             segments = try model.blocks.map { block in
-                try block.moe.ffnExperts.map { [try segment($0.gate), try segment($0.up), try segment($0.down)] }
+                // A dense layer has no routed experts to offload (its FFN stays mapped, like shared experts).
+                try (block.moe?.ffnExperts ?? []).map { [try segment($0.gate), try segment($0.up), try segment($0.down)] }
             }
         } catch {
             descriptors.forEach { close($0) }
             throw error
         }
         layers = segments.count
-        expertsPerLayer = segments.first?.count ?? 0
+        expertsPerLayer = segments.map(\.count).max() ?? 0
         slotBytes = segments.flatMap { $0 }.map { $0.reduce(0) { $0 + Self.aligned($1.byteCount) } }.max() ?? 0
     }
 

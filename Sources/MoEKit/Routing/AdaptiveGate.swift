@@ -1,3 +1,5 @@
+import Foundation
+
 /// AdapMoE's sensitivity-based adaptive gating (adapmoe-spec §1). Per layer l a threshold t_l:
 /// when the smaller of the two chosen weights is below t_l, that slot is dropped and the other
 /// expert takes weight 1. Dropping slot 2 moves the layer output by Δ = w₂·(E₁(x) − E₂(x)), and
@@ -83,4 +85,35 @@ public struct Calibration: Codable, Sendable, Equatable {
         self.calibrationTokens = calibrationTokens
         self.defaultEpsilon = defaultEpsilon
     }
+
+    enum CodingKeys: String, CodingKey { case layers, calibrationTokens, defaultEpsilon, cache }
+
+    /// Decoded values are checked: a negative sensitivity or ε ≤ 0 would give thresholds that
+    /// silently drop every expert (or none).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        layers = try container.decode([Layer].self, forKey: .layers)
+        calibrationTokens = try container.decode(Int.self, forKey: .calibrationTokens)
+        defaultEpsilon = try container.decode(Double.self, forKey: .defaultEpsilon)
+        cache = try container.decodeIfPresent(CacheProfile.self, forKey: .cache)
+        func fail(_ key: String, _ why: String) -> CalibrationValueError { CalibrationValueError(key: key, why: why) }
+        // No layers is a cache profile alone (calibrated layers are checked against the model where they are used).
+        guard layers.count <= 1 << 16 else { throw fail("layers", "expected at most 65536 layers, found \(layers.count)") }
+        guard calibrationTokens >= 0 else { throw fail("calibrationTokens", "expected an integer ≥ 0, found \(calibrationTokens)") }
+        guard defaultEpsilon > 0, defaultEpsilon.isFinite else { throw fail("defaultEpsilon", "expected a positive number, found \(defaultEpsilon)") }
+        for (index, layer) in layers.enumerated() {
+            guard layer.sensitivity >= 0, layer.sensitivity.isFinite else { throw fail("layers[\(index)].sensitivity", "expected a number ≥ 0, found \(layer.sensitivity)") }
+            guard layer.expertDifference >= 0, layer.expertDifference.isFinite else {
+                throw fail("layers[\(index)].expertDifference", "expected a number ≥ 0, found \(layer.expertDifference)")
+            }
+            guard layer.tokens >= 0 else { throw fail("layers[\(index)].tokens", "expected an integer ≥ 0, found \(layer.tokens)") }
+        }
+    }
+}
+
+/// A calibration.json value out of range; its description is what the loader's message quotes.
+struct CalibrationValueError: Error, LocalizedError {
+    let key: String
+    let why: String
+    var errorDescription: String? { "key '\(key)': \(why)" }
 }

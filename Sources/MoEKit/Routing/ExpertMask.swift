@@ -15,7 +15,7 @@ public struct ExpertMask: Hashable, Sendable {
         case .zero: return zeroEnabled
         case .copy: return copyEnabled
         case .constant: return constantEnabled
-        case .ffn: return true
+        case .ffn, .shared: return true
         }
     }
 

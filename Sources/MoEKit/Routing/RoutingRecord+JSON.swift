@@ -29,7 +29,7 @@ extension ChosenExpert {
 extension LayerRouting {
     enum CodingKeys: String, CodingKey {
         case layer, routerLogits, residualLogits, probabilities, chosen, probabilitiesWithoutResidual, chosenWithoutResidual
-        case ffnExpertsComputed, predictedExperts, cache
+        case ffnExpertsComputed, predictedExperts, cache, shared
     }
 
     public init(from decoder: Decoder) throws {
@@ -44,6 +44,8 @@ extension LayerRouting {
         ffnExpertsComputed = try container.decode(Int.self, forKey: .ffnExpertsComputed)
         predictedExperts = try container.decodeIfPresent([Int].self, forKey: .predictedExperts)
         cache = try container.decodeIfPresent(LayerCacheStatistics.self, forKey: .cache)
+        // Absent in exports of models without shared experts or dense layers.
+        shared = try container.decodeIfPresent([ChosenExpert].self, forKey: .shared) ?? []
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -58,5 +60,6 @@ extension LayerRouting {
         try container.encode(ffnExpertsComputed, forKey: .ffnExpertsComputed)
         try container.encodeIfPresent(predictedExperts, forKey: .predictedExperts)
         try container.encodeIfPresent(cache, forKey: .cache)
+        if !shared.isEmpty { try container.encode(shared, forKey: .shared) }
     }
 }

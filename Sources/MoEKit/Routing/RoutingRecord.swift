@@ -18,7 +18,9 @@ public struct ChosenExpert: Hashable, Sendable, Codable {
 /// `routerLogits` (W_r·x), `residualLogits` (+ G·previous, what the next layer receives),
 /// `probabilities` (after logits norm, mask and softmax), `chosen` (top-k with final weights).
 /// The `…WithoutResidual` fields replay the gate on `routerLogits` alone, so the gating
-/// residual's effect is observable.
+/// residual's effect is observable. `shared` lists the always-on experts outside the router
+/// (kind `.shared(i)`, weight = its gate value or 1). A dense layer has no router: its logits,
+/// probabilities and `chosen` are empty and its one FFN is `shared(0)` with weight 1.
 public struct LayerRouting: Sendable, Codable {
     public var layer: Int
     public var routerLogits: [Float]
@@ -34,6 +36,10 @@ public struct LayerRouting: Sendable, Codable {
     /// This layer's expert-cache traffic during the forward pass (on a batch's last token);
     /// nil without an expert cache.
     public var cache: LayerCacheStatistics?
+    public var shared: [ChosenExpert] = []
+
+    /// False for a dense layer (a feed-forward without a router).
+    public var hasRouter: Bool { !routerLogits.isEmpty }
 
     /// FFN experts that actually ran: chosen FFN slots with a non-zero weight. (An FFN expert's
     /// router index is its expert number: FFN experts come first in every family.)

@@ -23,11 +23,23 @@ public final class CheckpointWeights: @unchecked Sendable {
     /// `moepp bench --quantize` serves a checkpoint's matrices in a block format (quantised in
     /// memory at load, see `WeightMatrix.quantized(to:)`). nil: the views as stored.
     public var transformMatrix: (@Sendable (_ name: String, _ matrix: WeightMatrix) -> WeightMatrix)?
+    /// Where the hyper-parameters come from, for errors: `config.json`, or the GGUF file itself.
+    public let configFile: String
     private var tensors: [String: TensorView] = [:]
     public private(set) var sources: [any TensorSource] = []
 
+    /// Tensors already named as Hugging Face checkpoints name them, from `sources` (a GGUF file's
+    /// views renamed and split by `GGUFModel`); `path` names the model in errors.
+    init(path: String, sources: [any TensorSource], tensors: [String: TensorView]) {
+        directory = path
+        configFile = path
+        self.sources = sources
+        self.tensors = tensors
+    }
+
     public init(directory: String) throws {
         self.directory = directory
+        configFile = (directory as NSString).appendingPathComponent("config.json")
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let exists = { FileManager.default.fileExists(atPath: path($0)) }
         if let layout = Self.layouts.first(where: { exists($0.index) }) {

@@ -9,16 +9,9 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        // O_NONBLOCK: a FIFO in place of a weights file must be refused, not waited on.
-        let descriptor = open(path, O_RDONLY | O_NONBLOCK)
-        guard descriptor >= 0 else {
-            throw CheckpointError(file: path, errno == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(errno)))")
-        }
+        let (descriptor, fileSize) = try SmallFile.openRegular(path)
         defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw CheckpointError(file: path, "cannot stat") }
-        guard (status.st_mode & S_IFMT) == S_IFREG else { throw CheckpointError(file: path, "not a regular file") }
-        size = Int(status.st_size)
+        size = fileSize
         if size == 0 {
             base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 16))
             return
@@ -33,6 +26,15 @@ public final class MappedFile: @unchecked Sendable {
     /// tensors are touched through the mapping, and read-ahead would pull experts in with them.
     public func adviseRandomAccess() {
         if size > 0 { _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_RANDOM)) }
+    }
+
+    /// Drops the pages covering bytes [offset, offset + count) from this process (the page
+    /// cache keeps them). Rounded out to whole pages: harmless for neighbours, since the mapping
+    /// is read-only and a dropped page faults back in from the file unchanged.
+    public func dropPages(offset: Int, count: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page, end = min(size, (offset + count + page - 1) / page * page)
+        if size > 0 && end > start { _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED)) }
     }
 
     deinit {

@@ -92,24 +92,57 @@ public enum Kernels {
         return sum
     }
 
+    /// Up to this many tokens, a batch is cheaper as dot products over each row read once (the
+    /// row stays in L1 across the tokens) than widening the whole matrix for sgemm: an MoE expert
+    /// in a prompt often receives only a handful of tokens.
+    static let smallBatchTokens = 8
+
     /// Y = X·Wᵀ for a batch: X is tokens×cols (row-major), Y tokens×rows. One pass over the weights
-    /// serves the whole batch: f32 goes straight to BLAS, f16/bf16 rows are widened a tile at a time,
-    /// block formats dequantised a tile at a time.
+    /// serves the whole batch: small batches take per-row dot products; otherwise f32 goes straight
+    /// to BLAS, f16/bf16 rows are widened and block formats dequantised a tile at a time (the tile
+    /// split across cores).
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
         if w.format == .f32 {
             sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
             return
         }
+        if tokens <= smallBatchTokens { smallBatch(w, x, tokens: tokens, y); return }
         let tileRows = max(1, min(w.rows, (1 << 18) / max(1, w.cols)))
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * w.cols)
         defer { tile.deallocate() }
         var start = 0
         while start < w.rows {
             let count = min(tileRows, w.rows - start)
-            convertToFloat(w.rowPointer(start), w.format, count: count * w.cols, into: tile)
+            Parallel.forChunks(count, work: count * w.cols) { range in
+                convertToFloat(w.rowPointer(start + range.lowerBound), w.format, count: range.count * w.cols, into: tile + range.lowerBound * w.cols)
+            }
             sgemmTransposedB(x, tile, y + start, m: tokens, n: count, k: w.cols, ldc: w.rows)
             start += count
+        }
+    }
+
+    /// y[t][r] = row_r · x_t for a few tokens, rows split across cores.
+    static func smallBatch(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
+        let (rows, cols) = (w.rows, w.cols)
+        if w.format == .bf16 {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(32, cols) * tokens) { split in
+                for t in 0..<tokens { splitEvenOdd(x + t * cols, cols, split.baseAddress! + t * max(32, cols)) }
+                let split = UnsafePointer(split.baseAddress!)
+                Parallel.forChunks(rows, work: rows * cols * tokens) { range in
+                    for r in range {
+                        let row = w.rowPointer(r)
+                        for t in 0..<tokens { y[t * rows + r] = dotBFloat16(row, split + t * max(32, cols), x + t * cols, cols) }
+                    }
+                }
+            }
+            return
+        }
+        Parallel.forChunks(rows, work: rows * cols * tokens) { range in
+            for r in range {
+                let row = w.rowPointer(r)
+                for t in 0..<tokens { y[t * rows + r] = dot(row, w.format, x + t * cols, cols) }
+            }
         }
     }
 

@@ -5,17 +5,27 @@ import Foundation
 /// `added_tokens` [{id, content, special}], `pre_tokenizer`/`decoder` (ByteLevel or Metaspace /
 /// Replace "▁"), `normalizer` (Prepend "▁" + Replace " "→"▁"), `post_processor` (a bos prefix).
 enum TokenizerJSON {
-    static func decode(_ json: JSONFields, bosToken: String? = nil, eosToken: String? = nil) throws -> Tokenizer {
+    /// `vocabularyLimit`: config.json's `vocab_size` when the engine loads a model with it; ids at
+    /// or above it are refused before anything is sized by them.
+    static func decode(_ json: JSONFields, bosToken: String? = nil, eosToken: String? = nil, vocabularyLimit: Int? = nil) throws -> Tokenizer {
         guard let model = json.object["model"] as? [String: Any] else { throw json.fail("model", "missing or not an object") }
         let modelType = (model["type"] as? String) ?? "BPE"
-        guard modelType == "BPE" else { throw json.fail("model.type", "only BPE tokenizers are supported, found \"\(modelType)\"") }
+        guard modelType == "BPE" else { throw json.fail("model.type", "only BPE tokenizers are supported, found \(modelType.quotedForMessage)") }
+        try TokenizerJSONChecks.checkModelOptions(model, json)
+        try TokenizerJSONChecks.checkNormalizer(json.object["normalizer"], json)
+        try TokenizerJSONChecks.checkPreTokenizer(json.object["pre_tokenizer"], json)
         guard let vocabObject = model["vocab"] as? [String: Any] else { throw json.fail("model.vocab", "missing or not an object") }
+        let limit = min(vocabularyLimit ?? Int.max, TokenizerJSONChecks.maximumId + 1)
+        let range = TokenizerJSONChecks.idRange(limit, configLimit: vocabularyLimit.map { $0 <= TokenizerJSONChecks.maximumId + 1 } ?? false)
         var vocabulary: [String: Int] = [:]
         for (token, value) in vocabObject {
-            guard let id = value as? NSNumber, id.intValue >= 0 else { throw json.fail("model.vocab", "token \"\(token)\" has no valid id") }
-            vocabulary[token] = id.intValue
+            guard let id = TokenizerJSONChecks.id(value, limit: limit) else {
+                throw json.fail("model.vocab", "token \(token.quotedForMessage) has id \(TokenizerJSONChecks.describe(value)); expected an integer in \(range)")
+            }
+            vocabulary[token] = id
         }
         var merges: [(String, String)] = []
+        if let list = model["merges"], !(list is NSNull), !(list is [Any]) { throw json.fail("model.merges", "expected a list") }
         for (position, item) in ((model["merges"] as? [Any]) ?? []).enumerated() {
             if let text = item as? String, let space = text.firstIndex(of: " ") {
                 merges.append((String(text[..<space]), String(text[text.index(after: space)...])))
@@ -25,17 +35,13 @@ enum TokenizerJSON {
                 throw json.fail("model.merges", "entry \(position) is neither \"a b\" nor [a, b]")
             }
         }
-        var added: [Tokenizer.AddedToken] = []
-        for item in (json.object["added_tokens"] as? [[String: Any]]) ?? [] {
-            guard let id = (item["id"] as? NSNumber)?.intValue, let content = item["content"] as? String else {
-                throw json.fail("added_tokens", "entry without id or content")
-            }
-            added.append(.init(content: content, id: id, special: (item["special"] as? Bool) ?? false))
-        }
+        try TokenizerJSONChecks.checkMerges(merges, vocabulary: vocabulary, json)
+        let added = try addedTokens(json, limit: limit, range: range)
         let description = "\(json.object["pre_tokenizer"] ?? "")\(json.object["decoder"] ?? "")"
         let style: Tokenizer.Style
         if description.contains("ByteLevel") {
             style = .byteLevel
+            try TokenizerJSONChecks.checkByteAlphabet(vocabulary: vocabulary, json)
         } else {
             style = .sentencePiece(metaspace(normalizer: json.object["normalizer"], preTokenizer: json.object["pre_tokenizer"]))
         }
@@ -45,6 +51,26 @@ enum TokenizerJSON {
                          prefixToken: prefixToken(json.object["post_processor"]),
                          ignoreMerges: (model["ignore_merges"] as? Bool) ?? false,
                          bosToken: bosToken, eosToken: eosToken, suffixToken: nil, processor: nil)
+    }
+
+    /// `added_tokens`: absent, null, or a list of {id, content, special?} objects.
+    static func addedTokens(_ json: JSONFields, limit: Int, range: String) throws -> [Tokenizer.AddedToken] {
+        guard json.has("added_tokens") else { return [] }
+        guard let list = json.object["added_tokens"] as? [Any] else { throw json.fail("added_tokens", "expected a list of {id, content} objects") }
+        return try list.enumerated().map { position, entry in
+            guard let item = entry as? [String: Any] else { throw json.fail("added_tokens", "entry \(position) is not an object") }
+            guard let id = TokenizerJSONChecks.id(item["id"], limit: limit) else {
+                throw json.fail("added_tokens", "entry \(position): id \(TokenizerJSONChecks.describe(item["id"])); expected an integer in \(range)")
+            }
+            guard let content = item["content"] as? String, !content.isEmpty else {
+                throw json.fail("added_tokens", "entry \(position): \"content\" must be a non-empty string")
+            }
+            let special = item["special"]
+            if let special, !(special is NSNull), (special as? NSNumber)?.objCType.pointee != 0x63 {
+                throw json.fail("added_tokens", "entry \(position): \"special\" must be true or false")
+            }
+            return .init(content: content, id: id, special: (special as? Bool) ?? false)
+        }
     }
 
     /// The SentencePiece spelling: a `Metaspace` pre-tokenizer (possibly inside a Sequence), or the

@@ -4,12 +4,14 @@ import Foundation
 /// Hugging Face's fast tokenizers run), else SentencePiece's `tokenizer.model`, with the special
 /// token settings of `tokenizer_config.json` when present.
 extension Tokenizer {
-    public static func load(directory: String) throws -> Tokenizer {
+    /// `vocabularySize`: config.json's `vocab_size` when a model is loaded with the tokenizer; a
+    /// tokenizer.json id at or beyond it is refused before any table is sized by it.
+    public static func load(directory: String, vocabularySize: Int? = nil) throws -> Tokenizer {
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let config = try TokenizerConfig.load(path: path("tokenizer_config.json"))
         if FileManager.default.fileExists(atPath: path("tokenizer.json")) {
             let data = try SmallFile.contents(path("tokenizer.json"), maximumBytes: 512 << 20)
-            return try TokenizerJSON.decode(JSONFields(data: data, file: path("tokenizer.json")), bosToken: config.bosToken, eosToken: config.eosToken)
+            return try TokenizerJSON.decode(JSONFields(data: data, file: path("tokenizer.json")), bosToken: config.bosToken, eosToken: config.eosToken, vocabularyLimit: vocabularySize)
         }
         guard FileManager.default.fileExists(atPath: path("tokenizer.model")) else {
             throw CheckpointError(file: directory, "no tokenizer.json or tokenizer.model")

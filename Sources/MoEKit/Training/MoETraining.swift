@@ -15,6 +15,8 @@ final class MoETraining<S: TrainingScalar> {
     let balanceCoefficient: S
     /// τ: the balance term's weight on zero-computation experts.
     let zeroComputationBalanceWeight: S
+    /// Accumulate into the store's gradients; off when only activation gradients are wanted.
+    let weightGradients: Bool
     var k: Int { config.topK }
     var experts: Int { config.numExperts }
 
@@ -34,13 +36,14 @@ final class MoETraining<S: TrainingScalar> {
     var gates: [Buffer<S>] = [], ups: [Buffer<S>] = [], hiddens: [Buffer<S>] = [], outputs: [Buffer<S>] = []
     var constantMix: [S]        // rows × k × 2 blend coefficients (constant slots only)
 
-    init(config: ModelConfig, layer: Int, rows: Int, balanceCoefficient: S, zeroComputationBalanceWeight: S) {
+    init(config: ModelConfig, layer: Int, rows: Int, balanceCoefficient: S, zeroComputationBalanceWeight: S, weightGradients: Bool = true) {
         self.config = config
         self.layer = layer
         names = TensorNames(family: config.family)
         self.rows = rows
         self.balanceCoefficient = balanceCoefficient
         self.zeroComputationBalanceWeight = zeroComputationBalanceWeight
+        self.weightGradients = weightGradients
         let e = config.numExperts
         input = Buffer(rows * config.hiddenSize)
         logits = Buffer(rows * e); normalized = Buffer(rows * e); scale = Buffer(rows); probabilities = Buffer(rows * e)
@@ -54,6 +57,8 @@ final class MoETraining<S: TrainingScalar> {
     var hasResidual: Bool { config.hasGatingResidual && layer > 0 }
     /// MoE++ names for the gating residual and constant experts (only MoE++ has them).
     let moepp = MoEPlusPlusArchitecture()
+
+    func gradient(_ name: String, _ store: ParameterStore<S>) -> UnsafeMutablePointer<S>? { weightGradients ? store.gradient(name) : nil }
 
     func ffnPointers(_ e: Int, _ store: ParameterStore<S>, gradient: Bool) -> (gate: UnsafeMutablePointer<S>, up: UnsafeMutablePointer<S>, down: UnsafeMutablePointer<S>) {
         let inner = config.intermediateSize, d = config.hiddenSize
@@ -159,7 +164,7 @@ final class MoETraining<S: TrainingScalar> {
                     constantMix[(t * k + slot) * 2] = a0
                     constantMix[(t * k + slot) * 2 + 1] = a1
                     for j in 0..<d { ot[j] += weight * (a0 * xt[j] + a1 * v[j]) }
-                case .ffn, .zero: break
+                case .ffn, .zero, .shared: break
                 }
             }
         }
@@ -198,7 +203,7 @@ final class MoETraining<S: TrainingScalar> {
         return (e0 / (e0 + e1), e1 / (e0 + e1), store.value(moepp.constantVectorName(layer: layer, expert: expert)))
     }
 
-    /// Accumulates parameter gradients and dx; `dLogits` enters holding the gradient the next
+    /// Accumulates parameter gradients (if on) and dx; `dLogits` enters holding the gradient the next
     /// layer sent to this layer's `logits` (or zeros) and leaves holding the gradient for the
     /// previous layer's `logits`.
     func backward(_ dOut: UnsafePointer<S>, _ dx: UnsafeMutablePointer<S>, dLogits: Buffer<S>, _ store: ParameterStore<S>) {
@@ -220,15 +225,15 @@ final class MoETraining<S: TrainingScalar> {
                 }
                 dWeights[item.token * k + item.slot] += dw
             }
-            let w = ffnPointers(f, store, gradient: false), gw = ffnPointers(f, store, gradient: true)
-            TrainingOps.linearBackward(h.p, w.down, dy.p, dh.p, gw.down, rows: m, inputs: inner, outputs: d)
+            let w = ffnPointers(f, store, gradient: false), gw = weightGradients ? ffnPointers(f, store, gradient: true) : nil
+            TrainingOps.linearBackward(h.p, w.down, dy.p, dh.p, gw?.down, rows: m, inputs: inner, outputs: d)
             for i in 0..<(m * inner) {
                 let s = TrainingOps.sigmoid(g[i])
                 dg[i] = dh[i] * u[i] * s * (1 + g[i] * (1 - s))
                 du[i] = dh[i] * g[i] * s
             }
-            TrainingOps.linearBackward(xs.p, w.gate, dg.p, dxs.p, gw.gate, rows: m, inputs: d, outputs: inner)
-            TrainingOps.linearBackward(xs.p, w.up, du.p, dxs.p, gw.up, rows: m, inputs: d, outputs: inner)
+            TrainingOps.linearBackward(xs.p, w.gate, dg.p, dxs.p, gw?.gate, rows: m, inputs: d, outputs: inner)
+            TrainingOps.linearBackward(xs.p, w.up, du.p, dxs.p, gw?.up, rows: m, inputs: d, outputs: inner)
             for (row, item) in tokens.enumerated() {
                 for j in 0..<d { dx[item.token * d + j] += dxs[row * d + j] }
             }
@@ -245,25 +250,25 @@ final class MoETraining<S: TrainingScalar> {
                     dWeights[t * k + slot] += dw
                 case .constant:
                     let a0 = constantMix[(t * k + slot) * 2], a1 = constantMix[(t * k + slot) * 2 + 1]
-                    let v = store.value(moepp.constantVectorName(layer: layer, expert: i)), dv = store.gradient(moepp.constantVectorName(layer: layer, expert: i))
-                    let wc = store.value(moepp.constantMixingName(layer: layer, expert: i)), dwc = store.gradient(moepp.constantMixingName(layer: layer, expert: i))
+                    let v = store.value(moepp.constantVectorName(layer: layer, expert: i)), dv = gradient(moepp.constantVectorName(layer: layer, expert: i), store)
+                    let wc = store.value(moepp.constantMixingName(layer: layer, expert: i)), dwc = gradient(moepp.constantMixingName(layer: layer, expert: i), store)
                     var dw: S = 0, da0: S = 0, da1: S = 0
                     for j in 0..<d {
                         dw += gt[j] * (a0 * xt[j] + a1 * v[j])
                         da0 += weight * gt[j] * xt[j]
                         da1 += weight * gt[j] * v[j]
                         dxt[j] += weight * a0 * gt[j]
-                        dv[j] += weight * a1 * gt[j]
+                        dv?[j] += weight * a1 * gt[j]
                     }
                     dWeights[t * k + slot] += dw
                     let mean = a0 * da0 + a1 * da1
                     let dl0 = a0 * (da0 - mean), dl1 = a1 * (da1 - mean)
                     for j in 0..<d {
-                        dwc[j] += dl0 * xt[j]
-                        dwc[d + j] += dl1 * xt[j]
+                        dwc?[j] += dl0 * xt[j]
+                        dwc?[d + j] += dl1 * xt[j]
                         dxt[j] += dl0 * wc[j] + dl1 * wc[d + j]
                     }
-                case .ffn, .zero: break
+                case .ffn, .zero, .shared: break
                 }
             }
         }
@@ -301,11 +306,11 @@ final class MoETraining<S: TrainingScalar> {
                 for j in 0..<e { dl[j] += dz[j] }
             }
         }
-        TrainingOps.linearBackward(x, store.value(names.router(layer)), dLogits.p, dx, store.gradient(names.router(layer)), rows: n, inputs: d, outputs: e)
+        TrainingOps.linearBackward(x, store.value(names.router(layer)), dLogits.p, dx, gradient(names.router(layer), store), rows: n, inputs: d, outputs: e)
         let dPrevious = Buffer<S>(n * e)
         if let previous {
             TrainingOps.linearBackward(previous.p, store.value(moepp.gatingResidualName(layer: layer)), dLogits.p, dPrevious.p,
-                                       store.gradient(moepp.gatingResidualName(layer: layer)), rows: n, inputs: e, outputs: e)
+                                       gradient(moepp.gatingResidualName(layer: layer), store), rows: n, inputs: e, outputs: e)
         }
         dLogits.p.update(from: dPrevious.p, count: n * e)
     }

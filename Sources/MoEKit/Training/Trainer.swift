@@ -3,8 +3,9 @@ import Foundation
 /// Runs a training plan in a run directory, resumably:
 ///   run/plan.json, run/tokenizer.json        what is being trained
 ///   run/tokens.bin                           the tokenised corpus (train, then validation)
-///   run/checkpoint/                          f32 weights + optimiser state + state.json, written
-///                                            atomically every `checkpointEvery` steps
+///   run/checkpoint/step-N/                   f32 weights + optimiser state + state.json + a
+///                                            manifest written last, every `checkpointEvery`
+///                                            steps (complete or absent: TrainerCheckpoint.swift)
 ///   run/log.jsonl                            one line per logged step / evaluation
 /// Killing the process loses at most `checkpointEvery` steps; starting again continues.
 public final class Trainer {
@@ -17,7 +18,7 @@ public final class Trainer {
     let optimiser: AdamW<Float>
     let model: TrainingModel<Float>
     let schedule: LearningRateSchedule
-    public private(set) var step = 0
+    public internal(set) var step = 0
 
     public struct State: Codable {
         public var step: Int
@@ -28,12 +29,15 @@ public final class Trainer {
     }
 
     var state = State(step: 0, trainLoss: 0, validationLoss: nil, tokensSeen: 0, seconds: 0)
+    /// Called after each checkpoint file is written; tests throw from it to simulate a kill.
+    var afterCheckpointWrite: ((String) throws -> Void)?
 
     func path(_ name: String) -> String { (runDirectory as NSString).appendingPathComponent(name) }
 
     /// Opens (or continues) the run in `runDirectory` with `tokenizer.json` and the corpus files.
     public init(plan: TrainingPlan, runDirectory: String, tokenizerPath: String, trainFiles: [String], validationFiles: [String],
                 log: (String) -> Void = { print($0) }) throws {
+        try plan.validate(file: (runDirectory as NSString).appendingPathComponent("plan.json"))
         self.plan = plan
         self.runDirectory = runDirectory
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
@@ -55,11 +59,16 @@ public final class Trainer {
         config = try plan.modelConfig(vocabularySize: tokenizer.vocabularySize, endOfText: endOfText)
         dataset = try Self.loadTokens(path: (runDirectory as NSString).appendingPathComponent("tokens.bin"), tokenizer: tokenizer,
                                       endOfText: endOfText, trainFiles: trainFiles, validationFiles: validationFiles, log: log)
+        for (split, tokens) in [("training", dataset.train.count), ("validation", dataset.validation.count)]
+        where tokens < plan.length + 2 && (split == "training" || plan.evaluationBatches > 0) {
+            throw TrainingError.corpusTooShort(tokens: tokens, needed: plan.length + 2, split: split)
+        }
+        if let reason = TrainingBlock<Float>.unsupported(config) { throw CheckpointError(file: runDirectory, "train: \(reason)") }
         store = ParameterStore<Float>(config: config)
         optimiser = AdamW(store: store, weightDecay: plan.weightDecay)
         model = TrainingModel(store: store, batch: plan.batch, length: plan.length, balanceCoefficient: plan.balanceCoefficient, tau: plan.tau)
         schedule = LearningRateSchedule(peak: plan.peakLearningRate, warmupSteps: plan.warmupSteps, totalSteps: plan.steps, floor: plan.finalLearningRateFraction)
-        if FileManager.default.fileExists(atPath: path("checkpoint/state.json")) {
+        if try hasCheckpoint() {
             try resume()
             log("resumed \(runDirectory) at step \(step)")
         } else {
@@ -72,9 +81,17 @@ public final class Trainer {
     static func loadTokens(path: String, tokenizer: Tokenizer, endOfText: Int, trainFiles: [String], validationFiles: [String],
                            log: (String) -> Void) throws -> TokenDataset {
         if let data = FileManager.default.contents(atPath: path), data.count >= 16 {
-            let (trainCount, validationCount) = data.withUnsafeBytes { (Int($0.load(as: UInt64.self)), Int($0.load(fromByteOffset: 8, as: UInt64.self))) }
-            guard data.count == 16 + 2 * (trainCount + validationCount) else { throw CheckpointError(file: path, "truncated token file") }
-            let ids = data.withUnsafeBytes { raw in (0..<(trainCount + validationCount)).map { raw.load(fromByteOffset: 16 + 2 * $0, as: UInt16.self) } }
+            let counts = data.withUnsafeBytes { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+            // Compared as UInt64 so that a damaged header cannot overflow or trap in a conversion.
+            let available = UInt64(data.count - 16) / 2
+            guard counts.0 <= available, counts.1 <= available - counts.0, data.count == 16 + 2 * Int(counts.0 + counts.1) else {
+                throw CheckpointError(file: path, "damaged token file (header counts \(counts.0) + \(counts.1), \(data.count) bytes); remove it to tokenise again")
+            }
+            let (trainCount, validationCount) = (Int(counts.0), Int(counts.1))
+            let ids = data.withUnsafeBytes { raw in (0..<(trainCount + validationCount)).map { raw.loadUnaligned(fromByteOffset: 16 + 2 * $0, as: UInt16.self) } }
+            if let bad = ids.first(where: { Int($0) >= tokenizer.vocabularySize }) {
+                throw CheckpointError(file: path, "token id \(bad) is outside the tokenizer's \(tokenizer.vocabularySize); remove it to tokenise again")
+            }
             return TokenDataset(train: Array(ids[..<trainCount]), validation: Array(ids[trainCount...]))
         }
         guard tokenizer.vocabularySize <= Int(UInt16.max) else { throw CheckpointError(file: path, "vocabulary too large for 16-bit token ids") }
@@ -131,6 +148,7 @@ public final class Trainer {
             let (tokens, targets) = dataset.trainingBatch(batch: plan.batch, length: plan.length, seed: plan.seed &* 1_000_003 &+ UInt64(step))
             store.zeroGradients()
             let loss = model.forward(tokens: tokens, targets: targets)
+            guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: step + 1) }
             model.backward()
             let norm = clipGradients(store, limit: Float(plan.gradientClip))
             let rate = schedule.rate(at: step)
@@ -180,35 +198,6 @@ public final class Trainer {
             handle.write(data + Data("\n".utf8))
             handle.closeFile()
         }
-    }
-
-    /// Weights (f32) and optimiser moments as safetensors, then state.json last: a checkpoint is
-    /// complete exactly when its state.json names the step.
-    func checkpoint() throws {
-        state.step = step
-        let directory = path("checkpoint")
-        try store.save(to: directory, dtype: .f32)
-        var optimiserWriter = SafeTensorsWriter()
-        optimiserWriter.add("moments", shape: [store.count], values: optimiser.moments)
-        optimiserWriter.add("velocities", shape: [store.count], values: optimiser.velocities)
-        optimiserWriter.metadata = ["step": "\(optimiser.step)"]
-        try optimiserWriter.write(to: (directory as NSString).appendingPathComponent("optimiser.safetensors"))
-        try AtomicFile.write(try JSONEncoder().encode(state), to: (directory as NSString).appendingPathComponent("state.json"))
-    }
-
-    func resume() throws {
-        let directory = path("checkpoint")
-        let statePath = (directory as NSString).appendingPathComponent("state.json")
-        state = try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
-        try store.load(from: CheckpointWeights(directory: directory))
-        let optimiserFile = try SafeTensorsFile(path: (directory as NSString).appendingPathComponent("optimiser.safetensors"))
-        guard let moments = optimiserFile.tensors["moments"], let velocities = optimiserFile.tensors["velocities"],
-              moments.elementCount == store.count, velocities.elementCount == store.count,
-              let optimiserStep = Int(optimiserFile.metadata["step"] ?? "") else {
-            throw CheckpointError(file: optimiserFile.path, "optimiser state does not match the model")
-        }
-        optimiser.restore(step: optimiserStep, moments: moments.floats(), velocities: velocities.floats())
-        step = state.step
     }
 
     /// Writes the model for the engine: weights in the plan's export dtype, config.json,

@@ -9,14 +9,16 @@ public enum TrainingOps {
                beta: accumulate ? 1 : 0, y, ldc: outputs)
     }
 
-    /// dX += dY·W,  dW += dYᵀ·X.
+    /// dX += dY·W,  dW += dYᵀ·X (each skipped when nil; they do not depend on each other).
     public static func linearBackward<S: TrainingScalar>(_ x: UnsafePointer<S>, _ w: UnsafePointer<S>, _ dy: UnsafePointer<S>,
-                                                         _ dx: UnsafeMutablePointer<S>?, _ dw: UnsafeMutablePointer<S>,
+                                                         _ dx: UnsafeMutablePointer<S>?, _ dw: UnsafeMutablePointer<S>?,
                                                          rows n: Int, inputs: Int, outputs: Int) {
         if let dx {
             S.gemm(transposeA: false, transposeB: false, m: n, n: inputs, k: outputs, alpha: 1, dy, lda: outputs, w, ldb: inputs, beta: 1, dx, ldc: inputs)
         }
-        S.gemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: n, alpha: 1, dy, lda: outputs, x, ldb: inputs, beta: 1, dw, ldc: inputs)
+        if let dw {
+            S.gemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: n, alpha: 1, dy, lda: outputs, x, ldb: inputs, beta: 1, dw, ldc: inputs)
+        }
     }
 
     /// y = x · r · w with r = 1/√(mean(x²) + ε), per row; stores r per row for the backward.
@@ -32,18 +34,16 @@ public enum TrainingOps {
         }
     }
 
-    /// With g = dy ⊙ w:  dx = r·g − x·r³·(g·x)/d;  dw += Σ_rows dy ⊙ x·r.
+    /// With g = dy ⊙ w:  dx = r·g − x·r³·(g·x)/d;  dw += Σ_rows dy ⊙ x·r (skipped when nil).
     public static func rmsNormBackward<S: TrainingScalar>(_ x: UnsafePointer<S>, _ w: UnsafePointer<S>, _ r: UnsafePointer<S>,
-                                                          _ dy: UnsafePointer<S>, _ dx: UnsafeMutablePointer<S>, _ dw: UnsafeMutablePointer<S>,
+                                                          _ dy: UnsafePointer<S>, _ dx: UnsafeMutablePointer<S>, _ dw: UnsafeMutablePointer<S>?,
                                                           rows n: Int, width d: Int) {
         for row in 0..<n {
             let xr = x + row * d, dyr = dy + row * d, dxr = dx + row * d
             let scale = r[row]
             var dot: S = 0
-            for j in 0..<d {
-                dot += dyr[j] * w[j] * xr[j]
-                dw[j] += dyr[j] * xr[j] * scale
-            }
+            for j in 0..<d { dot += dyr[j] * w[j] * xr[j] }
+            if let dw { for j in 0..<d { dw[j] += dyr[j] * xr[j] * scale } }
             let correction = scale * scale * scale * dot / S(d)
             for j in 0..<d { dxr[j] += scale * dyr[j] * w[j] - xr[j] * correction }
         }

@@ -34,6 +34,7 @@ public struct RoutingStatistics: Sendable {
         case .zero: return .zero
         case .copy: return .copy
         case .constant: return .constant
+        case .shared: return .ffn   // never a routed slot; counted as the FFN it is
         }
     }
 

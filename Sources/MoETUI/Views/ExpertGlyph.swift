@@ -8,6 +8,7 @@ public enum ExpertGlyph {
         case .zero: return "Z"
         case .copy: return "C"
         case .constant: return "K"
+        case .shared: return "S"
         case .ffn(let number):
             if number < 10 { return String(number) }
             if number < 36 { return String(Character(Unicode.Scalar(UInt8(87 + number)))) }
@@ -21,6 +22,7 @@ public enum ExpertGlyph {
         case .zero: return .zero
         case .copy: return .copy
         case .constant: return .constant
+        case .shared: return .ffn   // an FFN too; the glyph S tells it apart
         }
     }
 

@@ -22,7 +22,11 @@ public enum InspectorView {
         let barWidth = max(6, area.width - 42)
         let experts = layer.probabilities.count
         let offloadLine = Self.offloadSummary(layer, state.config, unicode: grid.glyphs.isUnicode)
-        let rows = min(experts, area.height - 3 - (offloadLine == nil ? 0 : 1))
+        // Always-on experts are outside the router, so they have no bar: one line under the bars.
+        let alwaysOn = layer.shared.map { $0.kind.description + String(format: " %.2f", $0.weight) }.joined(separator: ", ")
+        let sharedLine: String? = layer.shared.isEmpty ? nil
+            : layer.hasRouter ? "always on: " + alwaysOn : "dense layer, no router: its one FFN (shared0, S) runs on every token"
+        let rows = max(0, min(experts, area.height - 3 - (offloadLine == nil ? 0 : 1) - (sharedLine == nil ? 0 : 1)))
         // Show the most likely experts first when they do not all fit.
         let order = rows < experts ? Array(layer.probabilities.indices.sorted { layer.probabilities[$0] > layer.probabilities[$1] }.prefix(rows)).sorted() : Array(0..<experts)
         grid.put("expert   p (with residual)" + String(repeating: " ", count: max(1, barWidth - 15)) + "  w     p no-res", row: area.y + 1, column: area.x, style: Style(.muted), limit: area.width)
@@ -46,6 +50,7 @@ public enum InspectorView {
             let wasChosen = layer.chosenWithoutResidual.contains(index)
             grid.put(String(format: "%.2f", without) + (wasChosen ? grid.glyphs.chosenMark : ""), row: y, column: x + 1, style: Style(.muted), limit: area.x + area.width - x - 1)
         }
+        if let sharedLine { grid.put(sharedLine, row: area.y + 2 + rows, column: area.x, style: Style(.ffn, bold: true), limit: area.width) }
         let footer = area.y + area.height - 1
         let changed = layer.residualChangedChoice
         let withoutNames = layer.chosenWithoutResidual.map { state.config.kind(ofExpert: $0).description }.joined(separator: ", ")

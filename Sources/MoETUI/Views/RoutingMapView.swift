@@ -66,7 +66,8 @@ public enum RoutingMapView {
                 let routing = state.tokens[index].layers[layer]
                 let selected = index == state.selectedToken && layer == state.selectedLayer
                 var x = area.x + labelWidth + offset * columnWidth
-                for choice in routing.chosen.prefix(columnWidth - 1) {
+                // Routed choices, then the always-on experts (a dense layer has only its FFN, S).
+                for choice in (routing.chosen + routing.shared).prefix(columnWidth - 1) {
                     let style = Style(ExpertGlyph.color(choice.kind), bold: choice.weight >= 0.5, dim: choice.weight == 0, reverse: selected)
                     x += grid.put(ExpertGlyph.glyph(choice.kind), row: y, column: x, style: style, limit: 1)
                 }
