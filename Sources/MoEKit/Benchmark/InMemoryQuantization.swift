@@ -29,24 +29,12 @@ extension Transformer {
     public var quantizableMatrixBytes: Int {
         blocks.reduce(embedding.byteCount + lmHead.byteCount) { total, block in
             let a = block.attention
-            let attention: Int = a.queryProjection.byteCount + a.keyProjection.byteCount + a.valueProjection.byteCount
-                + a.outputProjection.byteCount
-            return total + attention + block.feedForward.ffnByteCount
+            let attention = a.queryProjection.byteCount + a.keyProjection.byteCount + a.valueProjection.byteCount + a.outputProjection.byteCount
+            let experts: Int = block.moe?.ffnExperts.reduce(0) { $0 + $1.byteCount } ?? 0
+            return total + attention + experts
         }
     }
 
     /// The embedding's format: for a model quantised in memory, the block format; else as stored.
     public var embeddingFormat: WeightFormat { embedding.format }
-}
-
-extension FeedForward {
-    /// Bytes of the layer's FFN matrices: the dense FFN, or the routed and shared experts.
-    var ffnByteCount: Int {
-        switch self {
-        case .dense(let ffn): return ffn.byteCount
-        case .moe(let layer):
-            let routed: Int = layer.ffnExperts.reduce(0) { $0 + $1.byteCount }
-            return routed + layer.shared.reduce(0) { $0 + $1.ffn.byteCount }
-        }
-    }
 }

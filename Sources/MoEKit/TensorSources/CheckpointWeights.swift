@@ -19,12 +19,12 @@ public final class CheckpointWeights: @unchecked Sendable {
     ]
 
     public let directory: String
+    /// Where the hyper-parameters come from, for errors: `config.json`, or the GGUF file itself.
+    public let configFile: String
     /// Applied to every matrix `matrix(_:rows:cols:)` hands out, with its tensor name: how
     /// `moepp bench --quantize` serves a checkpoint's matrices in a block format (quantised in
     /// memory at load, see `WeightMatrix.quantized(to:)`). nil: the views as stored.
     public var transformMatrix: (@Sendable (_ name: String, _ matrix: WeightMatrix) -> WeightMatrix)?
-    /// Where the hyper-parameters come from, for errors: `config.json`, or the GGUF file itself.
-    public let configFile: String
     private var tensors: [String: TensorView] = [:]
     public private(set) var sources: [any TensorSource] = []
 

@@ -107,8 +107,7 @@ public enum Kernels {
             sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
             return
         }
-        // Block formats keep the dequantised tiles: their per-row dot quantises the activations
-        // (the integer kernels), which the batched path must not (it equals the dequantised product).
+        // Block formats' dot products quantise x per call, so they always take the tile path.
         if tokens <= smallBatchTokens && w.format.elementsPerBlock == 1 { smallBatch(w, x, tokens: tokens, y); return }
         let tileRows = max(1, min(w.rows, (1 << 18) / max(1, w.cols)))
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * w.cols)
