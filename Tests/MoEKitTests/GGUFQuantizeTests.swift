@@ -333,6 +333,41 @@ struct GGUFQuantizeTests {
         #expect(rms(error[...]) <= 0.03 * rms(x[..<512]))
     }
 
+    // MARK: Expert cache
+
+    /// The store reads an expert's bytes in its own format: a slot is the expert's Q8_0 bytes, and
+    /// the cached model computes exactly what the mapped one does.
+    @Test("--expert-budget on a Q8_0 GGUF: slots hold Q8_0 bytes, outputs bit-identical to the mapped file", arguments: [ModelFamily.moepp, .mixtral])
+    func expertCacheOnQ8(family: ModelFamily) throws {
+        let input = TestSupport.randomCheckpoint(family, seed: 21, dtype: .f16) { config in
+            config = RandomCheckpoint.tinyConfig(family, hidden: 32, layers: 3, ffnExperts: 6, intermediate: 64)
+        }
+        let path = TestSupport.temporaryDirectory() + "/q8.gguf"
+        let report = try Self.export(input, .q8_0, to: path)
+        #expect(report.fallbacks.isEmpty)
+        func run(_ model: Transformer) throws -> [[Float]] {
+            let cache = model.makeCache()
+            var tokens = [3, 14, 15, 9, 2, 6, 5, 35]
+            var all: [[Float]] = []
+            for step in 0...12 {
+                let output = try model.forward(step == 0 ? tokens : [tokens.last!], cache: cache)
+                all.append(output.logits)
+                tokens.append(output.logits.indices.max { output.logits[$0] < output.logits[$1] }!)
+            }
+            return all
+        }
+        let reference = try run(try ModelSource(path: path).transformer())
+        for slots in [2, 5, 18] {
+            let model = try ModelSource(path: path).transformer()
+            let cache = try ExpertCacheSetup.install(on: model, directory: path, budget: .slots(slots), policy: .lru, prefetch: false)
+            // Gate, up and down of hidden 32 × inner 64 in Q8_0: 3 · 64·32/32 · 34 bytes (each part aligned).
+            #expect(cache.store.byteCount(layer: 0, expert: 0) == 3 * 64 * 34)
+            #expect(try run(model) == reference, "\(slots) slots")
+            let statistics = cache.statistics.reduce(LayerCacheStatistics(), +)
+            if slots < 18 { #expect(statistics.misses > 0) }
+        }
+    }
+
     // MARK: Command line
 
     @Test("moepp quantize: bad arguments are one-line errors; OUT is not replaced without --force")
