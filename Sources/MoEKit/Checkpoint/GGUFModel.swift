@@ -3,7 +3,8 @@ import Foundation
 /// A GGUF file read as a model: its `{arch}.*` metadata as a `ModelConfig` and its tensors under
 /// the Hugging Face names the `Architecture` files use, so that families load unchanged.
 ///
-/// Architectures: `llama` with experts (Mixtral) and `olmoe`. The metadata is translated key by
+/// Architectures: `llama` with experts (Mixtral), `olmoe`, and our `moepp` (written by
+/// `moepp quantize`, see GGUFExport; fused gate|up, constant experts). The metadata is translated key by
 /// key into the config.json keys of the family (`GGUFModel.configKeys`) and decoded by the
 /// family's own `decodeConfig`; errors name the GGUF key. Names follow llama.cpp's
 /// `convert_hf_to_gguf.py` (gguf-py `TensorNameMap`): `token_embd`, `blk.N.attn_q` …, experts
@@ -21,8 +22,9 @@ public enum GGUFModel {
             }
             return .mixtral
         case "olmoe": return .olmoe
+        case "moepp": return .moepp
         default:
-            throw file.metadata.fail("general.architecture", "architecture \"\(architecture)\" is not supported (moepp reads GGUF llama with experts, olmoe)")
+            throw file.metadata.fail("general.architecture", "architecture \"\(architecture)\" is not supported (moepp reads GGUF llama with experts, olmoe, moepp)")
         }
     }
 
@@ -37,6 +39,9 @@ public enum GGUFModel {
         ]
         if family == .olmoe {
             keys += [("num_experts", "expert_count"), ("norm_topk_prob", "expert_weights_norm"), ("clip_qkv", "attention.clamp_kqv")]
+        } else if family == .moepp {
+            keys += [("num_experts", "expert_count"), ("moe_use_logits_norm", "expert_logits_norm"),
+                     ("moe_gate_norm_std", "expert_logits_norm_std"), ("moe_use_mixtral_gating", "expert_gating_mixtral")]
         } else {
             keys += [("num_local_experts", "expert_count")]
         }
@@ -82,6 +87,7 @@ public enum GGUFModel {
             ggufKeyFor[json] = key
         }
         try refuseUnimplemented(metadata, arch: arch, headDim: object["head_dim"] as? NSNumber)
+        if family == .moepp { try moeppFields(metadata, into: &object, keyFor: &ggufKeyFor) }
 
         var config: ModelConfig
         do {
@@ -101,6 +107,27 @@ public enum GGUFModel {
         }
         if arch == "llama" { config.rotaryPairing = .adjacent }
         return config
+    }
+
+    /// MoE++'s own keys (GGUFExport.moeppKeys; README "MoE++ in GGUF"): the expert layout must be
+    /// the family's (E−4 FFN experts, 2 constant, 1 copy, 1 zero, gate|up fused, a gating
+    /// residual); the router's depth and the input scaling become config.json's keys.
+    static func moeppFields(_ metadata: GGUFMetadata, into object: inout [String: Any], keyFor: inout [String: String]) throws {
+        let experts = try metadata.int("moepp.expert_count")
+        for (suffix, expected) in [("expert_ffn_count", experts - 4), ("expert_constant_count", 2), ("expert_copy_count", 1), ("expert_zero_count", 1)] {
+            let key = "moepp.\(suffix)"
+            guard try metadata.int(key) == expected else {
+                throw metadata.fail(key, "\(try metadata.int(key)); MoE++ with \(experts) router slots has \(expected) (slots: FFN experts, 2 constant, copy, zero)")
+            }
+        }
+        for key in ["moepp.expert_gating_residual", "moepp.expert_gate_up_fused"] where !(try metadata.bool(key, default: false)) {
+            throw metadata.fail(key, "missing or false; moepp reads MoE++ files with a gating residual and fused gate|up experts")
+        }
+        let layers = try metadata.int("moepp.expert_router_layers", default: 1)
+        guard layers == 1 || layers == 2 else { throw metadata.fail("moepp.expert_router_layers", "\(layers); expected 1 or 2") }
+        object["moe_2layer_gate"] = NSNumber(value: layers == 2)
+        object["moe_feature_no_mul_topk"] = NSNumber(value: !(try metadata.bool("moepp.expert_input_scale_topk", default: false)))
+        keyFor["moe_feature_no_mul_topk"] = "moepp.expert_input_scale_topk"
     }
 
     /// Metadata that changes the computation in ways moepp does not implement: refused in one
@@ -127,12 +154,14 @@ public enum GGUFModel {
         }
         func expertName(_ l: Int, _ e: Int, _ matrix: String) throws -> String {
             let names = architecture.expertNames(layer: l, expert: e)
+            if matrix == "down" { return names.down }
             guard case .separate(let gate, let up) = names.gateUp else {
                 throw CheckpointError(file: file.path, "family \(config.family) fuses gate and up; no GGUF mapping")
             }
             return ["gate": gate, "up": up, "down": names.down][matrix]!
         }
         let skeleton = TensorNames(family: config.family)
+        let moepp = architecture as? MoEPlusPlusArchitecture
         for name in file.tensorNames {
             let view = file.tensors[name]!
             func unknown() -> CheckpointError {
@@ -164,6 +193,30 @@ public enum GGUFModel {
                 case "attn_q_norm": add(skeleton.queryNorm(l), view)
                 case "attn_k_norm": add(skeleton.keyNorm(l), view)
                 case "ffn_gate_inp": add(architecture.routerName(layer: l), view)
+                case "ffn_gate_inp_0", "ffn_gate_inp_2":
+                    guard let moepp else { throw unknown() }
+                    add(moepp.twoLayerRouterName(layer: l, stage: part == "ffn_gate_inp_0" ? 0 : 2), view)
+                case "ffn_gate_res":
+                    guard let moepp else { throw unknown() }
+                    add(moepp.gatingResidualName(layer: l), view)
+                case "ffn_gate_up_exps":
+                    // MoE++: each expert's gate rows then up rows, one (2I)×d matrix (its up_proj).
+                    guard let moepp, view.shape.count == 3, view.shape[0] == config.numFFNExperts else { throw unknown() }
+                    let stride = view.shape[1] * view.format.bytesPerRow(view.shape[2])
+                    for e in 0..<view.shape[0] {
+                        guard case .fused(let name) = moepp.expertNames(layer: l, expert: e).gateUp else { throw unknown() }
+                        renamed[name] = TensorView(name: name, format: view.format, shape: [view.shape[1], view.shape[2]], base: view.base + e * stride, file: view.file)
+                    }
+                case "ffn_const_exps", "ffn_const_gate_exps":
+                    // MoE++'s two constant experts (slots E−4, E−3): vectors [2, d], mixing [2, 2, d].
+                    let vectors = part == "ffn_const_exps"
+                    guard let moepp, view.shape.count == (vectors ? 2 : 3), view.shape[0] == 2 else { throw unknown() }
+                    let inner = Array(view.shape.dropFirst())
+                    let stride = inner.dropLast().reduce(1, *) * view.format.bytesPerRow(inner.last!)
+                    for (c, slot) in moepp.constantSlots(config.numExperts).enumerated() {
+                        let name = vectors ? moepp.constantVectorName(layer: l, expert: slot) : moepp.constantMixingName(layer: l, expert: slot)
+                        renamed[name] = TensorView(name: name, format: view.format, shape: inner, base: view.base + c * stride, file: view.file)
+                    }
                 case "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps":
                     guard view.shape.count == 3 else {
                         throw CheckpointError(file: file.path, "tensor \(name.quotedForMessage): shape \(view.shape), expected experts × rows × cols")
