@@ -1,18 +1,34 @@
-import Dispatch
 import Foundation
 
-/// Splits `0..<count` into one contiguous chunk per core and runs `body(range)` on each.
-/// Small jobs run inline: waking a second thread costs more than a small matrix-vector product.
+/// Splits `0..<count` into contiguous chunks and runs `body(range)` on each, on the persistent
+/// `WorkerPool` and the calling thread; returns when every chunk is done. Small jobs run inline:
+/// handing work to a second thread costs more than a small matrix-vector product. A body may
+/// call `forChunks` again (that region runs inline), and so may several threads at once.
 public enum Parallel {
-    public static let coreCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// The cores this process may run on: the affinity mask (so `taskset -c 0` means one
+    /// thread), at most the active processor count.
+    public static let coreCount = allowedCores()
+
+    static let pool = WorkerPool(workers: coreCount - 1)
 
     public static func forChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
-        let chunks = (work < 1 << 16 || count < 2) ? 1 : min(coreCount, count)
-        if chunks == 1 { body(0..<count); return }
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let start = count * chunk / chunks
-            let end = count * (chunk + 1) / chunks
-            body(start..<end)
+        if work < 1 << 16 || count < 2 { body(0..<count); return }
+        pool.run(count, body)
+    }
+
+    static func allowedCores() -> Int {
+        let active = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        #if os(Linux)
+        // sched_getaffinity is not imported into Swift (it needs _GNU_SOURCE); the kernel prints
+        // the same mask as hex words ("Cpus_allowed:\tff,ffffffff").
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) {
+            let allowed = line.dropFirst("Cpus_allowed:".count).reduce(0) { sum, digit in
+                sum + (digit.hexDigitValue ?? 0).nonzeroBitCount
+            }
+            if allowed > 0 { return min(allowed, active) }
         }
+        #endif
+        return active
     }
 }
