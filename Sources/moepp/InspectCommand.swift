@@ -22,10 +22,11 @@ struct InspectCommand: ParsableCommand {
             "heads       \(config.numHeads) (kv \(config.numKeyValueHeads), head \(config.headDim))   rope θ \(config.ropeTheta)   context \(config.maxPositionEmbeddings)",
             "experts     \(config.numExperts) per layer: " + (config.hasZeroComputationExperts
                 ? "\(config.numFFNExperts) FFN + 2 constant + copy + zero" : "\(config.numFFNExperts) FFN") + ", top-\(config.topK)",
-            "gate        " + [config.useMixtralGating ? "mixtral gating" : "default gating",
+            "gate        " + [config.hasZeroComputationExperts && !config.useMixtralGating ? "MoE++ gating (zero expert's weight → 0)" : "softmax gating",
+                              config.normalizeTopK ? "top-k weights renormalised" : "top-k weights not renormalised",
                               config.twoLayerGate ? "2-layer" : "linear",
                               config.useLogitsNorm ? "logits norm σ=\(config.gateNormStd)" : "no logits norm",
-                              config.family == .moepp ? "gating residual" : "no gating residual",
+                              config.hasGatingResidual ? "gating residual" : "no gating residual",
                               config.multiplyInputByTopK ? "input ×k" : "input ×1"].joined(separator: ", "),
             "parameters  \(millions(layout.totalParameters)) total, \(millions(layout.parametersPerFFNExpert)) per FFN expert",
             "active      \(millions(layout.activeParameters(ffnExpertsPerLayer: Double(config.topK)))) per token with \(config.topK) FFN experts per layer"
