@@ -33,6 +33,9 @@ struct DenseLayerViewTests {
             }
         }
         let layers = state.sessionStatistics.ffnComputed
+        // The legend names only what this model can show: no zero-computation glyphs, an S.
+        let title = Screen.render(state, width: 140, height: 45, glyphs: .unicode).text(row: 0)
+        #expect(title.contains("F digit · S always on") && !title.contains("Z zero") && !title.contains("K constant"), "\(title)")
         #expect(layers[1] == 0 && layers[0] > 0, "a dense layer runs no routed expert")
     }
 }

@@ -37,8 +37,20 @@ public enum RoutingMapView {
         return (token, layer)
     }
 
+    /// Glyphs the map can show for this model only: Z/C/K where it has zero-computation experts,
+    /// S where it has shared experts or dense layers (always on).
+    static func legend(_ config: ModelConfig) -> String {
+        let categories = config.expertCategories
+        var parts = ["F digit"]
+        if categories.contains(.zero) { parts.append("Z zero") }
+        if categories.contains(.copy) { parts.append("C copy") }
+        if categories.contains(.constant) { parts.append("K constant") }
+        if config.sharedExperts > 0 || !config.denseLayers.isEmpty { parts.append("S always on") }
+        return parts.joined(separator: " · ")
+    }
+
     public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
-        grid.box(rect, title: "Routing map · layers × tokens (F digit · Z zero · C copy · K constant)", focused: state.focus == .map)
+        grid.box(rect, title: "Routing map · layers × tokens (\(legend(state.config)))", focused: state.focus == .map)
         let area = rect.inner
         guard area.height >= 2 else { return }
         if state.tokens.isEmpty {
