@@ -18,9 +18,6 @@ public enum ExpertKind: Hashable, Sendable, CustomStringConvertible {
         public var shareName: String { self == .constant ? "const" : rawValue }
     }
 
-    /// Keys of the slot-share tables in `compare` and `bench` output.
-    public var categoryName: String { category.shareName }
-
     public var category: Category {
         switch self {
         case .ffn: return .ffn

@@ -23,7 +23,6 @@ struct ByteTrie: Sendable {
         if values[node] < 0 { values[node] = Int32(id) }
     }
 
-    var isEmpty: Bool { children[0].isEmpty }
 
     /// Calls `visit(id, length)` for every key that is a prefix of `text[start...]`, shortest first.
     func forEachPrefix(of text: [UInt8], from start: Int, _ visit: (Int, Int) -> Void) {

@@ -11,12 +11,12 @@ struct SentencePieceNormalizer: Sendable {
     let spec: SentencePieceModel.NormalizerSpec
     let charsMap: PrecompiledCharsMap?
     let userDefined: ByteTrie
-    let whitespaceAsSuffix: Bool
 
-    init(spec: SentencePieceModel.NormalizerSpec, userDefined: ByteTrie, whitespaceAsSuffix: Bool) throws {
+    /// `treat_whitespace_as_suffix` models are refused by `SentencePieceProcessor`, so the dummy
+    /// space always goes in front.
+    init(spec: SentencePieceModel.NormalizerSpec, userDefined: ByteTrie) throws {
         self.spec = spec
         self.userDefined = userDefined
-        self.whitespaceAsSuffix = whitespaceAsSuffix
         charsMap = spec.precompiledCharsmap.isEmpty ? nil : try PrecompiledCharsMap(spec.precompiledCharsmap)
     }
 
@@ -46,7 +46,7 @@ struct SentencePieceNormalizer: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(input.count * 3)
         let escapedSpace = spec.escapeWhitespaces ? Self.spaceSymbol : [space]
-        if !whitespaceAsSuffix && spec.addDummyPrefix { out += escapedSpace }
+        if spec.addDummyPrefix { out += escapedSpace }
         var previousWasSpace = spec.removeExtraWhitespaces
         while position < input.count {
             let step = prefix(input, at: position)
@@ -66,7 +66,6 @@ struct SentencePieceNormalizer: Sendable {
                 out.removeLast(escapedSpace.count)
             }
         }
-        if whitespaceAsSuffix && spec.addDummyPrefix { out += escapedSpace }
         return out
     }
 }

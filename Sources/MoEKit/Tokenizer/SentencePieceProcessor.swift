@@ -23,7 +23,7 @@ struct SentencePieceProcessor: Sendable {
         self.model = model
         vocabulary = try SentencePieceVocabulary(model)
         do {
-            normalizer = try SentencePieceNormalizer(spec: model.normalizerSpec, userDefined: vocabulary.userDefined, whitespaceAsSuffix: false)
+            normalizer = try SentencePieceNormalizer(spec: model.normalizerSpec, userDefined: vocabulary.userDefined)
         } catch {
             throw ProtobufError(reason: "normalizer '\(model.normalizerSpec.name)': \(charsmap.count)-byte charsmap is broken")
         }
