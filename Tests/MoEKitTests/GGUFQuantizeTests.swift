@@ -309,7 +309,7 @@ struct GGUFQuantizeTests {
         var random = SeededRandom(seed: 9)
         let x = random.normals(512, scale: 2) + [Float](repeating: 0, count: 256)
         let bytes = [UInt8](unsafeUninitializedCapacity: 3 * BlockQ6_K.bytes) { buffer, count in
-            x.withUnsafeBufferPointer { quantizeRow($0.baseAddress!, count: x.count, as: .q6_k, into: buffer.baseAddress!) }
+            x.withUnsafeBufferPointer { quantizeBlocks($0.baseAddress!, count: x.count, as: .q6_k, into: buffer.baseAddress!) }
             count = 3 * BlockQ6_K.bytes
         }
         var back = [Float](repeating: 0, count: x.count)

@@ -117,24 +117,19 @@ extension Architecture {
 
     /// Vanilla MoE: a linear router and SwiGLU experts.
     public func feedForwardEntries(layer l: Int, config: ModelConfig) -> [CheckpointLayout.Entry] {
-        let (d, inner) = (config.hiddenSize, config.intermediateSize)
-        var entries = [CheckpointLayout.Entry(name: routerName(layer: l), shape: [config.numExperts, d], role: .router, expert: nil)]
-        for e in 0..<config.numFFNExperts {
-            let names = expertNames(layer: l, expert: e)
-            switch names.gateUp {
-            case .fused(let name):
-                entries.append(.init(name: name, shape: [2 * inner, d], role: .ffnExpert, expert: e))
-            case .separate(let gate, let up):
-                entries.append(.init(name: gate, shape: [inner, d], role: .ffnExpert, expert: e))
-                entries.append(.init(name: up, shape: [inner, d], role: .ffnExpert, expert: e))
-            }
-            entries.append(.init(name: names.down, shape: [d, inner], role: .ffnExpert, expert: e))
-        }
-        return entries
+        [CheckpointLayout.Entry(name: routerName(layer: l), shape: [config.numExperts, config.hiddenSize], role: .router, expert: nil)]
+            + expertEntries(layer: l, config: config)
     }
 
     public func buildFeedForward(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> FeedForward {
         .moe(try buildMoE(layer: l, config: config, weights: weights))
+    }
+
+    /// The layer's routed FFN experts' tensors, in expert order.
+    public func expertEntries(layer l: Int, config: ModelConfig) -> [CheckpointLayout.Entry] {
+        (0..<config.numFFNExperts).flatMap { e in
+            ffnEntries(expertNames(layer: l, expert: e), inner: config.intermediateSize, config: config, role: .ffnExpert, expert: e)
+        }
     }
 
     public func buildMoE(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> MoELayer {

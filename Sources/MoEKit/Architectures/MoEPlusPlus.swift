@@ -76,7 +76,7 @@ public struct MoEPlusPlusArchitecture: Architecture {
     // MARK: Layout and loading
 
     public func feedForwardEntries(layer l: Int, config: ModelConfig) -> [CheckpointLayout.Entry] {
-        let (d, inner, experts) = (config.hiddenSize, config.intermediateSize, config.numExperts)
+        let (d, experts) = (config.hiddenSize, config.numExperts)
         var entries: [CheckpointLayout.Entry] = []
         if config.twoLayerGate {
             entries.append(.init(name: twoLayerRouterName(layer: l, stage: 0), shape: [8 * experts, d], role: .router, expert: nil))
@@ -86,13 +86,7 @@ public struct MoEPlusPlusArchitecture: Architecture {
         }
         // Present in every layer as in the release; the first layer's is unused.
         entries.append(.init(name: gatingResidualName(layer: l), shape: [experts, experts], role: .gatingResidual, expert: nil))
-        for e in 0..<config.numFFNExperts {
-            let names = expertNames(layer: l, expert: e)
-            if case .fused(let fused) = names.gateUp {
-                entries.append(.init(name: fused, shape: [2 * inner, d], role: .ffnExpert, expert: e))
-            }
-            entries.append(.init(name: names.down, shape: [d, inner], role: .ffnExpert, expert: e))
-        }
+        entries += expertEntries(layer: l, config: config)
         for e in constantSlots(experts) {
             entries.append(.init(name: constantVectorName(layer: l, expert: e), shape: [d], role: .constantExpert, expert: e))
             entries.append(.init(name: constantMixingName(layer: l, expert: e), shape: [2, d], role: .constantExpert, expert: e))

@@ -354,7 +354,7 @@ public struct GGUFExport {
         case .f32: out.copyMemory(from: x, byteCount: count * 4)
         case .f16: for i in 0..<count { out.storeBytes(of: Float16(x[i]).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self) }
         case .bf16: for i in 0..<count { out.storeBytes(of: floatToBFloat16(x[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
-        case .q8_0, .q4_0, .q4_k, .q6_k: quantizeRow(x, count: count, as: format, into: out)
+        case .q8_0, .q4_0, .q4_k, .q6_k: quantizeBlocks(x, count: count, as: format, into: out)
         }
     }
 }

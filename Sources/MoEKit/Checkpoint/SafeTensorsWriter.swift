@@ -33,26 +33,29 @@ public struct SafeTensorsWriter {
     }
 
     public func write(to path: String) throws {
-        var header = "{"
-        var offset = 0
-        if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            header += "\"__metadata__\":{\(pairs.joined(separator: ","))},"
-        }
-        header += entries.map { entry in
-            defer { offset += entry.bytes.count }
-            let shape = entry.shape.map(String.init).joined(separator: ",")
-            return "\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + entry.bytes.count)]}"
-        }.joined(separator: ",")
-        header += "}"
-        while (header.utf8.count + 8) % 8 != 0 { header += " " }
-        var data = Data()
-        var length = UInt64(header.utf8.count).littleEndian
-        withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
-        data.append(contentsOf: Array(header.utf8))
+        var data = Data(safeTensorsHeader(entries.map { ($0.name, $0.dtype, $0.shape, $0.bytes.count) }, metadata: metadata))
         for entry in entries { data.append(contentsOf: entry.bytes) }
         try AtomicFile.write(data, to: path)
     }
+}
+
+/// The start of a `.safetensors` file: the 8-byte little-endian header length, then the JSON
+/// header (`__metadata__`, then each tensor's dtype, shape and data offsets, in the order given,
+/// laid end to end) padded with spaces to a multiple of 8. Both writers use it.
+func safeTensorsHeader(_ tensors: [(name: String, format: WeightFormat, shape: [Int], byteCount: Int)], metadata: [String: String]) -> [UInt8] {
+    var header = "{"
+    if !metadata.isEmpty {
+        let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+        header += "\"__metadata__\":{\(pairs.joined(separator: ","))},"
+    }
+    var offset = 0
+    header += tensors.map { tensor in
+        defer { offset += tensor.byteCount }
+        let shape = tensor.shape.map(String.init).joined(separator: ",")
+        return "\(jsonString(tensor.name)):{\"dtype\":\"\(tensor.format.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + tensor.byteCount)]}"
+    }.joined(separator: ",") + "}"
+    while (header.utf8.count + 8) % 8 != 0 { header += " " }
+    return withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Array($0) } + Array(header.utf8)
 }
 
 /// JSON string literal with the escapes JSON requires.

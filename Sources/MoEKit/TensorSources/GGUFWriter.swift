@@ -107,9 +107,13 @@ public final class GGUFWriter: StreamingTensorWriter {
 extension GGMLType {
     /// The ggml type a weight format is written as (its name is the ggml type's).
     public init?(format: WeightFormat) {
-        guard let type = Self.known.values.first(where: { $0.weightFormat == format }) else { return nil }
+        guard let type = Self.byFormat[format] else { return nil }
         self = type
     }
+
+    /// Built once: the writer asks for every tensor.
+    static let byFormat: [WeightFormat: GGMLType] = Dictionary(
+        Self.known.values.compactMap { type in type.weightFormat.map { ($0, type) } }, uniquingKeysWith: { first, _ in first })
 }
 
 /// Little-endian GGUF encoding of header fields and metadata values.

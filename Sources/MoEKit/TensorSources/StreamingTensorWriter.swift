@@ -12,7 +12,7 @@ public struct PlannedTensor: Sendable {
         self.shape = shape
     }
 
-    public var byteCount: Int { shape.count <= 1 ? format.bytesPerRow(shape.first ?? 1) : format.bytesPerRow(shape.last!) * (shape.dropLast().reduce(1, *)) }
+    public var byteCount: Int { format.byteCount(shape: shape) }
 }
 
 /// A checkpoint file written tensor by tensor, each in chunks, so that a 600 MB shard is never
@@ -23,6 +23,21 @@ public protocol StreamingTensorWriter: AnyObject {
     /// `fill(buffer, byteOffset)` writes the tensor's bytes from `byteOffset` into `buffer`.
     func write(_ tensor: PlannedTensor, fill: (UnsafeMutableRawBufferPointer, Int) -> Void) throws
     func finish() throws
+}
+
+/// Produces `count` bytes with `fill(buffer, byteOffset)` through one reused buffer of at most
+/// 4 MiB, handing each filled chunk to `write`: how every streaming writer emits a tensor.
+func streamInChunks(count: Int, fill: (UnsafeMutableRawBufferPointer, Int) -> Void,
+                    write: (UnsafeRawBufferPointer) throws -> Void) throws {
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(4 << 20, max(count, 1)), alignment: 64)
+    defer { buffer.deallocate() }
+    var offset = 0
+    while offset < count {
+        let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, count - offset)])
+        fill(part, offset)
+        try write(UnsafeRawBufferPointer(part))
+        offset += part.count
+    }
 }
 
 /// An output file written through a buffered descriptor, with one-line errors naming the file.
@@ -58,16 +73,7 @@ final class OutputFile {
 
     /// Streams `count` bytes produced by `fill` through one reused 4 MiB buffer.
     func stream(count: Int, fill: (UnsafeMutableRawBufferPointer, Int) -> Void) throws {
-        let chunk = 4 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(chunk, max(count, 1)), alignment: 64)
-        defer { buffer.deallocate() }
-        var offset = 0
-        while offset < count {
-            let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, count - offset)])
-            fill(part, offset)
-            try write(UnsafeRawBufferPointer(part))
-            offset += part.count
-        }
+        try streamInChunks(count: count, fill: fill, write: write)
     }
 
     /// Flushes to disk and moves the file into place.
@@ -90,21 +96,7 @@ public final class SafeTensorsStreamWriter: StreamingTensorWriter {
         }
         output = try OutputFile(path: path)
         pending = plan
-        var header = "{"
-        if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            header += "\"__metadata__\":{\(pairs.joined(separator: ","))},"
-        }
-        var offset = 0
-        header += plan.map { tensor in
-            defer { offset += tensor.byteCount }
-            let shape = tensor.shape.map(String.init).joined(separator: ",")
-            return "\(jsonString(tensor.name)):{\"dtype\":\"\(tensor.format.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + tensor.byteCount)]}"
-        }.joined(separator: ",") + "}"
-        while (header.utf8.count + 8) % 8 != 0 { header += " " }
-        var bytes = withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { Array($0) }
-        bytes += Array(header.utf8)
-        try output.write(bytes)
+        try output.write(safeTensorsHeader(plan.map { ($0.name, $0.format, $0.shape, $0.byteCount) }, metadata: metadata))
     }
 
     public func write(_ tensor: PlannedTensor, fill: (UnsafeMutableRawBufferPointer, Int) -> Void) throws {

@@ -22,7 +22,7 @@ public struct TensorView: @unchecked Sendable {
     public var offset: Int { base - file.base }
     /// Bytes between the starts of consecutive rows (`shape.last` elements each).
     public var rowBytes: Int { format.bytesPerRow(shape.last ?? 1) }
-    public var byteCount: Int { shape.count <= 1 ? format.bytesPerRow(elementCount) : rowBytes * (elementCount / max(1, shape.last!)) }
+    public var byteCount: Int { format.byteCount(shape: shape) }
 
     /// Widens every element to f32 (norm weights, small vectors; never whole matrices in the hot path).
     public func floats() -> [Float] {

@@ -114,16 +114,8 @@ public final class TorchCheckpointWriter {
 extension TorchCheckpointWriter: StreamingTensorWriter {
     /// Streams the tensor through one reused buffer of at most 4 MiB that `fill` writes into.
     public func write(_ tensor: PlannedTensor, fill: (UnsafeMutableRawBufferPointer, Int) -> Void) throws {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(4 << 20, max(tensor.byteCount, 1)), alignment: 64)
-        defer { buffer.deallocate() }
         try append(name: tensor.name, format: tensor.format, shape: tensor.shape) { write in
-            var offset = 0
-            while offset < tensor.byteCount {
-                let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, tensor.byteCount - offset)])
-                fill(part, offset)
-                try write(UnsafeRawBufferPointer(part))
-                offset += part.count
-            }
+            try streamInChunks(count: tensor.byteCount, fill: fill, write: write)
         }
     }
 }

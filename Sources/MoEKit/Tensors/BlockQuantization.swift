@@ -37,7 +37,8 @@ func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: I
     }
 }
 
-/// Whether `format` has a quantiser here (Q6_K is read-only: files carry it, we do not write it).
+/// The formats `moepp bench --quantize` and `WeightMatrix.quantized` offer (Q6_K is quantised
+/// only by `moepp quantize`, for q4_k_m's Q6_K tensors).
 public func canQuantize(to format: WeightFormat) -> Bool {
     [.q8_0, .q4_0, .q4_k].contains(format)
 }
@@ -50,7 +51,8 @@ public func quantizeBlocks(_ x: UnsafePointer<Float>, count: Int, as format: Wei
     case .q8_0: quantize = BlockQ8_0.quantize
     case .q4_0: quantize = BlockQ4_0.quantize
     case .q4_k: quantize = BlockQ4_K.quantize
-    case .q6_k, .f32, .f16, .bf16: preconditionFailure("no quantiser for \(format.name)")
+    case .q6_k: quantize = BlockQ6_K.quantize
+    case .f32, .f16, .bf16: preconditionFailure("no quantiser for \(format.name)")
     }
     for b in 0..<count / format.elementsPerBlock {
         quantize(x + b * format.elementsPerBlock, out + b * format.bytesPerBlock)

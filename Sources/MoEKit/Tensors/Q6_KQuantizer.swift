@@ -5,14 +5,14 @@ extension BlockQ6_K {
     /// whole −32…31 range); the sixteen scales are coded as int8 multiples of d = (largest
     /// scale)/−128, and the values re-quantised against the scales as stored.
     public static func quantize(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        var scales = [Float](repeating: 0, count: 16)
+        var scales = SIMD16<Float>()   // no heap allocation per block
         for s in 0..<16 {
             var extreme: Float = 0
             for i in s * 16..<(s + 1) * 16 where abs(x[i]) > abs(extreme) { extreme = x[i] }
             scales[s] = extreme / -32
         }
         var largest: Float = 0
-        for scale in scales where abs(scale) > abs(largest) { largest = scale }
+        for s in 0..<16 where abs(scales[s]) > abs(largest) { largest = scales[s] }
         block.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         guard largest != 0, largest.isFinite else { return }
         storeHalf(largest / -128, block, scaleOffset)
@@ -32,15 +32,5 @@ extension BlockQ6_K {
                 block.storeBytes(of: block.load(fromByteOffset: high, as: UInt8.self) | (level >> 4) << (2 * k), toByteOffset: high, as: UInt8.self)
             }
         }
-    }
-}
-
-/// Quantises one row of `count` floats (whole blocks) to any block format moepp writes, Q6_K
-/// included (what `moepp quantize` uses; `quantizeBlocks` covers the formats bench quantises to).
-func quantizeRow(_ x: UnsafePointer<Float>, count: Int, as format: WeightFormat, into out: UnsafeMutableRawPointer) {
-    if format == .q6_k {
-        for b in 0..<count / BlockQ6_K.elements { BlockQ6_K.quantize(x + b * BlockQ6_K.elements, into: out + b * BlockQ6_K.bytes) }
-    } else {
-        quantizeBlocks(x, count: count, as: format, into: out)
     }
 }

@@ -48,6 +48,10 @@ public enum WeightFormat: String, Sendable, CaseIterable {
     /// Bytes of a row of `cols` elements (`cols` a multiple of `elementsPerBlock`).
     public func bytesPerRow(_ cols: Int) -> Int { cols / elementsPerBlock * bytesPerBlock }
 
+    /// Bytes of a tensor of `shape` (PyTorch order: rows of `shape.last` elements; a scalar or a
+    /// vector is one row).
+    public func byteCount(shape: [Int]) -> Int { bytesPerRow(shape.last ?? 1) * shape.dropLast().reduce(1, *) }
+
     /// Lower-case name used on the command line and in reports.
     public var name: String { rawValue.lowercased() }
 }
