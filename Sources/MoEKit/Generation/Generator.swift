@@ -74,15 +74,26 @@ public final class Generator: @unchecked Sendable {
 
     func routingRecords(_ ids: [Int], _ layers: [[LayerRouting]], start: Int, phase: String) -> [TokenRouting] {
         ids.enumerated().map { t, id in
-            TokenRouting(position: start + t, tokenId: id, text: tokenizer.decode([id]), phase: phase, layers: layers[t])
+            TokenRouting(position: start + t, tokenId: id, text: recordText(id), phase: phase, layers: layers[t])
         }
     }
 
+    /// A token's text in routing records. A token whose bytes are not UTF-8 on their own (a
+    /// byte-fallback piece, or part of a multi-byte character) would decode to U+FFFD and lose
+    /// which byte it was, so it is written as its bytes in hex instead: "<0xE2>", "<0xE2><0x80>".
+    func recordText(_ id: Int) -> String {
+        let text = tokenizer.decode([id])
+        let bytes = tokenizer.bytes(of: id)
+        guard text.contains("\u{FFFD}"), String(bytes: bytes, encoding: .utf8) == nil else { return text }
+        return bytes.map { String(format: "<0x%02X>", $0) }.joined()
+    }
+
     /// The ids `prompt` adds to the conversation: the tokenizer's prefix token first when the
-    /// conversation is empty, and BOS (or EOS) for an empty prompt.
-    public func promptIds(_ prompt: String) -> [Int] {
+    /// conversation is empty, and BOS (or EOS) for an empty prompt. `startsConversation` overrides
+    /// "empty" for ids planned before the cache holds them (a restored session).
+    public func promptIds(_ prompt: String, startsConversation: Bool? = nil) -> [Int] {
         var ids = tokenizer.encode(prompt)
-        if cache.length == 0, let prefix = tokenizer.prefixTokenId { ids.insert(prefix, at: 0) }
+        if startsConversation ?? (cache.length == 0), let prefix = tokenizer.prefixTokenId { ids.insert(prefix, at: 0) }
         if ids.isEmpty, let bos = model.config.bosTokenId ?? model.config.eosTokenIds.first { ids = [bos] }
         return ids
     }

@@ -20,15 +20,19 @@ public struct ContextWindow: Sendable {
     public var keptTurns: Int
     public var notice: String?
 
-    public static func plan(_ generator: Generator, turns earlier: [Turn], prompt: String, maxTokens: Int) -> ContextWindow {
+    /// `pending`: the conversation's exact ids when they are not in the model's cache yet (a
+    /// loaded session), read first; `reread`: the earlier turns are not in the cache and their
+    /// ids are unknown, so take the sliding-window path, which re-reads them from their text.
+    public static func plan(_ generator: Generator, turns earlier: [Turn], prompt: String, maxTokens: Int,
+                            pending: [Int]? = nil, reread: Bool = false) -> ContextWindow {
         let context = generator.cache.maximumLength
         let replyRoom = max(1, min(maxTokens, context / 2))
-        let continuing = generator.cache.length > 0
-        let inPlace = generator.promptIds(continuing ? " " + prompt : prompt)
-        if generator.cache.length + inPlace.count + replyRoom <= context {
-            return ContextWindow(replay: nil, prompt: inPlace, maxTokens: maxTokens, keptTurns: earlier.count, notice: nil)
-        }
         let tokenizer = generator.tokenizer
+        let used = generator.cache.length + (pending?.count ?? 0)
+        let inPlace = generator.promptIds(used > 0 ? " " + prompt : prompt, startsConversation: used == 0)
+        if !reread && used + inPlace.count + replyRoom <= context {
+            return ContextWindow(replay: pending, prompt: inPlace, maxTokens: maxTokens, keptTurns: earlier.count, notice: nil)
+        }
         let prefix = tokenizer.prefixTokenId.map { [$0] } ?? []
         // The newest earlier turns that fit beside the prompt, as one text.
         func history(_ count: Int) -> String {
