@@ -33,7 +33,7 @@ struct PlaygroundSessionTests {
         let turn = PlaygroundSession.Turn(prompt: "the cat\nsat", reply: reply, firstToken: 0, replyTokens: pieces,
                                           notice: "a notice", finish: .init(finish), settings: session)
         return PlaygroundSession(model: .init(path: directory, name: "fixture", config: generator.model.config), settings: session,
-                                 turns: [turn], tokens: tokens, throughput: .init(promptTokensPerSecond: 12.5, decodeTokensPerSecond: 3, recentDecodeRates: [1, 2.5]))
+                                 turns: [turn], tokens: tokens, settingsTimeline: [.init(fromToken: 0, settings: session)], throughput: .init(promptTokensPerSecond: 12.5, decodeTokensPerSecond: 3, recentDecodeRates: [1, 2.5]))
     }
 
     @Test("saved and loaded, the conversation, settings and trace are exactly the same (every float bit)")
@@ -45,6 +45,7 @@ struct PlaygroundSessionTests {
         #expect(loaded.model == session.model)
         #expect(loaded.settings == session.settings)
         #expect(loaded.turns == session.turns)
+        #expect(loaded.settingsTimeline == session.settingsTimeline && loaded.settings(ofToken: 3) == session.settings)
         #expect(loaded.throughput == session.throughput)
         #expect(loaded.settings.generationSettings == session.settings.generationSettings)
         #expect(loaded.settings.seed == UInt64.max - 1)

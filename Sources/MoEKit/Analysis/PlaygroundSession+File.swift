@@ -58,6 +58,12 @@ extension PlaygroundSession {
                 throw fail("turns[\(t)].replyTokens[\(p)].index", "\(turn.replyTokens[p].index) is not a token of this turn")
             }
         }
+        for (c, change) in settingsTimeline.enumerated() {
+            let previous = c == 0 ? -1 : settingsTimeline[c - 1].fromToken
+            guard change.fromToken > previous, change.fromToken < max(1, tokens.count) else {
+                throw fail("settingsTimeline[\(c)].fromToken", "\(change.fromToken) is not after the previous entry and inside the tokens")
+            }
+        }
         for (i, token) in tokens.enumerated() {
             guard token.layers.count == model.layers else { throw fail("tokens[\(i)].layers", "\(token.layers.count) records, the model has \(model.layers) layers") }
             for (l, layer) in token.layers.enumerated() {

@@ -17,15 +17,30 @@ public struct PlaygroundSession: Codable, Sendable {
     public var turns: [Turn]
     /// Every token the model read or wrote, in order (prompt and generated), with its routing.
     public var tokens: [TokenRouting]
+    /// The settings every token was read or generated under: each entry holds from its
+    /// `fromToken` until the next one (toggles apply from the next token, even mid-reply).
+    public var settingsTimeline: [SettingsChange]
     public var throughput: Throughput
 
-    public init(model: ModelSummary, settings: SessionSettings, turns: [Turn], tokens: [TokenRouting], throughput: Throughput = Throughput()) {
+    public init(model: ModelSummary, settings: SessionSettings, turns: [Turn], tokens: [TokenRouting],
+                settingsTimeline: [SettingsChange] = [], throughput: Throughput = Throughput()) {
         self.model = model
         self.settings = settings
         self.turns = turns
         self.tokens = tokens
+        self.settingsTimeline = settingsTimeline
         self.throughput = throughput
     }
+
+    public struct SettingsChange: Codable, Sendable, Equatable {
+        /// Index into `tokens` of the first token run under `settings`.
+        public var fromToken: Int
+        public var settings: SessionSettings
+        public init(fromToken: Int, settings: SessionSettings) { self.fromToken = fromToken; self.settings = settings }
+    }
+
+    /// The settings token `index` ran under (nil before the first entry).
+    public func settings(ofToken index: Int) -> SessionSettings? { settingsTimeline.last { $0.fromToken <= index }?.settings }
 
     /// The model a session ran on: where it was, and the router's shape for readers without it.
     public struct ModelSummary: Codable, Sendable, Equatable {

@@ -11,6 +11,8 @@ public enum GenerationEvent: Sendable {
 public struct PromptReport: Sendable {
     public var tokens: [TokenRouting]
     public var seconds: Double
+    /// The live settings the prompt was read under.
+    public var settings = GenerationSettings()
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens.count) / seconds : 0 }
 }
 
@@ -21,6 +23,8 @@ public struct TokenReport: Sendable {
     public var routing: TokenRouting
     /// Wall time of this token's decode step (sampling + forward).
     public var seconds: Double
+    /// The live settings this token was sampled and run under.
+    public var settings = GenerationSettings()
 }
 
 public struct FinishReport: Sendable {
@@ -99,11 +103,13 @@ public final class Generator: @unchecked Sendable {
     }
 
     /// Runs `ids` into the conversation without reporting them (re-reading earlier turns after
-    /// the conversation was cut to fit the context).
-    public func prefill(_ ids: [Int]) throws {
+    /// the conversation was cut to fit the context, or a restored session under the routing each
+    /// token had: `routing`, else the live settings).
+    public func prefill(_ ids: [Int], routing: RoutingControls? = nil) throws {
         guard !ids.isEmpty else { return }
         try checkFits(ids.count, reply: false)
-        _ = try model.forward(ids, cache: cache, controls: try checkedControls().routing)
+        if let routing { try routing.mask.check(model.config) }
+        _ = try model.forward(ids, cache: cache, controls: try routing ?? checkedControls().routing)
     }
 
     /// Positions still free in the context.
@@ -140,9 +146,11 @@ public final class Generator: @unchecked Sendable {
         try checkFits(ids.count, reply: maxTokens > 0)
         let promptStart = Date()
         let start = cache.length
-        var output = try model.forward(ids, cache: cache, controls: try checkedControls().routing)
+        let promptSettings = try checkedControls()
+        var output = try model.forward(ids, cache: cache, controls: promptSettings.routing)
         report.promptSeconds = Date().timeIntervalSince(promptStart)
-        onEvent(.prompt(PromptReport(tokens: routingRecords(ids, output.routing, start: start, phase: "prompt"), seconds: report.promptSeconds)))
+        onEvent(.prompt(PromptReport(tokens: routingRecords(ids, output.routing, start: start, phase: "prompt"), seconds: report.promptSeconds,
+                                     settings: promptSettings)))
         var decoder = StreamingDecoder(tokenizer: tokenizer)
         decoder.atStart = start == 0 && ids.count == (tokenizer.prefixTokenId == nil ? 0 : 1)
         while report.generatedTokens < maxTokens {
@@ -162,7 +170,7 @@ public final class Generator: @unchecked Sendable {
             report.generatedTokens += 1
             report.decodeSeconds += seconds
             let routing = routingRecords([next], output.routing, start: position, phase: "generated")[0]
-            onEvent(.token(TokenReport(id: next, text: decoder.push(next), routing: routing, seconds: seconds)))
+            onEvent(.token(TokenReport(id: next, text: decoder.push(next), routing: routing, seconds: seconds, settings: settings)))
         }
         // An unfinished character at the end of the stream is shown as U+FFFD, not dropped.
         report.trailingText = decoder.finish()

@@ -56,7 +56,7 @@ extension PlaygroundApp {
         generator.controls.update { $0 = opened.settings }
         generator = opened.generator
         worker = GenerationWorker(generator: opened.generator)
-        pendingReplay = nil
+        replayPending = false
         reread = false
         state.switchModel(config: opened.generator.model.config, name: Self.name(of: opened.path), path: opened.path)
         state.settings = generator.controls.current
@@ -83,7 +83,7 @@ extension PlaygroundApp {
             let ids = session.tokens.map(\.tokenId)
             let exact = session.turns.allSatisfy { $0.notice == nil } && ids.count < generator.cache.maximumLength
                 && ids.allSatisfy { (0..<state.config.vocabSize).contains($0) }
-            pendingReplay = exact ? ids : nil
+            replayPending = exact
             reread = !exact && !session.turns.isEmpty
             state.say("loaded \(session.turns.count) turn\(session.turns.count == 1 ? "" : "s"), \(session.tokens.count) tokens from \(path)")
         } catch {
@@ -112,9 +112,10 @@ extension PlaygroundApp {
             // The turn never reached the model (or its context is not known exactly): send it anew.
             start(last.prompt)
             return
-        } else if pendingReplay != nil {
-            plan = ContextWindow(replay: state.tokens.map(\.tokenId), prompt: last.ids, maxTokens: state.maxTokens, keptTurns: state.turns.count, notice: nil)
-            pendingReplay = nil
+        } else if replayPending {
+            plan = ContextWindow(replay: state.replaySegments(fallback: generator.controls.current.routing), prompt: last.ids,
+                                 maxTokens: state.maxTokens, keptTurns: state.turns.count, notice: nil)
+            replayPending = false
         } else {
             generator.cache.truncate(to: last.position ?? generator.cache.length)
             plan = ContextWindow(replay: nil, prompt: last.ids, maxTokens: state.maxTokens, keptTurns: state.turns.count, notice: nil)

@@ -14,10 +14,10 @@ public final class PlaygroundApp {
     let controller: PlaygroundController
     var worker: GenerationWorker
     let openModel: ModelOpener
-    /// After `/load`: the conversation's ids, read before the next prompt (nil: the cache holds
-    /// the conversation); `reread`: its ids are unknown (it had slid), so earlier turns are re-read
-    /// from their text.
-    var pendingReplay: [Int]?
+    /// After `/load`: the model's cache is empty and the next prompt first re-reads the
+    /// conversation's exact ids, each run under the routing it had; `reread`: its ids are unknown
+    /// (it had slid), so earlier turns are re-read from their text.
+    var replayPending = false
     var reread = false
     /// Where the session is saved (nil: no home directory to save into).
     public var autosavePath = SessionAutosave.path()
@@ -81,7 +81,7 @@ public final class PlaygroundApp {
                 case .redraw: dirty = true; if key == .resize || key == .control("l") { clearNext = true }
                 case .startGeneration(let prompt): start(prompt); dirty = true
                 case .stopGeneration: worker.stop(); dirty = true
-                case .resetConversation: generator.reset(); pendingReplay = nil; reread = false; dirty = true
+                case .resetConversation: generator.reset(); replayPending = false; reread = false; dirty = true
                 case .save(let path, let replace): TraceExport.run(state, to: path, replace: replace); dirty = true
                 case .load(let path): load(path); dirty = true; clearNext = true
                 case .switchModel(let path): switchModelCommand(path); dirty = true; clearNext = true
@@ -119,8 +119,9 @@ public final class PlaygroundApp {
     /// Sends a prompt, sliding the context window over earlier turns when it is full.
     func start(_ prompt: String) {
         let plan = ContextWindow.plan(generator, turns: state.turns, prompt: prompt, maxTokens: state.maxTokens,
-                                      pending: pendingReplay, reread: reread)
-        pendingReplay = nil
+                                      pending: replayPending ? state.replaySegments(fallback: generator.controls.current.routing) : nil,
+                                      reread: reread)
+        replayPending = false
         reread = false
         state.beginTurn(prompt: prompt, notice: plan.notice)
         worker.start(plan)

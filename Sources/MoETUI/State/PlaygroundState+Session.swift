@@ -12,7 +12,7 @@ extension PlaygroundState {
         return PlaygroundSession(
             model: .init(path: modelPath, name: modelName, config: config),
             settings: SessionSettings(settings, maxTokens: maxTokens, adaptiveEpsilon: adaptiveEpsilon),
-            turns: turns, tokens: tokens,
+            turns: turns, tokens: tokens, settingsTimeline: settingsTimeline,
             throughput: .init(promptTokensPerSecond: promptTokensPerSecond, decodeTokensPerSecond: decodeTokensPerSecond, recentDecodeRates: rateHistory))
     }
 
@@ -21,6 +21,7 @@ extension PlaygroundState {
     public func restore(_ session: PlaygroundSession) {
         clear()
         tokens = session.tokens
+        settingsTimeline = session.settingsTimeline
         turns = session.turns.map { saved in
             Turn(prompt: saved.prompt, reply: saved.reply, replyTokens: saved.replyTokens.map { ($0.index, $0.text) },
                  notice: saved.notice, finished: saved.finish?.report, firstToken: saved.firstToken, settings: saved.settings)
@@ -45,6 +46,21 @@ extension PlaygroundState {
         generatedFFN = generated.reduce(0) { $0 + $1.ffnExpertsComputed }
     }
 
+    /// The conversation's ids in runs that share their routing settings: what re-reading it
+    /// exactly (after `/load`) takes. Tokens before the first noted settings use `fallback`.
+    func replaySegments(fallback: RoutingControls) -> [ContextWindow.Segment] {
+        var segments: [ContextWindow.Segment] = []
+        var start = 0
+        var routing = fallback
+        for change in settingsTimeline + [.init(fromToken: tokens.count, settings: SessionSettings(settings, maxTokens: maxTokens, adaptiveEpsilon: nil))] {
+            let end = min(change.fromToken, tokens.count)
+            if end > start { segments.append(.init(ids: tokens[start..<end].map(\.tokenId), routing: routing)) }
+            start = max(start, end)
+            routing = change.settings.generationSettings.routing
+        }
+        return segments
+    }
+
     /// Forgets the last turn (for `/retry`): its prompt, the ids the model read for it, and its
     /// first token's position in the model's context (nil when the turn has no tokens).
     func dropLastTurn() -> (prompt: String, ids: [Int], position: Int?)? {
@@ -53,6 +69,7 @@ extension PlaygroundState {
         let ids = own.prefix { $0.phase == "prompt" }.map(\.tokenId)
         let position = own.first?.position
         tokens.removeSubrange(last.firstToken...)
+        settingsTimeline.removeAll { $0.fromToken >= last.firstToken }
         selectedToken = min(selectedToken, max(0, tokens.count - 1))
         recount()
         return (last.prompt, ids, position)

@@ -25,6 +25,8 @@ public final class PlaygroundState {
     /// The path the model was opened from (what a saved session records).
     public private(set) var modelPath: String
     public var tokens: [TokenRouting] = []
+    /// The settings each token ran under, as changes (see `PlaygroundSession.settingsTimeline`).
+    public var settingsTimeline: [PlaygroundSession.SettingsChange] = []
     public var turns: [Turn] = []
     public var focus: Focus = .input
     public var input = LineEditor()
@@ -87,9 +89,11 @@ public final class PlaygroundState {
     public func apply(_ event: GenerationEvent) {
         switch event {
         case .prompt(let report):
+            record(report.settings, from: tokens.count)
             for token in report.tokens { append(token) }
             promptTokensPerSecond = report.tokensPerSecond
         case .token(let report):
+            record(report.settings, from: tokens.count)
             let index = append(report.routing)
             replyStatistics.add(report.routing)
             generatedTokens += 1
@@ -131,8 +135,15 @@ public final class PlaygroundState {
         clear()
     }
 
+    /// Notes the settings from token `index` on, when they differ from the last noted.
+    func record(_ settings: GenerationSettings, from index: Int) {
+        let typed = SessionSettings(settings, maxTokens: maxTokens, adaptiveEpsilon: adaptiveEpsilon)
+        if settingsTimeline.last?.settings != typed { settingsTimeline.append(.init(fromToken: index, settings: typed)) }
+    }
+
     public func clear() {
         tokens = []
+        settingsTimeline = []
         turns = []
         selectedToken = 0
         followTail = true
