@@ -77,6 +77,15 @@ extension PlaygroundSession {
                     throw fail(field + "." + name, "\(values.count) values for \(experts) experts")
                 }
                 if layer.hasRouter && layer.probabilities.count != experts { throw fail(field + ".probabilities", "\(layer.probabilities.count) values for \(experts) experts") }
+                if let p = layer.predictedExperts?.firstIndex(where: { !(0..<experts).contains($0) }) {
+                    throw fail(field + ".predictedExperts[\(p)]", "\(layer.predictedExperts![p]) is outside 0…\(experts - 1)")
+                }
+                // Counters are summed over the session: absurd values would overflow the sums.
+                guard (0...experts).contains(layer.ffnExpertsComputed) else { throw fail(field + ".ffnExpertsComputed", "\(layer.ffnExpertsComputed) is outside 0…\(experts)") }
+                if let cache = layer.cache, ![cache.requests, cache.hits, cache.prefetchHits, cache.prefetchWaits, cache.misses, cache.prefetchLoads,
+                                             cache.prefetchWasted, cache.bytesRead].allSatisfy({ (0...(1 << 48)).contains($0) }) {
+                    throw fail(field + ".cache", "counters must be in 0…2^48")
+                }
                 if let c = layer.chosenWithoutResidual.firstIndex(where: { !(0..<experts).contains($0) }) {
                     throw fail(field + ".chosenWithoutResidual[\(c)]", "\(layer.chosenWithoutResidual[c]) is outside 0…\(experts - 1)")
                 }
