@@ -4,8 +4,6 @@ import MoEKit
 /// `/save` (and its older name `/export`): the session — conversation, settings, routing trace —
 /// as a `PlaygroundSession` file, written atomically by `SafeFileWrite`.
 public enum TraceExport {
-    public static func document(_ state: PlaygroundState) throws -> Data { try state.session().encoded() }
-
     /// Writes the session to `path`; an existing file only with `replace` (`/save! PATH`).
     public static func write(_ state: PlaygroundState, to path: String, replace: Bool = false) throws {
         try state.session().save(to: path, replace: replace)
