@@ -1,8 +1,10 @@
-/// Commands typed at the prompt, e.g. `/zero off`, `/topk 1`, `/temp 0.7`, `/export trace.json`.
+import Foundation
+
+/// Commands typed at the prompt, e.g. `/zero off`, `/topk 1`, `/temp 0.7`, `/save s.json`.
 public enum SlashCommand: Equatable, Sendable {
     case zero(Bool), copy(Bool), constant(Bool), residual(Bool), expert(Int, Bool), adaptive(Double?)
     case topK(Int?), temperature(Float), topP(Float), seed(UInt64), maxTokens(Int)
-    case clear, export(String, replace: Bool), help, quit
+    case clear, retry, save(String, replace: Bool), load(String), model(String), help, quit
 
     public static let usage: [(String, String)] = [
         ("/zero on|off, /copy on|off, /constant on|off", "enable or disable a zero-computation expert kind"),
@@ -13,8 +15,11 @@ public enum SlashCommand: Equatable, Sendable {
         ("/temp T, /topp P, /seed S", "sampling temperature (0 = greedy), nucleus, seed"),
         ("/max N", "tokens per reply"),
         ("/clear", "forget the conversation"),
-        ("/export FILE.json", "write the session's routing trace (a new file)"),
-        ("/export! FILE.json", "… replacing an existing file"),
+        ("/retry", "regenerate the last reply with the current settings"),
+        ("/save FILE.json (/export)", "save the session: conversation, settings, trace (a new file)"),
+        ("/save! FILE.json", "… replacing an existing file"),
+        ("/load FILE.json", "restore a saved session (and its model)"),
+        ("/model DIR", "switch model; on an error the current one stays"),
         ("/help, /quit", "this screen; leave"),
     ]
 
@@ -67,13 +72,27 @@ public enum SlashCommand: Equatable, Sendable {
             guard let argument, let n = Int(argument), n >= 1, n <= 4096 else { return .failure(.init("/max: expected 1…4096")) }
             return .success(.maxTokens(n))
         case "/clear": return .success(.clear)
-        case "/export", "/export!":
-            guard argument != nil else { return .failure(.init("\(name): expected a file name")) }
-            return .success(.export(words.dropFirst().joined(separator: " "), replace: name == "/export!"))
+        case "/retry": return .success(.retry)
+        case "/save", "/save!", "/export", "/export!":
+            guard let path = rest(words) else { return .failure(.init("\(name): expected a file name")) }
+            return .success(.save(path, replace: name.hasSuffix("!")))
+        case "/load":
+            guard let path = rest(words) else { return .failure(.init("/load: expected a session file")) }
+            return .success(.load(path))
+        case "/model":
+            guard let path = rest(words) else { return .failure(.init("/model: expected a model directory or .gguf file")) }
+            return .success(.model(path))
         case "/help": return .success(.help)
         case "/quit", "/q", "/exit": return .success(.quit)
         default: return .failure(.init("unknown command \(name) (try /help)"))
         }
+    }
+
+    /// A path argument: the rest of the line (names may hold spaces), `~/` meaning the home directory.
+    static func rest(_ words: [String]) -> String? {
+        guard words.count > 1 else { return nil }
+        let path = words.dropFirst().joined(separator: " ")
+        return path.hasPrefix("~/") ? NSString(string: path).expandingTildeInPath : path
     }
 }
 
