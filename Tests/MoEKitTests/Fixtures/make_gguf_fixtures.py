@@ -201,25 +201,30 @@ def tiny_byte_level():
 
 # ---------------------------------------------------------------- models
 
-def write_model(name, hf_dir, arch, dtype, add_vocab):
-    config = json.load(open(os.path.join(here, hf_dir, "config.json")))
-    state = load_file(os.path.join(here, hf_dir, "model.safetensors"))
-    path = os.path.join(out_dir, name)
-    writer = gguf.GGUFWriter(path, arch)
+def text_model_writer(name, arch, config, dtype, rms_eps):
+    """A GGUFWriter with TextModel.set_gguf_parameters' keys (and the file type) written."""
+    writer = gguf.GGUFWriter(os.path.join(out_dir, name), arch)
     writer.add_name(name)
-    n_head, n_kv = config["num_attention_heads"], config["num_key_value_heads"]
     writer.add_block_count(config["num_hidden_layers"])
     writer.add_context_length(config["max_position_embeddings"])
     writer.add_embedding_length(config["hidden_size"])
     writer.add_feed_forward_length(config["intermediate_size"])
-    writer.add_head_count(n_head)
-    writer.add_head_count_kv(n_kv)
+    writer.add_head_count(config["num_attention_heads"])
+    writer.add_head_count_kv(config["num_key_value_heads"])
     writer.add_rope_freq_base(config["rope_theta"])
-    writer.add_layer_norm_rms_eps(config["rms_norm_eps"] if arch == "llama" else 1e-5)
-    n_experts = config.get("num_local_experts") or config["num_experts"]
-    writer.add_expert_count(n_experts)
+    writer.add_layer_norm_rms_eps(rms_eps)
+    writer.add_expert_count(config.get("num_local_experts") or config["num_experts"])
     writer.add_expert_used_count(config["num_experts_per_tok"])
     writer.add_file_type(gguf.LlamaFileType.ALL_F32 if dtype == np.float32 else gguf.LlamaFileType.MOSTLY_F16)
+    return writer
+
+
+def write_model(name, hf_dir, arch, dtype, add_vocab):
+    config = json.load(open(os.path.join(here, hf_dir, "config.json")))
+    state = load_file(os.path.join(here, hf_dir, "model.safetensors"))
+    writer = text_model_writer(name, arch, config, dtype, rms_eps=config["rms_norm_eps"] if arch == "llama" else 1e-5)
+    n_head, n_kv = config["num_attention_heads"], config["num_key_value_heads"]
+    n_experts = config.get("num_local_experts") or config["num_experts"]
     if arch == "llama":
         writer.add_vocab_size(config["vocab_size"])
         writer.add_rope_dimension_count(config["hidden_size"] // n_head)
@@ -280,24 +285,11 @@ def write_family(name, hf_dir, arch, dtype, add_vocab):
                  "granitemoe": gguf.MODEL_ARCH.GRANITE_MOE}[arch]
     n_layers = config["num_hidden_layers"]
     names = gguf.get_tensor_name_map(gguf_arch, n_layers)
-    path = os.path.join(out_dir, name)
-    writer = gguf.GGUFWriter(path, arch)
-    writer.add_name(name)
+    writer = text_model_writer(name, arch, config, dtype, rms_eps=config["rms_norm_eps"])
     n_head, n_kv = config["num_attention_heads"], config["num_key_value_heads"]
-    writer.add_block_count(n_layers)
-    writer.add_context_length(config["max_position_embeddings"])
-    writer.add_embedding_length(config["hidden_size"])
-    writer.add_feed_forward_length(config["intermediate_size"])
-    writer.add_head_count(n_head)
-    writer.add_head_count_kv(n_kv)
-    writer.add_rope_freq_base(config["rope_theta"])
-    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
-    writer.add_expert_count(config.get("num_local_experts") or config["num_experts"])
-    writer.add_expert_used_count(config["num_experts_per_tok"])
     if arch != "granitemoe" and config.get("head_dim") is not None:
         writer.add_key_length(config["head_dim"])
         writer.add_value_length(config["head_dim"])
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32 if dtype == np.float32 else gguf.LlamaFileType.MOSTLY_F16)
     if arch == "granitemoe":
         writer.add_vocab_size(config["vocab_size"])
         writer.add_rope_dimension_count(config["hidden_size"] // n_head)
