@@ -94,10 +94,13 @@ struct GGUFQuantizeTests {
         }
     }
 
-    @Test("the gguf Python package reads our files (skipped when python3 with gguf is absent)", arguments: ["mixtral", "moe++"])
+    @Test("the gguf Python package reads our files (skipped when python3 with gguf is absent)",
+          arguments: ["mixtral", "moe++", "qwen2moe", "qwen3moe", "granitemoe"])
     func ggufPyReads(family: String) throws {
         let directory = TestSupport.temporaryDirectory()
-        let input = TestSupport.randomCheckpoint(ModelFamily(rawValue: family)!)
+        // The Qwen and Granite HF fixtures: dense layers, shared expert, biases, stacked experts.
+        let input = ["mixtral", "moe++"].contains(family) ? TestSupport.randomCheckpoint(ModelFamily(rawValue: family)!)
+            : TestSupport.fixture(GGUFTests.hf(family))
         let report = try Self.export(input, .q4_k_m, to: directory + "/m.gguf")
         let script = """
         import sys, gguf, numpy as np
