@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench bench-7b compare cache-bench ui-overhead hf-fixtures hf-family-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b bench-families compare cache-bench ui-overhead hf-fixtures hf-family-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -42,6 +42,13 @@ MOEPP_7B_DIR ?= $(HOME)/.cache/moepp/moepp-7b-synthetic
 bench-7b: build
 	bash Scripts/bench-7b.sh $(MOEPP_7B_DIR)
 
+# Granite-3.0-3B-A800M and OLMoE-1B-7B at full scale on synthetic checkpoints with the releases'
+# shapes (written once, ~20 GB, into $(MOEPP_FAMILIES_DIR)): decode tok/s and fraction of the
+# memory roofline. Not part of CI.
+MOEPP_FAMILIES_DIR ?= $(HOME)/.cache/moepp
+bench-families: build
+	bash Scripts/bench-families.sh $(MOEPP_FAMILIES_DIR)
+
 # The shipped pair side by side on the validation split (needs `make corpus`): quality, routing,
 # token classes, expert-layer and decode speed; then AdapMoE adaptive gating at three ε.
 compare: build
@@ -74,7 +81,7 @@ torch-fixtures:
 	python3 -m pip install -q torch==2.13.0 safetensors
 	python3 Tests/MoEKitTests/Fixtures/make_torch_fixtures.py Tests/MoEKitTests/Fixtures
 
-# GGUF fixtures: the tiny HF Mixtral and OLMoE written at F32/F16 by gguf-py's GGUFWriter the way
+# GGUF fixtures: the tiny HF Mixtral, OLMoE, Qwen2/3-MoE and Granite-MoE written at F32/F16 by gguf-py's GGUFWriter the way
 # llama.cpp's converter names and permutes them, plus vocabulary-only files and reference ids.
 gguf-fixtures:
 	python3 -m pip install -q torch==2.13.0 "gguf==0.19.0" "sentencepiece==0.2.3" "tokenizers==0.22.2" "safetensors==0.8.0"

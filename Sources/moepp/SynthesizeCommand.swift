@@ -12,26 +12,35 @@ struct SynthesizeCommand: ParsableCommand {
     enum Preset: String, ExpressibleByArgument, CaseIterable {
         /// The official MoE++ 7B: 25 `.bin` shards + index, bf16 with an f32 router, SentencePiece.
         case moepp7b = "moepp-7b"
+        /// Granite-3.0-3B-A800M: safetensors shards, bf16.
+        case granite3b = "granite-3b-a800m"
+        /// OLMoE-1B-7B: safetensors shards, bf16.
+        case olmoe1b7b = "olmoe-1b-7b"
+
+        /// The file format the release ships in.
+        var releaseFormat: String { self == .moepp7b ? "bin" : "safetensors" }
     }
 
     @Option(help: "Which release to imitate: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).") var preset: Preset = .moepp7b
-    @Option(help: "Shard files: bin (torch.save zip, as the release) or safetensors.") var format = "bin"
+    @Option(help: "Shard files: bin (torch.save zip) or safetensors (default: what the release ships).") var format: String?
     @Option(help: "Layers (default: the release's).") var layers: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 7
     @Option(help: "Output directory (must not exist or be empty).") var output: String
 
     func validate() throws {
-        guard SyntheticCheckpoint.FileFormat(rawValue: format) != nil else { throw ValidationError("--format: expected bin or safetensors") }
+        guard SyntheticCheckpoint.FileFormat(rawValue: format ?? preset.releaseFormat) != nil else { throw ValidationError("--format: expected bin or safetensors") }
         if let layers, layers < 1 || layers > 1024 { throw ValidationError("--layers: expected 1…1024") }
     }
 
     func run() throws {
-        let fileFormat = SyntheticCheckpoint.FileFormat(rawValue: format)!
+        let fileFormat = SyntheticCheckpoint.FileFormat(rawValue: format ?? preset.releaseFormat)!
         let existing = (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? []
         guard existing.isEmpty else { throw CheckpointError(file: output, "exists and is not empty; refusing to write into it") }
         var synthetic: SyntheticCheckpoint
         switch preset {
         case .moepp7b: synthetic = .moeppRelease7B()
+        case .granite3b: synthetic = .graniteMoE3BA800M()
+        case .olmoe1b7b: synthetic = .olmoe1B7B()
         }
         if let layers { synthetic.config.numLayers = layers }
         let start = Date()

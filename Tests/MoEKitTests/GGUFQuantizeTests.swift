@@ -99,10 +99,13 @@ struct GGUFQuantizeTests {
         }
     }
 
-    @Test("the gguf Python package reads our files (skipped when python3 with gguf is absent)", arguments: ["mixtral", "moe++"])
+    @Test("the gguf Python package reads our files (skipped when python3 with gguf is absent)",
+          arguments: ["mixtral", "moe++", "qwen2moe", "qwen3moe", "granitemoe"])
     func ggufPyReads(family: String) throws {
         let directory = TestSupport.temporaryDirectory()
-        let input = TestSupport.randomCheckpoint(ModelFamily(rawValue: family)!)
+        // The Qwen and Granite HF fixtures: dense layers, shared expert, biases, stacked experts.
+        let input = ["mixtral", "moe++"].contains(family) ? TestSupport.randomCheckpoint(ModelFamily(rawValue: family)!)
+            : TestSupport.fixture(GGUFTests.hf(family))
         let report = try Self.export(input, .q4_k_m, to: directory + "/m.gguf")
         let script = """
         import sys, gguf, numpy as np
@@ -140,15 +143,38 @@ struct GGUFQuantizeTests {
         #expect(config.rotaryPairing == (family == "mixtral" ? .adjacent : .halves), "llama files carry permuted q/k rows")
     }
 
-    @Test("HF Mixtral and OLMoE written at F32 give transformers' logits (q/k permuted for llama)", arguments: ["mixtral", "olmoe"])
+    @Test("HF fixtures written at F32 give transformers' logits (q/k permuted for llama and granitemoe)", arguments: GGUFTests.families)
     func hfFixturesAtF32(family: String) throws {
         struct Expected: Decodable { let tokens: [Int]; let logits: [[Float]] }
-        let input = TestSupport.fixture("hf-\(family)")
+        let input = TestSupport.fixture(GGUFTests.hf(family))
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: input + "/expected.json")))
         let path = TestSupport.temporaryDirectory() + "/f32.gguf"
         try Self.export(input, .f32, to: path)
         let (ours, _) = try Self.logits(path, expected.tokens)
         #expect(Self.relativeError(ours, expected.logits.flatMap { $0 }) <= 1e-4)
+    }
+
+    /// Our F16 export of an f32 HF checkpoint against the same checkpoint converted by gguf-py
+    /// the way llama.cpp's converter does (make_gguf_fixtures.py): the same tensors (names, types,
+    /// shapes, bytes — both round f32 to f16 to nearest even) and every `{arch}.*` key of theirs
+    /// with its value. We write a few keys more (vocab_size, key/value length, rope dimensions).
+    @Test("our F16 export equals llama.cpp's conversion: tensor names, types, shapes, bytes and its keys", arguments: GGUFTests.families)
+    func exportEqualsConverter(family: String) throws {
+        let path = TestSupport.temporaryDirectory() + "/\(family).gguf"
+        try Self.export(TestSupport.fixture(GGUFTests.hf(family)), .f16, to: path)
+        let (ours, theirs) = (try GGUFFile(path: path), try GGUFFile(path: GGUFTests.fixture("\(family)-f16.gguf")))
+        #expect(ours.tensorNames.sorted() == theirs.tensorNames.sorted())
+        for name in theirs.tensorNames {
+            guard let a = ours.tensors[name], let b = theirs.tensors[name] else { continue }
+            #expect(a.format == b.format && a.shape == b.shape, "\(name): \(a.format) \(a.shape) vs \(b.format) \(b.shape)")
+            let bytes = a.format.byteCount(shape: a.shape)
+            #expect(a.format == b.format && a.shape == b.shape && memcmp(a.base, b.base, bytes) == 0, "\(name) bytes")
+        }
+        let arch = try theirs.metadata.string("general.architecture")
+        #expect(try ours.metadata.string("general.architecture") == arch)
+        for key in theirs.metadata.keys where key.hasPrefix(arch + ".") {
+            #expect(ours.metadata[key] == theirs.metadata[key], "\(key): \(String(describing: ours.metadata[key])) vs \(String(describing: theirs.metadata[key]))")
+        }
     }
 
     @Test("MoE++ with a two-layer router and without logits norm round-trips its keys")

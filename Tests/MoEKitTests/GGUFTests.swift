@@ -7,6 +7,11 @@ import Testing
 @Suite("GGUF")
 struct GGUFTests {
     static func fixture(_ name: String) -> String { TestSupport.fixture("gguf/" + name) }
+    /// The HF fixture directory a GGUF fixture was converted from.
+    static func hf(_ family: String) -> String {
+        ["qwen2moe": "hf-qwen2-moe", "qwen3moe": "hf-qwen3-moe", "granitemoe": "hf-granitemoe"][family] ?? "hf-\(family)"
+    }
+    static let families = ["mixtral", "olmoe", "qwen2moe", "qwen3moe", "granitemoe"]
 
     struct Reference: Decodable { let tokens: [Int] }
     struct Case: Decodable { let text: String; let ids: [Int] }
@@ -22,13 +27,17 @@ struct GGUFTests {
         let directory = TestSupport.fixture(hf)
         let weights = try GGUFModel.weights(gguf, config: config)
         guard weights.names.contains(where: { weights.view($0)!.format == .f16 }) else { return try Transformer(directory: directory) }
+        // Granite's input_linear is stored as two halves in GGUF, under names of their own.
+        func format(_ name: String) -> WeightFormat? {
+            weights.view(name)?.format ?? weights.view(name.replacingOccurrences(of: "input_linear.weight", with: "input_linear.gate.weight"))?.format
+        }
         let rounded = TestSupport.temporaryDirectory("rounded-\(hf)")
         try FileManager.default.copyItem(atPath: directory + "/config.json", toPath: rounded + "/config.json")
         let original = try CheckpointWeights(directory: directory)
         var writer = SafeTensorsWriter()
         for name in original.names {
             let view = original.view(name)!
-            writer.add(name, shape: view.shape, values: view.floats(), dtype: weights.view(name)?.format == .f16 ? .f16 : .f32)
+            writer.add(name, shape: view.shape, values: view.floats(), dtype: format(name) == .f16 ? .f16 : .f32)
         }
         try writer.write(to: rounded + "/model.safetensors")
         return try Transformer(directory: rounded)
@@ -36,13 +45,13 @@ struct GGUFTests {
 
     /// Equal within 1e-4 of each position's largest logit (both runs use the same weight values;
     /// what differs is the order of float sums — q/k coordinates are permuted in the GGUF run).
-    @Test("logits of the GGUF run equal the safetensors run at every position", arguments: ["mixtral", "olmoe"], ["f32", "f16"])
+    @Test("logits of the GGUF run equal the safetensors run at every position", arguments: families, ["f32", "f16"])
     func logitsMatch(family: String, dtype: String) throws {
         let path = Self.fixture("\(family)-\(dtype).gguf")
         let gguf = try GGUFFile(path: path)
         let model = try Transformer(directory: path)
-        let reference = try Self.reference(hf: "hf-\(family)", gguf: gguf, config: model.config)
-        let tokens = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("hf-\(family)/expected.json")))).tokens
+        let reference = try Self.reference(hf: Self.hf(family), gguf: gguf, config: model.config)
+        let tokens = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture(Self.hf(family) + "/expected.json")))).tokens
         let ours = try model.forward(tokens, cache: model.makeCache(), allLogits: true)
         let theirs = try reference.forward(tokens, cache: reference.makeCache(), allLogits: true)
         let v = model.config.vocabSize
@@ -72,10 +81,17 @@ struct GGUFTests {
         #expect(TestSupport.maxAbsoluteDifference(a, b) > 1e-3)
     }
 
-    @Test("hyper-parameters from {arch}.* metadata equal config.json's", arguments: ["mixtral", "olmoe"])
+    @Test("hyper-parameters from {arch}.* metadata (and what the tensors say) equal config.json's", arguments: families)
     func configMatches(family: String) throws {
         let ours = try GGUFModel.config(GGUFFile(path: Self.fixture("\(family)-f16.gguf")))
-        let theirs = try ModelConfig.load(path: TestSupport.fixture("hf-\(family)/config.json"))
+        let theirs = try ModelConfig.load(path: TestSupport.fixture(Self.hf(family) + "/config.json"))
+        #expect(ours.denseLayers == theirs.denseLayers && ours.denseIntermediateSize == theirs.denseIntermediateSize)
+        #expect(ours.sharedExperts == theirs.sharedExperts && ours.sharedIntermediateSize == theirs.sharedIntermediateSize)
+        #expect(ours.sharedExpertGate == theirs.sharedExpertGate && ours.attentionBias == theirs.attentionBias)
+        #expect(ours.queryKeyNormPerHead == theirs.queryKeyNormPerHead && ours.attentionScale == theirs.attentionScale)
+        #expect(ours.embeddingMultiplier == theirs.embeddingMultiplier && ours.residualMultiplier == theirs.residualMultiplier)
+        #expect(ours.logitsScaling == theirs.logitsScaling)
+        #expect(ours.rotaryPairing == (["mixtral", "granitemoe"].contains(family) ? .adjacent : .halves), "llama and granitemoe permute q/k")
         #expect(ours.family == theirs.family)
         #expect(ours.vocabSize == theirs.vocabSize && ours.hiddenSize == theirs.hiddenSize && ours.intermediateSize == theirs.intermediateSize)
         #expect(ours.numLayers == theirs.numLayers && ours.numHeads == theirs.numHeads && ours.numKeyValueHeads == theirs.numKeyValueHeads)

@@ -42,6 +42,9 @@ public struct GraniteMoEArchitecture: Architecture {
     public func routerName(layer l: Int) -> String { moe(l) + "router.layer.weight" }
     public func inputLinearName(layer l: Int) -> String { moe(l) + "input_linear.weight" }
     public func outputLinearName(layer l: Int) -> String { moe(l) + "output_linear.weight" }
+    /// Not a Hugging Face name: half 0 (gate) or 1 (up) of every expert's `input_linear` rows, [E, I, d],
+    /// as llama.cpp's converter stores them apart (GGUF `ffn_gate_exps` / `ffn_up_exps`).
+    public func inputLinearHalfName(layer l: Int, half: Int) -> String { moe(l) + "input_linear.\(half == 0 ? "gate" : "up").weight" }
 
     /// Every expert of a layer shares the two stacked tensors; `feedForwardEntries` and
     /// `loadStackedExperts` address expert e within them.
@@ -65,15 +68,23 @@ public struct GraniteMoEArchitecture: Architecture {
                         ffnExperts: try loadStackedExperts(layer: l, config: config, weights: weights), constantExperts: [])
     }
 
-    /// Expert e: gate = input_linear[e][0..<I], up = input_linear[e][I..<2I], down = output_linear[e].
+    /// Expert e: gate = input_linear[e][0..<I], up = input_linear[e][I..<2I], down = output_linear[e];
+    /// or, where the halves are stored apart (a GGUF file), gate = half 0 [e], up = half 1 [e].
     func loadStackedExperts(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> [FFNExpert] {
         let (d, inner, experts) = (config.hiddenSize, config.intermediateSize, config.numFFNExperts)
-        let input = try stacked(inputLinearName(layer: l), experts: experts, rows: 2 * inner, cols: d, weights: weights)
         let output = try stacked(outputLinearName(layer: l), experts: experts, rows: d, cols: inner, weights: weights)
+        let down = { (e: Int) in output.rowSlice(e * d..<(e + 1) * d) }
+        guard weights.view(inputLinearName(layer: l)) != nil || weights.view(inputLinearHalfName(layer: l, half: 0)) == nil else {
+            let gate = try stacked(inputLinearHalfName(layer: l, half: 0), experts: experts, rows: inner, cols: d, weights: weights)
+            let up = try stacked(inputLinearHalfName(layer: l, half: 1), experts: experts, rows: inner, cols: d, weights: weights)
+            return (0..<experts).map { e in
+                FFNExpert(gate: gate.rowSlice(e * inner..<(e + 1) * inner), up: up.rowSlice(e * inner..<(e + 1) * inner), down: down(e))
+            }
+        }
+        let input = try stacked(inputLinearName(layer: l), experts: experts, rows: 2 * inner, cols: d, weights: weights)
         return (0..<experts).map { e in
             let gateUp = input.rowSlice(e * 2 * inner..<(e + 1) * 2 * inner)
-            return FFNExpert(gate: gateUp.rowSlice(0..<inner), up: gateUp.rowSlice(inner..<2 * inner),
-                             down: output.rowSlice(e * d..<(e + 1) * d))
+            return FFNExpert(gate: gateUp.rowSlice(0..<inner), up: gateUp.rowSlice(inner..<2 * inner), down: down(e))
         }
     }
 

@@ -36,15 +36,15 @@ public enum QuantizationType: String, CaseIterable, Sendable {
 /// A model from any source moepp reads (safetensors, `.bin`, GGUF) written as one GGUF file, tensor
 /// by tensor, a few MiB of rows at a time (`GGUFWriter`): the model is never in memory twice.
 ///
-/// Vanilla families use llama.cpp's names and keys (`convert_hf_to_gguf.py`, mirrored by
-/// `GGUFModel`): Mixtral → `llama` with experts, its q/k rows permuted for ggml's adjacent-pair
-/// RoPE (LlamaModel.permute) unless the source is already a `llama` GGUF; OLMoE → `olmoe`. Experts
-/// are stacked into 3-D `blk.N.ffn_{gate,up,down}_exps`. MoE++ → architecture `moepp` (our keys,
-/// see `GGUFExport.moeppKeys` and the README). Norms, 1-D tensors, routers (`ffn_gate_inp*`), the
-/// gating residual and constant experts stay F32 (llama.cpp's converter keeps norms and
-/// `ffn_gate_inp` in F32 too); every other matrix takes the type's format, with fallbacks for rows
-/// that are not whole blocks (`format(for:)`). The tokenizer is written as `tokenizer.ggml.*`
-/// (`GGUFTokenizerExport`).
+/// Names and keys come from the family's table (`GGUFArchitecture`, one file each, the same table
+/// `GGUFModel` reads through): llama.cpp's for Mixtral (`llama`, q/k rows permuted for ggml's
+/// adjacent-pair RoPE unless the source is permuted already), OLMoE, Qwen2/Qwen3-MoE and
+/// Granite-MoE (its q/k permuted too, `input_linear` split into gate and up halves); ours for MoE++
+/// (`moepp`, README). Experts are stacked into 3-D `blk.N.ffn_*_exps`. Norms, biases, 1-D
+/// tensors, routers (`ffn_gate_inp*`), the gating residual and constant experts stay F32
+/// (llama.cpp's converter keeps norms, biases and `ffn_gate_inp(_shexp)` in F32 too); every other
+/// matrix takes the type's format, with fallbacks for rows that are not whole blocks
+/// (`format(for:)`). The tokenizer is written as `tokenizer.ggml.*` (`GGUFTokenizerExport`).
 public struct GGUFExport {
     public struct Choice: Sendable {
         public let name: String
@@ -72,113 +72,71 @@ public struct GGUFExport {
         /// Norms, routers, gating residual, constants: written in F32 whatever the type.
         let keepF32: Bool
         var layer: Int?
+        /// Output rows drawn from each part (default: the part's rows).
+        var rowsPerPart: Int?
     }
 
     public let config: ModelConfig
     public let architecture: String
+    let table: any GGUFArchitecture
     let weights: CheckpointWeights
     let type: QuantizationType
-    /// The source stores q/k rows in ggml's adjacent-pair order already (a `llama` GGUF).
+    /// The source stores q/k rows in ggml's adjacent-pair order already (a `llama` or `granitemoe` GGUF).
     let sourceIsPermuted: Bool
 
     public init(config: ModelConfig, weights: CheckpointWeights, type: QuantizationType) throws {
         self.config = config
         self.weights = weights
         self.type = type
-        architecture = try Self.architectureName(config.family, file: weights.directory)
+        table = try Self.table(config.family, file: weights.directory)
+        architecture = table.name
         sourceIsPermuted = config.rotaryPairing == .adjacent
-        guard config.denseLayers.isEmpty, config.sharedExperts == 0, !config.attentionBias else {
-            throw CheckpointError(file: weights.directory, "dense layers, shared experts and attention biases have no GGUF mapping in moepp quantize yet")
-        }
-        if sourceIsPermuted && architecture != "llama" {
-            throw CheckpointError(file: weights.directory, "q/k rows in adjacent-pair order can only be written as llama")
+        if sourceIsPermuted && !table.permutesQueryKey {
+            throw CheckpointError(file: weights.directory, "q/k rows in adjacent-pair order can only be written as an architecture that keeps them so (llama, granitemoe)")
         }
     }
 
-    /// GGUF `general.architecture` of a family: what llama.cpp calls it, or ours for MoE++.
-    public static func architectureName(_ family: ModelFamily, file: String) throws -> String {
-        switch family {
-        case .mixtral: return "llama"
-        case .olmoe: return "olmoe"
-        case .moepp: return "moepp"
-        default: throw CheckpointError(file: file, "moepp quantize writes Mixtral, OLMoE and MoE++ models; \(family) has no GGUF mapping yet")
+    /// The GGUF architecture of a family: llama.cpp's, or ours for MoE++.
+    static func table(_ family: ModelFamily, file: String) throws -> any GGUFArchitecture {
+        guard let table = GGUFArchitectures.of(family) else {
+            let names = GGUFArchitectures.all.map { "\($0.family)" }.joined(separator: ", ")
+            throw CheckpointError(file: file, "moepp quantize writes \(names) models; \(family) has no GGUF mapping yet")
         }
+        return table
     }
 
     // MARK: Tensors
 
-    /// Every output tensor in llama.cpp's order (embedding, each block, final norm, output).
+    /// Every output tensor in llama.cpp's order (embedding, each block, final norm, output), its
+    /// parts viewed in the source.
     func tensors() throws -> [Tensor] {
-        let c = config
-        let (d, inner) = (c.hiddenSize, c.intermediateSize)
-        let names = TensorNames(family: c.family)
-        let arch = c.family.architecture
-        func view(_ name: String, _ shape: [Int]) throws -> TensorView { try weights.tensor(name, shape: shape) }
-        func matrix(_ gguf: String, _ hf: String, _ shape: [Int], layer: Int?) throws -> Tensor {
-            Tensor(name: gguf, shape: shape, parts: [try view(hf, shape)], keepF32: false, layer: layer)
-        }
-        func small(_ gguf: String, _ hf: String, _ shape: [Int], layer: Int?) throws -> Tensor {
-            Tensor(name: gguf, shape: shape, parts: [try view(hf, shape)], keepF32: true, layer: layer)
-        }
-        /// Several same-shaped tensors stacked on a new first axis.
-        func stacked(_ gguf: String, _ hf: [String], _ shape: [Int], keepF32: Bool, layer: Int) throws -> Tensor {
-            Tensor(name: gguf, shape: [hf.count] + shape, parts: try hf.map { try view($0, shape) }, keepF32: keepF32, layer: layer)
-        }
-        var out: [Tensor] = [try matrix("token_embd.weight", TensorNames.embedding, [c.vocabSize, d], layer: nil)]
-        for l in 0..<c.numLayers {
-            let b = "blk.\(l)."
-            out.append(try small(b + "attn_norm.weight", names.inputNorm(l), [d], layer: l))
-            var q = try matrix(b + "attn_q.weight", names.attention(l, "q_proj"), [c.queryDim, d], layer: l)
-            var k = try matrix(b + "attn_k.weight", names.attention(l, "k_proj"), [c.keyValueDim, d], layer: l)
-            if architecture == "llama" && !sourceIsPermuted {
-                q.sourceRow = Self.adjacentPairRow(headDim: c.headDim)
-                k.sourceRow = Self.adjacentPairRow(headDim: c.headDim)
+        let entries = GGUFTensor.head(config: config) + (0..<config.numLayers).flatMap { table.blockTensors(layer: $0, config: config) }
+            + GGUFTensor.tail(config: config)
+        return try entries.map(tensor)
+    }
+
+    /// One table entry over the source's views. Granite's halves come from `input_linear` (rows
+    /// e·2I + half·I + i) or, in a GGUF source, from the half already apart.
+    func tensor(_ entry: GGUFTensor) throws -> Tensor {
+        let inner = Array(entry.shape.dropFirst())
+        var out: Tensor
+        switch entry.parts {
+        case .tensor(let name):
+            out = Tensor(name: entry.name, shape: entry.shape, parts: [try weights.tensor(name, shape: entry.shape)], keepF32: entry.keepF32, layer: entry.layer)
+        case .experts(let names):
+            out = Tensor(name: entry.name, shape: entry.shape, parts: try names.map { try weights.tensor($0, shape: inner) }, keepF32: entry.keepF32, layer: entry.layer)
+        case .halves(let whole, let half, let readAs):
+            if weights.view(whole) == nil {
+                return Tensor(name: entry.name, shape: entry.shape, parts: [try weights.tensor(readAs, shape: entry.shape)], keepF32: entry.keepF32, layer: entry.layer)
             }
-            out += [q, k]
-            out.append(try matrix(b + "attn_v.weight", names.attention(l, "v_proj"), [c.keyValueDim, d], layer: l))
-            out.append(try matrix(b + "attn_output.weight", names.attention(l, "o_proj"), [d, c.queryDim], layer: l))
-            if c.queryKeyNorm {
-                let widths = c.queryKeyNormWidth
-                out.append(try small(b + "attn_q_norm.weight", names.queryNorm(l), [widths.query], layer: l))
-                out.append(try small(b + "attn_k_norm.weight", names.keyNorm(l), [widths.key], layer: l))
-            }
-            out.append(try small(b + "ffn_norm.weight", names.postAttentionNorm(l), [d], layer: l))
-            let experts = 0..<c.numFFNExperts
-            if let moepp = arch as? MoEPlusPlusArchitecture {
-                if c.twoLayerGate {
-                    out.append(try small(b + "ffn_gate_inp_0.weight", moepp.twoLayerRouterName(layer: l, stage: 0), [8 * c.numExperts, d], layer: l))
-                    out.append(try small(b + "ffn_gate_inp_2.weight", moepp.twoLayerRouterName(layer: l, stage: 2), [c.numExperts, 8 * c.numExperts], layer: l))
-                } else {
-                    out.append(try small(b + "ffn_gate_inp.weight", moepp.routerName(layer: l), [c.numExperts, d], layer: l))
-                }
-                out.append(try small(b + "ffn_gate_res.weight", moepp.gatingResidualName(layer: l), [c.numExperts, c.numExperts], layer: l))
-                let fused = experts.map { e -> String in
-                    guard case .fused(let name) = moepp.expertNames(layer: l, expert: e).gateUp else { preconditionFailure("MoE++ fuses gate and up") }
-                    return name
-                }
-                out.append(try stacked(b + "ffn_gate_up_exps.weight", fused, [2 * inner, d], keepF32: false, layer: l))
-                out.append(try stacked(b + "ffn_down_exps.weight", experts.map { moepp.expertNames(layer: l, expert: $0).down }, [d, inner], keepF32: false, layer: l))
-                let slots = moepp.constantSlots(c.numExperts)
-                out.append(try stacked(b + "ffn_const_exps.weight", slots.map { moepp.constantVectorName(layer: l, expert: $0) }, [d], keepF32: true, layer: l))
-                out.append(try stacked(b + "ffn_const_gate_exps.weight", slots.map { moepp.constantMixingName(layer: l, expert: $0) }, [2, d], keepF32: true, layer: l))
-            } else {
-                out.append(try small(b + "ffn_gate_inp.weight", arch.routerName(layer: l), [c.numExperts, d], layer: l))
-                var gates: [String] = [], ups: [String] = []
-                for e in experts {
-                    guard case .separate(let gate, let up) = arch.expertNames(layer: l, expert: e).gateUp else {
-                        throw CheckpointError(file: weights.directory, "family \(c.family) fuses gate and up; no GGUF mapping")
-                    }
-                    gates.append(gate)
-                    ups.append(up)
-                }
-                out.append(try stacked(b + "ffn_gate_exps.weight", gates, [inner, d], keepF32: false, layer: l))
-                out.append(try stacked(b + "ffn_up_exps.weight", ups, [inner, d], keepF32: false, layer: l))
-                out.append(try stacked(b + "ffn_down_exps.weight", experts.map { arch.expertNames(layer: l, expert: $0).down }, [d, inner], keepF32: false, layer: l))
-            }
+            let (experts, rows, cols) = (entry.shape[0], entry.shape[1], entry.shape[2])
+            out = Tensor(name: entry.name, shape: entry.shape, parts: [try weights.tensor(whole, shape: [experts, 2 * rows, cols])], keepF32: entry.keepF32, layer: entry.layer)
+            out.sourceRow = { r in (r / rows) * 2 * rows + half * rows + r % rows }
+            // The part is twice as tall as the output: all output rows come from it.
+            out.rowsPerPart = experts * rows
         }
-        out.append(try small("output_norm.weight", TensorNames.finalNorm, [d], layer: nil))
-        if !c.tieWordEmbeddings {
-            out.append(try matrix("output.weight", TensorNames.lmHead, [c.vocabSize, d], layer: nil))
+        if entry.permuted && !sourceIsPermuted {
+            out.sourceRow = Self.adjacentPairRow(headDim: config.headDim)
         }
         return out
     }
@@ -241,42 +199,15 @@ public struct GGUFExport {
 
     /// `general.*` and `{arch}.*` keys (the tokenizer's come from `GGUFTokenizerExport`).
     func metadata(name: String, anyBlocks: Bool) -> [(key: String, value: GGUFValue)] {
-        let c = config, a = architecture
-        func u32(_ v: Int) -> GGUFValue { .uint32(UInt32(v)) }
         var keys: [(String, GGUFValue)] = [
-            ("general.architecture", .string(a)), ("general.name", .string(name)),
+            ("general.architecture", .string(architecture)), ("general.name", .string(name)),
             ("general.file_type", .uint32(type.fileType)),
         ]
         if anyBlocks { keys.append(("general.quantization_version", .uint32(2))) }
-        keys += [
-            ("\(a).vocab_size", u32(c.vocabSize)), ("\(a).context_length", u32(c.maxPositionEmbeddings)),
-            ("\(a).embedding_length", u32(c.hiddenSize)), ("\(a).block_count", u32(c.numLayers)),
-            ("\(a).feed_forward_length", u32(c.intermediateSize)),
-            ("\(a).attention.head_count", u32(c.numHeads)), ("\(a).attention.head_count_kv", u32(c.numKeyValueHeads)),
-            ("\(a).attention.key_length", u32(c.headDim)), ("\(a).attention.value_length", u32(c.headDim)),
-            ("\(a).rope.dimension_count", u32(c.headDim)), ("\(a).rope.freq_base", .float32(c.ropeTheta)),
-            ("\(a).attention.layer_norm_rms_epsilon", .float32(c.rmsNormEps)),
-            ("\(a).expert_count", u32(c.numExperts)), ("\(a).expert_used_count", u32(c.topK)),
-        ]
-        if a == "olmoe" {
-            keys.append(("olmoe.expert_weights_norm", .bool(c.normalizeTopK)))
-            if let clip = c.clipQKV { keys.append(("olmoe.attention.clamp_kqv", .float32(clip))) }
+        for key in GGUFKey.common + table.keys {
+            if let value = key.value(config) { keys.append(("\(architecture).\(key.gguf)", value)) }
         }
-        if a == "moepp" { keys += Self.moeppKeys(c) }
         return keys
-    }
-
-    /// MoE++'s own keys (all under `moepp.`; README "MoE++ in GGUF"). Router slots are ordered
-    /// FFN experts 0…E−5, constant experts E−4 and E−3, copy E−2, zero E−1.
-    static func moeppKeys(_ c: ModelConfig) -> [(key: String, value: GGUFValue)] {
-        [("moepp.expert_ffn_count", .uint32(UInt32(c.numFFNExperts))), ("moepp.expert_constant_count", .uint32(2)),
-         ("moepp.expert_copy_count", .uint32(1)), ("moepp.expert_zero_count", .uint32(1)),
-         ("moepp.expert_gating_residual", .bool(true)),
-         ("moepp.expert_logits_norm", .bool(c.useLogitsNorm)), ("moepp.expert_logits_norm_std", .float32(c.gateNormStd)),
-         ("moepp.expert_gating_mixtral", .bool(c.useMixtralGating)),
-         ("moepp.expert_input_scale_topk", .bool(c.multiplyInputByTopK)),
-         ("moepp.expert_router_layers", .uint32(c.twoLayerGate ? 2 : 1)),
-         ("moepp.expert_gate_up_fused", .bool(true))]
     }
 
     // MARK: Writing
@@ -325,7 +256,7 @@ public struct GGUFExport {
         let cols = tensor.shape.last!
         let format = planned.format
         let rowBytes = format.bytesPerRow(cols)
-        let rowsPerPart = tensor.parts[0].elementCount / cols
+        let rowsPerPart = tensor.rowsPerPart ?? tensor.parts[0].elementCount / cols
         let parts = tensor.parts, sourceRow = tensor.sourceRow
         try writer.writeRows(planned) { rows, out in
             Parallel.forChunks(rows.count, work: rows.count * cols * 16) { range in

@@ -37,6 +37,37 @@ public struct SyntheticCheckpoint {
         return SyntheticCheckpoint(config: config, weightFormat: .bf16, routerFormat: .f32)
     }
 
+    /// Granite-3.0-3B-A800M's shapes (ibm-granite's config.json): vocab 49 155, hidden 1536, 32
+    /// layers, 24 heads / 8 KV heads, 40 experts of 512 (stacked input_linear / output_linear),
+    /// top-8, tied embeddings; multipliers attention 1/64, embedding 12, residual 0.22, logits ÷ 6;
+    /// bf16. About 3.3 B parameters, 6.7 GB.
+    public static func graniteMoE3BA800M() -> SyntheticCheckpoint {
+        var config = ModelConfig(family: .graniteMoE, vocabSize: 49_155, hiddenSize: 1536, intermediateSize: 512, numLayers: 32,
+                                 numHeads: 24, numKeyValueHeads: 8, numExperts: 40, topK: 8, ropeTheta: 10_000,
+                                 rmsNormEps: 1e-6, maxPositionEmbeddings: 4096)
+        config.tieWordEmbeddings = true
+        config.attentionScale = 0.015625
+        config.embeddingMultiplier = 12
+        config.residualMultiplier = 0.22
+        config.logitsScaling = 6
+        config.bosTokenId = 0
+        config.eosTokenIds = [0]
+        return SyntheticCheckpoint(config: config, weightFormat: .bf16)
+    }
+
+    /// OLMoE-1B-7B (0924)'s shapes (allenai's config.json): vocab 50 304, hidden 2048, 16 layers,
+    /// 16 heads, 64 experts of 1024, top-8 without renormalisation, q/k norm over the whole
+    /// projection, untied lm_head; bf16. About 6.9 B parameters, 13.8 GB.
+    public static func olmoe1B7B() -> SyntheticCheckpoint {
+        var config = ModelConfig(family: .olmoe, vocabSize: 50_304, hiddenSize: 2048, intermediateSize: 1024, numLayers: 16,
+                                 numHeads: 16, numKeyValueHeads: 16, numExperts: 64, topK: 8, ropeTheta: 10_000,
+                                 rmsNormEps: 1e-5, maxPositionEmbeddings: 4096)
+        config.normalizeTopK = false
+        config.bosTokenId = 50_279
+        config.eosTokenIds = [50_279]
+        return SyntheticCheckpoint(config: config, weightFormat: .bf16)
+    }
+
     /// Shard s < layers holds decoder layer s; the last shard the embedding, final norm, lm_head.
     public var shards: [[CheckpointLayout.Entry]] {
         let layout = CheckpointLayout(config: config)

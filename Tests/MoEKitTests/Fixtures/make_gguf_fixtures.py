@@ -15,6 +15,8 @@ convert_hf_to_gguf.py converts (its LlamaModel / OlmoeModel classes):
   vocabulary: SentencePiece BPE (tokenizer.ggml.model "llama", _set_vocab_sentencepiece's
   tokens/scores/token types) for Mixtral, byte-level BPE ("gpt2", pre "olmo", tokens/types/merges)
   for OLMoE.
+- the tiny HF Qwen2-MoE, Qwen3-MoE and Granite-MoE of make_hf_family_fixtures.py at F32 and F16
+  (write_family: llama.cpp's Qwen2MoeModel / Qwen3MoeModel / GraniteMoeModel).
 - vocabulary-only files (no tensors, as llama.cpp's models/ggml-vocab-*.gguf) from the larger
   tokenizer fixtures: tokenizer-llama.gguf from sentencepiece-bpe/tokenizer.model,
   tokenizer-gpt2.gguf from hf-tokenizer-bytelevel/tokenizer.json.
@@ -199,25 +201,30 @@ def tiny_byte_level():
 
 # ---------------------------------------------------------------- models
 
-def write_model(name, hf_dir, arch, dtype, add_vocab):
-    config = json.load(open(os.path.join(here, hf_dir, "config.json")))
-    state = load_file(os.path.join(here, hf_dir, "model.safetensors"))
-    path = os.path.join(out_dir, name)
-    writer = gguf.GGUFWriter(path, arch)
+def text_model_writer(name, arch, config, dtype, rms_eps):
+    """A GGUFWriter with TextModel.set_gguf_parameters' keys (and the file type) written."""
+    writer = gguf.GGUFWriter(os.path.join(out_dir, name), arch)
     writer.add_name(name)
-    n_head, n_kv = config["num_attention_heads"], config["num_key_value_heads"]
     writer.add_block_count(config["num_hidden_layers"])
     writer.add_context_length(config["max_position_embeddings"])
     writer.add_embedding_length(config["hidden_size"])
     writer.add_feed_forward_length(config["intermediate_size"])
-    writer.add_head_count(n_head)
-    writer.add_head_count_kv(n_kv)
+    writer.add_head_count(config["num_attention_heads"])
+    writer.add_head_count_kv(config["num_key_value_heads"])
     writer.add_rope_freq_base(config["rope_theta"])
-    writer.add_layer_norm_rms_eps(config["rms_norm_eps"] if arch == "llama" else 1e-5)
-    n_experts = config.get("num_local_experts") or config["num_experts"]
-    writer.add_expert_count(n_experts)
+    writer.add_layer_norm_rms_eps(rms_eps)
+    writer.add_expert_count(config.get("num_local_experts") or config["num_experts"])
     writer.add_expert_used_count(config["num_experts_per_tok"])
     writer.add_file_type(gguf.LlamaFileType.ALL_F32 if dtype == np.float32 else gguf.LlamaFileType.MOSTLY_F16)
+    return writer
+
+
+def write_model(name, hf_dir, arch, dtype, add_vocab):
+    config = json.load(open(os.path.join(here, hf_dir, "config.json")))
+    state = load_file(os.path.join(here, hf_dir, "model.safetensors"))
+    writer = text_model_writer(name, arch, config, dtype, rms_eps=config["rms_norm_eps"] if arch == "llama" else 1e-5)
+    n_head, n_kv = config["num_attention_heads"], config["num_key_value_heads"]
+    n_experts = config.get("num_local_experts") or config["num_experts"]
     if arch == "llama":
         writer.add_vocab_size(config["vocab_size"])
         writer.add_rope_dimension_count(config["hidden_size"] // n_head)
@@ -261,6 +268,80 @@ def write_model(name, hf_dir, arch, dtype, add_vocab):
     return expected
 
 
+def write_family(name, hf_dir, arch, dtype, add_vocab):
+    """Qwen2-MoE, Qwen3-MoE and Granite-MoE the way llama.cpp's Qwen2MoeModel / Qwen3MoeModel /
+    GraniteMoeModel convert them: names from gguf-py's own TensorNameMap for the architecture;
+    TextModel's keys (+ key/value length where config.json has head_dim), the experts' width as
+    expert_feed_forward_length and the shared expert's as expert_shared_feed_forward_length
+    (Qwen); Granite as a LlamaModel (vocab_size, rope.dimension_count, q/k permuted, head_dim
+    ignored) with its multipliers as attention.scale / embedding_scale / residual_scale /
+    logit_scale and input_linear split into ffn_gate_exps and ffn_up_exps. 1-D tensors (norms,
+    biases), ffn_gate_inp and ffn_gate_inp_shexp stay F32. Dense layers (mlp_only_layers) have no
+    name in gguf-py's qwen2moe/qwen3moe tensor lists (the converter refuses them): they are written
+    under gguf-py's plain FFN names ffn_{gate,up,down}, moepp's extension."""
+    config = json.load(open(os.path.join(here, hf_dir, "config.json")))
+    state = load_file(os.path.join(here, hf_dir, "model.safetensors"))
+    gguf_arch = {"qwen2moe": gguf.MODEL_ARCH.QWEN2MOE, "qwen3moe": gguf.MODEL_ARCH.QWEN3MOE,
+                 "granitemoe": gguf.MODEL_ARCH.GRANITE_MOE}[arch]
+    n_layers = config["num_hidden_layers"]
+    names = gguf.get_tensor_name_map(gguf_arch, n_layers)
+    writer = text_model_writer(name, arch, config, dtype, rms_eps=config["rms_norm_eps"])
+    n_head, n_kv = config["num_attention_heads"], config["num_key_value_heads"]
+    if arch != "granitemoe" and config.get("head_dim") is not None:
+        writer.add_key_length(config["head_dim"])
+        writer.add_value_length(config["head_dim"])
+    if arch == "granitemoe":
+        writer.add_vocab_size(config["vocab_size"])
+        writer.add_rope_dimension_count(config["hidden_size"] // n_head)
+        writer.add_attention_scale(config["attention_multiplier"])
+        writer.add_embedding_scale(config["embedding_multiplier"])
+        writer.add_residual_scale(config["residual_multiplier"])
+        writer.add_logit_scale(config["logits_scaling"])
+    else:
+        writer.add_expert_feed_forward_length(config["moe_intermediate_size"])
+        if config.get("shared_expert_intermediate_size"):
+            writer.add_expert_shared_feed_forward_length(config["shared_expert_intermediate_size"])
+    expected = add_vocab(writer)
+
+    def put(gguf_name, tensor):
+        data = tensor.to(torch.float32).numpy()
+        keep_f32 = data.ndim <= 1 or ".ffn_gate_inp." in gguf_name or ".ffn_gate_inp_shexp." in gguf_name
+        writer.add_tensor(gguf_name, data.astype(np.float32 if keep_f32 else dtype))
+
+    def mapped(hf_name):
+        found = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        if found is None:
+            l, part = hf_name.split(".")[2], hf_name.split(".")[-2]
+            plain = {"gate_proj": gguf.MODEL_TENSOR.FFN_GATE, "up_proj": gguf.MODEL_TENSOR.FFN_UP, "down_proj": gguf.MODEL_TENSOR.FFN_DOWN}[part]
+            assert ".mlp." in hf_name and ".experts." not in hf_name, hf_name
+            found = gguf.TENSOR_NAMES[plain].format(bid=l) + ".weight"
+        return found
+
+    stacks = {}
+    for hf_name, tensor in state.items():
+        if ".mlp.experts." in hf_name:  # Qwen: one tensor per expert, stacked per layer below
+            l, e, part = hf_name.split(".")[2], int(hf_name.split(".")[5]), hf_name.split(".")[6]
+            stacks.setdefault((int(l), part), {})[e] = tensor
+            continue
+        if arch == "granitemoe" and hf_name.endswith("block_sparse_moe.input_linear.weight"):
+            l = int(hf_name.split(".")[2])
+            gate, up = tensor.split(config["intermediate_size"], dim=-2)
+            put(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.FFN_GATE_EXP].format(bid=l) + ".weight", gate)
+            put(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.FFN_UP_EXP].format(bid=l) + ".weight", up)
+            continue
+        if arch == "granitemoe" and hf_name.endswith(("q_proj.weight", "k_proj.weight")):
+            tensor = permute(tensor, n_head, n_head if hf_name.endswith("q_proj.weight") else n_kv)
+        put(mapped(hf_name), tensor)
+    for (l, part), experts in sorted(stacks.items()):
+        stacked = torch.stack([experts[e] for e in sorted(experts)])
+        put(names.get_name(f"model.layers.{l}.mlp.experts.{part}", try_suffixes=(".weight",)) + ".weight", stacked)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return expected
+
+
 def write_vocab_only(name, add_vocab):
     writer = gguf.GGUFWriter(os.path.join(out_dir, name), "llama")
     writer.add_name(name)
@@ -280,6 +361,13 @@ for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
                                                      lambda w: add_llama_vocab(w, tiny_sp, vocab_size=64))
     expected[f"olmoe-{suffix}.gguf"] = write_model(f"olmoe-{suffix}.gguf", "hf-olmoe", "olmoe", dtype,
                                                    lambda w: add_gpt2_vocab(w, tiny_bl, "olmo", TINY_SAMPLES))
+# The HF family fixtures have no tokenizer of their own: each GGUF carries the tiny byte-level
+# vocabulary (pre "gpt-2") so that it runs on its own; Qwen's and Granite's real pre-tokenizers
+# ("qwen2", "refact") are not what these files test.
+for family, hf_dir in [("qwen2moe", "hf-qwen2-moe"), ("qwen3moe", "hf-qwen3-moe"), ("granitemoe", "hf-granitemoe")]:
+    for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
+        expected[f"{family}-{suffix}.gguf"] = write_family(f"{family}-{suffix}.gguf", hf_dir, family, dtype,
+                                                           lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES))
 with open(os.path.join(here, "sentencepiece-bpe", "tokenizer.model"), "rb") as f:
     big_sp = f.read()
 expected["tokenizer-llama.gguf"] = write_vocab_only("tokenizer-llama.gguf", lambda w: add_llama_vocab(w, big_sp, add_bos=True))
