@@ -30,15 +30,19 @@ public struct ReplaySide: Sendable, Codable {
 /// How one layer's choices changed between A and B over the compared positions.
 public struct LayerChange: Sendable, Codable, Equatable {
     public var layer: Int
-    public var changed: Int
+    public var changed: Int { didSet { share = Self.share(changed, compared) } }
     public var compared: Int
-    public var share: Double { compared > 0 ? Double(changed) / Double(compared) : 0 }
+    /// changed / compared (0 when nothing was compared); stored so that JSON carries it.
+    public private(set) var share: Double
 
     public init(layer: Int, changed: Int, compared: Int) {
         self.layer = layer
         self.changed = changed
         self.compared = compared
+        share = Self.share(changed, compared)
     }
+
+    static func share(_ changed: Int, _ compared: Int) -> Double { compared > 0 ? Double(changed) / Double(compared) : 0 }
 }
 
 /// The same prompt under two settings, side by side.
@@ -87,6 +91,14 @@ public struct SettingsComparison: Sendable, Codable {
         }
         comparedPositions = compared
         self.layers = layers
+    }
+
+    /// A side's reply cut where the replies part: the text both share, then the side's own rest
+    /// (all of it is common when the replies are identical).
+    public func split(_ side: ReplaySide) -> (common: String, rest: String) {
+        guard let divergence else { return (side.text, "") }
+        let common = side.pieces.prefix(divergence).joined()
+        return (common, String(side.text.dropFirst(common.count)))
     }
 
     /// S(p, l) above.
