@@ -7,7 +7,7 @@ import Foundation
 ///
 /// Speed: with `repeats` > 1 the sides run interleaved (A B A B …) so that machine load falls on
 /// both alike; the texts and traces are those of the first run, the rates one per run.
-public struct SettingsReplay: Sendable {
+public struct SettingsReplay: Sendable, Equatable {
     public var prompt: String
     public var maxTokens: Int
     public var a: GenerationSettings

@@ -9,6 +9,7 @@ public final class PlaygroundApp {
     let state: PlaygroundState
     let controller: PlaygroundController
     let worker: GenerationWorker
+    let abWorker: ABReplayWorker
     /// Where the session is saved (nil: no home directory to save into).
     public var autosavePath = SessionAutosave.path()
 
@@ -26,6 +27,7 @@ public final class PlaygroundApp {
         controller = PlaygroundController(state: state, controls: generator.controls,
                                           layout: ScreenLayout(width: 0, height: 0, config: generator.model.config))
         worker = GenerationWorker(generator: generator)
+        abWorker = ABReplayWorker(model: generator.model, tokenizer: generator.tokenizer)
     }
 
     /// Runs until quit; returns the line to print once the terminal is back (where the session
@@ -52,7 +54,7 @@ public final class PlaygroundApp {
     }
 
     func loop() throws {
-        defer { worker.stopAndWait() }
+        defer { worker.stopAndWait(); abWorker.stopAndWait() }
         var dirty = true, clearNext = true
         var lastDraw = Date.distantPast
         while !terminal.isGone {
@@ -62,9 +64,10 @@ public final class PlaygroundApp {
                 case .quit: return
                 case .redraw: dirty = true; if key == .resize || key == .control("l") { clearNext = true }
                 case .startGeneration(let prompt): start(prompt); dirty = true
-                case .stopGeneration: worker.stop(); dirty = true
+                case .stopGeneration: worker.stop(); abWorker.stop(); dirty = true
                 case .resetConversation: generator.reset(); dirty = true
                 case .export(let path, let replace): TraceExport.run(state, to: path, replace: replace); dirty = true
+                case .abReplay(let replay): state.generating = true; abWorker.start(replay); dirty = true
                 case .none: break
                 }
             }
@@ -82,6 +85,7 @@ public final class PlaygroundApp {
                 }
                 dirty = true
             }
+            for output in abWorker.drain() { state.apply(output); dirty = true }
             if terminal.sizeChanged() { dirty = true; clearNext = true }
             if dirty && Date().timeIntervalSince(lastDraw) >= 1.0 / 30 {
                 let (width, height) = terminal.size

@@ -9,6 +9,8 @@ public enum Effect: Equatable, Sendable {
     /// Forget the conversation in the generator too.
     case resetConversation
     case export(String, replace: Bool)
+    /// Replay the last prompt under two settings (`/ab`).
+    case abReplay(SettingsReplay)
 }
 
 /// Turns keys and slash commands into state changes and live-control updates. Knows nothing of
@@ -49,6 +51,7 @@ public final class PlaygroundController {
             default: return .none
             }
         }
+        if state.ab.visible, let effect = handleABScreen(key) { return effect }
         if case .click(let row, let column) = key { return click(row: row, column: column) }
         if key == .resize { return .redraw }
         switch state.focus {
@@ -264,6 +267,7 @@ public final class PlaygroundController {
             state.say("conversation cleared")
             return .resetConversation
         case .export(let path, let replace): return .export(path, replace: replace)
+        case .ab(let changes): return startABReplay(changes)
         case .help: state.showHelp = true
         case .quit: return .quit
         }

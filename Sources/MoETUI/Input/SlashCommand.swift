@@ -1,8 +1,12 @@
+import MoEKit
+
 /// Commands typed at the prompt, e.g. `/zero off`, `/topk 1`, `/temp 0.7`, `/export trace.json`.
 public enum SlashCommand: Equatable, Sendable {
     case zero(Bool), copy(Bool), constant(Bool), residual(Bool), expert(Int, Bool), adaptive(Double?)
     case topK(Int?), temperature(Float), topP(Float), seed(UInt64), maxTokens(Int)
     case clear, export(String, replace: Bool), help, quit
+    /// `/ab SETTING`: replay the last prompt under the live toggles (A) and SETTING (B); nil: show the last A/B again.
+    case ab([SettingChange]?)
 
     public static let usage: [(String, String)] = [
         ("/zero on|off, /copy on|off, /constant on|off", "enable or disable a zero-computation expert kind"),
@@ -15,6 +19,7 @@ public enum SlashCommand: Equatable, Sendable {
         ("/clear", "forget the conversation"),
         ("/export FILE.json", "write the session's routing trace (a new file)"),
         ("/export! FILE.json", "… replacing an existing file"),
+        ("/ab SETTING (e.g. /ab zero=off)", "replay the last prompt, A = live toggles, B = SETTING; both greedy (/ab: last again)"),
         ("/help, /quit", "this screen; leave"),
     ]
 
@@ -70,6 +75,9 @@ public enum SlashCommand: Equatable, Sendable {
         case "/export", "/export!":
             guard argument != nil else { return .failure(.init("\(name): expected a file name")) }
             return .success(.export(words.dropFirst().joined(separator: " "), replace: name == "/export!"))
+        case "/ab":
+            guard argument != nil else { return .success(.ab(nil)) }
+            do { return .success(.ab(try SettingChange.parseList(words.dropFirst().joined(separator: " ")))) } catch { return .failure(.init("/ab: \(error)")) }
         case "/help": return .success(.help)
         case "/quit", "/q", "/exit": return .success(.quit)
         default: return .failure(.init("unknown command \(name) (try /help)"))
