@@ -20,8 +20,8 @@ public enum ABChangesView {
         let area = rect.inner
         guard area.height >= 2 else { return }
         let total = comparison.changedChoices, compared = comparison.comparedPositions * comparison.layers.count
-        grid.put("token-layers whose set of chosen experts differs, over the \(comparison.comparedPositions) positions both sides read alike: "
-                 + "\(total)/\(compared)", row: area.y, column: area.x, style: Style(.muted), limit: area.width)
+        grid.put("set of chosen experts differs in \(total)/\(compared) token-layers, over the \(comparison.comparedPositions) positions "
+                 + "both sides read alike", row: area.y, column: area.x, style: Style(.muted), limit: area.width)
         let rows = area.height - 1
         let layers = comparison.layers
         let columns = columns(layers: layers.count, rows: rows)
