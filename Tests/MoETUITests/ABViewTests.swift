@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestHelpers
 @testable import MoEKit
 @testable import MoETUI
 
@@ -75,6 +76,24 @@ struct ABViewTests {
         #expect(Screen.render(state, width: width, height: height, glyphs: .unicode).text.contains("Chat · fixture"))
         _ = type("/ab", controller)
         #expect(state.ab.visible, "/ab alone shows the last comparison again")
+    }
+
+    @Test("a 48-layer model keeps every layer's share on the 100×30 screen; 120 layers name the ones shown")
+    func manyLayers() throws {
+        for (layers, shown) in [(48, 48), (120, 48)] {
+            let directory = ScratchSpace.directory + "moepp-ab-layers-\(UUID().uuidString.prefix(8))"
+            try RandomCheckpoint.write(config: RandomCheckpoint.tinyConfig(.moepp, hidden: 16, layers: layers), to: directory, seed: 3)
+            let generator = try Generator(directory: directory)
+            let state = PlaygroundState(config: generator.model.config, modelName: "fixture", settings: generator.controls.current)
+            let replay = SettingsReplay(prompt: "the cat", maxTokens: 2, a: GenerationSettings(),
+                                        b: GenerationSettings(routing: RoutingControls(topK: 1)))
+            state.apply(.finished(try replay.run(model: generator.model, tokenizer: generator.tokenizer)))
+            let text = Screen.render(state, width: 100, height: 30, glyphs: .unicode).text
+            // Top-1 against top-2 changes every compared token-layer: one 100 % per layer shown.
+            #expect(text.components(separatedBy: "100%").count - 1 == shown, "\(layers) layers:\n\(text)")
+            #expect(text.contains("L\(shown - 1) "))
+            #expect(text.contains("layers 0–\(shown - 1) of \(layers)") == (shown < layers))
+        }
     }
 
     @Test("/ab refuses bad settings, an empty session and a busy generator in one status line")

@@ -19,7 +19,7 @@ public enum SlashCommand: Equatable, Sendable {
         ("/clear", "forget the conversation"),
         ("/export FILE.json", "write the session's routing trace (a new file)"),
         ("/export! FILE.json", "… replacing an existing file"),
-        ("/ab SETTING (e.g. /ab zero=off)", "replay the last prompt, A = live toggles, B = SETTING; both greedy (/ab: last again)"),
+        ("/ab SETTING (e.g. /ab zero=off), /ab", "A/B: last prompt, live toggles vs SETTING, greedy"),
         ("/help, /quit", "this screen; leave"),
     ]
 

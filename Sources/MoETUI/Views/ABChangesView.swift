@@ -24,14 +24,19 @@ public enum ABChangesView {
                  + "both sides read alike", row: area.y, column: area.x, style: Style(.muted), limit: area.width)
         let rows = area.height - 1
         let layers = comparison.layers
-        let columns = columns(layers: layers.count, rows: rows)
+        // Too many layers for even label + figure columns: the first ones that fit, and a note.
+        let fitting = max(1, area.width / (labelWidth + figureWidth + gap))
+        let columns = min(fitting, columns(layers: layers.count, rows: rows))
+        let shown = min(layers.count, columns * rows)
         let columnWidth = area.width / columns
-        let barWidth = columnWidth - labelWidth - figureWidth - gap
-        guard barWidth >= 1 else { return }
-        for (index, layer) in layers.enumerated() {
+        let barWidth = max(0, columnWidth - labelWidth - figureWidth - gap)
+        if shown < layers.count {
+            let note = " layers 0–\(shown - 1) of \(layers.count) (all: moepp compare-settings) "
+            grid.put(note, row: rect.y + rect.height - 1, column: rect.x + max(2, rect.width - DisplayWidth.of(note) - 2), style: Style(.muted), limit: rect.width - 4)
+        }
+        for (index, layer) in layers.prefix(shown).enumerated() {
             let y = area.y + 1 + index % rows
             var x = area.x + (index / rows) * columnWidth
-            guard index / rows < columns else { break }
             x += grid.put("L\(layer.layer)".padding(labelWidth), row: y, column: x, style: Style(.muted))
             let bar = grid.glyphs.bar(layer.share, width: barWidth)
             let color: Color = layer.share == 0 ? .good : layer.share < 0.25 ? .warm : .hot
