@@ -18,7 +18,22 @@ static inline int moepp_screen_start(void) {
     set_escdelay(25);
     return 0;
 }
-static inline void moepp_screen_end(void) { if (!isendwin()) endwin(); }
+/// Key codes for the bracketed-paste markers ESC[200~ and ESC[201~ (above ncurses' own).
+static inline int moepp_key_paste_start(void) { return KEY_MAX + 1; }
+static inline int moepp_key_paste_end(void) { return KEY_MAX + 2; }
+/// Bracketed paste (xterm mode 2004): the terminal wraps a paste in ESC[200~ … ESC[201~, so a
+/// paste arrives as one prompt instead of as typed keys (each newline an Enter).
+static inline void moepp_bracketed_paste(int on) {
+    if (on) {
+        define_key("\033[200~", KEY_MAX + 1);
+        define_key("\033[201~", KEY_MAX + 2);
+    }
+    fputs(on ? "\033[?2004h" : "\033[?2004l", stdout);
+    fflush(stdout);
+}
+static inline void moepp_screen_end(void) { if (!isendwin()) { endwin(); moepp_bracketed_paste(0); } }
+/// Puts a character read too far back (after an ESC that was not Alt+Enter).
+static inline void moepp_unget(unsigned int code, int isKey) { if (isKey) ungetch((int)code); else unget_wch((wchar_t)code); }
 static inline int moepp_is_ended(void) { return isendwin(); }
 static inline int moepp_lines(void) { return getmaxy(stdscr); }
 static inline int moepp_columns(void) { return getmaxx(stdscr); }

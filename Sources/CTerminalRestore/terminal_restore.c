@@ -11,10 +11,10 @@ static struct termios saved_termios;
 static int have_saved_termios = 0;
 
 // Only async-signal-safe calls: put the saved modes back, reset attributes, show the cursor,
-// stop mouse reporting, leave the alternate screen, exit with 128 + the signal.
+// stop mouse reporting and bracketed paste, leave the alternate screen, exit with 128 + the signal.
 static void emergency_restore(int signal_number) {
     if (have_saved_termios) tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
-    static const char reset[] = "\033[0m\033[?25h\033[?1000l\033[?1002l\033[?1006l\033[?1049l\r\n";
+    static const char reset[] = "\033[0m\033[?25h\033[?1000l\033[?1002l\033[?1006l\033[?2004l\033[?1049l\r\n";
     ssize_t ignored = write(STDOUT_FILENO, reset, sizeof reset - 1);
     (void)ignored;
     _exit(128 + signal_number);

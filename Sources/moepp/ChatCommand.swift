@@ -23,9 +23,17 @@ struct ChatCommand: ParsableCommand {
             throw ValidationError("chat needs a terminal; use `moepp generate` or `moepp route` in scripts")
         }
         let colorsWanted = !noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
-        let name = (modelOptions.directory as NSString).lastPathComponent
         let calibration = try Calibrator.load(directory: modelOptions.directory)
-        if let saved = try PlaygroundApp(generator: generator, modelName: name, colors: colorsWanted, calibration: calibration).run() {
+        // `/model` and `/load` open models the way this command did: same expert cache options.
+        let cacheOptions = self.cacheOptions
+        let openModel: PlaygroundApp.ModelOpener = { path, controls in
+            guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError(file: path, "no such model directory") }
+            let generator = try Generator(directory: path, controls: controls)
+            try cacheOptions.apply(to: generator.model, directory: path)
+            return (generator, try Calibrator.load(directory: path))
+        }
+        let path = URL(fileURLWithPath: modelOptions.directory).standardizedFileURL.path
+        if let saved = try PlaygroundApp(generator: generator, modelPath: path, colors: colorsWanted, calibration: calibration, openModel: openModel).run() {
             FileHandle.standardError.write(Data("moepp: \(saved)\n".utf8))
         }
     }

@@ -13,7 +13,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate.") var maxTokens = 64
     @Flag(help: "Stream one JSON object per generated token: id, text, routing, seconds.") var json = false
     @Flag(name: .customLong("memory-report"), help: "Print peak and current resident memory (anonymous vs mapped weights) at the end.") var memoryReport = false
-    @Argument(help: "The prompt.") var prompt: String
+    @OptionGroup var promptOptions: PromptOptions
 
     /// A generated token as one JSON line.
     struct TokenLine: Encodable {
@@ -36,6 +36,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        let prompt = try promptOptions.text()
         let generator = try modelOptions.loadGenerator()
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)

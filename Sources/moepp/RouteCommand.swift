@@ -11,13 +11,14 @@ struct RouteCommand: ParsableCommand {
     @OptionGroup var routing: RoutingOptions
     @OptionGroup var cacheOptions: CacheOptions
     @Option(help: "Also generate this many tokens (greedy) and trace them.") var generate = 0
-    @Argument(help: "The prompt.") var prompt: String
+    @OptionGroup var promptOptions: PromptOptions
 
     func validate() throws {
         guard generate >= 0 else { throw ValidationError("--generate: expected 0 or more, found \(generate)") }
     }
 
     func run() throws {
+        let prompt = try promptOptions.text()
         let generator = try modelOptions.loadGenerator()
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestHelpers
 @testable import MoEKit
 
 @Suite("The moepp command line on fixture checkpoints", .serialized)
@@ -24,6 +25,25 @@ struct CommandLineTests {
         #expect(json.status == 0)
         #expect(json.stdout.split(separator: "\n").count == 4, "3 token lines and a summary")
         #expect(!json.stdout.contains("\"kind\":\"zero\""))
+    }
+
+    @Test("a prompt from --prompt-file or standard input (-) is the same prompt, line breaks kept")
+    func promptFromFile() throws {
+        let directory = TestSupport.randomCheckpoint(.moepp, seed: 2)
+        let file = TestSupport.temporaryDirectory() + "/prompt.txt"
+        try "the cat\nsat on\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let argument = try TestSupport.run(["route", "--model", directory, "--generate", "3", "the cat\nsat on"])
+        let fromFile = try TestSupport.run(["route", "--model", directory, "--generate", "3", "--prompt-file", file])
+        let fromStdin = try ChildProcess.run(["/bin/sh", "-c", "'\(TestSupport.executable)' route --model '\(directory)' --generate 3 - < '\(file)'"])
+        #expect(argument.status == 0 && fromFile.status == 0 && fromStdin.status == 0, "\(fromFile.stderr) \(fromStdin.stderr)")
+        func ids(_ output: String) -> [Int] { output.split(separator: "\n").compactMap { try? JSONDecoder().decode(TokenRouting.self, from: Data($0.utf8)).tokenId } }
+        #expect(ids(fromFile.stdout) == ids(argument.stdout) && ids(fromStdin.stdout) == ids(argument.stdout) && !ids(argument.stdout).isEmpty)
+        let generated = try TestSupport.run(["generate", "--model", directory, "--max-tokens", "2", "--prompt-file", file])
+        #expect(generated.stdout.hasPrefix("the cat\nsat on"))
+        try expectOneLineError(["generate", "--model", directory, "--prompt-file", "/nonexistent/p.txt"], mentions: ["/nonexistent/p.txt: no such file"])
+        try Data([0x61, 0x62, 0xFF]).write(to: URL(fileURLWithPath: file))
+        try expectOneLineError(["route", "--model", directory, "--prompt-file", file], mentions: [file, "not UTF-8 text (byte 2)"])
+        try expectOneLineError(["route", "--model", directory], mentions: ["--prompt-file"])
     }
 
     func expectOneLineError(_ arguments: [String], mentions fragments: [String]) throws {

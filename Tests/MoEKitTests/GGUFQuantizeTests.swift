@@ -78,6 +78,11 @@ struct GGUFQuantizeTests {
         }
         try writer.finish()
         #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
+        do {   // a writer dropped before finish (an error mid-conversion) takes its .partial with it
+            let abandoned = path + ".abandoned"
+            _ = try GGUFWriter(path: abandoned, metadata: metadata, plan: plan)
+            #expect(!FileManager.default.fileExists(atPath: abandoned + ".partial") && !FileManager.default.fileExists(atPath: abandoned))
+        }
         let file = try GGUFFile(path: path)
         #expect(file.version == 3 && file.alignment == 32 && file.dataStart % 32 == 0)
         #expect(file.metadata.keys == ["general.alignment"] + metadata.map(\.key))

@@ -44,7 +44,7 @@ struct PlaygroundReliabilityTests {
         // The window holds the newest turns: their text is what the model re-read.
         let plan = ContextWindow.plan(generator, turns: state.turns, prompt: "and then", maxTokens: 200)
         if let replay = plan.replay, plan.keptTurns > 0 {
-            #expect(generator.tokenizer.decode(replay).hasSuffix(state.turns.last!.reply))
+            #expect(generator.tokenizer.decode(replay.flatMap(\.ids)).hasSuffix(state.turns.last!.reply))
         }
         // A paste longer than the whole context: its last tokens, a notice, and a reply.
         let paste = String(repeating: "the cat sat on the mat and ", count: 20)
@@ -114,7 +114,7 @@ struct PlaygroundReliabilityTests {
         let directory = ScratchSpace.directory + "moepp-export-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         func run(_ line: String) {
-            if case .export(let path, let replace) = type(line, controller) { TraceExport.run(state, to: path, replace: replace) } else { Issue.record("\(line) is not an export") }
+            if case .save(let path, let replace) = type(line, controller) { TraceExport.run(state, to: path, replace: replace) } else { Issue.record("\(line) is not an export") }
         }
         func contents(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
         func isTrace(_ path: String) -> Bool {
@@ -131,7 +131,7 @@ struct PlaygroundReliabilityTests {
         let unrelated = directory + "/notes.txt"
         try "keep me".write(toFile: unrelated, atomically: true, encoding: .utf8)
         run("/export \(unrelated)")
-        #expect(state.status?.isError == true && state.status?.text.contains("/export! ") == true, "\(state.status?.text ?? "")")
+        #expect(state.status?.isError == true && state.status?.text.contains("/save! ") == true, "\(state.status?.text ?? "")")
         #expect(contents(unrelated) == "keep me")
         run("/export! \(unrelated)")
         #expect(state.status?.isError == false && isTrace(unrelated))

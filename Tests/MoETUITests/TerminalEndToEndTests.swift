@@ -90,7 +90,7 @@ struct TerminalEndToEndTests {
         }
         try type("/export \(trace)")
         try keys("Enter")
-        try waitFor("the export") { $0.contains("exported") }
+        try waitFor("the export") { $0.contains("saved 2 turns") }
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: trace))) as? [String: Any]
         let tokens = (json?["tokens"] as? [[String: Any]]) ?? []
         let lastTwelve = tokens.suffix(12)

@@ -113,9 +113,20 @@ struct ViewTests {
     func help() throws {
         let (_, state, controller) = try makeSession()
         #expect(controller.handle(.function(1)) == .redraw)
-        let text = Screen.render(state, width: 140, height: 45, glyphs: .unicode).text
-        for binding in KeyTable.bindings { #expect(text.contains(binding.summary), "\(binding.summary)") }
-        #expect(text.contains("/export FILE.json"))
+        // At the smallest size the help scrolls: every page, from the top, down to the end.
+        var seen = Screen.render(state, width: 100, height: 30, glyphs: .unicode).text
+        #expect(seen.contains("↑↓ PgUp PgDn scroll"), "the title says it scrolls")
+        for _ in 0..<8 {
+            _ = controller.handle(.pageDown)
+            seen += Screen.render(state, width: 100, height: 30, glyphs: .unicode).text
+        }
+        for binding in KeyTable.bindings { #expect(seen.contains(binding.summary), "\(binding.summary)") }
+        for (command, _) in SlashCommand.usage { #expect(seen.contains(command), "\(command)") }
+        #expect(seen.contains("Home") && seen.contains("Alt+Enter / Ctrl+J") && seen.contains("Map glyphs"))
+        let bottom = Screen.render(state, width: 100, height: 30, glyphs: .unicode).text
+        _ = controller.handle(.home)
+        #expect(Screen.render(state, width: 100, height: 30, glyphs: .unicode).text != bottom, "Home goes back to the top")
+        #expect(state.helpScroll == 0)
         #expect(controller.handle(.escape) == .redraw)
         #expect(!state.showHelp)
     }
@@ -177,7 +188,11 @@ struct ControllerTests {
         #expect(state.maxTokens == 5)
         _ = type("/topk zero")
         #expect(state.status?.isError == true && state.status?.text.contains("/topk") == true)
-        #expect(type("/export /tmp/x.json") == .export("/tmp/x.json", replace: false))
+        #expect(type("/export /tmp/x.json") == .save("/tmp/x.json", replace: false))
+        #expect(type("/save! /tmp/my session.json") == .save("/tmp/my session.json", replace: true))
+        #expect(type("/load /tmp/s.json") == .load("/tmp/s.json"))
+        #expect(type("/model /tmp/m") == .switchModel("/tmp/m"))
+        #expect(type("/retry") == .redraw && state.status?.text == "/retry: no reply to regenerate yet")
         #expect(type("/clear") == .resetConversation)
         #expect(type("/quit") == .quit)
         #expect(type("hello") == .startGeneration("hello"))

@@ -11,6 +11,8 @@ public enum GenerationEvent: Sendable {
 public struct PromptReport: Sendable {
     public var tokens: [TokenRouting]
     public var seconds: Double
+    /// The live settings the prompt was read under.
+    public var settings = GenerationSettings()
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens.count) / seconds : 0 }
 }
 
@@ -21,6 +23,8 @@ public struct TokenReport: Sendable {
     public var routing: TokenRouting
     /// Wall time of this token's decode step (sampling + forward).
     public var seconds: Double
+    /// The live settings this token was sampled and run under.
+    public var settings = GenerationSettings()
 }
 
 public struct FinishReport: Sendable {
@@ -74,25 +78,38 @@ public final class Generator: @unchecked Sendable {
 
     func routingRecords(_ ids: [Int], _ layers: [[LayerRouting]], start: Int, phase: String) -> [TokenRouting] {
         ids.enumerated().map { t, id in
-            TokenRouting(position: start + t, tokenId: id, text: tokenizer.decode([id]), phase: phase, layers: layers[t])
+            TokenRouting(position: start + t, tokenId: id, text: recordText(id), phase: phase, layers: layers[t])
         }
     }
 
+    /// A token's text in routing records. A token whose bytes are not UTF-8 on their own (a
+    /// byte-fallback piece, or part of a multi-byte character) would decode to U+FFFD and lose
+    /// which byte it was, so it is written as its bytes in hex instead: "<0xE2>", "<0xE2><0x80>".
+    func recordText(_ id: Int) -> String {
+        let text = tokenizer.decode([id])
+        let bytes = tokenizer.bytes(of: id)
+        guard text.contains("\u{FFFD}"), String(bytes: bytes, encoding: .utf8) == nil else { return text }
+        return bytes.map { String(format: "<0x%02X>", $0) }.joined()
+    }
+
     /// The ids `prompt` adds to the conversation: the tokenizer's prefix token first when the
-    /// conversation is empty, and BOS (or EOS) for an empty prompt.
-    public func promptIds(_ prompt: String) -> [Int] {
+    /// conversation is empty, and BOS (or EOS) for an empty prompt. `startsConversation` overrides
+    /// "empty" for ids planned before the cache holds them (a restored session).
+    public func promptIds(_ prompt: String, startsConversation: Bool? = nil) -> [Int] {
         var ids = tokenizer.encode(prompt)
-        if cache.length == 0, let prefix = tokenizer.prefixTokenId { ids.insert(prefix, at: 0) }
+        if startsConversation ?? (cache.length == 0), let prefix = tokenizer.prefixTokenId { ids.insert(prefix, at: 0) }
         if ids.isEmpty, let bos = model.config.bosTokenId ?? model.config.eosTokenIds.first { ids = [bos] }
         return ids
     }
 
     /// Runs `ids` into the conversation without reporting them (re-reading earlier turns after
-    /// the conversation was cut to fit the context).
-    public func prefill(_ ids: [Int]) throws {
+    /// the conversation was cut to fit the context, or a restored session under the routing each
+    /// token had: `routing`, else the live settings).
+    public func prefill(_ ids: [Int], routing: RoutingControls? = nil) throws {
         guard !ids.isEmpty else { return }
         try checkFits(ids.count, reply: false)
-        _ = try model.forward(ids, cache: cache, controls: try checkedControls().routing)
+        if let routing { try routing.mask.check(model.config) }
+        _ = try model.forward(ids, cache: cache, controls: try routing ?? checkedControls().routing)
     }
 
     /// Positions still free in the context.
@@ -129,9 +146,11 @@ public final class Generator: @unchecked Sendable {
         try checkFits(ids.count, reply: maxTokens > 0)
         let promptStart = Date()
         let start = cache.length
-        var output = try model.forward(ids, cache: cache, controls: try checkedControls().routing)
+        let promptSettings = try checkedControls()
+        var output = try model.forward(ids, cache: cache, controls: promptSettings.routing)
         report.promptSeconds = Date().timeIntervalSince(promptStart)
-        onEvent(.prompt(PromptReport(tokens: routingRecords(ids, output.routing, start: start, phase: "prompt"), seconds: report.promptSeconds)))
+        onEvent(.prompt(PromptReport(tokens: routingRecords(ids, output.routing, start: start, phase: "prompt"), seconds: report.promptSeconds,
+                                     settings: promptSettings)))
         var decoder = StreamingDecoder(tokenizer: tokenizer)
         decoder.atStart = start == 0 && ids.count == (tokenizer.prefixTokenId == nil ? 0 : 1)
         while report.generatedTokens < maxTokens {
@@ -151,7 +170,7 @@ public final class Generator: @unchecked Sendable {
             report.generatedTokens += 1
             report.decodeSeconds += seconds
             let routing = routingRecords([next], output.routing, start: position, phase: "generated")[0]
-            onEvent(.token(TokenReport(id: next, text: decoder.push(next), routing: routing, seconds: seconds)))
+            onEvent(.token(TokenReport(id: next, text: decoder.push(next), routing: routing, seconds: seconds, settings: settings)))
         }
         // An unfinished character at the end of the stream is shown as U+FFFD, not dropped.
         report.trailingText = decoder.finish()

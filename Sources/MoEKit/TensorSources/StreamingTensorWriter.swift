@@ -46,6 +46,7 @@ final class OutputFile {
     let temporaryPath: String
     private let descriptor: Int32
     private(set) var position = 0
+    private var committed = false
 
     init(path: String) throws {
         self.path = path
@@ -54,8 +55,11 @@ final class OutputFile {
         guard descriptor >= 0 else { throw CheckpointError(file: path, "cannot create: \(String(cString: strerror(errno)))") }
     }
 
+    /// A writer dropped before `commit` (an error, an interrupted conversion) takes its
+    /// half-written `.partial` file with it rather than leaving gigabytes behind.
     deinit {
         if descriptor >= 0 { close(descriptor) }
+        if !committed { unlink(temporaryPath) }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
@@ -82,6 +86,11 @@ final class OutputFile {
         guard rename(temporaryPath, path) == 0 else {
             throw CheckpointError(file: path, "cannot rename into place: \(String(cString: strerror(errno)))")
         }
+        committed = true
+        // The directory entry is synced too, so the rename survives a crash.
+        let directory = (path as NSString).deletingLastPathComponent
+        let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+        if directoryDescriptor >= 0 { _ = fsync(directoryDescriptor); close(directoryDescriptor) }
     }
 }
 

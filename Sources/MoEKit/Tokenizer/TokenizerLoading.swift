@@ -9,11 +9,18 @@ extension Tokenizer {
     public static func load(directory: String, vocabularySize: Int? = nil) throws -> Tokenizer {
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let config = try TokenizerConfig.load(path: path("tokenizer_config.json"))
+        let hasModelFile = FileManager.default.fileExists(atPath: path("tokenizer.model"))
         if FileManager.default.fileExists(atPath: path("tokenizer.json")) {
             let data = try SmallFile.contents(path("tokenizer.json"), maximumBytes: 512 << 20)
-            return try TokenizerJSON.decode(JSONFields(data: data, file: path("tokenizer.json")), bosToken: config.bosToken, eosToken: config.eosToken, vocabularyLimit: vocabularySize)
+            let json = try JSONFields(data: data, file: path("tokenizer.json"))
+            // A tokenizer.json of a kind we do not run (e.g. Unigram) beside its tokenizer.model: the
+            // .model is the same tokenizer and runs exactly, so it is used rather than refused.
+            let kind = (json.object["model"] as? [String: Any])?["type"] as? String
+            if !(hasModelFile && kind != nil && kind != "BPE") {
+                return try TokenizerJSON.decode(json, bosToken: config.bosToken, eosToken: config.eosToken, vocabularyLimit: vocabularySize)
+            }
         }
-        guard FileManager.default.fileExists(atPath: path("tokenizer.model")) else {
+        guard hasModelFile else {
             throw CheckpointError(file: directory, "no tokenizer.json or tokenizer.model")
         }
         return try load(sentencePieceModel: path("tokenizer.model"), config: config)

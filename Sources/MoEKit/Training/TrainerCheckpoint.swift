@@ -133,11 +133,13 @@ extension Trainer {
         }
     }
 
+    /// Size and CRC-32 read through a mapping: a checkpoint of a large model is not copied into
+    /// memory to be checked.
     static func fingerprint(_ path: String) throws -> Manifest.File {
-        let data = try SmallFile.contents(path, maximumBytes: 1 << 40)
+        let file = try MappedFile(path: path)
         var crc = CRC32()
-        data.withUnsafeBytes { crc.update($0) }
-        return Manifest.File(bytes: data.count, crc32: crc.checksum)
+        crc.update(UnsafeRawBufferPointer(start: file.base, count: file.size))
+        return Manifest.File(bytes: file.size, crc32: crc.checksum)
     }
 
     /// Flushes a file's (or a directory's entries') data to the device.

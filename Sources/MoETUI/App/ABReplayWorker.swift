@@ -11,21 +11,18 @@ public final class ABReplayWorker: @unchecked Sendable {
         case failed(String)
     }
 
-    let model: Transformer
-    let tokenizer: Tokenizer
     private let lock = NSLock()
     private var queue: [Output] = []
     private var stopFlag = false
     private var running = false
 
-    public init(model: Transformer, tokenizer: Tokenizer) {
-        self.model = model
-        self.tokenizer = tokenizer
-    }
+    public init() {}
 
     public var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
 
-    public func start(_ replay: SettingsReplay) {
+    /// Replays on `generator`'s model and tokenizer (its conversation is not touched).
+    public func start(_ replay: SettingsReplay, on generator: Generator) {
+        let (model, tokenizer) = (generator.model, generator.tokenizer)
         lock.lock()
         stopFlag = false
         running = true
@@ -76,7 +73,7 @@ extension PlaygroundState {
         case .progress(let text): say(text)
         case .finished(let comparison):
             generating = false
-            ab.show(comparison)
+            ab.show(comparison, modelPath: modelPath)
             say("A/B replay done: \(comparison.changedChoices) changed expert choices; Esc returns")
         case .stopped:
             generating = false

@@ -6,8 +6,8 @@ extension PlaygroundController {
     /// and B = A with `changes`; `/ab` alone shows the last comparison again.
     func startABReplay(_ changes: [SettingChange]?) -> Effect {
         guard let changes else {
-            guard let comparison = state.ab.comparison else { state.say("/ab: no A/B replay yet; try /ab zero=off", error: true); return .redraw }
-            state.ab.show(comparison)
+            guard let comparison = state.ab.comparison, state.ab.modelPath == state.modelPath else { state.say("/ab: no A/B replay yet; try /ab zero=off", error: true); return .redraw }
+            state.ab.show(comparison, modelPath: state.modelPath)
             return .redraw
         }
         guard !state.generating else { state.say("still generating — Ctrl+C stops it", error: true); return .redraw }

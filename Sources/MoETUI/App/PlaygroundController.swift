@@ -8,9 +8,15 @@ public enum Effect: Equatable, Sendable {
     case stopGeneration
     /// Forget the conversation in the generator too.
     case resetConversation
-    case export(String, replace: Bool)
+    /// Write the session to a file (`/save`, `/save!`).
+    case save(String, replace: Bool)
     /// Replay the last prompt under two settings (`/ab`).
     case abReplay(SettingsReplay)
+    /// Restore a saved session, switching to its model when it ran on another.
+    case load(String)
+    case switchModel(String)
+    /// Forget the last turn and send its prompt again.
+    case retry
 }
 
 /// Turns keys and slash commands into state changes and live-control updates. Knows nothing of
@@ -46,6 +52,12 @@ public final class PlaygroundController {
         if state.showHelp {
             switch key {
             case .escape, .function(1), .character("?"), .character("q"), .enter: state.showHelp = false; return .redraw
+            case .up, .wheelUp: state.helpScroll -= 1; return .redraw
+            case .down, .wheelDown: state.helpScroll += 1; return .redraw
+            case .pageUp: state.helpScroll -= 10; return .redraw
+            case .pageDown: state.helpScroll += 10; return .redraw
+            case .home: state.helpScroll = 0; return .redraw
+            case .end: state.helpScroll = Int.max / 2; return .redraw
             case .control("d"), .function(10): return .quit
             case .control("c"): return perform(.stop)
             default: return .none
@@ -84,6 +96,9 @@ public final class PlaygroundController {
         case .character(let c) where c != "?":
             state.focus = .input
             state.input.insert(c)
+        case .paste(let text):
+            state.focus = .input
+            state.input.insert(contentsOf: text)
         default: return nil
         }
         return .redraw
@@ -94,6 +109,8 @@ public final class PlaygroundController {
         switch key {
         case .character("?") where state.input.isEmpty: return nil
         case .character(let c): state.input.insert(c)
+        case .newline: state.input.insert("\n")
+        case .paste(let text): state.input.insert(contentsOf: text)
         case .backspace: state.input.backspace()
         case .delete: state.input.delete()
         case .left: state.input.left()
@@ -126,7 +143,7 @@ public final class PlaygroundController {
 
     public func perform(_ action: Action) -> Effect {
         switch action {
-        case .help: state.showHelp = true
+        case .help: state.showHelp = true; state.helpScroll = 0
         case .closeOverlay: state.focus = .input
         case .focusNext: state.focus = Focus(rawValue: (state.focus.rawValue + 1) % Focus.allCases.count)!
         case .focusPrevious: state.focus = Focus(rawValue: (state.focus.rawValue + Focus.allCases.count - 1) % Focus.allCases.count)!
@@ -221,8 +238,9 @@ public final class PlaygroundController {
 
     func send() -> Effect {
         let line = state.input.string.trimmingCharacters(in: .whitespaces)
-        guard !line.isEmpty else { return .none }
-        if line.hasPrefix("/") {
+        guard !line.allSatisfy(\.isWhitespace) else { return .none }
+        // A command is one line; a multi-line prompt that starts with "/" is a prompt.
+        if line.hasPrefix("/") && !line.contains("\n") {
             _ = state.input.submit()
             switch SlashCommand.parse(line) {
             case .success(let command): return run(command)
@@ -266,9 +284,19 @@ public final class PlaygroundController {
             state.clear()
             state.say("conversation cleared")
             return .resetConversation
-        case .export(let path, let replace): return .export(path, replace: replace)
+        case .save(let path, let replace): return .save(path, replace: replace)
+        case .retry:
+            guard !state.generating else { state.say("stop generating first (Ctrl+C)", error: true); break }
+            guard !state.turns.isEmpty else { state.say("/retry: no reply to regenerate yet", error: true); break }
+            return .retry
+        case .load(let path):
+            guard !state.generating else { state.say("stop generating first (Ctrl+C)", error: true); break }
+            return .load(path)
+        case .model(let path):
+            guard !state.generating else { state.say("stop generating first (Ctrl+C)", error: true); break }
+            return .switchModel(path)
         case .ab(let changes): return startABReplay(changes)
-        case .help: state.showHelp = true
+        case .help: state.showHelp = true; state.helpScroll = 0
         case .quit: return .quit
         }
         return .redraw

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Quitting never loses a conversation: the session (turns and routing trace, the `/export`
-/// document) is saved after every reply and on quit to `$XDG_STATE_HOME/moepp/last-session.json`
+/// Quitting never loses a conversation: the session (a `PlaygroundSession`, what `/save`
+/// writes and `/load` reads) is saved after every reply and on quit to `$XDG_STATE_HOME/moepp/last-session.json`
 /// (`~/.local/state/moepp/…` without it), and the path is shown on exit. A session with no
 /// turns saves nothing, so opening and closing the playground keeps the previous save.
 public enum SessionAutosave {
@@ -17,7 +17,7 @@ public enum SessionAutosave {
     public static func save(_ state: PlaygroundState, to path: String) throws -> Bool {
         guard !state.turns.isEmpty else { return false }
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try SafeFileWrite.write(try TraceExport.document(state), to: path, replace: true)
+        try state.session().save(to: path, replace: true)
         return true
     }
 }

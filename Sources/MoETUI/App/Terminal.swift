@@ -28,8 +28,12 @@ public final class Terminal {
             for color in Color.allCases { moepp_pair(Int16(color.rawValue + 1), foreground[color] ?? -1, -1) }
         }
         moepp_mouse_enable()
-        moepp_input_timeout(20)
+        moepp_bracketed_paste(1)
+        moepp_input_timeout(Self.inputTimeout)
     }
+
+    /// Milliseconds `read` waits for a key before the loop draws and drains events.
+    static let inputTimeout: Int32 = 20
 
     public var size: (width: Int, height: Int) { (Int(moepp_columns()), Int(moepp_lines())) }
 
@@ -90,8 +94,11 @@ public final class Terminal {
         switch moepp_read(&code) {
         case 1:
             switch code {
-            case 13, 10: return .enter
-            case 27: return .escape
+            case 13: return .enter
+            // Ctrl+J (line feed): the terminal sends it for Ctrl+J only; Enter is a carriage
+            // return in raw mode.
+            case 10: return .newline
+            case 27: return altEnterOrEscape()
             case 9: return .tab
             case 127, 8: return .backspace
             case 1...26: return .control(Character(Unicode.Scalar(UInt8(code) + 96)))
@@ -113,6 +120,8 @@ public final class Terminal {
             case moepp_key_enter(): return .enter
             case moepp_key_back_tab(): return .backTab
             case moepp_key_resize(): return .resize
+            case moepp_key_paste_start(): return .paste(readPaste())
+            case moepp_key_paste_end(): return nil
             case moepp_key_mouse():
                 var y: Int32 = 0, x: Int32 = 0
                 switch moepp_mouse(&y, &x) {
@@ -128,6 +137,46 @@ public final class Terminal {
         default:
             return nil
         }
+    }
+
+    /// ESC then Enter, arriving together, is Alt+Enter (a new line in the prompt); anything else
+    /// after ESC is put back to be read as itself.
+    func altEnterOrEscape() -> Key {
+        moepp_input_timeout(10)
+        defer { moepp_input_timeout(Self.inputTimeout) }
+        var code: UInt32 = 0
+        switch moepp_read(&code) {
+        case 1 where code == 13 || code == 10: return .newline
+        case 1: moepp_unget(code, 0)
+        case 2: moepp_unget(code, 1)
+        default: break
+        }
+        return .escape
+    }
+
+    /// The text between the bracketed-paste markers, line breaks as "\n", other control
+    /// characters dropped (a pasted ESC must not act as a key). Ends at the closing marker, or
+    /// after a second without input (a terminal that lost it).
+    func readPaste() -> String {
+        moepp_input_timeout(1000)
+        defer { moepp_input_timeout(Self.inputTimeout) }
+        var text = ""
+        var code: UInt32 = 0
+        while !isGone {
+            switch moepp_read(&code) {
+            case 1:
+                switch code {
+                case 13, 10: text.append("\n")
+                case 9: text.append("\t")
+                case 0..<32, 127: break
+                default: if let scalar = Unicode.Scalar(code) { text.unicodeScalars.append(scalar) }
+                }
+            case 2 where Int32(code) == moepp_key_paste_end(): return text
+            case 2: break
+            default: return text
+            }
+        }
+        return text
     }
 
     /// True once the terminal has gone away; the loop then ends instead of spinning.

@@ -1,49 +1,23 @@
 import Foundation
 import MoEKit
 
-/// `/export` and the session autosave: the conversation and its routing trace as one JSON
-/// document (non-finite numbers are null: see `FiniteOrNull`), written by `SafeFileWrite`.
+/// `/save` (and its older name `/export`): the session — conversation, settings, routing trace —
+/// as a `PlaygroundSession` file, written atomically by `SafeFileWrite`.
 public enum TraceExport {
-    struct Document: Encodable {
-        let model: String
-        let settings: [String: String]
-        let turns: [TurnRecord]
-        let tokens: [TokenRouting]
-    }
-
-    struct TurnRecord: Encodable {
-        let prompt: String
-        let reply: String
-    }
-
-    public static func document(_ state: PlaygroundState) throws -> Data {
-        let routing = state.settings.routing
-        let settings = [
-            "zero": "\(routing.mask.zeroEnabled)", "copy": "\(routing.mask.copyEnabled)", "constant": "\(routing.mask.constantEnabled)",
-            "gatingResidual": "\(routing.gatingResidual)", "topK": "\(routing.topK ?? state.config.topK)",
-            "temperature": "\(state.settings.sampling.temperature)", "disabledExperts": routing.mask.disabledExperts.sorted().map(String.init).joined(separator: ","),
-        ]
-        let document = Document(model: state.modelName, settings: settings,
-                                turns: state.turns.map { TurnRecord(prompt: $0.prompt, reply: $0.reply) }, tokens: state.tokens)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return try encoder.encode(document)
-    }
-
-    /// Writes the trace to `path`; an existing file only with `replace` (`/export! PATH`).
+    /// Writes the session to `path`; an existing file only with `replace` (`/save! PATH`).
     public static func write(_ state: PlaygroundState, to path: String, replace: Bool = false) throws {
-        try SafeFileWrite.write(try document(state), to: path, replace: replace)
+        try state.session().save(to: path, replace: replace)
     }
 
-    /// `/export`'s effect: write, and say what happened in one line.
+    /// `/save`'s effect: write, and say what happened in one line.
     public static func run(_ state: PlaygroundState, to path: String, replace: Bool) {
         do {
             try write(state, to: path, replace: replace)
-            state.say("exported \(state.tokens.count) tokens to \(path)")
+            state.say("saved \(state.turns.count) turn\(state.turns.count == 1 ? "" : "s"), \(state.tokens.count) tokens to \(path)")
         } catch SafeFileWrite.Failure.exists(let existing) {
-            state.say("\(existing) exists: /export! \(existing) replaces it", error: true)
+            state.say("\(existing) exists: /save! \(existing) replaces it", error: true)
         } catch {
-            state.say("export failed: \(error)", error: true)
+            state.say("save failed: \(error)", error: true)
         }
     }
 }

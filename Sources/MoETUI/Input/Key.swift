@@ -8,6 +8,10 @@ public enum Key: Hashable, Sendable {
     case click(row: Int, column: Int)
     case wheelUp, wheelDown
     case resize
+    /// Alt+Enter or Ctrl+J: a line break inside the prompt.
+    case newline
+    /// A bracketed paste, whole (line breaks kept).
+    case paste(String)
 
     /// How the help screen names the key.
     public var label: String {
@@ -33,6 +37,8 @@ public enum Key: Hashable, Sendable {
         case .wheelUp: return "wheel↑"
         case .wheelDown: return "wheel↓"
         case .resize: return "resize"
+        case .newline: return "Alt+Enter"
+        case .paste: return "paste"
         }
     }
 }

@@ -46,7 +46,10 @@ public enum KeyTable {
     /// Help lines: keys, then what they do.
     public static var helpLines: [(keys: String, summary: String)] {
         bindings.map { ($0.keys.map(\.label).joined(separator: " / "), $0.summary) } + [
-            ("←↑↓→ / click", "move the routing-map cursor (map focused) · prompt history ↑↓ (prompt focused)"),
+            ("←↑↓→ / Home / click", "map focused: move the routing-map cursor (Home: the first token)"),
+            ("↑ ↓", "prompt focused: prompt history"),
+            ("← → / Home / End", "prompt: move the caret (Ctrl+A / Ctrl+E too); Ctrl+U clears"),
+            ("Alt+Enter / Ctrl+J", "prompt: a new line (a paste keeps its lines and arrives as one prompt)"),
         ]
     }
 }

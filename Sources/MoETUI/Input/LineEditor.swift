@@ -1,4 +1,7 @@
-/// The prompt line: text with a caret, and Up/Down history of what was sent.
+import Foundation
+
+/// The prompt: text with a caret (it may hold line breaks: Alt+Enter, Ctrl+J or a paste), and
+/// Up/Down history of what was sent.
 public struct LineEditor: Sendable {
     public private(set) var text: [Character] = []
     public private(set) var caret = 0
@@ -14,6 +17,16 @@ public struct LineEditor: Sendable {
         text.insert(character, at: caret)
         caret += 1
     }
+    /// Inserts a whole text (a paste) at the caret; "\r\n" and "\r" become "\n".
+    public mutating func insert(contentsOf pasted: String) {
+        let normalised = pasted.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+        text.insert(contentsOf: normalised, at: caret)
+        caret += normalised.count
+    }
+
+    /// Lines in the prompt (a multi-line prompt is sent whole).
+    public var lineCount: Int { text.filter { $0 == "\n" }.count + 1 }
+
     public mutating func backspace() { if caret > 0 { text.remove(at: caret - 1); caret -= 1 } }
     public mutating func delete() { if caret < text.count { text.remove(at: caret) } }
     public mutating func left() { caret = max(0, caret - 1) }

@@ -1,10 +1,11 @@
+import Foundation
 import MoEKit
 
-/// Commands typed at the prompt, e.g. `/zero off`, `/topk 1`, `/temp 0.7`, `/export trace.json`.
+/// Commands typed at the prompt, e.g. `/zero off`, `/topk 1`, `/temp 0.7`, `/save s.json`.
 public enum SlashCommand: Equatable, Sendable {
     case zero(Bool), copy(Bool), constant(Bool), residual(Bool), expert(Int, Bool), adaptive(Double?)
     case topK(Int?), temperature(Float), topP(Float), seed(UInt64), maxTokens(Int)
-    case clear, export(String, replace: Bool), help, quit
+    case clear, retry, save(String, replace: Bool), load(String), model(String), help, quit
     /// `/ab SETTING`: replay the last prompt under the live toggles (A) and SETTING (B); nil: show the last A/B again.
     case ab([SettingChange]?)
 
@@ -17,8 +18,11 @@ public enum SlashCommand: Equatable, Sendable {
         ("/temp T, /topp P, /seed S", "sampling temperature (0 = greedy), nucleus, seed"),
         ("/max N", "tokens per reply"),
         ("/clear", "forget the conversation"),
-        ("/export FILE.json", "write the session's routing trace (a new file)"),
-        ("/export! FILE.json", "… replacing an existing file"),
+        ("/retry", "regenerate the last reply with the current settings"),
+        ("/save FILE.json (/export)", "save the session: conversation, settings, trace (a new file)"),
+        ("/save! FILE.json", "… replacing an existing file"),
+        ("/load FILE.json", "restore a saved session (and its model)"),
+        ("/model DIR", "switch model; on an error the current one stays"),
         ("/ab SETTING (e.g. /ab zero=off), /ab", "A/B: last prompt, live toggles vs SETTING, greedy"),
         ("/help, /quit", "this screen; leave"),
     ]
@@ -72,9 +76,16 @@ public enum SlashCommand: Equatable, Sendable {
             guard let argument, let n = Int(argument), n >= 1, n <= 4096 else { return .failure(.init("/max: expected 1…4096")) }
             return .success(.maxTokens(n))
         case "/clear": return .success(.clear)
-        case "/export", "/export!":
-            guard argument != nil else { return .failure(.init("\(name): expected a file name")) }
-            return .success(.export(words.dropFirst().joined(separator: " "), replace: name == "/export!"))
+        case "/retry": return .success(.retry)
+        case "/save", "/save!", "/export", "/export!":
+            guard let path = rest(words) else { return .failure(.init("\(name): expected a file name")) }
+            return .success(.save(path, replace: name.hasSuffix("!")))
+        case "/load":
+            guard let path = rest(words) else { return .failure(.init("/load: expected a session file")) }
+            return .success(.load(path))
+        case "/model":
+            guard let path = rest(words) else { return .failure(.init("/model: expected a model directory or .gguf file")) }
+            return .success(.model(path))
         case "/ab":
             guard argument != nil else { return .success(.ab(nil)) }
             do { return .success(.ab(try SettingChange.parseList(words.dropFirst().joined(separator: " ")))) } catch { return .failure(.init("/ab: \(error)")) }
@@ -82,6 +93,13 @@ public enum SlashCommand: Equatable, Sendable {
         case "/quit", "/q", "/exit": return .success(.quit)
         default: return .failure(.init("unknown command \(name) (try /help)"))
         }
+    }
+
+    /// A path argument: the rest of the line (names may hold spaces), `~/` meaning the home directory.
+    static func rest(_ words: [String]) -> String? {
+        guard words.count > 1 else { return nil }
+        let path = words.dropFirst().joined(separator: " ")
+        return path.hasPrefix("~/") ? NSString(string: path).expandingTildeInPath : path
     }
 }
 

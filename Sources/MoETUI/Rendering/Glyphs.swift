@@ -22,9 +22,17 @@ public struct Glyphs: Sendable {
         if let scalar = character.unicodeScalars.first, scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
             return isUnicode ? "·" : "."
         }
-        if !isUnicode && !character.isASCII { return "?" }
+        if !isUnicode && !character.isASCII { return Self.asciiFallback[character] ?? "?" }
         return character
     }
+
+    /// ASCII stand-ins for the symbols the views write themselves; anything else non-ASCII
+    /// (text the model wrote) becomes "?". ⏎ is vim's end-of-line mark in list mode.
+    static let asciiFallback: [Character: Character] = [
+        "·": ".", "×": "x", "›": ">", "−": "-", "␣": "_", "⏎": "$", "…": "~", "–": "-", "—": "-",
+        "◆": "*", "✓": "+", "✗": "-", "▶": ">", "→": ">", "←": "<", "↑": "^", "↓": "v", "≥": ">", "≤": "<",
+        "ε": "e", "τ": "t", "█": "#", "▁": "_", "│": "|", "─": "-",
+    ]
 
     /// A horizontal bar of `fraction` × `width` cells, in eighths where the glyphs allow.
     public func bar(_ fraction: Double, width: Int) -> String {

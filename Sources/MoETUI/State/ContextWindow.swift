@@ -12,23 +12,34 @@ import MoEKit
 ///   in place  when  used + prompt + reply room ≤ context
 ///   window    = most recent turns with  prefix + turns + prompt + reply room ≤ context
 public struct ContextWindow: Sendable {
+    /// Ids read under one routing setting (a restored conversation is re-read in such runs).
+    public struct Segment: Sendable {
+        public var ids: [Int]
+        /// nil: the live settings.
+        public var routing: RoutingControls? = nil
+    }
+
     /// Tokens to re-read after forgetting the conversation; nil: continue in place.
-    public var replay: [Int]?
+    public var replay: [Segment]?
     public var prompt: [Int]
     public var maxTokens: Int
     /// Earlier turns the model still sees (after a slide).
     public var keptTurns: Int
     public var notice: String?
 
-    public static func plan(_ generator: Generator, turns earlier: [Turn], prompt: String, maxTokens: Int) -> ContextWindow {
+    /// `pending`: the conversation's exact ids, with the routing each ran under, when they are
+    /// not in the model's cache yet (a loaded session), read first; `reread`: the earlier turns are not in the cache and their
+    /// ids are unknown, so take the sliding-window path, which re-reads them from their text.
+    public static func plan(_ generator: Generator, turns earlier: [Turn], prompt: String, maxTokens: Int,
+                            pending: [Segment]? = nil, reread: Bool = false) -> ContextWindow {
         let context = generator.cache.maximumLength
         let replyRoom = max(1, min(maxTokens, context / 2))
-        let continuing = generator.cache.length > 0
-        let inPlace = generator.promptIds(continuing ? " " + prompt : prompt)
-        if generator.cache.length + inPlace.count + replyRoom <= context {
-            return ContextWindow(replay: nil, prompt: inPlace, maxTokens: maxTokens, keptTurns: earlier.count, notice: nil)
-        }
         let tokenizer = generator.tokenizer
+        let used = generator.cache.length + (pending?.reduce(0) { $0 + $1.ids.count } ?? 0)
+        let inPlace = generator.promptIds(used > 0 ? " " + prompt : prompt, startsConversation: used == 0)
+        if !reread && used + inPlace.count + replyRoom <= context {
+            return ContextWindow(replay: pending, prompt: inPlace, maxTokens: maxTokens, keptTurns: earlier.count, notice: nil)
+        }
         let prefix = tokenizer.prefixTokenId.map { [$0] } ?? []
         // The newest earlier turns that fit beside the prompt, as one text.
         func history(_ count: Int) -> String {
@@ -45,7 +56,7 @@ public struct ContextWindow: Sendable {
         let dropped = earlier.count - kept
         if kept > 0 {
             let notice = "context window (\(context) tokens) full: dropped the \(dropped) oldest turn\(dropped == 1 ? "" : "s"), the model re-read the last \(kept)"
-            return ContextWindow(replay: prefix + replayed, prompt: followingPrompt, maxTokens: maxTokens, keptTurns: kept, notice: notice)
+            return ContextWindow(replay: [Segment(ids: prefix + replayed)], prompt: followingPrompt, maxTokens: maxTokens, keptTurns: kept, notice: notice)
         }
         var alone = prefix + tokenizer.encode(prompt)
         if alone.isEmpty { alone = generator.promptIds("") }
@@ -64,7 +75,7 @@ public struct ContextWindow: Sendable {
     public func run(on generator: Generator, shouldStop: () -> Bool = { false }, onEvent: (GenerationEvent) -> Void) throws {
         if let replay {
             generator.reset()
-            try generator.prefill(replay)
+            for segment in replay { try generator.prefill(segment.ids, routing: segment.routing) }
         }
         try generator.generate(ids: prompt, maxTokens: maxTokens, shouldStop: shouldStop, onEvent: onEvent)
     }

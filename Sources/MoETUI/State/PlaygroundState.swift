@@ -11,18 +11,28 @@ public struct Turn: Sendable {
     public var replyTokens: [(index: Int, text: String)] = []
     public var notice: String?
     public var finished: FinishReport?
+    /// Index into `PlaygroundState.tokens` of the turn's first prompt token.
+    public var firstToken = 0
+    /// The settings when the turn was sent.
+    public var settings: SessionSettings?
 }
 
 /// Everything the screen shows, built only from generator events and key presses — so views can
 /// be tested by feeding events and rendering into a `CellGrid`.
 public final class PlaygroundState {
-    public let config: ModelConfig
-    public let modelName: String
+    public private(set) var config: ModelConfig
+    public private(set) var modelName: String
+    /// The path the model was opened from (what a saved session records).
+    public private(set) var modelPath: String
     public var tokens: [TokenRouting] = []
+    /// The settings each token ran under, as changes (see `PlaygroundSession.settingsTimeline`).
+    public var settingsTimeline: [PlaygroundSession.SettingsChange] = []
     public var turns: [Turn] = []
     public var focus: Focus = .input
     public var input = LineEditor()
     public var showHelp = false
+    /// Help lines scrolled past (the overlay clamps it).
+    public var helpScroll = 0
     public var status: (text: String, isError: Bool)?
     public var generating = false
     public var stopRequested = false
@@ -54,9 +64,10 @@ public final class PlaygroundState {
     public var generatedTokens = 0
     public var generatedFFN = 0
 
-    public init(config: ModelConfig, modelName: String, settings: GenerationSettings) {
+    public init(config: ModelConfig, modelName: String, modelPath: String = "", settings: GenerationSettings) {
         self.config = config
         self.modelName = modelName
+        self.modelPath = modelPath
         self.settings = settings
         sessionStatistics = RoutingStatistics(layers: config.numLayers, ffnExperts: config.numFFNExperts)
         replyStatistics = RoutingStatistics(layers: config.numLayers, ffnExperts: config.numFFNExperts)
@@ -70,7 +81,8 @@ public final class PlaygroundState {
     }
 
     public func beginTurn(prompt: String, notice: String? = nil) {
-        turns.append(Turn(prompt: prompt, notice: notice))
+        turns.append(Turn(prompt: prompt, notice: notice, firstToken: tokens.count,
+                          settings: SessionSettings(settings, maxTokens: maxTokens, adaptiveEpsilon: adaptiveEpsilon)))
         replyStatistics = RoutingStatistics(layers: config.numLayers, ffnExperts: config.numFFNExperts)
         generating = true
         stopRequested = false
@@ -79,9 +91,11 @@ public final class PlaygroundState {
     public func apply(_ event: GenerationEvent) {
         switch event {
         case .prompt(let report):
+            record(report.settings, from: tokens.count)
             for token in report.tokens { append(token) }
             promptTokensPerSecond = report.tokensPerSecond
         case .token(let report):
+            record(report.settings, from: tokens.count)
             let index = append(report.routing)
             replyStatistics.add(report.routing)
             generatedTokens += 1
@@ -114,8 +128,24 @@ public final class PlaygroundState {
         return tokens.count - 1
     }
 
+    /// A different model from now on: the conversation (of the old model) is forgotten.
+    public func switchModel(config: ModelConfig, name: String, path: String) {
+        self.config = config
+        modelName = name
+        modelPath = path
+        selectedLayer = 0
+        clear()
+    }
+
+    /// Notes the settings from token `index` on, when they differ from the last noted.
+    func record(_ settings: GenerationSettings, from index: Int) {
+        let typed = SessionSettings(settings, maxTokens: maxTokens, adaptiveEpsilon: adaptiveEpsilon)
+        if settingsTimeline.last?.settings != typed { settingsTimeline.append(.init(fromToken: index, settings: typed)) }
+    }
+
     public func clear() {
         tokens = []
+        settingsTimeline = []
         turns = []
         selectedToken = 0
         followTail = true

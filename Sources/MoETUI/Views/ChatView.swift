@@ -1,3 +1,4 @@
+import Foundation
 import MoEKit
 
 /// The conversation: each prompt, then the streamed reply with every token tinted by the FFN
@@ -5,19 +6,39 @@ import MoEKit
 public enum ChatView {
     struct Piece { var text: String; var style: Style }
 
-    /// Lines of styled pieces, wrapped to `width`.
+    /// Lines of styled pieces, wrapped to `width` at spaces (a word wider than the line is
+    /// broken where it must). A word may span tokens of different tints, so it is held until the
+    /// space or line break after it.
     static func lines(_ state: PlaygroundState, width: Int) -> [[Piece]] {
         var lines: [[Piece]] = []
         var current: [Piece] = []
         var used = 0
-        func newline() { lines.append(current); current = []; used = 0 }
+        var word: [(character: Character, style: Style, width: Int)] = []
+        var wordWidth = 0
+        func place(_ character: Character, _ style: Style, _ w: Int) {
+            if used + w > width { lines.append(current); current = []; used = 0 }
+            if let last = current.last, last.style == style { current[current.count - 1].text.append(character) } else { current.append(Piece(text: String(character), style: style)) }
+            used += w
+        }
+        func flushWord() {
+            if used > 0 && used + wordWidth > width { lines.append(current); current = []; used = 0 }
+            for piece in word { place(piece.character, piece.style, piece.width) }
+            word = []
+            wordWidth = 0
+        }
+        func newline() { flushWord(); lines.append(current); current = []; used = 0 }
         func emit(_ text: String, _ style: Style) {
             for character in text {
                 if character == "\n" { newline(); continue }
                 let w = max(1, DisplayWidth.of(character))
-                if used + w > width { newline() }
-                if let last = current.last, last.style == style { current[current.count - 1].text.append(character) } else { current.append(Piece(text: String(character), style: style)) }
-                used += w
+                if character == " " {
+                    flushWord()
+                    // A space that would end the line is the line break itself.
+                    if used + w > width { lines.append(current); current = []; used = 0 } else { place(character, style, w) }
+                    continue
+                }
+                word.append((character, style, w))
+                wordWidth += w
             }
         }
         for turn in state.turns {
@@ -31,15 +52,26 @@ public enum ChatView {
             }
             let rest = String(turn.reply.dropFirst(consumed))
             if !rest.isEmpty { emit(rest, Style()) }
-            if let finished = turn.finished, finished.reason != .maxTokens && finished.reason != .endOfSequence {
+            if let mark = turn.finished.flatMap({ endMark($0.reason) }) {
                 newline()
-                emit("[\(finished.reason == .stopped ? "stopped" : "context full")]", Style(.muted, dim: true))
+                emit("[\(mark)]", Style(.muted, dim: true))
             }
             newline()
             newline()
         }
-        if !current.isEmpty { newline() }
+        flushWord()
+        if !current.isEmpty { lines.append(current) }
         return lines
+    }
+
+    /// How a reply that did not end by itself is marked.
+    static func endMark(_ reason: FinishReport.Reason) -> String? {
+        switch reason {
+        case .endOfSequence: return nil
+        case .maxTokens: return "max tokens"
+        case .stopped: return "stopped"
+        case .contextFull: return "context full"
+        }
     }
 
     public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
@@ -68,9 +100,12 @@ public enum ChatView {
 /// The prompt line, with a caret; shows whether a reply is streaming.
 public enum InputView {
     public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
-        grid.box(rect, title: state.generating ? "Prompt · generating (Ctrl+C stops)" : "Prompt", focused: state.focus == .input)
+        let lines = state.input.lineCount
+        let title = state.generating ? "Prompt · generating (Ctrl+C stops)" : lines > 1 ? "Prompt · \(lines) lines (Alt+Enter / Ctrl+J: new line)" : "Prompt"
+        grid.box(rect, title: title, focused: state.focus == .input)
         let area = rect.inner
-        let text = state.input.string
+        // One row: line breaks are shown as ⏎ (the prompt keeps them).
+        let text = state.input.string.replacingOccurrences(of: "\n", with: "⏎")
         let caret = state.input.caret
         let before = String(text.prefix(caret))
         // Keep the caret in view: show the tail of long lines.

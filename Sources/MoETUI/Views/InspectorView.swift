@@ -29,7 +29,8 @@ public enum InspectorView {
         let rows = max(0, min(experts, area.height - 3 - (offloadLine == nil ? 0 : 1) - (sharedLine == nil ? 0 : 1)))
         // Show the most likely experts first when they do not all fit.
         let order = rows < experts ? Array(layer.probabilities.indices.sorted { layer.probabilities[$0] > layer.probabilities[$1] }.prefix(rows)).sorted() : Array(0..<experts)
-        grid.put("expert   p (with residual)" + String(repeating: " ", count: max(1, barWidth - 15)) + "  w     p no-res", row: area.y + 1, column: area.x, style: Style(.muted), limit: area.width)
+        let titles = columnTitles(layer, state.config)
+        grid.put("expert   " + titles.p.padding(barWidth + 2) + "  w     " + titles.withoutResidual, row: area.y + 1, column: area.x, style: Style(.muted), limit: area.width)
         for (row, index) in order.enumerated() {
             let kind = state.config.kind(ofExpert: index)
             let y = area.y + 2 + row
@@ -59,6 +60,15 @@ public enum InspectorView {
             : String(format: "gating residual %@ the choice (without it: %@); probability shift %.3f", changed ? "CHANGED" : "kept", withoutNames, layer.residualProbabilityShift)
         grid.put(summary, row: footer, column: area.x, style: changed ? Style(.accent, bold: true) : Style(.muted), limit: area.width)
         if let offloadLine { grid.put(offloadLine, row: footer - 1, column: area.x, style: Style(.good), limit: area.width) }
+    }
+
+    /// The probability columns' titles say what this token's router did: with the gating
+    /// residual applied (then the right column replays the gate without it), with the residual
+    /// toggled off (raw logits passed on unchanged: both columns are the same), or no residual at
+    /// all (the first layer, or a family without one).
+    static func columnTitles(_ layer: LayerRouting, _ config: ModelConfig) -> (p: String, withoutResidual: String) {
+        guard config.hasGatingResidual && layer.layer > 0 else { return ("p", "(same)") }
+        return layer.routerLogits == layer.residualLogits ? ("p (residual OFF)", "(same)") : ("p (with residual)", "p no-res")
     }
 
     /// With prefetching or an expert cache: what the prefetcher guessed for this layer (each

@@ -64,9 +64,9 @@ public enum RoutingMapView {
         for offset in 0..<count {
             let index = first + offset
             let token = state.tokens[index]
-            let label = String(token.text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(3))
+            let label = TokenLabel.short(token.text, width: columnWidth - 1)
             let style = token.phase == "generated" ? Style(bold: index == state.selectedToken) : Style(.muted, bold: index == state.selectedToken)
-            grid.put(label.isEmpty ? "␣" : label, row: area.y, column: area.x + labelWidth + offset * columnWidth, style: style, limit: columnWidth - 1)
+            grid.put(label, row: area.y, column: area.x + labelWidth + offset * columnWidth, style: style, limit: columnWidth - 1)
         }
         for row in 0..<min(rows, state.config.numLayers - firstLayer) {
             let layer = firstLayer + row
@@ -96,8 +96,4 @@ extension String {
         while let last = text.last, set.contains(last) { text = text.dropLast() }
         return String(text)
     }
-}
-
-extension Set where Element == Character {
-    static let whitespacesAndNewlines: Set<Character> = [" ", "\n", "\t", "\r"]
 }

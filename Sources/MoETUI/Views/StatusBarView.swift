@@ -41,29 +41,3 @@ public enum StatusBarView {
         grid.put("Tab focus  Enter send  /help", row: keyBarRow, column: keyX, style: Style(.muted))
     }
 }
-
-/// The help overlay: every key binding (from the key table) and the slash commands.
-public enum HelpView {
-    public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
-        grid.fill(rect)
-        grid.box(rect, title: "Help · Esc closes", focused: true)
-        let area = rect.inner
-        var y = area.y
-        for (keys, summary) in KeyTable.helpLines where y < area.y + area.height {
-            grid.put(keys, row: y, column: area.x + 1, style: Style(.accent, bold: true), limit: 22)
-            grid.put(summary, row: y, column: area.x + 24, limit: area.width - 25)
-            y += 1
-        }
-        y += 1
-        for (command, summary) in SlashCommand.usage where y < area.y + area.height {
-            grid.put(command, row: y, column: area.x + 1, style: Style(.accent, bold: true), limit: 46)
-            grid.put(summary, row: y, column: area.x + 48, limit: area.width - 49)
-            y += 1
-        }
-        y += 1
-        if y < area.y + area.height {
-            grid.put("Map glyphs: 0-9 a-z FFN expert · Z zero (discard) · C copy (skip) · K constant (replace); dim = weight 0.",
-                     row: y, column: area.x + 1, style: Style(.muted), limit: area.width - 2)
-        }
-    }
-}

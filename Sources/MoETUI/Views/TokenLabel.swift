@@ -1,0 +1,13 @@
+import Foundation
+
+/// How a token's text is shown in a narrow column (the routing map's header): line breaks as ⏎,
+/// a token of only spaces as ␣, a raw byte ("<0xE2>" in the trace) by its hex value, "xE2".
+public enum TokenLabel {
+    public static func short(_ text: String, width: Int = 3) -> String {
+        if text.hasPrefix("<0x"), text.count >= 6, text.hasSuffix(">") {
+            return String(("x" + text.dropFirst(3).prefix(2)).prefix(width))
+        }
+        let shown = text.replacingOccurrences(of: "\n", with: "⏎").trimmingCharacters(in: Set<Character>([" ", "\t", "\r"]))
+        return shown.isEmpty ? "␣" : String(shown.prefix(width))
+    }
+}
