@@ -24,14 +24,10 @@ struct CompareSettingsCommand: ParsableCommand {
         guard repeats >= 1 else { throw ValidationError("--repeats: expected 1 or more, found \(repeats)") }
     }
 
+    /// The prompt as given, or read as `generate --prompt-file` reads it (same errors, same final-newline rule).
     func readPrompt() throws -> String {
         if let prompt { return prompt }
-        let path = promptFile!
-        let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path)
-        guard let data else { throw ValidationError("--prompt-file \(path): cannot read the file") }
-        guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("--prompt-file \(path): not UTF-8 text") }
-        // A file's final newline ends the file, not the prompt.
-        return text.hasSuffix("\n") ? String(text.dropLast()) : text
+        return try PromptOptions.parse(["--prompt-file", promptFile!]).text()
     }
 
     func run() throws {
