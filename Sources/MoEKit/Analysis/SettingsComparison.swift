@@ -98,7 +98,8 @@ public struct SettingsComparison: Sendable, Codable {
     public func split(_ side: ReplaySide) -> (common: String, rest: String) {
         guard let divergence else { return (side.text, "") }
         let common = side.pieces.prefix(divergence).joined()
-        return (common, String(side.text.dropFirst(common.count)))
+        // By scalars: a piece boundary may fall inside a character (an accent arriving alone).
+        return (common, String(String.UnicodeScalarView(side.text.unicodeScalars.dropFirst(common.unicodeScalars.count))))
     }
 
     /// S(p, l) above.
