@@ -75,21 +75,17 @@ func jsonString(_ text: String) -> String {
     return out + "\""
 }
 
-/// Write-then-rename, so readers see the old file or the new one, never a partial one.
+/// Write-then-rename for files moepp writes for itself (configs, tokenizers, checkpoints' small
+/// files): SafeFileWrite with replacement allowed — a temporary beside the target, fsync'ed,
+/// renamed over it, the directory fsync'ed — and its errors as CheckpointErrors naming the file.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
-        let temporary = path + ".partial-\(getpid())"
-        do {
-            try data.write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, path) == 0 else {
-                throw CheckpointError(file: path, "cannot rename into place: \(String(cString: strerror(errno)))")
+        do { try SafeFileWrite.write(data, to: path, replace: true) } catch let failure as SafeFileWrite.Failure {
+            switch failure {
+            case .exists: throw CheckpointError(file: path, "exists")
+            case .notRegular(_, let what): throw CheckpointError(file: path, "is \(what), not a regular file: refused")
+            case .system(_, let operation, let code): throw CheckpointError(file: path, "cannot \(operation): \(String(cString: strerror(code)))")
             }
-        } catch let error as CheckpointError {
-            unlink(temporary)
-            throw error
-        } catch {
-            unlink(temporary)
-            throw CheckpointError(file: path, "cannot write: \(error.localizedDescription)")
         }
     }
 }
