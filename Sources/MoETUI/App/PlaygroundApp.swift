@@ -13,6 +13,7 @@ public final class PlaygroundApp {
     let state: PlaygroundState
     let controller: PlaygroundController
     var worker: GenerationWorker
+    let abWorker = ABReplayWorker()
     let openModel: ModelOpener
     /// After `/load`: the model's cache is empty and the next prompt first re-reads the
     /// conversation's exact ids, each run under the routing it had; `reread`: its ids are unknown
@@ -70,7 +71,7 @@ public final class PlaygroundApp {
     }
 
     func loop() throws {
-        defer { worker.stopAndWait() }
+        defer { worker.stopAndWait(); abWorker.stopAndWait() }
         var dirty = true, clearNext = true
         var lastDraw = Date.distantPast
         while !terminal.isGone {
@@ -80,7 +81,8 @@ public final class PlaygroundApp {
                 case .quit: return
                 case .redraw: dirty = true; if key == .resize || key == .control("l") { clearNext = true }
                 case .startGeneration(let prompt): start(prompt); dirty = true
-                case .stopGeneration: worker.stop(); dirty = true
+                case .stopGeneration: worker.stop(); abWorker.stop(); dirty = true
+                case .abReplay(let replay): state.generating = true; abWorker.start(replay, on: generator); dirty = true
                 case .resetConversation: generator.reset(); replayPending = false; reread = false; dirty = true
                 case .save(let path, let replace): TraceExport.run(state, to: path, replace: replace); dirty = true
                 case .load(let path): load(path); dirty = true; clearNext = true
@@ -104,6 +106,7 @@ public final class PlaygroundApp {
                 }
                 dirty = true
             }
+            for output in abWorker.drain() { state.apply(output); dirty = true }
             if terminal.sizeChanged() { dirty = true; clearNext = true }
             if dirty && Date().timeIntervalSince(lastDraw) >= 1.0 / 30 {
                 let (width, height) = terminal.size

@@ -10,6 +10,8 @@ public enum Effect: Equatable, Sendable {
     case resetConversation
     /// Write the session to a file (`/save`, `/save!`).
     case save(String, replace: Bool)
+    /// Replay the last prompt under two settings (`/ab`).
+    case abReplay(SettingsReplay)
     /// Restore a saved session, switching to its model when it ran on another.
     case load(String)
     case switchModel(String)
@@ -61,6 +63,7 @@ public final class PlaygroundController {
             default: return .none
             }
         }
+        if state.ab.visible, let effect = handleABScreen(key) { return effect }
         if case .click(let row, let column) = key { return click(row: row, column: column) }
         if key == .resize { return .redraw }
         switch state.focus {
@@ -292,6 +295,7 @@ public final class PlaygroundController {
         case .model(let path):
             guard !state.generating else { state.say("stop generating first (Ctrl+C)", error: true); break }
             return .switchModel(path)
+        case .ab(let changes): return startABReplay(changes)
         case .help: state.showHelp = true; state.helpScroll = 0
         case .quit: return .quit
         }

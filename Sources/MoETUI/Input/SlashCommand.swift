@@ -1,10 +1,13 @@
 import Foundation
+import MoEKit
 
 /// Commands typed at the prompt, e.g. `/zero off`, `/topk 1`, `/temp 0.7`, `/save s.json`.
 public enum SlashCommand: Equatable, Sendable {
     case zero(Bool), copy(Bool), constant(Bool), residual(Bool), expert(Int, Bool), adaptive(Double?)
     case topK(Int?), temperature(Float), topP(Float), seed(UInt64), maxTokens(Int)
     case clear, retry, save(String, replace: Bool), load(String), model(String), help, quit
+    /// `/ab SETTING`: replay the last prompt under the live toggles (A) and SETTING (B); nil: show the last A/B again.
+    case ab([SettingChange]?)
 
     public static let usage: [(String, String)] = [
         ("/zero on|off, /copy on|off, /constant on|off", "enable or disable a zero-computation expert kind"),
@@ -20,6 +23,7 @@ public enum SlashCommand: Equatable, Sendable {
         ("/save! FILE.json", "… replacing an existing file"),
         ("/load FILE.json", "restore a saved session (and its model)"),
         ("/model DIR", "switch model; on an error the current one stays"),
+        ("/ab SETTING (e.g. /ab zero=off), /ab", "A/B: last prompt, live toggles vs SETTING, greedy"),
         ("/help, /quit", "this screen; leave"),
     ]
 
@@ -82,6 +86,9 @@ public enum SlashCommand: Equatable, Sendable {
         case "/model":
             guard let path = rest(words) else { return .failure(.init("/model: expected a model directory or .gguf file")) }
             return .success(.model(path))
+        case "/ab":
+            guard argument != nil else { return .success(.ab(nil)) }
+            do { return .success(.ab(try SettingChange.parseList(words.dropFirst().joined(separator: " ")))) } catch { return .failure(.init("/ab: \(error)")) }
         case "/help": return .success(.help)
         case "/quit", "/q", "/exit": return .success(.quit)
         default: return .failure(.init("unknown command \(name) (try /help)"))

@@ -45,6 +45,8 @@ public final class PlaygroundState {
     /// The expert cache in use ("11 slots · lru · prefetch"), or nil when every expert is mapped.
     public var cacheDescription: String?
     public var adaptiveEpsilon = 0.01
+    /// The last A/B replay and its screen (`/ab`).
+    public var ab = ABScreenState()
 
     /// The selected routing-map cell; `followTail` keeps it on the newest token.
     public var selectedToken = 0

@@ -51,6 +51,11 @@ public enum Screen {
             grid.put("Enlarge the window, or Ctrl+D to quit.", row: height / 2 + 1, column: 0)
             return grid
         }
+        if state.ab.visible, let comparison = state.ab.comparison {
+            ABView.draw(into: &grid, state, comparison)
+            if state.showHelp { HelpView.draw(into: &grid, Rect(x: 4, y: 2, width: width - 8, height: height - 5), state) }
+            return grid
+        }
         ChatView.draw(into: &grid, layout.chat, state)
         InputView.draw(into: &grid, layout.input, state)
         RoutingMapView.draw(into: &grid, layout.map, state)

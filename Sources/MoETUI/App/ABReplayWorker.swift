@@ -1,0 +1,87 @@
+import Foundation
+import MoEKit
+
+/// Runs an A/B replay on its own thread (like `GenerationWorker` does a reply), so the screen
+/// keeps drawing; the UI polls for progress and the result.
+public final class ABReplayWorker: @unchecked Sendable {
+    public enum Output: Sendable {
+        case progress(String)
+        case finished(SettingsComparison)
+        case stopped
+        case failed(String)
+    }
+
+    private let lock = NSLock()
+    private var queue: [Output] = []
+    private var stopFlag = false
+    private var running = false
+
+    public init() {}
+
+    public var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
+
+    /// Replays on `generator`'s model and tokenizer (its conversation is not touched).
+    public func start(_ replay: SettingsReplay, on generator: Generator) {
+        let (model, tokenizer) = (generator.model, generator.tokenizer)
+        lock.lock()
+        stopFlag = false
+        running = true
+        lock.unlock()
+        let thread = Thread { [self] in
+            do {
+                let comparison = try replay.run(model: model, tokenizer: tokenizer, shouldStop: { self.shouldStop }) { side, _ in
+                    self.push(.progress("A/B replay: running \(side) (\(side == "A" ? replay.aSetting : replay.bSetting))…"))
+                }
+                push(.finished(comparison))
+            } catch is ReplayStopped {
+                push(.stopped)
+            } catch {
+                push(.failed("\(error)"))
+            }
+            lock.lock(); running = false; lock.unlock()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    public func stop() { lock.lock(); stopFlag = true; lock.unlock() }
+
+    var shouldStop: Bool { lock.lock(); defer { lock.unlock() }; return stopFlag }
+
+    /// Stops and waits (bounded) for the thread to finish its current token.
+    public func stopAndWait(seconds: Double = 5) {
+        stop()
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning && Date() < deadline { usleep(5_000) }
+    }
+
+    func push(_ output: Output) { lock.lock(); queue.append(output); lock.unlock() }
+
+    public func drain() -> [Output] {
+        lock.lock(); defer { lock.unlock() }
+        let drained = queue
+        queue = []
+        return drained
+    }
+}
+
+extension PlaygroundState {
+    /// Takes in what the A/B worker reported: progress on the status line, the comparison onto
+    /// the A/B screen. The replay holds the model like a reply does, so `generating` covers it.
+    public func apply(_ output: ABReplayWorker.Output) {
+        switch output {
+        case .progress(let text): say(text)
+        case .finished(let comparison):
+            generating = false
+            ab.show(comparison, modelPath: modelPath)
+            say("A/B replay done: \(comparison.changedChoices) changed expert choices; Esc returns")
+        case .stopped:
+            generating = false
+            stopRequested = false
+            say("A/B replay stopped")
+        case .failed(let message):
+            generating = false
+            say("A/B replay failed: \(message)", error: true)
+        }
+    }
+}
