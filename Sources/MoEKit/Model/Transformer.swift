@@ -53,17 +53,7 @@ public final class Transformer: @unchecked Sendable {
 
     static func loadBlock(_ l: Int, config: ModelConfig, weights: CheckpointWeights, names: TensorNames) throws -> DecoderBlock {
         let d = config.hiddenSize
-        let attention = Attention(
-            config: config,
-            query: try weights.matrix(names.attention(l, "q_proj"), rows: config.queryDim, cols: d),
-            key: try weights.matrix(names.attention(l, "k_proj"), rows: config.keyValueDim, cols: d),
-            value: try weights.matrix(names.attention(l, "v_proj"), rows: config.keyValueDim, cols: d),
-            output: try weights.matrix(names.attention(l, "o_proj"), rows: d, cols: config.queryDim),
-            queryNorm: config.queryKeyNorm ? try weights.vector(names.queryNorm(l), count: config.queryKeyNormWidth.query) : nil,
-            keyNorm: config.queryKeyNorm ? try weights.vector(names.keyNorm(l), count: config.queryKeyNormWidth.key) : nil,
-            biases: config.attentionBias ? (try weights.vector(names.attentionBias(l, "q_proj"), count: config.queryDim),
-                                            try weights.vector(names.attentionBias(l, "k_proj"), count: config.keyValueDim),
-                                            try weights.vector(names.attentionBias(l, "v_proj"), count: config.keyValueDim)) : nil)
+        let attention = try config.family.architecture.buildAttention(layer: l, config: config, weights: weights)
         let feedForward = try config.family.architecture.buildFeedForward(layer: l, config: config, weights: weights)
         return DecoderBlock(config: config, inputNorm: try weights.vector(names.inputNorm(l), count: d), attention: attention,
                             postAttentionNorm: try weights.vector(names.postAttentionNorm(l), count: d), feedForward: feedForward)
@@ -102,7 +92,7 @@ public final class Transformer: @unchecked Sendable {
     }
 
     public func makeCache() -> KVCache {
-        KVCache(layers: config.numLayers, width: config.keyValueDim, maximumLength: config.maxPositionEmbeddings)
+        KVCache(layers: config.numLayers, width: config.cacheWidths.key, valueWidth: config.cacheWidths.value, maximumLength: config.maxPositionEmbeddings)
     }
 
     public struct Output {
