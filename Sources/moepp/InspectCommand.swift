@@ -22,8 +22,7 @@ struct InspectCommand: ParsableCommand {
             "heads       \(config.numHeads) (kv \(config.numKeyValueHeads), head \(config.headDim))   rope θ \(config.ropeTheta)   context \(config.maxPositionEmbeddings)",
             "experts     \(config.numExperts) per layer: " + (config.hasZeroComputationExperts
                 ? "\(config.numFFNExperts) FFN + 2 constant + copy + zero" : "\(config.numFFNExperts) FFN") + ", top-\(config.topK)",
-            "gate        " + [config.hasZeroComputationExperts && !config.useMixtralGating ? "MoE++ gating (zero expert's weight → 0)" : "softmax gating",
-                              config.normalizeTopK ? "top-k weights renormalised" : "top-k weights not renormalised",
+            "gate        " + [config.gatingRule.description,
                               config.twoLayerGate ? "2-layer" : "linear",
                               config.useLogitsNorm ? "logits norm σ=\(config.gateNormStd)" : "no logits norm",
                               config.hasGatingResidual ? "gating residual" : "no gating residual",
@@ -32,6 +31,13 @@ struct InspectCommand: ParsableCommand {
             "active      \(millions(layout.activeParameters(ffnExpertsPerLayer: Double(config.topK)))) per token with \(config.topK) FFN experts per layer"
                 + (config.hasZeroComputationExperts ? ", \(millions(layout.activeParameters(ffnExpertsPerLayer: 1))) with 1, \(millions(layout.activeParameters(ffnExpertsPerLayer: 0))) with 0" : ""),
         ]
+        if let mla = config.latentAttention {
+            lines.insert("attention   MLA: q " + (mla.queryRank.map { "rank \($0)" } ?? "direct") + ", kv rank \(mla.kvRank), qk \(mla.nopeDim)+\(mla.ropeDim) (rope), v \(mla.valueDim); "
+                         + "latent cache \(mla.latentCacheWidth) floats per token and layer" + (config.yarn.map { "; YaRN ×\($0.factor) from \($0.originalContext)" } ?? ""), at: 5)
+        }
+        if config.sharedExperts > 0 || !config.denseLayers.isEmpty {
+            lines.append("always on   \(config.sharedExperts) shared expert(s) per MoE layer; dense layers \(config.denseLayers.sorted())")
+        }
         let storedBytes = model.weights.files.reduce(0) { $0 + $1.size }
         lines.append("files       \(model.weights.files.count) file(s), \(String(format: "%.1f", Double(storedBytes) / 1e6)) MB")
         print(lines.joined(separator: "\n"))
