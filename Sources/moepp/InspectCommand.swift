@@ -9,6 +9,14 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "List every tensor with dtype and shape.") var tensors = false
 
+    /// "8 FFN", "16 FFN + 2 constant + 1 copy + 1 zero", "6 FFN + 4 copy".
+    func expertCounts(_ config: ModelConfig) -> String {
+        ExpertKind.Category.allCases.compactMap { category in
+            let count = config.expertKinds.filter { $0.category == category }.count
+            return count > 0 ? "\(count) \(category == .ffn ? "FFN" : category.rawValue)" : nil
+        }.joined(separator: " + ")
+    }
+
     func run() throws {
         let model = try Transformer(directory: modelOptions.directory)
         let config = model.config
@@ -20,8 +28,7 @@ struct InspectCommand: ParsableCommand {
             "vocabulary  \(config.vocabSize)",
             "hidden      \(config.hiddenSize)   intermediate \(config.intermediateSize)   layers \(config.numLayers)",
             "heads       \(config.numHeads) (kv \(config.numKeyValueHeads), head \(config.headDim))   rope θ \(config.ropeTheta)   context \(config.maxPositionEmbeddings)",
-            "experts     \(config.numExperts) per layer: " + (config.hasZeroComputationExperts
-                ? "\(config.numFFNExperts) FFN + 2 constant + copy + zero" : "\(config.numFFNExperts) FFN") + ", top-\(config.topK)",
+            "experts     \(config.numExperts) per layer: " + expertCounts(config) + ", top-\(config.topK)",
             "gate        " + [config.gatingRule.description,
                               config.twoLayerGate ? "2-layer" : "linear",
                               config.useLogitsNorm ? "logits norm σ=\(config.gateNormStd)" : "no logits norm",

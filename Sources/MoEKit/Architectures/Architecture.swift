@@ -17,6 +17,11 @@ public protocol Architecture: Sendable {
     /// Sets the family's fixed traits on a freshly made config (MoE++: gating residual, its own
     /// gating rule; OLMoE: q/k norm), so configs built in code and decoded ones agree.
     func applyDefaults(to config: inout ModelConfig)
+    /// Blocks per `model.layers.N` of the checkpoint: 1, or 2 for LongCat-Flash, whose layers
+    /// each hold two attention + FFN sublayers (moepp's blocks and KV-cache layers are sublayers).
+    var sublayersPerLayer: Int { get }
+    /// The two RMSNorm weights of block `l` (before attention, before the feed-forward).
+    func normNames(layer: Int) -> (input: String, postAttention: String)
     /// Every attention tensor of layer `l` (between its input norm and post-attention norm).
     func attentionEntries(layer: Int, config: ModelConfig) -> [CheckpointLayout.Entry]
     /// The layer's attention from tensor views (default: q/k/v/o with the config's variants).
@@ -58,6 +63,7 @@ public enum ArchitectureRegistry {
         GraniteMoEArchitecture(),
         DeepSeekV2Architecture(),
         DeepSeekV3Architecture(),
+        LongCatFlashArchitecture(),
     ]
 
     public static func architecture(modelType: String) -> (any Architecture)? {
@@ -117,6 +123,12 @@ extension Architecture {
     public func claimsUnlisted(modelType: String, json: JSONFields) -> Bool { false }
 
     public func applyDefaults(to config: inout ModelConfig) {}
+
+    public var sublayersPerLayer: Int { 1 }
+
+    public func normNames(layer l: Int) -> (input: String, postAttention: String) {
+        ("model.layers.\(l).input_layernorm.weight", "model.layers.\(l).post_attention_layernorm.weight")
+    }
 
     /// q/k/v/o projections, with biases and q/k norms where the config has them.
     public func attentionEntries(layer l: Int, config: ModelConfig) -> [CheckpointLayout.Entry] {

@@ -91,6 +91,14 @@ public struct ModelConfig: Sendable {
 
     public func kind(ofExpert index: Int) -> ExpertKind { expertKinds[index] }
 
+    /// For a family whose slot kinds depend on more than the expert count (LongCat's
+    /// `zero_expert_num` identity experts after its FFN experts).
+    public mutating func setExpertKinds(_ kinds: [ExpertKind]) {
+        precondition(kinds.count == numExperts, "one kind per router slot")
+        expertKinds = kinds
+        numFFNExperts = kinds.filter(\.isFFN).count
+    }
+
     public var zeroExpertIndex: Int? { expertKinds.firstIndex(of: .zero) }
 
     public init(family: ModelFamily, vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numLayers: Int,
@@ -159,7 +167,7 @@ extension ModelConfig {
     /// `acceptsYaRN`: the family implements YaRN rotary scaling (read into `yarn`); other
     /// families refuse it like any other scaling type.
     public static func decodeCommon(_ json: JSONFields, family: ModelFamily, experts: Int, topK: Int, topKKey: String,
-                                    acceptsYaRN: Bool = false) throws -> ModelConfig {
+                                    acceptsYaRN: Bool = false, intermediateKey: String = "intermediate_size") throws -> ModelConfig {
         guard topK <= experts else { throw json.fail(topKKey, "top-k \(topK) exceeds the \(experts) experts") }
         let hidden = try json.int("hidden_size", maximum: 1 << 20)
         let heads = try json.int("num_attention_heads", maximum: 1 << 14)
@@ -168,7 +176,7 @@ extension ModelConfig {
         }
         var config = ModelConfig(
             family: family, vocabSize: try json.int("vocab_size", maximum: 1 << 24), hiddenSize: hidden,
-            intermediateSize: try json.int("intermediate_size", maximum: 1 << 22), numLayers: try json.int("num_hidden_layers", maximum: 4096),
+            intermediateSize: try json.int(intermediateKey, maximum: 1 << 22), numLayers: try json.int("num_hidden_layers", maximum: 4096),
             numHeads: heads, numKeyValueHeads: try json.int("num_key_value_heads", default: heads, maximum: heads),
             numExperts: experts, topK: topK, ropeTheta: Float(try ropeTheta(json, acceptsYaRN: acceptsYaRN)),
             rmsNormEps: Float(try json.double("rms_norm_eps", default: 1e-6)),

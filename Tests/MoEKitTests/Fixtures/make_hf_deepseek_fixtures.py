@@ -1,6 +1,7 @@
-"""Reference fixtures for the DeepSeek-V2 and DeepSeek-V3 families (Multi-head Latent Attention,
-YaRN, dense first layers, shared experts, group-limited and bias-corrected routing), made by Hugging
-Face transformers itself from tiny random configs.
+"""Reference fixtures for the Multi-head Latent Attention families: DeepSeek-V2 and DeepSeek-V3
+(YaRN, dense first layers, shared experts, group-limited and bias-corrected routing) and
+LongCat-Flash (identity experts, two sublayers per layer with a shortcut MoE), made by Hugging Face
+transformers itself from tiny random configs.
 
 Run once with `make hf-deepseek-fixtures`; the small outputs are committed and read by
 DeepSeekFamilyTests. Python is for fixture making only; the product never runs it.
@@ -11,9 +12,9 @@ expected.json:
   tokens        the prompt
   logits        logits at every prompt position (prompt x vocab)
   generated     32 tokens of `generate(do_sample=False)` after the prompt (EOS disabled)
-  routes        per position of prompt + generated, per layer: the expert ids the gate module
-                returned (its forward output, taken by a hook over one full forward pass), sorted
-                ascending, or null for a dense layer
+  routes        per position of prompt + generated, per moepp block (a LongCat layer is two): the
+                expert ids the gate module returned (its forward output, taken by a hook over one
+                full forward pass), sorted ascending, or null for a block without a router
   weights       the gate's weights for those ids, in the same order (routed scaling included)
   reference     what produced the numbers (and the one patch applied, if any)
 
@@ -27,7 +28,8 @@ import os
 import sys
 
 import torch
-from transformers import DeepseekV2Config, DeepseekV2ForCausalLM, DeepseekV3Config, DeepseekV3ForCausalLM
+from transformers import (DeepseekV2Config, DeepseekV2ForCausalLM, DeepseekV3Config, DeepseekV3ForCausalLM,
+                          LongcatFlashConfig, LongcatFlashForCausalLM)
 
 out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)
 PROMPT = [3, 17, 42, 5, 9, 60, 1, 33, 33, 12, 48, 7]
@@ -62,7 +64,17 @@ def apply_upstream_v2_mscale(model):
     return "transformers 4.57.1, unpatched"
 
 
-def write_fixture(name, model, reference):
+def deepseek_gates(model):
+    """Per block: DeepSeek's MoE gate `mlp.gate`, or None for a dense layer."""
+    return [layer.mlp.gate if hasattr(layer.mlp, "gate") else None for layer in model.model.layers]
+
+
+def longcat_gates(model):
+    """Per block: each LongCat layer is two blocks, the first routing through `mlp.router`."""
+    return [gate for layer in model.model.layers for gate in (layer.mlp.router, None)]
+
+
+def write_fixture(name, model, reference, gates=deepseek_gates):
     target = os.path.join(out_dir, name)
     model.save_pretrained(target, safe_serialization=True)
     generation_config = os.path.join(target, "generation_config.json")
@@ -75,18 +87,16 @@ def write_fixture(name, model, reference):
         generated = model.generate(torch.tensor([PROMPT]), do_sample=False, max_new_tokens=NEW_TOKENS,
                                    min_new_tokens=NEW_TOKENS)[0, len(PROMPT):].tolist()
         gate_outputs = {}
-        hooks = []
-        for index, layer in enumerate(model.model.layers):
-            if hasattr(layer.mlp, "gate"):
-                hooks.append(layer.mlp.gate.register_forward_hook(
-                    lambda module, inputs, output, index=index: gate_outputs.__setitem__(index, output)))
+        blocks = gates(model)
+        hooks = [gate.register_forward_hook(lambda module, inputs, output, index=index: gate_outputs.__setitem__(index, output))
+                 for index, gate in enumerate(blocks) if gate is not None]
         model(torch.tensor([PROMPT + generated]))
         for hook in hooks:
             hook.remove()
     routes, weights = [], []
     for position in range(len(PROMPT) + NEW_TOKENS):
         route_row, weight_row = [], []
-        for index in range(len(model.model.layers)):
+        for index in range(len(blocks)):
             if index not in gate_outputs:
                 route_row.append(None)
                 weight_row.append(None)
@@ -135,4 +145,17 @@ v3 = DeepseekV3ForCausalLM(DeepseekV3Config(
                   "mscale": 1.0, "mscale_all_dim": 1.0}, **SHAPE)).eval()
 randomise_vectors_and_buffers(v3, 22)
 write_fixture("hf-deepseek-v3", v3, "transformers 4.57.1, unpatched")
-print("DeepSeek fixtures written to", out_dir)
+
+# LongCat-Flash: 2 layers (4 sublayers), 6 FFN experts + 4 identity experts, top-3 on softmax +
+# e_score_correction_bias, routed scaling 2.0 without renormalisation, MLA with its lora scales,
+# untied embeddings.
+torch.manual_seed(23)
+longcat = LongcatFlashForCausalLM(LongcatFlashConfig(
+    vocab_size=64, hidden_size=32, num_layers=2, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
+    max_position_embeddings=64, rms_norm_eps=1e-6, rope_theta=10000.0, initializer_range=0.2, ffn_hidden_size=48,
+    q_lora_rank=24, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=8, head_dim=8, v_head_dim=12, moe_topk=3,
+    n_routed_experts=6, zero_expert_num=4, expert_ffn_hidden_size=16, routed_scaling_factor=2.0,
+    tie_word_embeddings=False)).eval()
+randomise_vectors_and_buffers(longcat, 23)
+write_fixture("hf-longcat-flash", longcat, "transformers 4.57.1, unpatched", gates=longcat_gates)
+print("MLA family fixtures written to", out_dir)

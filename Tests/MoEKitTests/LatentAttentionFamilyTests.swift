@@ -2,12 +2,13 @@ import Foundation
 import Testing
 @testable import MoEKit
 
-/// DeepSeek-V2 and V3 against fixtures made by transformers 4.57.1 itself
+/// DeepSeek-V2, DeepSeek-V3 and LongCat-Flash against fixtures made by transformers 4.57.1 itself
 /// (Fixtures/make_hf_deepseek_fixtures.py): MLA over a latent KV cache, YaRN, dense first layers,
-/// shared experts, group-limited greedy and sigmoid + bias (noaux_tc) routing with routed scaling.
-@Suite("Families: DeepSeek-V2, DeepSeek-V3 against Hugging Face transformers")
-struct DeepSeekFamilyTests {
-    static let fixtures = ["hf-deepseek-v2", "hf-deepseek-v2-greedy", "hf-deepseek-v3"]
+/// shared experts, group-limited greedy and sigmoid + bias (noaux_tc) routing with routed scaling,
+/// LongCat's identity experts and shortcut MoE.
+@Suite("Families: DeepSeek-V2, DeepSeek-V3, LongCat-Flash against Hugging Face transformers")
+struct LatentAttentionFamilyTests {
+    static let fixtures = ["hf-deepseek-v2", "hf-deepseek-v2-greedy", "hf-deepseek-v3", "hf-longcat-flash"]
 
     struct Expected: Decodable {
         let tokens: [Int]
@@ -179,6 +180,30 @@ struct DeepSeekFamilyTests {
             let message = "\(error)"
             #expect(message.contains(mention) && message.contains("config.json") && !message.contains("\n"), "\(message)")
         }
+    }
+
+    @Test("LongCat: identity experts add w·x, are recorded as copy experts and run no FFN; each layer is a routing block then a dense one")
+    func longCatIdentityExperts() throws {
+        let (model, expected) = try Self.load("hf-longcat-flash")
+        let config = model.config
+        #expect(config.family == .longcatFlash && config.numLayers == 4 && config.numFFNExperts == 6 && config.numExperts == 10)
+        #expect(config.expertCategories == [.ffn, .copy] && config.denseLayers == [1, 3] && config.zeroExpertIndex == nil)
+        #expect(config.gatingRule == GatingRule(scores: .softmax, choiceBias: true, groups: nil, zeroWeightRule: false, renormalise: false, scaling: 2))
+        let output = try model.forward(expected.tokens + expected.generated, cache: model.makeCache())
+        var identityChoices = 0
+        for token in output.routing {
+            #expect(token.count == 4 && !token[1].hasRouter && !token[3].hasRouter)
+            for record in [token[0], token[2]] {
+                #expect(record.shared.map(\.kind) == [.shared(0)], "the dense FFN beside the shortcut MoE is always on")
+                let identities = record.chosen.filter { $0.kind == .copy }
+                #expect(identities.allSatisfy { $0.index >= 6 } && record.ffnExpertsComputed == record.chosen.count - identities.count)
+                identityChoices += identities.count
+            }
+        }
+        #expect(identityChoices > 0, "the fixture chooses identity experts")
+        let layout = CheckpointLayout(config: config)
+        #expect(layout.entries.contains { $0.name == "model.layers.1.self_attn.1.kv_b_proj.weight" })
+        #expect(layout.entries.contains { $0.name == "model.layers.0.mlp.router.e_score_correction_bias" && $0.shape == [10] })
     }
 
     @Test("families without YaRN still refuse it")
