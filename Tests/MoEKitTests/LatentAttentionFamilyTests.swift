@@ -3,7 +3,8 @@ import Testing
 @testable import MoEKit
 
 /// DeepSeek-V2, DeepSeek-V3 and LongCat-Flash against fixtures made by transformers 4.57.1 itself
-/// (Fixtures/make_hf_deepseek_fixtures.py): MLA over a latent KV cache, YaRN, dense first layers,
+/// (Fixtures/make_hf_deepseek_fixtures.py; FamilyTests holds their logits at every prompt
+/// position, 32 greedy tokens and layouts to the same fixtures): MLA over a latent KV cache, YaRN, dense first layers,
 /// shared experts, group-limited greedy and sigmoid + bias (noaux_tc) routing with routed scaling,
 /// LongCat's identity experts and shortcut MoE.
 @Suite("Families: DeepSeek-V2, DeepSeek-V3, LongCat-Flash against Hugging Face transformers")
@@ -26,52 +27,19 @@ struct LatentAttentionFamilyTests {
         return (try Transformer(directory: directory), expected)
     }
 
-    @Test("logits match transformers to 1e-4 relative at every prompt position", arguments: fixtures)
-    func logits(name: String) throws {
-        let (model, expected) = try Self.load(name)
-        let output = try model.forward(expected.tokens, cache: model.makeCache(), allLogits: true)
-        let vocabulary = model.config.vocabSize
-        #expect(expected.logits.count == expected.tokens.count)
-        for (t, row) in expected.logits.enumerated() {
-            let ours = Array(output.logits[t * vocabulary..<(t + 1) * vocabulary])
-            #expect(TestSupport.close(ours, row, relative: 1e-4), "\(name) position \(t): max diff \(TestSupport.maxAbsoluteDifference(ours, row))")
-        }
-    }
-
-    @Test("32 greedy tokens through the latent KV cache equal transformers' generate(do_sample=False)", arguments: fixtures)
-    func greedy(name: String) throws {
-        let (model, expected) = try Self.load(name)
-        let cache = model.makeCache()
-        var logits = try model.forward(expected.tokens, cache: cache).logits
-        var generated: [Int] = []
-        while generated.count < expected.generated.count {
-            let next = FamilyTests.argmax(logits[...])
-            generated.append(next)
-            logits = try model.forward([next], cache: cache).logits
-        }
-        #expect(expected.generated.count == 32)
-        #expect(generated == expected.generated, "\(name)")
-    }
-
     @Test("the gate's experts and weights equal the reference's on every token and layer", arguments: fixtures)
     func routerChoices(name: String) throws {
         let (model, expected) = try Self.load(name)
-        let sequence = expected.tokens + expected.generated
-        let output = try model.forward(sequence, cache: model.makeCache())
-        #expect(expected.routes.count == sequence.count)
-        var mismatches: [String] = []
-        for (t, layers) in expected.routes.enumerated() {
-            for (l, reference) in layers.enumerated() {
-                let record = output.routing[t][l]
-                guard let reference else {
-                    #expect(!record.hasRouter && record.chosen.isEmpty, "\(name) L\(l) is dense")
-                    continue
+        let routing = try model.forward(expected.tokens + expected.generated, cache: model.makeCache()).routing
+        #expect(routing.count == expected.routes.count)
+        let mismatches = zip(routing, zip(expected.routes, expected.weights)).enumerated().flatMap { t, item in
+            zip(item.0, zip(item.1.0, item.1.1)).compactMap { record, reference -> String? in
+                guard let ids = reference.0, let weights = reference.1 else {
+                    return record.hasRouter || !record.chosen.isEmpty ? "t\(t) L\(record.layer) should be dense" : nil
                 }
                 let ours = record.chosen.sorted { $0.index < $1.index }
-                if ours.map(\.index) != reference { mismatches.append("t\(t) L\(l): \(ours.map(\.index)) vs \(reference)") }
-                else if !TestSupport.close(ours.map(\.weight), expected.weights[t][l] ?? [], relative: 1e-4) {
-                    mismatches.append("t\(t) L\(l) weights: \(ours.map(\.weight)) vs \(expected.weights[t][l] ?? [])")
-                }
+                if ours.map(\.index) != ids { return "t\(t) L\(record.layer): \(ours.map(\.index)) vs \(ids)" }
+                return TestSupport.close(ours.map(\.weight), weights, relative: 1e-4) ? nil : "t\(t) L\(record.layer) weights: \(ours.map(\.weight)) vs \(weights)"
             }
         }
         #expect(mismatches.isEmpty, "\(name): \(mismatches.prefix(5))")
@@ -126,14 +94,6 @@ struct LatentAttentionFamilyTests {
         }
         let decoded = try JSONDecoder().decode([LayerRouting].self, from: JSONEncoder().encode(layers))
         #expect(decoded.map(\.rule) == layers.map(\.rule) && decoded.map(\.shared) == layers.map(\.shared))
-    }
-
-    @Test("the layout lists exactly the tensors transformers saved (MLA, the score-correction bias, shared experts)", arguments: fixtures)
-    func layoutMatchesCheckpoint(name: String) throws {
-        let (model, _) = try Self.load(name)
-        let layout = Dictionary(uniqueKeysWithValues: CheckpointLayout(config: model.config).entries.map { ($0.name, $0.shape) })
-        let saved = Dictionary(uniqueKeysWithValues: model.weights.names.map { ($0, model.weights.view($0)?.shape ?? []) })
-        #expect(layout == saved, "\(name): missing \(saved.keys.filter { layout[$0] == nil }.sorted()), extra \(layout.keys.filter { saved[$0] == nil }.sorted())")
     }
 
     @Test("config.json written by moepp reads back to the same MLA, YaRN and routing", arguments: fixtures)
@@ -204,6 +164,21 @@ struct LatentAttentionFamilyTests {
         let layout = CheckpointLayout(config: config)
         #expect(layout.entries.contains { $0.name == "model.layers.1.self_attn.1.kv_b_proj.weight" })
         #expect(layout.entries.contains { $0.name == "model.layers.0.mlp.router.e_score_correction_bias" && $0.shape == [10] })
+    }
+
+    @Test("under an expert cache with prefetching, outputs are bit-identical to the mapping (shared experts, identity experts, sublayers)",
+          arguments: ["hf-deepseek-v2", "hf-longcat-flash"])
+    func expertCache(name: String) throws {
+        let (reference, expected) = try Self.load(name)
+        let tokens = expected.tokens + expected.generated
+        let mapped = try reference.forward(tokens, cache: reference.makeCache(), allLogits: true).logits
+        let directory = TestSupport.fixture(name)
+        let model = try Transformer(directory: directory)
+        try ExpertCacheSetup.install(on: model, directory: directory, budget: .slots(3), policy: .lru, prefetch: true)
+        let cache = model.makeCache()
+        var logits: [Float] = []
+        for token in tokens { logits += try model.forward([token], cache: cache).logits }
+        #expect(TestSupport.close(logits, mapped, relative: 1e-5), "\(name): max diff \(TestSupport.maxAbsoluteDifference(logits, mapped))")
     }
 
     @Test("families without YaRN still refuse it")

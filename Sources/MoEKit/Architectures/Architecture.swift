@@ -188,10 +188,19 @@ extension Architecture {
     }
 
     public func buildMoE(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> MoELayer {
-        let router = Router(projection: .linear(try weights.matrix(routerName(layer: l), rows: config.numExperts, cols: config.hiddenSize)),
+        MoELayer(config: config, layerIndex: l, router: try linearRouter(layer: l, config: config, weights: weights),
+                 ffnExperts: try loadFFNExperts(layer: l, config: config, weights: weights), constantExperts: [])
+    }
+
+    /// A one-matrix router (E×d at `routerName`), with the score-correction bias at `biasName`
+    /// when the config chooses on score + bias.
+    public func linearRouter(layer l: Int, config: ModelConfig, weights: CheckpointWeights, biasName: String? = nil) throws -> Router {
+        var router = Router(projection: .linear(try weights.matrix(routerName(layer: l), rows: config.numExperts, cols: config.hiddenSize)),
                             residual: nil)
-        return MoELayer(config: config, layerIndex: l, router: router,
-                        ffnExperts: try loadFFNExperts(layer: l, config: config, weights: weights), constantExperts: [])
+        if config.scoreCorrectionBias, let biasName {
+            router.scoreCorrectionBias = try weights.vector(biasName, count: config.numExperts)
+        }
+        return router
     }
 
     /// The layer's FFN experts as views of the checkpoint.

@@ -175,11 +175,7 @@ public struct DeepSeekV2Architecture: Architecture {
         if config.isDense(layer: l) {
             return .dense(try loadFFN(denseNames(layer: l), inner: config.denseIntermediateSize, config: config, weights: weights))
         }
-        var router = Router(projection: .linear(try weights.matrix(routerName(layer: l), rows: config.numExperts, cols: config.hiddenSize)),
-                            residual: nil)
-        if config.scoreCorrectionBias {
-            router.scoreCorrectionBias = try weights.vector(scoreCorrectionBiasName(layer: l), count: config.numExperts)
-        }
+        let router = try linearRouter(layer: l, config: config, weights: weights, biasName: scoreCorrectionBiasName(layer: l))
         var shared: [SharedExpert] = []
         if config.sharedExperts > 0 {
             let ffn = try loadFFN(sharedExpertNames(layer: l), inner: config.sharedExperts * config.sharedIntermediateSize, config: config, weights: weights)

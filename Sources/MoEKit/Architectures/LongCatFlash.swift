@@ -102,9 +102,7 @@ public struct LongCatFlashArchitecture: Architecture {
     public func buildFeedForward(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> FeedForward {
         let dense = try loadFFN(denseNames(layer: l), inner: config.denseIntermediateSize, config: config, weights: weights)
         guard l % 2 == 0 else { return .dense(dense) }
-        var router = Router(projection: .linear(try weights.matrix(routerName(layer: l), rows: config.numExperts, cols: config.hiddenSize)),
-                            residual: nil)
-        router.scoreCorrectionBias = try weights.vector(scoreCorrectionBiasName(layer: l), count: config.numExperts)
+        let router = try linearRouter(layer: l, config: config, weights: weights, biasName: scoreCorrectionBiasName(layer: l))
         let moe = MoELayer(config: config, layerIndex: l, router: router,
                            ffnExperts: try loadFFNExperts(layer: l, config: config, weights: weights), constantExperts: [])
         return .denseWithShortcut(dense, moe)

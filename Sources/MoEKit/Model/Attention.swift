@@ -92,22 +92,16 @@ public struct Attention: SelfAttention {
         queries.withUnsafeBufferPointer { q in
             mixed.withUnsafeMutableBufferPointer { out in
                 let (q, out) = (q.baseAddress!, out.baseAddress!)
-                Parallel.forChunks(tokens * heads, work: work) { range in
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
-                    defer { scores.deallocate() }
-                    for item in range {
-                        let (t, h) = (item / heads, item % heads)
-                        let visible = start + t + 1
-                        let query = q + t * qDim + h * headDim
-                        let kvOffset = (h / group) * headDim
-                        for j in 0..<visible {
-                            scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
-                        }
-                        Kernels.softmax(scores, visible)
-                        let target = out + t * qDim + h * headDim
-                        for j in 0..<visible {
-                            Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
-                        }
+                Self.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
+                    let query = q + t * qDim + h * headDim
+                    let kvOffset = (h / group) * headDim
+                    for j in 0..<visible {
+                        scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
+                    }
+                    Kernels.softmax(scores, visible)
+                    let target = out + t * qDim + h * headDim
+                    for j in 0..<visible {
+                        Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
                     }
                 }
             }
@@ -115,5 +109,22 @@ public struct Attention: SelfAttention {
         var output = [Float](repeating: 0, count: tokens * config.hiddenSize)
         mixed.withUnsafeBufferPointer { Kernels.matmul(outputProjection, $0.baseAddress!, tokens: tokens, &output) }
         return output
+    }
+}
+
+extension Attention {
+    /// Runs `body(t, h, visible, scores)` for every query token t (position start + t, which sees
+    /// `visible` positions) and head h, split across cores; each chunk has its own scratch of
+    /// start + tokens scores. Both attention kinds loop this way.
+    static func forEachQueryHead(tokens: Int, heads: Int, start: Int, work: Int,
+                                 _ body: (_ t: Int, _ h: Int, _ visible: Int, _ scores: UnsafeMutablePointer<Float>) -> Void) {
+        Parallel.forChunks(tokens * heads, work: work) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
+            defer { scores.deallocate() }
+            for item in range {
+                let (t, h) = (item / heads, item % heads)
+                body(t, h, start + t + 1, scores)
+            }
+        }
     }
 }

@@ -112,23 +112,17 @@ public struct MultiHeadLatentAttention: SelfAttention {
             queries.withUnsafeBufferPointer { q in
                 mixedLatents.withUnsafeMutableBufferPointer { out in
                     let (absorbed, q, out) = (absorbed.baseAddress!, q.baseAddress!, out.baseAddress!)
-                    Parallel.forChunks(tokens * heads, work: work) { range in
-                        let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
-                        defer { scores.deallocate() }
-                        for item in range {
-                            let (t, h) = (item / heads, item % heads)
-                            let visible = start + t + 1
-                            let queryLatent = absorbed + (t * heads + h) * rank
-                            let queryRope = q + (t * heads + h) * qk + nope
-                            for j in 0..<visible {
-                                let cached = UnsafeRawPointer(cache.key(layer, j))
-                                scores[j] = (Kernels.dot(cached, .f32, queryLatent, rank)
-                                    + Kernels.dot(cached + rank * MemoryLayout<Float>.stride, .f32, queryRope, ropeDim)) * scale
-                            }
-                            Kernels.softmax(scores, visible)
-                            let target = out + (h * tokens + t) * rank
-                            for j in 0..<visible { Kernels.addScaled(cache.key(layer, j), scores[j], target, rank) }
+                    Attention.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
+                        let queryLatent = absorbed + (t * heads + h) * rank
+                        let queryRope = q + (t * heads + h) * qk + nope
+                        for j in 0..<visible {
+                            let cached = UnsafeRawPointer(cache.key(layer, j))
+                            scores[j] = (Kernels.dot(cached, .f32, queryLatent, rank)
+                                + Kernels.dot(cached + rank * MemoryLayout<Float>.stride, .f32, queryRope, ropeDim)) * scale
                         }
+                        Kernels.softmax(scores, visible)
+                        let target = out + (h * tokens + t) * rank
+                        for j in 0..<visible { Kernels.addScaled(cache.key(layer, j), scores[j], target, rank) }
                     }
                 }
             }
