@@ -120,16 +120,23 @@ struct LatentAttentionFamilyTests {
         #expect(abs(frequencies[31] - plain / 40) < 1e-12, "the slowest band is interpolated by the factor")
     }
 
-    @Test("bad DeepSeek configs fail in one line naming the key", arguments: [
-        ("rope_scaling", #"{"type": "longrope", "factor": 2.0}"#, "RoPE type \"longrope\""),
-        ("norm_topk_prob", "true", "norm_topk_prob"),
-        ("topk_method", #""noaux_tc""#, "topk_method"),
-        ("n_group", "3", "n_group"),
-        ("num_key_value_heads", "2", "num_key_value_heads"),
+    @Test("bad DeepSeek and LongCat configs fail in one line naming the key", arguments: [
+        ("hf-deepseek-v2", "rope_scaling", #"{"type": "longrope", "factor": 2.0}"#, "RoPE type \"longrope\""),
+        ("hf-deepseek-v2", "norm_topk_prob", "true", "norm_topk_prob"),
+        ("hf-deepseek-v2", "topk_method", #""noaux_tc""#, "topk_method"),
+        ("hf-deepseek-v2", "n_group", "3", "n_group"),
+        ("hf-deepseek-v2", "num_key_value_heads", "2", "num_key_value_heads"),
+        ("hf-deepseek-v3", "topk_group", "5", "topk_group"),
+        ("hf-deepseek-v3", "scoring_func", #""softmax""#, "scoring_func"),
+        ("hf-longcat-flash", "num_hidden_layers", "3", "num_hidden_layers"),
+        ("hf-longcat-flash", "router_bias", "true", "router_bias"),
+        ("hf-longcat-flash", "q_lora_rank", "null", "q_lora_rank"),
+        ("hf-longcat-flash", "zero_expert_num", "-1", "zero_expert_num"),
     ])
-    func badConfigs(key: String, value: String, mention: String) throws {
-        let directory = TestSupport.temporaryDirectory("bad-deepseek-\(key)")
-        var text = try String(contentsOfFile: TestSupport.fixture("hf-deepseek-v2") + "/config.json", encoding: .utf8)
+    func badConfigs(fixture: String, key: String, value: String, mention: String) throws {
+        let directory = TestSupport.temporaryDirectory("bad-\(fixture)-\(key)")
+        var text = try String(contentsOfFile: TestSupport.fixture(fixture) + "/config.json", encoding: .utf8)
+        if !text.contains("\"\(key)\"") { text = text.replacingOccurrences(of: "{\n", with: "{\n  \"\(key)\": 0,\n") }
         let pattern = try NSRegularExpression(pattern: "\"\(key)\": (\\{[^}]*\\}|[^,\\n]*)")
         text = pattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "\"\(key)\": \(value)")
         try text.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
