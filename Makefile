@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench bench-7b bench-families compare cache-bench ui-overhead hf-fixtures hf-family-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b bench-families compare cache-bench ui-overhead hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -74,6 +74,11 @@ hf-fixtures:
 hf-family-fixtures:
 	python3 -m pip install -q torch==2.13.0 transformers==4.57.1 safetensors
 	python3 Tests/MoEKitTests/Fixtures/make_hf_family_fixtures.py Tests/MoEKitTests/Fixtures
+
+# DeepSeek-V2/V3 fixtures (MLA, YaRN, shared experts, grouped and sigmoid+bias routing), same pins.
+hf-deepseek-fixtures:
+	python3 -m pip install -q torch==2.13.0 transformers==4.57.1 safetensors
+	python3 Tests/MoEKitTests/Fixtures/make_hf_deepseek_fixtures.py Tests/MoEKitTests/Fixtures
 
 # PyTorch .bin fixtures: a tiny MoE++ saved by torch.save in the official release layout (bf16,
 # f32 router, 2 shards + index) beside the same tensors as safetensors, and hostile pickles.

@@ -9,6 +9,14 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Flag(help: "List every tensor with dtype and shape.") var tensors = false
 
+    /// "8 FFN", "16 FFN + 2 constant + 1 copy + 1 zero", "6 FFN + 4 copy".
+    func expertCounts(_ config: ModelConfig) -> String {
+        ExpertKind.Category.allCases.compactMap { category in
+            let count = config.expertKinds.filter { $0.category == category }.count
+            return count > 0 ? "\(count) \(category == .ffn ? "FFN" : category.rawValue)" : nil
+        }.joined(separator: " + ")
+    }
+
     func run() throws {
         let model = try Transformer(directory: modelOptions.directory)
         let config = model.config
@@ -20,10 +28,8 @@ struct InspectCommand: ParsableCommand {
             "vocabulary  \(config.vocabSize)",
             "hidden      \(config.hiddenSize)   intermediate \(config.intermediateSize)   layers \(config.numLayers)",
             "heads       \(config.numHeads) (kv \(config.numKeyValueHeads), head \(config.headDim))   rope θ \(config.ropeTheta)   context \(config.maxPositionEmbeddings)",
-            "experts     \(config.numExperts) per layer: " + (config.hasZeroComputationExperts
-                ? "\(config.numFFNExperts) FFN + 2 constant + copy + zero" : "\(config.numFFNExperts) FFN") + ", top-\(config.topK)",
-            "gate        " + [config.hasZeroComputationExperts && !config.useMixtralGating ? "MoE++ gating (zero expert's weight → 0)" : "softmax gating",
-                              config.normalizeTopK ? "top-k weights renormalised" : "top-k weights not renormalised",
+            "experts     \(config.numExperts) per layer: " + expertCounts(config) + ", top-\(config.topK)",
+            "gate        " + [config.gatingRule.description,
                               config.twoLayerGate ? "2-layer" : "linear",
                               config.useLogitsNorm ? "logits norm σ=\(config.gateNormStd)" : "no logits norm",
                               config.hasGatingResidual ? "gating residual" : "no gating residual",
@@ -32,6 +38,13 @@ struct InspectCommand: ParsableCommand {
             "active      \(millions(layout.activeParameters(ffnExpertsPerLayer: Double(config.topK)))) per token with \(config.topK) FFN experts per layer"
                 + (config.hasZeroComputationExperts ? ", \(millions(layout.activeParameters(ffnExpertsPerLayer: 1))) with 1, \(millions(layout.activeParameters(ffnExpertsPerLayer: 0))) with 0" : ""),
         ]
+        if let mla = config.latentAttention {
+            lines.insert("attention   MLA: q " + (mla.queryRank.map { "rank \($0)" } ?? "direct") + ", kv rank \(mla.kvRank), qk \(mla.nopeDim)+\(mla.ropeDim) (rope), v \(mla.valueDim); "
+                         + "latent cache \(mla.latentCacheWidth) floats per token and layer" + (config.yarn.map { "; YaRN ×\($0.factor) from \($0.originalContext)" } ?? ""), at: 5)
+        }
+        if config.sharedExperts > 0 || !config.denseLayers.isEmpty {
+            lines.append("always on   \(config.sharedExperts) shared expert(s) per MoE layer; dense layers \(config.denseLayers.sorted())")
+        }
         let storedBytes = model.weights.files.reduce(0) { $0 + $1.size }
         lines.append("files       \(model.weights.files.count) file(s), \(String(format: "%.1f", Double(storedBytes) / 1e6)) MB")
         print(lines.joined(separator: "\n"))

@@ -89,7 +89,7 @@ struct CommandLineTests {
     func inspect() throws {
         let result = try TestSupport.run(["inspect", "--model", TestSupport.randomCheckpoint(.moepp), "--tensors"])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("4 FFN + 2 constant + copy + zero"))
+        #expect(result.stdout.contains("4 FFN + 1 zero + 1 copy + 2 constant"))
         #expect(result.stdout.contains("mlp.moe.experts.experts.0.up_proj.weight"))
     }
 }

@@ -8,6 +8,9 @@ import Testing
 @Suite("Families: Qwen2-MoE, Qwen3-MoE, Granite-MoE against Hugging Face transformers")
 struct FamilyTests {
     static let fixtures = ["hf-qwen2-moe", "hf-qwen3-moe", "hf-granitemoe"]
+    /// Logits, greedy decoding and layout also hold the MLA families (LatentAttentionFamilyTests
+    /// checks their gates, whose reference order is not a ranking).
+    static let withLatentAttention = fixtures + LatentAttentionFamilyTests.fixtures
 
     struct Expected: Decodable {
         let tokens: [Int]
@@ -29,7 +32,7 @@ struct FamilyTests {
         return best - row.startIndex
     }
 
-    @Test("logits match transformers to 1e-4 relative at every prompt position", arguments: fixtures)
+    @Test("logits match transformers to 1e-4 relative at every prompt position", arguments: withLatentAttention)
     func logits(name: String) throws {
         let (model, expected) = try Self.load(name)
         let output = try model.forward(expected.tokens, cache: model.makeCache(), allLogits: true)
@@ -41,7 +44,7 @@ struct FamilyTests {
         }
     }
 
-    @Test("32 greedy tokens through the KV cache equal transformers' generate(do_sample=False)", arguments: fixtures)
+    @Test("32 greedy tokens through the KV cache equal transformers' generate(do_sample=False)", arguments: withLatentAttention)
     func greedy(name: String) throws {
         let (model, expected) = try Self.load(name)
         let cache = model.makeCache()
@@ -94,7 +97,7 @@ struct FamilyTests {
         #expect(granite.embeddingMultiplier == 0.4 && granite.residualMultiplier == 0.9 && granite.attentionScale == 0.0625 && granite.logitsScaling == 8)
     }
 
-    @Test("the layout (moepp inspect, parameter counts) lists exactly the tensors transformers saved", arguments: fixtures)
+    @Test("the layout (moepp inspect, parameter counts) lists exactly the tensors transformers saved", arguments: withLatentAttention)
     func layoutMatchesCheckpoint(name: String) throws {
         let (model, _) = try Self.load(name)
         let layout = Dictionary(uniqueKeysWithValues: CheckpointLayout(config: model.config).entries.map { ($0.name, $0.shape) })

@@ -17,6 +17,15 @@ public protocol Architecture: Sendable {
     /// Sets the family's fixed traits on a freshly made config (MoE++: gating residual, its own
     /// gating rule; OLMoE: q/k norm), so configs built in code and decoded ones agree.
     func applyDefaults(to config: inout ModelConfig)
+    /// Blocks per `model.layers.N` of the checkpoint: 1, or 2 for LongCat-Flash, whose layers
+    /// each hold two attention + FFN sublayers (moepp's blocks and KV-cache layers are sublayers).
+    var sublayersPerLayer: Int { get }
+    /// The two RMSNorm weights of block `l` (before attention, before the feed-forward).
+    func normNames(layer: Int) -> (input: String, postAttention: String)
+    /// Every attention tensor of layer `l` (between its input norm and post-attention norm).
+    func attentionEntries(layer: Int, config: ModelConfig) -> [CheckpointLayout.Entry]
+    /// The layer's attention from tensor views (default: q/k/v/o with the config's variants).
+    func buildAttention(layer: Int, config: ModelConfig, weights: CheckpointWeights) throws -> any SelfAttention
     /// The kind of each of the router's `experts` slots.
     func expertKinds(experts: Int) -> [ExpertKind]
     func routerName(layer: Int) -> String
@@ -52,6 +61,9 @@ public enum ArchitectureRegistry {
         Qwen2MoEArchitecture(),
         Qwen3MoEArchitecture(),
         GraniteMoEArchitecture(),
+        DeepSeekV2Architecture(),
+        DeepSeekV3Architecture(),
+        LongCatFlashArchitecture(),
     ]
 
     public static func architecture(modelType: String) -> (any Architecture)? {
@@ -112,6 +124,49 @@ extension Architecture {
 
     public func applyDefaults(to config: inout ModelConfig) {}
 
+    public var sublayersPerLayer: Int { 1 }
+
+    public func normNames(layer l: Int) -> (input: String, postAttention: String) {
+        ("model.layers.\(l).input_layernorm.weight", "model.layers.\(l).post_attention_layernorm.weight")
+    }
+
+    /// q/k/v/o projections, with biases and q/k norms where the config has them.
+    public func attentionEntries(layer l: Int, config: ModelConfig) -> [CheckpointLayout.Entry] {
+        let names = TensorNames(family: config.family)
+        let d = config.hiddenSize
+        var entries: [CheckpointLayout.Entry] = []
+        for (projection, rows, cols) in [("q_proj", config.queryDim, d), ("k_proj", config.keyValueDim, d),
+                                         ("v_proj", config.keyValueDim, d), ("o_proj", d, config.queryDim)] {
+            entries.append(.init(name: names.attention(l, projection), shape: [rows, cols], role: .attention, expert: nil))
+        }
+        if config.attentionBias {
+            for (projection, count) in [("q_proj", config.queryDim), ("k_proj", config.keyValueDim), ("v_proj", config.keyValueDim)] {
+                entries.append(.init(name: names.attentionBias(l, projection), shape: [count], role: .attention, expert: nil))
+            }
+        }
+        if config.queryKeyNorm {
+            entries.append(.init(name: names.queryNorm(l), shape: [config.queryKeyNormWidth.query], role: .norm, expert: nil))
+            entries.append(.init(name: names.keyNorm(l), shape: [config.queryKeyNormWidth.key], role: .norm, expert: nil))
+        }
+        return entries
+    }
+
+    public func buildAttention(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> any SelfAttention {
+        let names = TensorNames(family: config.family)
+        let d = config.hiddenSize
+        return Attention(
+            config: config,
+            query: try weights.matrix(names.attention(l, "q_proj"), rows: config.queryDim, cols: d),
+            key: try weights.matrix(names.attention(l, "k_proj"), rows: config.keyValueDim, cols: d),
+            value: try weights.matrix(names.attention(l, "v_proj"), rows: config.keyValueDim, cols: d),
+            output: try weights.matrix(names.attention(l, "o_proj"), rows: d, cols: config.queryDim),
+            queryNorm: config.queryKeyNorm ? try weights.vector(names.queryNorm(l), count: config.queryKeyNormWidth.query) : nil,
+            keyNorm: config.queryKeyNorm ? try weights.vector(names.keyNorm(l), count: config.queryKeyNormWidth.key) : nil,
+            biases: config.attentionBias ? (try weights.vector(names.attentionBias(l, "q_proj"), count: config.queryDim),
+                                            try weights.vector(names.attentionBias(l, "k_proj"), count: config.keyValueDim),
+                                            try weights.vector(names.attentionBias(l, "v_proj"), count: config.keyValueDim)) : nil)
+    }
+
     /// Vanilla MoE: every slot an FFN expert.
     public func expertKinds(experts: Int) -> [ExpertKind] { (0..<experts).map { .ffn($0) } }
 
@@ -133,10 +188,19 @@ extension Architecture {
     }
 
     public func buildMoE(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> MoELayer {
-        let router = Router(projection: .linear(try weights.matrix(routerName(layer: l), rows: config.numExperts, cols: config.hiddenSize)),
+        MoELayer(config: config, layerIndex: l, router: try linearRouter(layer: l, config: config, weights: weights),
+                 ffnExperts: try loadFFNExperts(layer: l, config: config, weights: weights), constantExperts: [])
+    }
+
+    /// A one-matrix router (E×d at `routerName`), with the score-correction bias at `biasName`
+    /// when the config chooses on score + bias.
+    public func linearRouter(layer l: Int, config: ModelConfig, weights: CheckpointWeights, biasName: String? = nil) throws -> Router {
+        var router = Router(projection: .linear(try weights.matrix(routerName(layer: l), rows: config.numExperts, cols: config.hiddenSize)),
                             residual: nil)
-        return MoELayer(config: config, layerIndex: l, router: router,
-                        ffnExperts: try loadFFNExperts(layer: l, config: config, weights: weights), constantExperts: [])
+        if config.scoreCorrectionBias, let biasName {
+            router.scoreCorrectionBias = try weights.vector(biasName, count: config.numExperts)
+        }
+        return router
     }
 
     /// The layer's FFN experts as views of the checkpoint.

@@ -96,8 +96,7 @@ public struct Qwen2MoEArchitecture: Architecture {
         if config.isDense(layer: l) {
             return .dense(try loadFFN(denseNames(layer: l), inner: config.denseIntermediateSize, config: config, weights: weights))
         }
-        let router = Router(projection: .linear(try weights.matrix(routerName(layer: l), rows: config.numExperts, cols: config.hiddenSize)),
-                            residual: nil)
+        let router = try linearRouter(layer: l, config: config, weights: weights)
         var shared: [SharedExpert] = []
         if config.sharedExperts > 0 {
             let ffn = try loadFFN(sharedExpertNames(layer: l), inner: config.sharedIntermediateSize, config: config, weights: weights)

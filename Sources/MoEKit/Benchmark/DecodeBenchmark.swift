@@ -30,9 +30,8 @@ public struct DecodeBenchmark {
         var bytes = 0
         let config = model.config
         for (l, block) in model.blocks.enumerated() {
-            let a = block.attention
-            bytes += a.queryProjection.byteCount + a.keyProjection.byteCount + a.valueProjection.byteCount + a.outputProjection.byteCount
-            bytes += 2 * context * config.keyValueDim * 4
+            bytes += block.attention.matrixBytes
+            bytes += context * (config.cacheWidths.key + config.cacheWidths.value) * 4
             guard let moe = block.moe else {
                 if case .dense(let ffn) = block.feedForward { bytes += ffn.byteCount }
                 continue

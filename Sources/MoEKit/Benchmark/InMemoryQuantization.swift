@@ -28,8 +28,7 @@ extension Transformer {
     /// as the model holds them: what `moepp bench --quantize` reports as weights.
     public var quantizableMatrixBytes: Int {
         blocks.reduce(embedding.byteCount + lmHead.byteCount) { total, block in
-            let a = block.attention
-            let attention = a.queryProjection.byteCount + a.keyProjection.byteCount + a.valueProjection.byteCount + a.outputProjection.byteCount
+            let attention = block.attention.matrixBytes
             let experts: Int = block.moe?.ffnExperts.reduce(0) { $0 + $1.byteCount } ?? 0
             return total + attention + experts
         }

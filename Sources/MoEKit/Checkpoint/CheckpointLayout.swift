@@ -31,19 +31,7 @@ public struct CheckpointLayout: Sendable {
             let first = entries.count
             defer { layerEntries.append(first..<entries.count) }
             entries.append(Entry(name: names.inputNorm(l), shape: [d], role: .norm, expert: nil))
-            for (projection, rows, cols) in [("q_proj", config.queryDim, d), ("k_proj", config.keyValueDim, d),
-                                             ("v_proj", config.keyValueDim, d), ("o_proj", d, config.queryDim)] {
-                entries.append(Entry(name: names.attention(l, projection), shape: [rows, cols], role: .attention, expert: nil))
-            }
-            if config.attentionBias {
-                for (projection, count) in [("q_proj", config.queryDim), ("k_proj", config.keyValueDim), ("v_proj", config.keyValueDim)] {
-                    entries.append(Entry(name: names.attentionBias(l, projection), shape: [count], role: .attention, expert: nil))
-                }
-            }
-            if config.queryKeyNorm {
-                entries.append(Entry(name: names.queryNorm(l), shape: [config.queryKeyNormWidth.query], role: .norm, expert: nil))
-                entries.append(Entry(name: names.keyNorm(l), shape: [config.queryKeyNormWidth.key], role: .norm, expert: nil))
-            }
+            entries += config.family.architecture.attentionEntries(layer: l, config: config)
             entries.append(Entry(name: names.postAttentionNorm(l), shape: [d], role: .norm, expert: nil))
             entries += config.family.architecture.feedForwardEntries(layer: l, config: config)
         }

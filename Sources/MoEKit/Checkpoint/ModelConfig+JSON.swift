@@ -9,7 +9,7 @@ extension ModelConfig {
             ("num_hidden_layers", "\(numLayers)"), ("num_attention_heads", "\(numHeads)"),
             ("num_key_value_heads", "\(numKeyValueHeads)"), ("head_dim", "\(headDim)"), ("hidden_act", "\"silu\""),
             ("max_position_embeddings", "\(maxPositionEmbeddings)"), ("rms_norm_eps", "\(rmsNormEps)"),
-            ("rope_theta", "\(ropeTheta)"), ("rope_scaling", "null"), ("tie_word_embeddings", "\(tieWordEmbeddings)"),
+            ("rope_theta", "\(ropeTheta)"), ("rope_scaling", yarn?.jsonText ?? "null"), ("tie_word_embeddings", "\(tieWordEmbeddings)"),
             ("bos_token_id", bosTokenId.map(String.init) ?? "null"),
             ("eos_token_id", eosTokenIds.count == 1 ? "\(eosTokenIds[0])" : "[\(eosTokenIds.map(String.init).joined(separator: ","))]"),
             ("torch_dtype", "\"float32\""),

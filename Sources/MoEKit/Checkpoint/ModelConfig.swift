@@ -54,6 +54,17 @@ public struct ModelConfig: Sendable {
     public var sharedExperts: Int
     public var sharedIntermediateSize: Int
     public var sharedExpertGate: Bool
+    /// How router logits become weights beyond the softmax (DeepSeek, LongCat): sigmoid scores,
+    /// choice on score + the layer's `e_score_correction_bias`, group-limited choice, and a factor
+    /// on the final weights (`routed_scaling_factor`). See GatingRule.
+    public var routerScores: GatingRule.Scores
+    public var scoreCorrectionBias: Bool
+    public var expertGroups: GatingRule.Groups?
+    public var routedScalingFactor: Float
+    /// Multi-head Latent Attention's dimensions (DeepSeek-V2/V3, LongCat); nil for q/k/v attention.
+    public var latentAttention: LatentAttentionShape?
+    /// YaRN rotary scaling (`rope_scaling.type == "yarn"`); nil for plain RoPE.
+    public var yarn: YaRN?
     /// Which elements of a head RoPE rotates together: rotate-half (Hugging Face) unless the q/k
     /// rows were permuted for ggml's adjacent-pair mode (`llama`-architecture GGUF files).
     public var rotaryPairing: RotaryEmbedding.Pairing
@@ -71,8 +82,22 @@ public struct ModelConfig: Sendable {
     public var queryKeyNormWidth: (query: Int, key: Int) { queryKeyNormPerHead ? (headDim, headDim) : (queryDim, keyValueDim) }
     public var queryDim: Int { numHeads * headDim }
     public var keyValueDim: Int { numKeyValueHeads * headDim }
+    /// Floats the KV cache keeps per token and layer: keys and values, or MLA's latent (the
+    /// compressed kv and the shared rotary key) in the key table and no values.
+    public var cacheWidths: (key: Int, value: Int) {
+        if let mla = latentAttention { return (mla.latentCacheWidth, 0) }
+        return (keyValueDim, keyValueDim)
+    }
 
     public func kind(ofExpert index: Int) -> ExpertKind { expertKinds[index] }
+
+    /// For a family whose slot kinds depend on more than the expert count (LongCat's
+    /// `zero_expert_num` identity experts after its FFN experts).
+    public mutating func setExpertKinds(_ kinds: [ExpertKind]) {
+        precondition(kinds.count == numExperts, "one kind per router slot")
+        expertKinds = kinds
+        numFFNExperts = kinds.filter(\.isFFN).count
+    }
 
     public var zeroExpertIndex: Int? { expertKinds.firstIndex(of: .zero) }
 
@@ -118,6 +143,12 @@ public struct ModelConfig: Sendable {
         self.sharedIntermediateSize = 0
         self.sharedExpertGate = false
         self.rotaryPairing = .halves
+        self.routerScores = .softmax
+        self.scoreCorrectionBias = false
+        self.expertGroups = nil
+        self.routedScalingFactor = 1
+        self.latentAttention = nil
+        self.yarn = nil
         family.architecture.applyDefaults(to: &self)
     }
 }
@@ -133,7 +164,10 @@ extension ModelConfig {
     }
 
     /// The LLaMA-style keys every family shares; `experts` and `topK` are the family's to read.
-    public static func decodeCommon(_ json: JSONFields, family: ModelFamily, experts: Int, topK: Int, topKKey: String) throws -> ModelConfig {
+    /// `acceptsYaRN`: the family implements YaRN rotary scaling (read into `yarn`); other
+    /// families refuse it like any other scaling type.
+    public static func decodeCommon(_ json: JSONFields, family: ModelFamily, experts: Int, topK: Int, topKKey: String,
+                                    acceptsYaRN: Bool = false, intermediateKey: String = "intermediate_size") throws -> ModelConfig {
         guard topK <= experts else { throw json.fail(topKKey, "top-k \(topK) exceeds the \(experts) experts") }
         let hidden = try json.int("hidden_size", maximum: 1 << 20)
         let heads = try json.int("num_attention_heads", maximum: 1 << 14)
@@ -142,9 +176,9 @@ extension ModelConfig {
         }
         var config = ModelConfig(
             family: family, vocabSize: try json.int("vocab_size", maximum: 1 << 24), hiddenSize: hidden,
-            intermediateSize: try json.int("intermediate_size", maximum: 1 << 22), numLayers: try json.int("num_hidden_layers", maximum: 4096),
+            intermediateSize: try json.int(intermediateKey, maximum: 1 << 22), numLayers: try json.int("num_hidden_layers", maximum: 4096),
             numHeads: heads, numKeyValueHeads: try json.int("num_key_value_heads", default: heads, maximum: heads),
-            numExperts: experts, topK: topK, ropeTheta: Float(try ropeTheta(json)),
+            numExperts: experts, topK: topK, ropeTheta: Float(try ropeTheta(json, acceptsYaRN: acceptsYaRN)),
             rmsNormEps: Float(try json.double("rms_norm_eps", default: 1e-6)),
             maxPositionEmbeddings: try json.int("max_position_embeddings", default: 4096, maximum: 1 << 24))
         config.headDim = try json.int("head_dim", default: hidden / heads, maximum: 1 << 14)
@@ -155,6 +189,7 @@ extension ModelConfig {
         let activation = try json.string("hidden_act", default: "silu")
         guard activation == "silu" else { throw json.fail("hidden_act", "only \"silu\" is supported, found \"\(activation)\"") }
         config.tieWordEmbeddings = try json.bool("tie_word_embeddings", default: false)
+        if acceptsYaRN { config.yarn = try yarn(json, maxPositionEmbeddings: config.maxPositionEmbeddings) }
         config.bosTokenId = try json.intList("bos_token_id")?.first
         config.eosTokenIds = try json.intList("eos_token_id") ?? []
         return config
@@ -163,16 +198,18 @@ extension ModelConfig {
     /// θ of the rotary embedding. transformers < 5 writes a top-level `rope_theta` (and
     /// `rope_scaling`); transformers 5 writes `rope_parameters: {rope_theta, rope_type}`. Both are
     /// read; any scaling type other than plain RoPE is refused rather than run with the wrong θ.
-    static func ropeTheta(_ json: JSONFields) throws -> Double {
+    static func ropeTheta(_ json: JSONFields, acceptsYaRN: Bool = false) throws -> Double {
         for (key, typeKeys) in [("rope_scaling", ["rope_type", "type"]), ("rope_parameters", ["rope_type", "type"])] {
             guard let scaling = try json.nested(key) else { continue }
+            var isYaRN = false
             for typeKey in typeKeys where scaling.has(typeKey) {
                 let type = try scaling.string(typeKey)
-                guard type == "default" else {
-                    throw json.fail(key, "RoPE type \"\(type)\" is not implemented (moepp runs plain RoPE only)")
+                isYaRN = acceptsYaRN && type == "yarn"
+                guard type == "default" || isYaRN else {
+                    throw json.fail(key, "RoPE type \"\(type)\" is not implemented (moepp runs plain RoPE" + (acceptsYaRN ? " and yarn)" : " only)"))
                 }
             }
-            if key == "rope_scaling", scaling.has("factor") {
+            if key == "rope_scaling", scaling.has("factor"), !isYaRN {
                 throw json.fail(key, "RoPE scaling is not implemented (expected null)")
             }
         }
@@ -185,5 +222,16 @@ extension ModelConfig {
             return theta
         }
         return try json.double("rope_theta", default: 10_000)
+    }
+
+    /// The YaRN parameters of `rope_scaling` (transformers < 5) or `rope_parameters` (5), when
+    /// their type is "yarn" (`ropeTheta` has refused every other type).
+    static func yarn(_ json: JSONFields, maxPositionEmbeddings: Int) throws -> YaRN? {
+        for key in ["rope_scaling", "rope_parameters"] {
+            guard let scaling = try json.nested(key) else { continue }
+            let type = try scaling.string("rope_type", default: try scaling.string("type", default: "default"))
+            if type == "yarn" { return try YaRN.decode(scaling, maxPositionEmbeddings: maxPositionEmbeddings) }
+        }
+        return nil
     }
 }

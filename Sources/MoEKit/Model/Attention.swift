@@ -1,12 +1,21 @@
 import Foundation
 
+/// A decoder block's attention: reads the normalised hidden states of `tokens` tokens at
+/// positions `start…`, appends what it caches for them to `cache`, returns tokens × hidden.
+/// q/k/v attention (Attention) and Multi-head Latent Attention implement it.
+public protocol SelfAttention: Sendable {
+    func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float]
+    /// Bytes of its weight matrices (what one decode step reads besides the cache).
+    var matrixBytes: Int { get }
+}
+
 /// Multi-head causal self-attention with grouped key/value heads, rotary positions and a KV cache.
 /// Family variants: q/k/v biases (Qwen2-MoE); an RMSNorm on q and k before RoPE, over the whole
 /// projections (OLMoE) or over each head with one head_dim weight (Qwen3-MoE); clipping (OLMoE);
 /// a score scale other than 1/√d_head (Granite's `attention_multiplier`).
 ///   score(t, j) = s · q_t·k_j for j ≤ t, s = 1/√d_head unless the family says;
 ///   out_t = Σ_j softmax(score)_j · v_j
-public struct Attention: Sendable {
+public struct Attention: SelfAttention {
     let config: ModelConfig
     let queryProjection: WeightMatrix
     let keyProjection: WeightMatrix
@@ -17,6 +26,10 @@ public struct Attention: Sendable {
     /// q, k and v biases, or nil.
     let biases: (query: [Float], key: [Float], value: [Float])?
     let rotary: RotaryEmbedding
+
+    public var matrixBytes: Int {
+        queryProjection.byteCount + keyProjection.byteCount + valueProjection.byteCount + outputProjection.byteCount
+    }
 
     init(config: ModelConfig, query: WeightMatrix, key: WeightMatrix, value: WeightMatrix, output: WeightMatrix,
          queryNorm: [Float]?, keyNorm: [Float]?, biases: (query: [Float], key: [Float], value: [Float])? = nil) {
@@ -33,7 +46,7 @@ public struct Attention: Sendable {
 
     /// `x` holds `tokens` normalised hidden states at positions `start…`; their keys and values
     /// are appended to `cache` (which must have room). Returns tokens × hidden.
-    func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
+    public func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
         let (qDim, kvDim, headDim) = (config.queryDim, config.keyValueDim, config.headDim)
         var queries = [Float](repeating: 0, count: tokens * qDim)
         var keys = [Float](repeating: 0, count: tokens * kvDim)
@@ -79,22 +92,16 @@ public struct Attention: Sendable {
         queries.withUnsafeBufferPointer { q in
             mixed.withUnsafeMutableBufferPointer { out in
                 let (q, out) = (q.baseAddress!, out.baseAddress!)
-                Parallel.forChunks(tokens * heads, work: work) { range in
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
-                    defer { scores.deallocate() }
-                    for item in range {
-                        let (t, h) = (item / heads, item % heads)
-                        let visible = start + t + 1
-                        let query = q + t * qDim + h * headDim
-                        let kvOffset = (h / group) * headDim
-                        for j in 0..<visible {
-                            scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
-                        }
-                        Kernels.softmax(scores, visible)
-                        let target = out + t * qDim + h * headDim
-                        for j in 0..<visible {
-                            Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
-                        }
+                Self.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
+                    let query = q + t * qDim + h * headDim
+                    let kvOffset = (h / group) * headDim
+                    for j in 0..<visible {
+                        scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
+                    }
+                    Kernels.softmax(scores, visible)
+                    let target = out + t * qDim + h * headDim
+                    for j in 0..<visible {
+                        Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
                     }
                 }
             }
@@ -102,5 +109,22 @@ public struct Attention: Sendable {
         var output = [Float](repeating: 0, count: tokens * config.hiddenSize)
         mixed.withUnsafeBufferPointer { Kernels.matmul(outputProjection, $0.baseAddress!, tokens: tokens, &output) }
         return output
+    }
+}
+
+extension Attention {
+    /// Runs `body(t, h, visible, scores)` for every query token t (position start + t, which sees
+    /// `visible` positions) and head h, split across cores; each chunk has its own scratch of
+    /// start + tokens scores. Both attention kinds loop this way.
+    static func forEachQueryHead(tokens: Int, heads: Int, start: Int, work: Int,
+                                 _ body: (_ t: Int, _ h: Int, _ visible: Int, _ scores: UnsafeMutablePointer<Float>) -> Void) {
+        Parallel.forChunks(tokens * heads, work: work) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
+            defer { scores.deallocate() }
+            for item in range {
+                let (t, h) = (item / heads, item % heads)
+                body(t, h, start + t + 1, scores)
+            }
+        }
     }
 }

@@ -5,14 +5,14 @@ import Dispatch
 public struct DecoderBlock: Sendable {
     let config: ModelConfig
     let inputNorm: [Float]
-    let attention: Attention
+    let attention: any SelfAttention
     let postAttentionNorm: [Float]
     public let feedForward: FeedForward
 
     /// The block's router and experts; nil for a dense layer.
     public var moe: MoELayer? { feedForward.moe }
 
-    init(config: ModelConfig, inputNorm: [Float], attention: Attention, postAttentionNorm: [Float], feedForward: FeedForward) {
+    init(config: ModelConfig, inputNorm: [Float], attention: any SelfAttention, postAttentionNorm: [Float], feedForward: FeedForward) {
         self.config = config
         self.inputNorm = inputNorm
         self.attention = attention

@@ -73,7 +73,7 @@ public struct MoELayer: Sendable {
         if controls.gatingResidual, let residual = router.residual, let previous {
             logits = residual.apply(raw, previous: previous)
         }
-        var decision = gate.decide(logits, controls: controls)
+        var decision = gate.decide(logits, controls: controls, bias: router.scoreCorrectionBias)
         let droppedSlots = controls.adaptiveGate?.apply(&decision, layer: layerIndex) ?? []
         return (raw, logits, decision, droppedSlots)
     }
@@ -98,7 +98,7 @@ public struct MoELayer: Sendable {
                     let xt = input.baseAddress! + t * d
                     let outT = output.baseAddress! + t * d
                     let (raw, logits, decision, droppedSlots) = decide(xt, previous: previousLogits?[t], controls: controls)
-                    let withoutResidual = logits == raw ? decision : gate.decide(raw, controls: controls)
+                    let withoutResidual = logits == raw ? decision : gate.decide(raw, controls: controls, bias: router.scoreCorrectionBias)
                     let scale: Float = config.multiplyInputByTopK ? Float(decision.chosen.count) : 1
                     inputScale[t] = scale
                     var scaled = [Float](repeating: 0, count: d)
@@ -130,12 +130,21 @@ public struct MoELayer: Sendable {
                         probabilities: decision.probabilities, chosen: chosen,
                         probabilitiesWithoutResidual: withoutResidual.probabilities,
                         chosenWithoutResidual: withoutResidual.chosen, ffnExpertsComputed: ffnComputed,
-                        shared: sharedWeight.enumerated().map { ChosenExpert(index: $0.offset, kind: .shared($0.offset), weight: $0.element) }))
+                        shared: sharedRecords(sharedWeight), rule: gate.rule))
                 }
             }
         }
         return Routed(hidden: out, passedLogits: passed, routing: routing, assignments: assignments, inputScale: inputScale,
                       sharedWeights: sharedWeights)
+    }
+
+    /// One always-on entry per shared expert (a fused FFN of n experts lists n), numbered in order.
+    func sharedRecords(_ weights: [Float]) -> [ChosenExpert] {
+        var records: [ChosenExpert] = []
+        for (expert, weight) in zip(shared, weights) {
+            for _ in 0..<expert.count { records.append(ChosenExpert(index: records.count, kind: .shared(records.count), weight: weight)) }
+        }
+        return records
     }
 
     /// The FFN half: each needed expert runs once over all its tokens, its output added with the

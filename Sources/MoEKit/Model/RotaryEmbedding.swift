@@ -21,11 +21,19 @@ public struct RotaryEmbedding: Sendable {
     public let headDim: Int
     public let pairing: Pairing
     let inverseFrequencies: [Float]
+    /// YaRN's factor on cos and sin (1 for plain RoPE).
+    let attentionFactor: Float
 
-    public init(headDim: Int, theta: Float, pairing: Pairing = .halves) {
+    public init(headDim: Int, theta: Float, pairing: Pairing = .halves, yarn: YaRN? = nil) {
         self.headDim = headDim
         self.pairing = pairing
-        inverseFrequencies = (0..<headDim / 2).map { i in 1 / powf(theta, Float(2 * i) / Float(headDim)) }
+        if let yarn {
+            inverseFrequencies = yarn.inverseFrequencies(dimension: headDim, theta: theta)
+            attentionFactor = Float(yarn.attentionFactor)
+        } else {
+            inverseFrequencies = (0..<headDim / 2).map { i in 1 / powf(theta, Float(2 * i) / Float(headDim)) }
+            attentionFactor = 1
+        }
     }
 
     /// Rotates `heads` consecutive head vectors in place, all at `position`.
@@ -34,8 +42,8 @@ public struct RotaryEmbedding: Sendable {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: headDim) { table in
             for i in 0..<half {
                 let angle = Float(position) * inverseFrequencies[i]
-                table[i] = cosf(angle)
-                table[half + i] = sinf(angle)
+                table[i] = cosf(angle) * attentionFactor
+                table[half + i] = sinf(angle) * attentionFactor
             }
             // Element i of the pair sits at `first(i)`, its partner `partnerOffset` after it.
             let (stride, partnerOffset) = pairing == .halves ? (1, half) : (2, 1)

@@ -9,6 +9,8 @@ public struct Router: Sendable {
     public let projection: Projection
     /// MoE++'s gating residual G (E×E); nil for vanilla MoE. Unused in the first layer.
     public let residual: GatingResidual?
+    /// DeepSeek-V3's / LongCat's `e_score_correction_bias`: added to the scores for the choice only.
+    public var scoreCorrectionBias: [Float]? = nil
 
     public var expertCount: Int {
         switch projection {

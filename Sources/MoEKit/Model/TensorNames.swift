@@ -13,8 +13,8 @@ public struct TensorNames: Sendable {
     func layer(_ l: Int) -> String { "model.layers.\(l)." }
     public func attention(_ l: Int, _ projection: String) -> String { layer(l) + "self_attn.\(projection).weight" }
     public func attentionBias(_ l: Int, _ projection: String) -> String { layer(l) + "self_attn.\(projection).bias" }
-    public func inputNorm(_ l: Int) -> String { layer(l) + "input_layernorm.weight" }
-    public func postAttentionNorm(_ l: Int) -> String { layer(l) + "post_attention_layernorm.weight" }
+    public func inputNorm(_ l: Int) -> String { family.architecture.normNames(layer: l).input }
+    public func postAttentionNorm(_ l: Int) -> String { family.architecture.normNames(layer: l).postAttention }
     public func queryNorm(_ l: Int) -> String { layer(l) + "self_attn.q_norm.weight" }
     public func keyNorm(_ l: Int) -> String { layer(l) + "self_attn.k_norm.weight" }
 

@@ -43,9 +43,10 @@ public final class Transformer: @unchecked Sendable {
         finalNorm = try weights.vector(TensorNames.finalNorm, count: d)
         // Checked before any per-layer allocation: a config claiming a billion layers must fail
         // here, and one claiming fewer than stored must not silently run a truncated model.
-        guard weights.layerCount == config.numLayers else {
+        let sublayers = config.family.architecture.sublayersPerLayer
+        guard weights.layerCount * sublayers == config.numLayers else {
             throw CheckpointError.badKey("num_hidden_layers", file: weights.configFile,
-                                         "\(config.numLayers) layers, but the checkpoint holds \(weights.layerCount)")
+                                         "\(config.numLayers) layers, but the checkpoint holds \(weights.layerCount * sublayers)")
         }
         blocks = try (0..<config.numLayers).map { l in try Self.loadBlock(l, config: config, weights: weights, names: names) }
         predictionStatistics = PredictionStatistics(layers: config.numLayers)
@@ -53,17 +54,7 @@ public final class Transformer: @unchecked Sendable {
 
     static func loadBlock(_ l: Int, config: ModelConfig, weights: CheckpointWeights, names: TensorNames) throws -> DecoderBlock {
         let d = config.hiddenSize
-        let attention = Attention(
-            config: config,
-            query: try weights.matrix(names.attention(l, "q_proj"), rows: config.queryDim, cols: d),
-            key: try weights.matrix(names.attention(l, "k_proj"), rows: config.keyValueDim, cols: d),
-            value: try weights.matrix(names.attention(l, "v_proj"), rows: config.keyValueDim, cols: d),
-            output: try weights.matrix(names.attention(l, "o_proj"), rows: d, cols: config.queryDim),
-            queryNorm: config.queryKeyNorm ? try weights.vector(names.queryNorm(l), count: config.queryKeyNormWidth.query) : nil,
-            keyNorm: config.queryKeyNorm ? try weights.vector(names.keyNorm(l), count: config.queryKeyNormWidth.key) : nil,
-            biases: config.attentionBias ? (try weights.vector(names.attentionBias(l, "q_proj"), count: config.queryDim),
-                                            try weights.vector(names.attentionBias(l, "k_proj"), count: config.keyValueDim),
-                                            try weights.vector(names.attentionBias(l, "v_proj"), count: config.keyValueDim)) : nil)
+        let attention = try config.family.architecture.buildAttention(layer: l, config: config, weights: weights)
         let feedForward = try config.family.architecture.buildFeedForward(layer: l, config: config, weights: weights)
         return DecoderBlock(config: config, inputNorm: try weights.vector(names.inputNorm(l), count: d), attention: attention,
                             postAttentionNorm: try weights.vector(names.postAttentionNorm(l), count: d), feedForward: feedForward)
@@ -102,7 +93,7 @@ public final class Transformer: @unchecked Sendable {
     }
 
     public func makeCache() -> KVCache {
-        KVCache(layers: config.numLayers, width: config.keyValueDim, maximumLength: config.maxPositionEmbeddings)
+        KVCache(layers: config.numLayers, width: config.cacheWidths.key, valueWidth: config.cacheWidths.value, maximumLength: config.maxPositionEmbeddings)
     }
 
     public struct Output {
@@ -126,6 +117,35 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
+    /// A MoE layer's pass: route, read the chosen experts (from the mapping or the expert cache),
+    /// predict and prefetch the next layer's experts, run the experts.
+    private func runMoE(_ moe: MoELayer, layer l: Int, normed: [Float], hidden: [Float], tokens count: Int, controls: RoutingControls,
+                        previousLogits: inout [[Float]]?, predictions: inout [Set<Int>]?) throws -> ([Float], [LayerRouting]) {
+        var routed = moe.route(normed, tokens: count, previousLogits: previousLogits, controls: controls)
+        if let guesses = predictions {
+            for t in 0..<count {
+                routed.routing[t].predictedExperts = guesses[t].sorted()
+                predictionStatistics.record(layer: l, actual: Set(routed.routing[t].computedFFNExperts), predicted: guesses[t])
+            }
+        }
+        let lease = expertCache?.lease(layer: l, experts: routed.ffnExpertsNeeded)
+        // This layer's misses first, so that the next layer's prefetches do not queue in front
+        // of reads the compute thread is waiting for; the prefetches then overlap this layer's
+        // expert compute and the next layer's attention.
+        try lease?.readMisses()
+        predictions = nil
+        if expertPrediction && l + 1 < blocks.count,
+           let guesses = ExpertPrediction.predict(next: blocks[l + 1], hidden: hidden, tokens: count,
+                                                  passedLogits: routed.passedLogits, controls: controls) {
+            expertCache?.prefetch(layer: l + 1, experts: guesses.reduce(into: Set<Int>()) { $0.formUnion($1) }.sorted())
+            predictions = guesses
+        }
+        try moe.runExperts(&routed, input: normed, tokens: count, access: expertAccess(layer: l, moe: moe, lease: lease))
+        lease?.release()
+        previousLogits = routed.passedLogits
+        return (routed.hidden, routed.routing)
+    }
+
     /// Runs `tokens` at the cache's next positions (a prompt batch or one decode step), appending
     /// their keys and values to `cache`.
     public func forward(_ tokens: [Int], cache: KVCache, controls: RoutingControls = RoutingControls(), allLogits: Bool = false) throws -> Output {
@@ -143,6 +163,8 @@ public final class Transformer: @unchecked Sendable {
         var routing = [[LayerRouting]](repeating: [], count: count)
         var previousLogits: [[Float]]?
         var predictions: [Set<Int>]?
+        // LongCat's shortcut MoE: computed in one block, added after the next block's feed-forward.
+        var pendingShortcut: [Float]?, carriedShortcut: [Float]?
         let cacheBefore = expertCache?.statistics
         for (l, block) in blocks.enumerated() {
             let attentionStart = DispatchTime.now()
@@ -156,31 +178,18 @@ public final class Transformer: @unchecked Sendable {
                 previousLogits = nil
                 predictions = nil
             case .moe(let moe):
-                var routed = moe.route(normed, tokens: count, previousLogits: previousLogits, controls: controls)
-                if let guesses = predictions {
-                    for t in 0..<count {
-                        routed.routing[t].predictedExperts = guesses[t].sorted()
-                        predictionStatistics.record(layer: l, actual: Set(routed.routing[t].computedFFNExperts), predicted: guesses[t])
-                    }
-                }
-                let lease = expertCache?.lease(layer: l, experts: routed.ffnExpertsNeeded)
-                // This layer's misses first, so that the next layer's prefetches do not queue in front
-                // of reads the compute thread is waiting for; the prefetches then overlap this layer's
-                // expert compute and the next layer's attention.
-                try lease?.readMisses()
-                predictions = nil
-                if expertPrediction && l + 1 < blocks.count,
-                   let guesses = ExpertPrediction.predict(next: blocks[l + 1], hidden: hidden, tokens: count,
-                                                          passedLogits: routed.passedLogits, controls: controls) {
-                    expertCache?.prefetch(layer: l + 1, experts: guesses.reduce(into: Set<Int>()) { $0.formUnion($1) }.sorted())
-                    predictions = guesses
-                }
-                try moe.runExperts(&routed, input: normed, tokens: count, access: expertAccess(layer: l, moe: moe, lease: lease))
-                lease?.release()
-                (output, records) = (routed.hidden, routed.routing)
-                previousLogits = routed.passedLogits
+                (output, records) = try runMoE(moe, layer: l, normed: normed, hidden: hidden, tokens: count, controls: controls,
+                                               previousLogits: &previousLogits, predictions: &predictions)
+            case .denseWithShortcut(let ffn, let moe):
+                (output, _) = FeedForward.dense(ffn, normed, tokens: count, layer: l)
+                let (shortcut, routed) = try runMoE(moe, layer: l, normed: normed, hidden: hidden, tokens: count, controls: controls,
+                                                    previousLogits: &previousLogits, predictions: &predictions)
+                records = routed.map { var record = $0; record.shared = [ChosenExpert(index: 0, kind: .shared(0), weight: 1)]; return record }
+                pendingShortcut = shortcut
             }
             block.addResidual(&hidden, output)
+            if let shortcut = carriedShortcut { block.addResidual(&hidden, shortcut) }
+            (carriedShortcut, pendingShortcut) = (pendingShortcut, nil)
             timings?.add(attention: moeStart.uptimeNanoseconds - attentionStart.uptimeNanoseconds,
                          moe: DispatchTime.now().uptimeNanoseconds - moeStart.uptimeNanoseconds, tokens: count)
             for t in 0..<count { routing[t].append(records[t]) }

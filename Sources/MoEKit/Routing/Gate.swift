@@ -11,10 +11,18 @@ import Foundation
 ///
 /// Mixtral gating (softmax over the k chosen logits) equals renormalising the chosen p_i, so both
 /// share this path; it only skips the zero-weight rule.
+///
+/// DeepSeek and LongCat (GatingRule): p may be sigmoid(z); the choice is then made on
+/// c = p (+ the layer's score-correction bias), within the best expert groups, and the chosen
+/// weights are multiplied by the routed scaling factor after any renormalisation.
 public struct Gate: Sendable {
     public let config: ModelConfig
+    public let rule: GatingRule
 
-    public init(config: ModelConfig) { self.config = config }
+    public init(config: ModelConfig) {
+        self.config = config
+        rule = config.gatingRule
+    }
 
     public struct Decision: Sendable {
         public var probabilities: [Float]
@@ -32,7 +40,8 @@ public struct Gate: Sendable {
         return logits.map { $0 * scale }
     }
 
-    public func decide(_ logits: [Float], controls: RoutingControls) -> Decision {
+    /// `bias`: the layer's score-correction bias, when the rule chooses on score + bias.
+    public func decide(_ logits: [Float], controls: RoutingControls, bias: [Float]? = nil) -> Decision {
         let unmasked = normalizedLogits(logits)
         var z = unmasked
         var enabled = 0
@@ -41,9 +50,12 @@ public struct Gate: Sendable {
         }
         if enabled == 0 { z = unmasked; enabled = z.count }
         var probabilities = z
-        probabilities.withUnsafeMutableBufferPointer { Kernels.softmax($0.baseAddress!, $0.count) }
+        switch rule.scores {
+        case .softmax: probabilities.withUnsafeMutableBufferPointer { Kernels.softmax($0.baseAddress!, $0.count) }
+        case .sigmoid: probabilities = z.map { 1 / (1 + expf(-$0)) }
+        }
         let k = min(max(1, controls.topK ?? config.topK), enabled)
-        let chosen = Self.topK(z, k)
+        let chosen = rule.choiceBias || rule.groups != nil ? Self.topK(choiceScores(probabilities, masked: z, bias: bias), k) : Self.topK(z, k)
         var weights = chosen.map { probabilities[$0] }
         if !config.useMixtralGating, let zero = config.zeroExpertIndex {
             for (slot, index) in chosen.enumerated() where index == zero { weights[slot] = 0 }
@@ -52,7 +64,30 @@ public struct Gate: Sendable {
             let sum = weights.reduce(0, +)
             weights = sum > 0 ? weights.map { $0 / sum } : weights.map { _ in 0 }
         }
+        if rule.scaling != 1 { weights = weights.map { $0 * rule.scaling } }
         return Decision(probabilities: probabilities, chosen: chosen, weights: weights)
+    }
+
+    /// c = p + b, −∞ where the mask disables an expert; with groups, the experts split into equal
+    /// consecutive groups, each scored by its max c or the sum of its top-2, and c ← 0 outside the
+    /// best `chosen` groups (0 as the references mask, so a negative c inside a chosen group can
+    /// lose to an expert outside it, as it does there).
+    func choiceScores(_ probabilities: [Float], masked z: [Float], bias: [Float]?) -> [Float] {
+        var c = probabilities
+        if let bias, bias.count == c.count { for i in c.indices { c[i] += bias[i] } }
+        for i in c.indices where z[i] == -.infinity { c[i] = -.infinity }
+        guard let groups = rule.groups, groups.count > 0, c.count % groups.count == 0 else { return c }
+        let size = c.count / groups.count
+        let groupScores: [Float] = (0..<groups.count).map { g in
+            let members = c[g * size..<(g + 1) * size].sorted(by: >)
+            switch groups.score {
+            case .max: return members[0]
+            case .sumOfTopTwo: return members.count > 1 ? members[0] + members[1] : members[0]
+            }
+        }
+        let best = Set(Self.topK(groupScores, groups.chosen))
+        for i in c.indices where !best.contains(i / size) && c[i] > -.infinity { c[i] = 0 }
+        return c
     }
 
     /// Indices of the k largest finite values, largest first; equal values keep index order.

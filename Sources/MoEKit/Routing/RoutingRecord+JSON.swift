@@ -29,7 +29,7 @@ extension ChosenExpert {
 extension LayerRouting {
     enum CodingKeys: String, CodingKey {
         case layer, routerLogits, residualLogits, probabilities, chosen, probabilitiesWithoutResidual, chosenWithoutResidual
-        case ffnExpertsComputed, predictedExperts, cache, shared
+        case ffnExpertsComputed, predictedExperts, cache, shared, rule
     }
 
     public init(from decoder: Decoder) throws {
@@ -46,6 +46,7 @@ extension LayerRouting {
         cache = try container.decodeIfPresent(LayerCacheStatistics.self, forKey: .cache)
         // Absent in exports of models without shared experts or dense layers.
         shared = try container.decodeIfPresent([ChosenExpert].self, forKey: .shared) ?? []
+        rule = try container.decodeIfPresent(GatingRule.self, forKey: .rule)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -61,5 +62,6 @@ extension LayerRouting {
         try container.encodeIfPresent(predictedExperts, forKey: .predictedExperts)
         try container.encodeIfPresent(cache, forKey: .cache)
         if !shared.isEmpty { try container.encode(shared, forKey: .shared) }
+        try container.encodeIfPresent(rule, forKey: .rule)
     }
 }

@@ -21,6 +21,7 @@ public struct ChosenExpert: Hashable, Sendable, Codable {
 /// residual's effect is observable. `shared` lists the always-on experts outside the router
 /// (kind `.shared(i)`, weight = its gate value or 1). A dense layer has no router: its logits,
 /// probabilities and `chosen` are empty and its one FFN is `shared(0)` with weight 1.
+/// With sigmoid gating (DeepSeek-V3) `probabilities` holds the sigmoid scores, which need not sum to 1.
 public struct LayerRouting: Sendable, Codable {
     public var layer: Int
     public var routerLogits: [Float]
@@ -37,6 +38,9 @@ public struct LayerRouting: Sendable, Codable {
     /// nil without an expert cache.
     public var cache: LayerCacheStatistics?
     public var shared: [ChosenExpert] = []
+    /// The rule that formed `chosen` and its weights (nil for a dense layer, and in exports
+    /// written before records carried it).
+    public var rule: GatingRule? = nil
 
     /// False for a dense layer (a feed-forward without a router).
     public var hasRouter: Bool { !routerLogits.isEmpty }

@@ -1,0 +1,164 @@
+import Foundation
+
+/// Multi-head Latent Attention's dimensions (DeepSeek-V2/V3's `q_lora_rank`, `kv_lora_rank`,
+/// `qk_nope_head_dim`, `qk_rope_head_dim`, `v_head_dim`).
+public struct LatentAttentionShape: Sendable, Equatable {
+    /// q through a rank-r bottleneck (q_a_proj → RMSNorm → q_b_proj); nil = one q_proj.
+    public var queryRank: Int?
+    public var kvRank: Int
+    public var nopeDim: Int
+    public var ropeDim: Int
+    public var valueDim: Int
+    /// LongCat-Flash multiplies q by √(d/r_q) and the normalised kv latent by √(d/r_kv); 1 for DeepSeek.
+    public var loraScales: (query: Float, kv: Float) = (1, 1)
+
+    public var queryKeyDim: Int { nopeDim + ropeDim }
+    /// The latent KV cache keeps, per token and layer, the normalised compressed kv and the one
+    /// rotary key all heads share: r_kv + d_rope floats (instead of 2·H·d_head).
+    public var latentCacheWidth: Int { kvRank + ropeDim }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.queryRank == b.queryRank && a.kvRank == b.kvRank && a.nopeDim == b.nopeDim && a.ropeDim == b.ropeDim
+            && a.valueDim == b.valueDim && a.loraScales == b.loraScales
+    }
+}
+
+/// Multi-head Latent Attention (DeepSeek-V2 §2.1), as transformers 4.57's DeepseekV2/V3Attention
+/// computes it, but over a latent KV cache. Per token x at position p, head h:
+///   q_h = [q_h^nope ; RoPE_p(q_h^rope)] = rows of W_qb·RMSNorm(W_qa·x)   (or W_q·x)
+///   [c ; k^rope] = W_kva·x;  c ← RMSNorm(c);  k^rope ← RoPE_p(k^rope)      → cached (r_kv + d_rope)
+///   k_h^nope = W_kb,h·c,  v_h = W_vb,h·c   (W_kb,h and W_vb,h: head h's rows of kv_b_proj)
+///   score_j = s·(q_h^nope·k_h,j^nope + q_h^rope·k_j^rope),  s = 1/√(d_nope + d_rope) · m²
+///           = s·((W_kb,hᵀ q_h^nope)·c_j + q_h^rope·k_j^rope)           (W_kb absorbed into q)
+///   o_h = Σ_j softmax(score)_j v_h,j = W_vb,h·(Σ_j softmax(score)_j c_j)  (W_vb applied once)
+///   out = W_o·[o_1 … o_H]
+/// m = YaRN's m(s, mscale_all_dim), 1 without YaRN. Absorbing W_kb and W_vb is exact algebra, so
+/// nothing per head is ever expanded for the cached tokens.
+public struct MultiHeadLatentAttention: SelfAttention {
+    let config: ModelConfig
+    let shape: LatentAttentionShape
+    /// q_a_proj and q_a_layernorm when q goes through its low rank.
+    let queryDown: WeightMatrix?
+    let queryNorm: [Float]?
+    /// q_b_proj (or q_proj): H·(d_nope + d_rope) rows.
+    let queryUp: WeightMatrix
+    /// kv_a_proj_with_mqa: r_kv + d_rope rows.
+    let kvDown: WeightMatrix
+    let kvNorm: [Float]
+    /// kv_b_proj: per head, d_nope key rows then d_v value rows, each r_kv wide.
+    let kvUp: WeightMatrix
+    let output: WeightMatrix
+    let rotary: RotaryEmbedding
+    let scale: Float
+    /// The references build q_a_layernorm and kv_a_layernorm with RMSNorm's default ε, not rms_norm_eps.
+    static let latentNormEpsilon: Float = 1e-6
+
+    public var matrixBytes: Int {
+        (queryDown?.byteCount ?? 0) + queryUp.byteCount + kvDown.byteCount + kvUp.byteCount + output.byteCount
+    }
+
+    init(config: ModelConfig, shape: LatentAttentionShape, queryDown: WeightMatrix?, queryNorm: [Float]?, queryUp: WeightMatrix,
+         kvDown: WeightMatrix, kvNorm: [Float], kvUp: WeightMatrix, output: WeightMatrix) {
+        self.config = config
+        self.shape = shape
+        self.queryDown = queryDown
+        self.queryNorm = queryNorm
+        self.queryUp = queryUp
+        self.kvDown = kvDown
+        self.kvNorm = kvNorm
+        self.kvUp = kvUp
+        self.output = output
+        rotary = RotaryEmbedding(headDim: shape.ropeDim, theta: config.ropeTheta, pairing: config.rotaryPairing, yarn: config.yarn)
+        scale = 1 / Float(shape.queryKeyDim).squareRoot() * Float(config.yarn?.softmaxScaleFactor ?? 1)
+    }
+
+    public func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
+        let (heads, nope, ropeDim, valueDim, rank) = (config.numHeads, shape.nopeDim, shape.ropeDim, shape.valueDim, shape.kvRank)
+        let qk = shape.queryKeyDim
+        let latentWidth = shape.latentCacheWidth
+        var queries = [Float](repeating: 0, count: tokens * heads * qk)
+        var latents = [Float](repeating: 0, count: tokens * latentWidth)
+        x.withUnsafeBufferPointer { input in
+            if let queryDown, let queryNorm, let r = shape.queryRank {
+                var compressed = [Float](repeating: 0, count: tokens * r)
+                Kernels.matmul(queryDown, input.baseAddress!, tokens: tokens, &compressed)
+                compressed.withUnsafeMutableBufferPointer { c in
+                    for t in 0..<tokens { Kernels.rmsNorm(c.baseAddress! + t * r, queryNorm, Self.latentNormEpsilon, c.baseAddress! + t * r, r) }
+                }
+                Kernels.matmul(queryUp, compressed, tokens: tokens, &queries)
+            } else {
+                Kernels.matmul(queryUp, input.baseAddress!, tokens: tokens, &queries)
+            }
+            Kernels.matmul(kvDown, input.baseAddress!, tokens: tokens, &latents)
+        }
+        if shape.loraScales.query != 1 { for i in queries.indices { queries[i] *= shape.loraScales.query } }
+        queries.withUnsafeMutableBufferPointer { q in
+            latents.withUnsafeMutableBufferPointer { kv in
+                for t in 0..<tokens {
+                    let row = kv.baseAddress! + t * latentWidth
+                    Kernels.rmsNorm(row, kvNorm, Self.latentNormEpsilon, row, rank)
+                    if shape.loraScales.kv != 1 { for i in 0..<rank { row[i] *= shape.loraScales.kv } }
+                    rotary.apply(row + rank, heads: 1, position: start + t)
+                    cache.key(layer, start + t).update(from: row, count: latentWidth)
+                    for h in 0..<heads { rotary.apply(q.baseAddress! + (t * heads + h) * qk + nope, heads: 1, position: start + t) }
+                }
+            }
+        }
+        let absorbed = absorbKeyProjection(queries, tokens: tokens)
+        // Per head, per token: Σ_j softmax(score)_j c_j, laid out [head][token][r_kv] for the value product.
+        var mixedLatents = [Float](repeating: 0, count: heads * tokens * rank)
+        let work = tokens * heads * (start + tokens) * (rank + ropeDim)
+        absorbed.withUnsafeBufferPointer { absorbed in
+            queries.withUnsafeBufferPointer { q in
+                mixedLatents.withUnsafeMutableBufferPointer { out in
+                    let (absorbed, q, out) = (absorbed.baseAddress!, q.baseAddress!, out.baseAddress!)
+                    Attention.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
+                        let queryLatent = absorbed + (t * heads + h) * rank
+                        let queryRope = q + (t * heads + h) * qk + nope
+                        for j in 0..<visible {
+                            let cached = UnsafeRawPointer(cache.key(layer, j))
+                            scores[j] = (Kernels.dot(cached, .f32, queryLatent, rank)
+                                + Kernels.dot(cached + rank * MemoryLayout<Float>.stride, .f32, queryRope, ropeDim)) * scale
+                        }
+                        Kernels.softmax(scores, visible)
+                        let target = out + (h * tokens + t) * rank
+                        for j in 0..<visible { Kernels.addScaled(cache.key(layer, j), scores[j], target, rank) }
+                    }
+                }
+            }
+        }
+        var mixed = [Float](repeating: 0, count: tokens * heads * valueDim)
+        var headValues = [Float](repeating: 0, count: tokens * valueDim)
+        for h in 0..<heads {
+            let valueRows = kvUp.rowSlice(h * (nope + valueDim) + nope..<(h + 1) * (nope + valueDim))
+            mixedLatents.withUnsafeBufferPointer { Kernels.matmul(valueRows, $0.baseAddress! + h * tokens * rank, tokens: tokens, &headValues) }
+            for t in 0..<tokens {
+                for i in 0..<valueDim { mixed[(t * heads + h) * valueDim + i] = headValues[t * valueDim + i] }
+            }
+        }
+        var result = [Float](repeating: 0, count: tokens * config.hiddenSize)
+        mixed.withUnsafeBufferPointer { Kernels.matmul(output, $0.baseAddress!, tokens: tokens, &result) }
+        return result
+    }
+
+    /// W_kb,hᵀ q_h^nope for every token and head: [token][head][r_kv]. Each key row of kv_b_proj
+    /// is widened once and added, scaled by the matching q element, into every token's sum.
+    func absorbKeyProjection(_ queries: [Float], tokens: Int) -> [Float] {
+        let (heads, nope, rank, qk) = (config.numHeads, shape.nopeDim, shape.kvRank, shape.queryKeyDim)
+        var absorbed = [Float](repeating: 0, count: tokens * heads * rank)
+        var row = [Float](repeating: 0, count: rank)
+        absorbed.withUnsafeMutableBufferPointer { out in
+            row.withUnsafeMutableBufferPointer { row in
+                for h in 0..<heads {
+                    for i in 0..<nope {
+                        kvUp.copyRow(h * (nope + shape.valueDim) + i, into: row.baseAddress!)
+                        for t in 0..<tokens {
+                            Kernels.addScaled(row.baseAddress!, queries[(t * heads + h) * qk + i], out.baseAddress! + (t * heads + h) * rank, rank)
+                        }
+                    }
+                }
+            }
+        }
+        return absorbed
+    }
+}
