@@ -6,6 +6,10 @@ import MoEKit
 public enum TraceExport {
     struct Document: Encodable {
         let model: String
+        let family: String
+        /// How the records' weights were formed (routing, renormalisation, shared experts); the
+        /// records hold the outcome, each layer's `shared` the always-on experts' weights.
+        let weightRule: WeightRule
         let settings: [String: String]
         let turns: [TurnRecord]
         let tokens: [TokenRouting]
@@ -23,7 +27,7 @@ public enum TraceExport {
             "gatingResidual": "\(routing.gatingResidual)", "topK": "\(routing.topK ?? state.config.topK)",
             "temperature": "\(state.settings.sampling.temperature)", "disabledExperts": routing.mask.disabledExperts.sorted().map(String.init).joined(separator: ","),
         ]
-        let document = Document(model: state.modelName, settings: settings,
+        let document = Document(model: state.modelName, family: state.config.family.rawValue, weightRule: state.config.weightRule, settings: settings,
                                 turns: state.turns.map { TurnRecord(prompt: $0.prompt, reply: $0.reply) }, tokens: state.tokens)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

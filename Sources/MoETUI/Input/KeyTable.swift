@@ -47,6 +47,7 @@ public enum KeyTable {
     public static var helpLines: [(keys: String, summary: String)] {
         bindings.map { ($0.keys.map(\.label).joined(separator: " / "), $0.summary) } + [
             ("←↑↓→ / click", "move the routing-map cursor (map focused) · prompt history ↑↓ (prompt focused)"),
+            ("PgUp / PgDn (map)", "scroll the inspector when the layer has more experts than rows"),
         ]
     }
 }
