@@ -7,15 +7,7 @@ extension TerminalEndToEndTests {
     /// A Qwen2-MoE checkpoint shaped like fine-grained MoE — 64 experts, top-8, a gated shared
     /// expert, a dense first layer — with seeded random weights (about 3 MB, written per run).
     static func writeFineGrainedModel(to directory: String) throws {
-        var config = RandomCheckpoint.tinyConfig(.qwen2MoE, layers: 3, ffnExperts: 64, intermediate: 16)
-        config.topK = 8
-        config.sharedExperts = 1
-        config.sharedIntermediateSize = 32
-        config.sharedExpertGate = true
-        config.normalizeTopK = false
-        config.denseLayers = [0]
-        config.denseIntermediateSize = 64
-        config.maxPositionEmbeddings = 512
+        let config = FineGrainedViewTests.fineGrainedConfig(layers: 3, sharedExperts: 1)
         try RandomCheckpoint.write(config: config, to: directory, seed: 11)
     }
 

@@ -10,18 +10,26 @@ import Testing
 struct FineGrainedViewTests {
     static let sizes = [(100, 30), (140, 45)]
 
+    /// Qwen2-MoE, fine-grained: 64 experts of width 16, top-8 unnormalised, gated shared experts
+    /// of width 32, layer 0 dense (width 64). The engine builds one shared expert per layer.
+    static func fineGrainedConfig(layers: Int, sharedExperts: Int) -> ModelConfig {
+        var config = RandomCheckpoint.tinyConfig(.qwen2MoE, layers: layers, ffnExperts: 64, intermediate: 16)
+        config.topK = 8
+        config.sharedExperts = sharedExperts
+        config.sharedIntermediateSize = 32
+        config.sharedExpertGate = true
+        config.normalizeTopK = false
+        config.denseLayers = [0]
+        config.denseIntermediateSize = 64
+        return config
+    }
+
     /// A DeepSeek-shaped session without a checkpoint (the engine reads one shared expert per
     /// Qwen2-MoE layer; this config asks for two): the real `Gate` picks top-8 of 64 over seeded
     /// random logits, each shared expert gets a sigmoid weight, layer 0 is dense — the records
     /// are shaped exactly as `MoELayer` and `FeedForward.dense` write them.
     static func fineGrainedState(tokens: Int = 24) -> PlaygroundState {
-        var config = RandomCheckpoint.tinyConfig(.qwen2MoE, layers: 4, ffnExperts: 64)
-        config.topK = 8
-        config.sharedExperts = 2
-        config.sharedIntermediateSize = 16
-        config.sharedExpertGate = true
-        config.normalizeTopK = false
-        config.denseLayers = [0]
+        let config = fineGrainedConfig(layers: 4, sharedExperts: 2)
         let state = PlaygroundState(config: config, modelName: "fine-grained", settings: GenerationSettings())
         var random = SeededRandom(seed: 9)
         let gate = Gate(config: config)
