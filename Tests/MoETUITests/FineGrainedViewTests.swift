@@ -151,6 +151,15 @@ struct FineGrainedViewTests {
         }
     }
 
+    @Test("ASCII glyphs: the cut mark, the load strip and the more line stay ASCII")
+    func fineGrainedASCII() {
+        let state = Self.fineGrainedState()
+        state.selectedLayer = 2
+        let text = Screen.render(state, width: 100, height: 30, glyphs: .ascii).text
+        #expect(text.allSatisfy { $0.isASCII })
+        #expect(text.contains("~ 63 more (map focused: PgUp/PgDn)") && text.contains("ev~"), "\(text)")
+    }
+
     @Test("the inspector scrolls with PgUp/PgDn from the map and says what is above and below")
     func inspectorScrolls() throws {
         let state = Self.fineGrainedState()
