@@ -36,8 +36,10 @@ public enum StatisticsView {
         let stripX = area.x + DisplayWidth.of(header)
         let stripWidth = area.x + area.width - stripX
         let perCell = LoadStrip.perCell(experts: config.numExperts, width: stripWidth)
+        // The strip's key, as long as fits over it.
         let even = grid.glyphs.sparkline[2]
-        if stripWidth >= 4 { header += perCell > 1 ? "max of \(perCell)/cell, \(even) even" : "\(even) = even share" }
+        let keys = perCell > 1 ? ["max of \(perCell)/cell, \(even) even", "\(perCell)/cell \(even) even", "\(even) even"] : ["\(even) = even share", "\(even) even"]
+        if stripWidth >= 4, let key = keys.first(where: { DisplayWidth.of($0) <= stripWidth }) { header += key }
         grid.put(header, row: area.y, column: area.x, style: Style(.muted), limit: area.width)
         for row in 0..<shownLayers {
             let layer = first + row
