@@ -29,6 +29,8 @@ struct GenerateCommand: ParsableCommand {
         let generatedTokens: Int
         let promptTokensPerSecond: Double
         let decodeTokensPerSecond: Double
+        /// How the records' weights were formed (the family's rule; the records hold the outcome).
+        let weightRule: WeightRule
     }
 
     func validate() throws {
@@ -58,7 +60,8 @@ struct GenerateCommand: ParsableCommand {
         let promptRate = report.promptSeconds > 0 ? Double(report.promptTokens) / report.promptSeconds : 0
         if json {
             JSONLines.print(SummaryLine(finished: report.reason.rawValue, promptTokens: report.promptTokens, generatedTokens: report.generatedTokens,
-                                        promptTokensPerSecond: promptRate, decodeTokensPerSecond: report.decodeTokensPerSecond))
+                                        promptTokensPerSecond: promptRate, decodeTokensPerSecond: report.decodeTokensPerSecond,
+                                        weightRule: generator.model.config.weightRule))
         } else {
             let line = String(format: "[%d prompt tokens at %.1f tok/s, %d generated at %.1f tok/s, stop: %@]\n",
                               report.promptTokens, promptRate, report.generatedTokens, report.decodeTokensPerSecond, report.reason.rawValue)

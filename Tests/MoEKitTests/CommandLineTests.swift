@@ -25,6 +25,14 @@ struct CommandLineTests {
         #expect(json.status == 0)
         #expect(json.stdout.split(separator: "\n").count == 4, "3 token lines and a summary")
         #expect(!json.stdout.contains("\"kind\":\"zero\""))
+        // The summary carries the family's weight rule: MoE++ zeroes the zero expert's weight and has a
+        // gating residual, Mixtral neither; both renormalise the chosen weights.
+        let summary = try JSONSerialization.jsonObject(with: Data(json.stdout.split(separator: "\n").last!.utf8)) as? [String: Any]
+        let rule = summary?["weightRule"] as? [String: Any]
+        let gate = rule?["gate"] as? [String: Any]
+        let moepp = family == .moepp
+        #expect(gate?["zeroWeightRule"] as? Bool == moepp && rule?["gatingResidual"] as? Bool == moepp && gate?["renormalise"] as? Bool == true,
+                "\(String(describing: rule))")
     }
 
     @Test("a prompt from --prompt-file or standard input (-) is the same prompt, line breaks kept")

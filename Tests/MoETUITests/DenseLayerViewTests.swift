@@ -29,13 +29,14 @@ struct DenseLayerViewTests {
                 let text = Screen.render(state, width: width, height: height, glyphs: .unicode).text
                 #expect(text.contains("Routing map") && text.contains("Inspector"))
                 if layer == 1 { #expect(text.contains("dense layer, no router"), "\(width)×\(height)") }
-                else { #expect(text.contains("always on: shared0"), "\(width)×\(height) layer \(layer)") }
+                else { #expect(text.split(separator: "\n").contains { $0.contains("shared0 S always on") }, "\(width)×\(height) layer \(layer)") }
             }
         }
         let layers = state.sessionStatistics.ffnComputed
-        // The legend names only what this model can show: no zero-computation glyphs, an S.
+        // The legend names only what this model can show: no zero-computation glyphs, an S; top-3
+        // plus a shared expert is more than a 3-cell list, so cells count the FFN experts run.
         let title = Screen.render(state, width: 140, height: 45, glyphs: .unicode).text(row: 0)
-        #expect(title.contains("F digit · S always on") && !title.contains("Z zero") && !title.contains("K constant"), "\(title)")
+        #expect(title.contains("N FFN experts run · S always on") && !title.contains("Z zero") && !title.contains("K constant"), "\(title)")
         #expect(layers[1] == 0 && layers[0] > 0, "a dense layer runs no routed expert")
     }
 }

@@ -54,6 +54,9 @@ public struct PlaygroundSession: Codable, Sendable {
         /// The checkpoint's own router top-k.
         public var topK: Int
         public var contextLength: Int
+        /// How the records' weights were formed (routing, renormalisation, shared experts, dense
+        /// layers); the records hold the outcome, each layer's `shared` the always-on weights.
+        public var weightRule: WeightRule
 
         public init(path: String, name: String, config: ModelConfig) {
             self.path = path
@@ -63,6 +66,7 @@ public struct PlaygroundSession: Codable, Sendable {
             expertKinds = (0..<config.numExperts).map(config.kind(ofExpert:))
             topK = config.topK
             contextLength = config.maxPositionEmbeddings
+            weightRule = config.weightRule
         }
     }
 

@@ -76,6 +76,9 @@ public final class PlaygroundController {
             case .up: state.moveSelection(tokens: 0, layers: -1); return .redraw
             case .down: state.moveSelection(tokens: 0, layers: 1); return .redraw
             case .home: state.moveSelection(tokens: -state.tokens.count, layers: 0); return .redraw
+            // The inspector scrolls with the map's cursor in place (a fine-grained layer has more experts than rows).
+            case .pageUp: state.inspectorScroll = max(0, state.inspectorScroll - 5); return .redraw
+            case .pageDown: state.inspectorScroll += 5; return .redraw
             default: if let effect = returnToPrompt(key) { return effect }
             }
         case .chat:
@@ -159,9 +162,7 @@ public final class PlaygroundController {
         case .toggleZero: toggle(\.zeroEnabled, "zero experts")
         case .toggleCopy: toggle(\.copyEnabled, "copy experts")
         case .toggleConstant: toggle(\.constantEnabled, "constant experts")
-        case .toggleResidual:
-            update { $0.routing.gatingResidual.toggle() }
-            state.say("gating residual \(state.settings.routing.gatingResidual ? "on" : "off")")
+        case .toggleResidual: setResidual(!controls.current.routing.gatingResidual)
         case .toggleAdaptive: setAdaptive(state.settings.routing.adaptiveGate == nil ? state.adaptiveEpsilon : nil)
         case .topKDown: setTopK((state.settings.routing.topK ?? state.config.topK) - 1)
         case .topKUp: setTopK((state.settings.routing.topK ?? state.config.topK) + 1)
@@ -257,9 +258,7 @@ public final class PlaygroundController {
         case .zero(let on): setKind(\.zeroEnabled, on, "zero experts")
         case .copy(let on): setKind(\.copyEnabled, on, "copy experts")
         case .constant(let on): setKind(\.constantEnabled, on, "constant experts")
-        case .residual(let on):
-            update { $0.routing.gatingResidual = on }
-            state.say("gating residual \(on ? "on" : "off")")
+        case .residual(let on): setResidual(on)
         case .expert(let index, let on):
             guard index < state.config.numExperts else { state.say("/expert: the model has experts 0…\(state.config.numExperts - 1)", error: true); break }
             var proposed = controls.current.routing.mask
@@ -300,6 +299,12 @@ public final class PlaygroundController {
         case .quit: return .quit
         }
         return .redraw
+    }
+
+    func setResidual(_ on: Bool) {
+        guard state.config.hasGatingResidual else { state.say("this model has no gating residual", error: true); return }
+        update { $0.routing.gatingResidual = on }
+        state.say("gating residual \(on ? "on" : "off")")
     }
 
     func setKind(_ path: WritableKeyPath<ExpertMask, Bool>, _ on: Bool, _ name: String) {

@@ -50,6 +50,7 @@ public enum KeyTable {
             ("↑ ↓", "prompt focused: prompt history"),
             ("← → / Home / End", "prompt: move the caret (Ctrl+A / Ctrl+E too); Ctrl+U clears"),
             ("Alt+Enter / Ctrl+J", "prompt: a new line (a paste keeps its lines and arrives as one prompt)"),
+            ("PgUp / PgDn (map)", "scroll the inspector when the layer has more experts than rows"),
         ]
     }
 }

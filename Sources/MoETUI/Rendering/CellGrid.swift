@@ -49,13 +49,16 @@ public struct CellGrid: Sendable {
     public subscript(row: Int, column: Int) -> Cell { cells[row * width + column] }
 
     /// Writes `text` from (row, column), clipped to `limit` columns (default: to the grid's
-    /// edge); control characters are made visible. Returns the columns used.
+    /// edge); control characters are made visible. Text that does not fit ends in the ellipsis
+    /// mark, so a cut is never silent (trailing spaces are dropped without one). Returns the
+    /// columns used.
     @discardableResult
     public mutating func put(_ text: String, row: Int, column: Int, style: Style = Style(), limit: Int? = nil) -> Int {
         guard row >= 0 && row < height && column < width else { return 0 }
         let end = min(width, column + (limit ?? width))
         var x = column
-        for character in text {
+        var lastStart: Int?
+        for (offset, character) in zip(text.indices, text) {
             let shown = glyphs.printable(character)
             let w = DisplayWidth.of(shown)
             if w == 0 {
@@ -63,14 +66,33 @@ public struct CellGrid: Sendable {
                 if x > column, x - 1 < width, x - 1 >= 0 { cells[row * width + x - 1].text += String(shown) }
                 continue
             }
-            guard x + w <= end else { break }
+            guard x + w <= end else {
+                if text[offset...].allSatisfy({ $0 == " " }) { break }
+                x = markCut(row: row, at: x, lastStart: lastStart, end: end, style: style)
+                break
+            }
             if x >= 0 {
                 cells[row * width + x] = Cell(text: String(shown), style: style)
                 if w == 2 { cells[row * width + x + 1] = Cell(text: "", style: style) }
             }
+            lastStart = x
             x += w
         }
-        return x - column
+        return max(0, x - column)
+    }
+
+    /// The ellipsis at `x` if a cell is left before `end`, else over the last character written
+    /// (a wide one leaves its right half blank). Returns the column after the mark.
+    private mutating func markCut(row: Int, at x: Int, lastStart: Int?, end: Int, style: Style) -> Int {
+        var at = x
+        if at >= end {
+            guard let lastStart, lastStart >= 0 else { return x }
+            for c in lastStart..<x { cells[row * width + c] = Cell(text: " ", style: style) }
+            at = lastStart
+        }
+        guard at >= 0 && at < width else { return x }
+        cells[row * width + at] = Cell(text: glyphs.ellipsis, style: style)
+        return max(x, at + 1)
     }
 
     public mutating func fill(_ rect: Rect, style: Style = Style()) {

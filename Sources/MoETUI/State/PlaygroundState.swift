@@ -54,6 +54,8 @@ public final class PlaygroundState {
     public var followTail = true
     /// Chat scroll, in lines up from the bottom (0 = following the tail).
     public var chatScroll = 0
+    /// First inspector row shown when the experts do not all fit (the view clamps it).
+    public var inspectorScroll = 0
 
     public var sessionStatistics: RoutingStatistics
     public var replyStatistics: RoutingStatistics

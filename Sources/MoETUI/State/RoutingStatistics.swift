@@ -17,6 +17,12 @@ public struct RoutingStatistics: Sendable {
     /// Prefetch guesses per layer: FFN experts computed, and how many of them had been predicted.
     public private(set) var predictionTargets: [Int]
     public private(set) var predictionHits: [Int]
+    /// Routed slots per router expert, per layer ([layer][expert]); sized by the first record
+    /// of each layer (a dense layer's stays empty).
+    public private(set) var expertSlots: [[Int]]
+    /// Tokens each layer routed (a dense layer routes none): the denominator of the means, so a
+    /// dense layer does not read as an MoE layer that ran no expert.
+    public private(set) var routedTokens: [Int]
 
     public init(layers: Int, ffnExperts: Int) {
         self.ffnExperts = ffnExperts
@@ -26,6 +32,8 @@ public struct RoutingStatistics: Sendable {
         cache = Array(repeating: LayerCacheStatistics(), count: layers)
         predictionTargets = Array(repeating: 0, count: layers)
         predictionHits = Array(repeating: 0, count: layers)
+        expertSlots = Array(repeating: [], count: layers)
+        routedTokens = Array(repeating: 0, count: layers)
     }
 
     public static func kind(of expert: ExpertKind) -> Kind {
@@ -42,6 +50,11 @@ public struct RoutingStatistics: Sendable {
         tokens += 1
         for layer in token.layers where layer.layer < slots.count {
             for choice in layer.chosen { slots[layer.layer][Self.kind(of: choice.kind).rawValue] += 1 }
+            if layer.hasRouter { routedTokens[layer.layer] += 1 }
+            if expertSlots[layer.layer].count < layer.probabilities.count {
+                expertSlots[layer.layer] += Array(repeating: 0, count: layer.probabilities.count - expertSlots[layer.layer].count)
+            }
+            for choice in layer.chosen where choice.index < expertSlots[layer.layer].count { expertSlots[layer.layer][choice.index] += 1 }
             ffnComputed[layer.layer] += layer.ffnExpertsComputed
             vanillaFFN[layer.layer] += Self.vanillaFFN(layer, ffnExperts: ffnExperts)
             if let traffic = layer.cache { cache[layer.layer] = cache[layer.layer] + traffic }
@@ -59,10 +72,11 @@ public struct RoutingStatistics: Sendable {
     ///   vanilla = min(k used, FFN experts),   k used = slots chosen (dropped slots included).
     public static func vanillaFFN(_ layer: LayerRouting, ffnExperts: Int) -> Int { min(layer.chosen.count, ffnExperts) }
 
-    /// Mean vanilla FFN experts per token per layer; nil before any token.
+    /// Mean vanilla FFN experts per token per routed layer; nil before any token.
     public var meanVanillaFFN: Double? {
-        guard tokens > 0, !vanillaFFN.isEmpty else { return nil }
-        return Double(vanillaFFN.reduce(0, +)) / Double(tokens * vanillaFFN.count)
+        let routed = routedTokens.reduce(0, +)
+        guard routed > 0 else { return nil }
+        return Double(vanillaFFN.reduce(0, +)) / Double(routed)
     }
 
     /// Share of the vanilla FFN compute not run, in 0…1; nil before any token.
@@ -83,11 +97,22 @@ public struct RoutingStatistics: Sendable {
         return total > 0 ? Double(slots[layer][kind.rawValue]) / Double(total) : 0
     }
 
+    /// Each router expert's load relative to an even split of the layer's routed slots:
+    ///   load_i = slots_i / (Σ_j slots_j / E)     (1 = its fair share, 0 = never chosen)
+    /// Empty before the layer routed anything (and for a dense layer).
+    public func relativeLoad(layer: Int) -> [Double] {
+        let counts = expertSlots[layer]
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return [] }
+        let even = Double(total) / Double(counts.count)
+        return counts.map { Double($0) / even }
+    }
+
     public func meanFFN(layer: Int) -> Double { tokens > 0 ? Double(ffnComputed[layer]) / Double(tokens) : 0 }
 
-    /// Mean FFN experts per token per layer, over all layers.
+    /// Mean FFN experts per token per routed layer (dense layers, which route nothing, left out).
     public var meanFFN: Double {
-        guard tokens > 0, !ffnComputed.isEmpty else { return 0 }
-        return Double(ffnComputed.reduce(0, +)) / Double(tokens * ffnComputed.count)
+        let routed = routedTokens.reduce(0, +)
+        return routed > 0 ? Double(ffnComputed.reduce(0, +)) / Double(routed) : 0
     }
 }

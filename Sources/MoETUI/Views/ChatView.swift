@@ -81,7 +81,7 @@ public enum ChatView {
         guard area.width > 0 && area.height > 0 else { return }
         let all = lines(state, width: area.width)
         if all.isEmpty {
-            grid.put("Type a prompt below and press Enter. F1 for help.", row: area.y, column: area.x, style: Style(.muted))
+            grid.put("Type a prompt below and press Enter. F1 for help.", row: area.y, column: area.x, style: Style(.muted), limit: area.width)
             let legend = "Reply tint = FFN compute per token: cool (few experts) · warm · hot (all)."
             grid.put(legend, row: area.y + 1, column: area.x, style: Style(.muted), limit: area.width)
             return

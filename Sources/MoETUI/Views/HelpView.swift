@@ -7,16 +7,18 @@ public enum HelpView {
         case blank
     }
 
-    static var lines: [Line] {
+    static func lines(_ state: PlaygroundState) -> [Line] {
         KeyTable.helpLines.map { Line.entry($0.keys, $0.summary, keyWidth: 28) } + [.blank]
             + SlashCommand.usage.map { Line.entry($0.0, $0.1, keyWidth: 46) } + [.blank,
-            .note("Map glyphs: 0-9 a-z FFN expert · Z zero (discard) · C copy (skip) · K constant (replace) · S always on; dim = weight 0."),
+            .note("Map: " + RoutingMapView.legend(state.config) + (MapCell.usesSummary(state.config, width: RoutingMapView.columnWidth - 1)
+                  ? "; the count's colour: FFN compute (cool few, hot all); the inspector lists every expert."
+                  : "; FFN experts 0-9 a-z (then decimal ids); dim = weight 0.")),
             .note("Tokens: ⏎ newline, ␣ space, <0xNN> a raw byte (byte fallback)."),
         ]
     }
 
     public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
-        let all = lines
+        let all = lines(state)
         let area = rect.inner
         let maxScroll = max(0, all.count - area.height)
         state.helpScroll = max(0, min(state.helpScroll, maxScroll))

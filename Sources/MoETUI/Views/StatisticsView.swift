@@ -1,23 +1,53 @@
 import Foundation
 import MoEKit
 
-/// Per layer: share of routed slots per expert kind and FFN experts per token, for the whole
-/// session and for the last reply.
+/// Per layer: share of routed slots per expert kind (only the kinds the model has; none for a
+/// vanilla MoE, where every slot is an FFN), FFN experts per token for the session and the last
+/// reply, with an expert cache its hit rate and prefetch accuracy, then the busiest expert and a
+/// per-expert load strip (`LoadStrip`). Keeps the selected layer in view when not all fit.
 public enum StatisticsView {
+    /// The slot-share columns this model can fill: FFN and each zero-computation kind it has.
+    static func shareColumns(_ config: ModelConfig) -> [(kind: RoutingStatistics.Kind, name: String, color: Color)] {
+        guard config.hasZeroComputationExperts else { return [] }
+        let categories = config.expertCategories
+        var columns: [(kind: RoutingStatistics.Kind, name: String, color: Color)] = [(.ffn, "FFN", .ffn)]
+        if categories.contains(.zero) { columns.append((.zero, "Z", .zero)) }
+        if categories.contains(.copy) { columns.append((.copy, "C", .copy)) }
+        if categories.contains(.constant) { columns.append((.constant, "K", .constant)) }
+        return columns
+    }
+
     public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
-        grid.box(rect, title: "Layers · slot shares · FFN experts/token")
+        let config = state.config
+        let columns = shareColumns(config)
+        let rows = max(0, rect.inner.height - 1)
+        let first = RoutingMapView.firstLayer(state, rows: rows)
+        let shownLayers = min(config.numLayers - first, rows)
+        let range = shownLayers < config.numLayers ? " L\(first)–\(first + shownLayers - 1) of \(config.numLayers)" : ""
+        grid.box(rect, title: "Layers\(range) · " + (columns.isEmpty ? "" : "slot shares · ") + "FFN experts/token · load per expert")
         let area = rect.inner
         guard area.height >= 2 else { return }
         let session = state.sessionStatistics, reply = state.replyStatistics
         let cached = state.cacheDescription != nil
-        grid.put("layer   FFN    Z     C     K    ffn/tok  reply" + (cached ? "   hit  guess" : ""), row: area.y, column: area.x, style: Style(.muted), limit: area.width)
-        let layers = min(state.config.numLayers, area.height - 1)
-        for layer in 0..<layers {
-            let y = area.y + 1 + layer
+        let nameWidth = (0..<config.numExperts).map { config.kind(ofExpert: $0).description.count }.max() ?? 0
+        var header = "layer "
+        for column in columns { header += column.name.leftPadded(5) + " " }
+        header += "ffn/tok  reply" + (cached ? "   hit  guess" : "") + "  " + "busiest".padding(nameWidth + 5)
+        let stripX = area.x + DisplayWidth.of(header)
+        let stripWidth = area.x + area.width - stripX
+        let perCell = LoadStrip.perCell(experts: config.numExperts, width: stripWidth)
+        // The strip's key, as long as fits over it.
+        let even = grid.glyphs.sparkline[2]
+        let keys = perCell > 1 ? ["max of \(perCell)/cell, \(even) even", "\(perCell)/cell \(even) even", "\(even) even"] : ["\(even) = even share", "\(even) even"]
+        if stripWidth >= 4, let key = keys.first(where: { DisplayWidth.of($0) <= stripWidth }) { header += key }
+        grid.put(header, row: area.y, column: area.x, style: Style(.muted), limit: area.width)
+        for row in 0..<shownLayers {
+            let layer = first + row
+            let y = area.y + 1 + row
             var x = area.x
-            x += grid.put("L\(layer)".padding(6), row: y, column: x, style: Style(.muted))
-            for (kind, color) in [(RoutingStatistics.Kind.ffn, Color.ffn), (.zero, .zero), (.copy, .copy), (.constant, .constant)] {
-                x += grid.put(String(format: "%4.0f%% ", session.share(layer: layer, kind) * 100), row: y, column: x, style: Style(color))
+            x += grid.put("L\(layer)".padding(6), row: y, column: x, style: Style(.muted, bold: layer == state.selectedLayer))
+            for column in columns {
+                x += grid.put(String(format: "%4.0f%% ", session.share(layer: layer, column.kind) * 100), row: y, column: x, style: Style(column.color))
             }
             x += grid.put(String(format: "  %4.2f", session.meanFFN(layer: layer)), row: y, column: x, style: Style(bold: true))
             x += grid.put(reply.tokens > 0 ? String(format: "   %4.2f", reply.meanFFN(layer: layer)) : "      —", row: y, column: x)
@@ -26,10 +56,29 @@ public enum StatisticsView {
                 let traffic = session.cache[layer]
                 let hit = traffic.requests > 0 ? String(format: "  %3.0f%%", traffic.hitRate * 100) : "     —"
                 let guess = session.predictionAccuracy(layer: layer).map { String(format: "  %3.0f%%", $0 * 100) } ?? "     —"
-                grid.put(hit + guess, row: y, column: x, style: Style(.good), limit: max(0, area.x + area.width - x))
+                x += grid.put(hit + guess, row: y, column: x, style: Style(.good), limit: max(0, area.x + area.width - x))
+            }
+            let loads = session.relativeLoad(layer: layer)
+            guard !loads.isEmpty, x < stripX else {
+                if config.isDense(layer: layer) { grid.put("  dense: no router", row: y, column: x, style: Style(.muted), limit: max(0, area.x + area.width - x)) }
+                continue
+            }
+            // The busiest expert and its share of the layer's routed slots.
+            let busiest = loads.indices.max { loads[$0] < loads[$1] }!
+            let share = loads[busiest] / Double(loads.count)
+            grid.put("  " + config.kind(ofExpert: busiest).description.padding(nameWidth) + String(format: "%3.0f%%", share * 100),
+                     row: y, column: x, style: Style(ExpertGlyph.color(config.kind(ofExpert: busiest))), limit: max(0, stripX - x))
+            guard stripWidth >= 4 else { continue }
+            var cellX = stripX
+            for cell in LoadStrip(loads, width: stripWidth, glyphs: grid.glyphs).cells {
+                cellX += grid.put(cell.text, row: y, column: cellX, style: cell.style, limit: area.x + area.width - cellX)
             }
         }
     }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }
 
 /// Prompt and decode speed, a sparkline of per-token decode rates, and FFN compute against a
