@@ -10,7 +10,7 @@ public enum HelpView {
     static func lines(_ state: PlaygroundState) -> [Line] {
         KeyTable.helpLines.map { Line.entry($0.keys, $0.summary, keyWidth: 28) } + [.blank]
             + SlashCommand.usage.map { Line.entry($0.0, $0.1, keyWidth: 46) } + [.blank,
-            .note("Map: " + RoutingMapView.legend(state.config) + (MapCell.usesSummary(state.config, width: RoutingMapView.columnWidth - 1)
+            .note("Map glyphs: " + RoutingMapView.legend(state.config) + (MapCell.usesSummary(state.config, width: RoutingMapView.columnWidth - 1)
                   ? "; the count's colour: FFN compute (cool few, hot all); the inspector lists every expert."
                   : "; FFN experts 0-9 a-z (then decimal ids); dim = weight 0.")),
             .note("Tokens: ⏎ newline, ␣ space, <0xNN> a raw byte (byte fallback)."),

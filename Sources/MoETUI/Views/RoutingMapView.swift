@@ -1,7 +1,8 @@
 import MoEKit
 
 /// Layers × recent tokens. Each cell lists the chosen experts by glyph and colour (digits/letters
-/// FFN, Z zero, C copy, K constant); a zero-weight slot is dimmed. The selected cell is reversed.
+/// FFN, Z zero, C copy, K constant), or for fine-grained MoE sums them up (`MapCell`). The
+/// selected cell is reversed.
 public enum RoutingMapView {
     static let labelWidth = 5
     static let columnWidth = 4
@@ -38,10 +39,11 @@ public enum RoutingMapView {
     }
 
     /// Glyphs the map can show for this model only: Z/C/K where it has zero-computation experts,
-    /// S where it has shared experts or dense layers (always on).
+    /// S where it has shared experts or dense layers (always on). In summary cells the number
+    /// leads: how many FFN experts ran.
     static func legend(_ config: ModelConfig) -> String {
         let categories = config.expertCategories
-        var parts = ["F digit"]
+        var parts = [MapCell.usesSummary(config, width: columnWidth - 1) ? "N FFN experts run" : "F digit"]
         if categories.contains(.zero) { parts.append("Z zero") }
         if categories.contains(.copy) { parts.append("C copy") }
         if categories.contains(.constant) { parts.append("K constant") }
@@ -50,7 +52,14 @@ public enum RoutingMapView {
     }
 
     public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState) {
-        grid.box(rect, title: "Routing map · layers × tokens (\(legend(state.config)))", focused: state.focus == .map)
+        // The legend matters more than the axis names: those go first when the title is too long.
+        // Layers that do not fit are named in the title (the view follows the selected layer).
+        let rowsShown = max(0, rect.inner.height - 1), layers = state.config.numLayers
+        let top = firstLayer(state, rows: rowsShown)
+        let range = rowsShown < layers ? " · L\(top)–\(top + rowsShown - 1) of \(layers)" : ""
+        let titles = ["Routing map · layers × tokens", "Routing map", "Map"].map { "\($0)\(range) (\(legend(state.config)))" }
+        let title = titles.first { DisplayWidth.of($0) + 6 <= rect.width } ?? titles[titles.count - 1]
+        grid.box(rect, title: title, focused: state.focus == .map)
         let area = rect.inner
         guard area.height >= 2 else { return }
         if state.tokens.isEmpty {
@@ -64,8 +73,9 @@ public enum RoutingMapView {
         for offset in 0..<count {
             let index = first + offset
             let token = state.tokens[index]
-            let label = TokenLabel.short(token.text, width: columnWidth - 1)
+            let label = TokenLabel.short(token.text)
             let style = token.phase == "generated" ? Style(bold: index == state.selectedToken) : Style(.muted, bold: index == state.selectedToken)
+            // A longer token ends in the ellipsis (CellGrid.put marks the cut).
             grid.put(label, row: area.y, column: area.x + labelWidth + offset * columnWidth, style: style, limit: columnWidth - 1)
         }
         for row in 0..<min(rows, state.config.numLayers - firstLayer) {
@@ -78,10 +88,10 @@ public enum RoutingMapView {
                 let routing = state.tokens[index].layers[layer]
                 let selected = index == state.selectedToken && layer == state.selectedLayer
                 var x = area.x + labelWidth + offset * columnWidth
-                // Routed choices, then the always-on experts (a dense layer has only its FFN, S).
-                for choice in (routing.chosen + routing.shared).prefix(columnWidth - 1) {
-                    let style = Style(ExpertGlyph.color(choice.kind), bold: choice.weight >= 0.5, dim: choice.weight == 0, reverse: selected)
-                    x += grid.put(ExpertGlyph.glyph(choice.kind), row: y, column: x, style: style, limit: 1)
+                for piece in MapCell(routing, config: state.config, width: columnWidth - 1, ellipsis: grid.glyphs.ellipsis).pieces {
+                    var style = piece.style
+                    style.reverse = selected
+                    x += grid.put(piece.text, row: y, column: x, style: style)
                 }
                 if selected { grid.put(" ", row: y, column: x, style: Style(reverse: true), limit: 1) }
             }
@@ -96,4 +106,8 @@ extension String {
         while let last = text.last, set.contains(last) { text = text.dropLast() }
         return String(text)
     }
+}
+
+extension Set where Element == Character {
+    static let whitespacesAndNewlines: Set<Character> = [" ", "\n", "\t", "\r"]
 }
