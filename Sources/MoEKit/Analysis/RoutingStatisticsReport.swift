@@ -12,6 +12,7 @@ public struct RoutingStatisticsReport: Encodable, Sendable {
         public let file: String
         public let traces: Int
         public let usage: ExpertUsage
+        public init(file: String, traces: Int, usage: ExpertUsage) { self.file = file; self.traces = traces; self.usage = usage }
     }
 
     public let sources: [RoutingTrace.Source]

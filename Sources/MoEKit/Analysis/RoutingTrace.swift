@@ -80,3 +80,23 @@ public struct RoutingTrace: Sendable {
         return config
     }
 }
+
+extension RoutingTrace {
+    /// moepp's trace document (README, "Routing trace format"): what `moepp view` and
+    /// `moepp stats` read back, whatever the trace was imported from.
+    struct Document: Encodable {
+        let format = "moepp-trace"
+        let version = 1
+        let source: Source
+        let model: String
+        let experts: Int
+        let turns: [Turn]
+        let tokens: [TokenRouting]
+    }
+
+    public func documentData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(Document(source: source, model: model, experts: experts, turns: turns, tokens: tokens))
+    }
+}

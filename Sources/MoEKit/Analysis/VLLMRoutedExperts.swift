@@ -51,7 +51,7 @@ public enum VLLMRoutedExperts {
         for (t, layers) in routed.ids.enumerated() {
             for (l, slots) in layers.enumerated() {
                 for id in slots where id < -1 || (experts.map { id >= $0 } ?? false) {
-                    throw json.fail("token \(t), layer \(l): expert id \(id) outside 0…\((experts ?? 0) - 1)")
+                    throw json.fail("token \(t), layer \(l): expert id \(id) " + (experts.map { "outside 0…\($0 - 1)" } ?? "is negative"))
                 }
             }
         }
