@@ -49,6 +49,7 @@ public final class PlaygroundController {
             default: return .none
             }
         }
+        if state.statisticsScreen != nil { return handleStatisticsScreen(key) }
         if case .click(let row, let column) = key { return click(row: row, column: column) }
         if key == .resize { return .redraw }
         switch state.focus {
@@ -155,6 +156,7 @@ public final class PlaygroundController {
             if !state.tokens.isEmpty { state.selectedToken = state.tokens.count - 1 }
         case .redraw: return .redraw
         case .clear: return run(.clear)
+        case .statistics: openStatistics()
         }
         return .redraw
     }
@@ -265,6 +267,7 @@ public final class PlaygroundController {
             return .resetConversation
         case .export(let path, let replace): return .export(path, replace: replace)
         case .help: state.showHelp = true
+        case .statistics: openStatistics()
         case .quit: return .quit
         }
         return .redraw

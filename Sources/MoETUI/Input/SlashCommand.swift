@@ -2,7 +2,7 @@
 public enum SlashCommand: Equatable, Sendable {
     case zero(Bool), copy(Bool), constant(Bool), residual(Bool), expert(Int, Bool), adaptive(Double?)
     case topK(Int?), temperature(Float), topP(Float), seed(UInt64), maxTokens(Int)
-    case clear, export(String, replace: Bool), help, quit
+    case clear, export(String, replace: Bool), help, quit, statistics
 
     public static let usage: [(String, String)] = [
         ("/zero on|off, /copy on|off, /constant on|off", "enable or disable a zero-computation expert kind"),
@@ -15,6 +15,7 @@ public enum SlashCommand: Equatable, Sendable {
         ("/clear", "forget the conversation"),
         ("/export FILE.json", "write the session's routing trace (a new file)"),
         ("/export! FILE.json", "… replacing an existing file"),
+        ("/stats", "routing statistics: usage heat map, co-activation, top tokens (F12)"),
         ("/help, /quit", "this screen; leave"),
     ]
 
@@ -71,6 +72,7 @@ public enum SlashCommand: Equatable, Sendable {
             guard argument != nil else { return .failure(.init("\(name): expected a file name")) }
             return .success(.export(words.dropFirst().joined(separator: " "), replace: name == "/export!"))
         case "/help": return .success(.help)
+        case "/stats", "/statistics": return .success(.statistics)
         case "/quit", "/q", "/exit": return .success(.quit)
         default: return .failure(.init("unknown command \(name) (try /help)"))
         }

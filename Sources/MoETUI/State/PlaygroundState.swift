@@ -23,6 +23,11 @@ public final class PlaygroundState {
     public var focus: Focus = .input
     public var input = LineEditor()
     public var showHelp = false
+    /// The statistics screen, while open (F12, `/stats`).
+    public var statisticsScreen: RoutingStatisticsScreenState?
+    /// Where the tokens came from, and whether they are a trace opened by `moepp view` (no model).
+    public var traceSource = RoutingTrace.Source.moepp
+    public var readOnly = false
     public var status: (text: String, isError: Bool)?
     public var generating = false
     public var stopRequested = false

@@ -18,6 +18,7 @@ public enum InspectorView {
         let shown = token.text.replacingOccurrences(of: "\n", with: "⏎")
         grid.put("token \"\(shown)\" · position \(token.position) · \(token.phase) · layer \(layer.layer) · \(layer.ffnExpertsComputed) FFN computed",
                  row: area.y, column: area.x, style: Style(bold: true), limit: area.width)
+        if layer.probabilities.isEmpty && layer.shared.isEmpty { return drawChoicesOnly(into: &grid, area, layer, state) }
         let chosen = Dictionary(layer.chosen.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
         let barWidth = max(6, area.width - 42)
         let experts = layer.probabilities.count
