@@ -18,17 +18,18 @@ struct StatisticsScreenTests {
         let grid = Screen.render(state, width: width, height: height, glyphs: .unicode)
         let text = grid.text
         #expect(text.contains("Routing statistics · fixture · this session · \(state.tokens.count) tokens"))
-        #expect(text.contains("Expert usage: share of tokens choosing each expert · uniform top-2 of \(state.config.numExperts)"))
+        #expect(text.contains(String(format: "Usage: share of tokens choosing each expert (uniform %.1f%%)", 200.0 / Double(state.config.numExperts))))
         // One heat row per layer with a shade per expert, and the layer's predictability of the next.
         let usage = ExpertUsage(RoutingStatisticsScreenState.trace(state))
         for layer in 0..<state.config.numLayers {
             let row = text.split(separator: "\n").first { $0.hasPrefix("│L\(layer) ") }
             #expect(row != nil, "layer \(layer) row")
             let never = (0..<state.config.numExperts).filter { usage.counts[layer][$0] == 0 }.count
-            #expect(row.map { $0.filter { $0 == "·" }.count } == never, "layer \(layer): '·' marks exactly the experts never chosen")
+            let cell = max(1, min(3, (width - 2 - RoutingStatisticsScreen.labelWidth - RoutingStatisticsScreen.predictabilityWidth) / state.config.numExperts))
+            #expect(row.map { $0.filter { $0 == "·" }.count } == never * max(1, cell - 1), "layer \(layer): '·' marks exactly the experts never chosen")
             if layer + 1 < state.config.numLayers { #expect(row?.contains("→L\(layer + 1)") == true) }
         }
-        for line in ["layer 0 · ffn0", "chosen by \(usage.counts[0][0]) of \(state.tokens.count) tokens", "fires with:", "top tokens:", "L0 → L1: this layer's top-1 predicts"] {
+        for line in ["Co-activation at layer 0: tokens choosing both", "layer 0 · ffn0", "chosen by \(usage.counts[0][0]) of \(state.tokens.count) tokens", "fires with:", "top tokens:", "L0 → L1: this layer's top-1 predicts"] {
             #expect(text.contains(line), "\(line) on screen:\n\(text)")
         }
         // The key bar still shows (F12 fits in it from 140 columns; /stats and help say it at any width), and Esc closes the screen.
@@ -86,7 +87,7 @@ struct StatisticsScreenTests {
         let text = Screen.render(state, width: 140, height: 45, glyphs: .unicode).text
         let chosen = trace.tokens[5].layers[1].chosen.map { "ffn\($0.index)" }.joined(separator: ", ")
         #expect(text.contains("chosen: \(chosen)"), "\(text)")
-        #expect(text.contains("records the chosen expert ids only"))
+        #expect(text.contains("vllm trace: chosen expert ids only"))
         #expect(text.contains("Routing map"))
         #expect(TraceViewer.refusal(.function(2), state) == "read-only trace: toggles need a model (moepp chat)")
         state.input.insert("h")

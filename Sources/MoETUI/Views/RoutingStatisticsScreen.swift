@@ -18,14 +18,14 @@ public enum RoutingStatisticsScreen {
         let usage = accumulated ? (screen.accumulated?.usage ?? ExpertUsage(layers: 0, experts: 0)) : ExpertUsage(trace)
         let tokens = accumulated ? usage.totalTokens : trace.tokens.count
         let scopeName = accumulated ? "accumulated on disk (\(screen.accumulated?.traces.count ?? 0) traces)" : state.traceSource == .moepp && !state.readOnly ? "this session" : "this trace"
-        grid.box(rect, title: "Routing statistics · \(state.modelName) · \(scopeName) · \(tokens) tokens · Tab: session/accumulated · arrows: layer/expert · Esc closes", focused: true)
+        grid.box(rect, title: "Routing statistics · \(state.modelName) · \(scopeName) · \(tokens) tokens · Tab scope · arrows select · Esc", focused: true)
         let area = rect.inner
         guard area.height >= 10, area.width >= 40 else { return }
         let experts = max(usage.experts, state.config.numExperts), layers = max(usage.layers, state.config.numLayers)
         let k = state.config.topK
         let shades = grid.glyphs.isUnicode ? ["·", "░", "▒", "▓", "█"] : [".", "-", "+", "*", "#"]
         let top = usage.maximumShare
-        grid.put(String(format: "Expert usage: share of tokens choosing each expert · uniform top-%d of %d: %.1f%% · %@ never, %@ up to %.1f%%", k, experts,
+        grid.put(String(format: "Usage: share of tokens choosing each expert (uniform %.1f%%) · %@ never · %@ up to %.1f%%",
                         Double(k) / Double(max(1, experts)) * 100, shades[0], shades[1...].joined(), top * 100),
                  row: area.y, column: area.x, style: Style(.muted), limit: area.width)
         if accumulated && screen.accumulated == nil {
@@ -33,42 +33,71 @@ public enum RoutingStatisticsScreen {
                      row: area.y + 2, column: area.x, style: Style(screen.accumulatedProblem == nil ? .muted : .error), limit: area.width)
             return
         }
-        // Columns: the window of experts that fits, following the selection.
-        let columns = max(1, area.width - labelWidth - predictabilityWidth)
+        // Columns: few experts get wider cells; many get one column each, in a window that
+        // follows the selection.
+        let room = max(1, area.width - labelWidth - predictabilityWidth)
+        let cell = max(1, min(3, room / max(1, experts)))
+        let columns = room / cell
         let firstExpert = experts <= columns ? 0 : max(0, min(experts - columns, screen.expert - columns / 2))
         let shownExperts = min(columns, experts - firstExpert)
-        let heatRows = max(1, area.height - 2 - detailHeight)
+        let mapWidth = shownExperts * cell
+        let heatRows = max(1, min(layers, area.height - 2 - detailHeight))
         let firstLayer = layers <= heatRows ? 0 : max(0, min(layers - heatRows, screen.layer - heatRows / 2))
-        // Header: every tenth expert number (kind glyphs for zero-computation experts), and where the window is.
-        var header = Array(repeating: Character(" "), count: shownExperts)
-        for offset in 0..<shownExperts {
-            let e = firstExpert + offset
-            let kind = state.config.kind(ofExpert: min(e, state.config.numExperts - 1))
-            if !kind.isFFN, e < state.config.numExperts { header[offset] = Character(ExpertGlyph.glyph(kind)) }
-            else if e % 10 == 0 { for (i, c) in String(e).enumerated() where offset + i < shownExperts && header[offset + i] == " " { header[offset + i] = c } }
-        }
-        grid.put(String(header), row: area.y + 1, column: area.x + labelWidth, style: Style(.muted))
+        grid.put(header(state, firstExpert: firstExpert, shown: shownExperts, cell: cell), row: area.y + 1, column: area.x + labelWidth, style: Style(.muted))
         let window = experts > columns ? "\(firstExpert)…\(firstExpert + shownExperts - 1) of \(experts)" : "next layer"
-        grid.put(window, row: area.y + 1, column: area.x + labelWidth + shownExperts + 1, style: Style(.muted), limit: predictabilityWidth - 1)
+        grid.put(window, row: area.y + 1, column: area.x + labelWidth + mapWidth + 1, style: Style(.muted), limit: predictabilityWidth - 1)
         let predictability = NextLayerPredictability(trace).pairs
+        func level(_ fraction: Double) -> (String, Color) {
+            let level = fraction <= 0 ? 0 : max(1, min(4, Int((fraction * 4).rounded(.up))))
+            return (String(repeating: shades[level], count: max(1, cell - 1)) + (cell > 1 ? " " : ""), level == 0 ? .muted : level <= 2 ? .cool : level == 3 ? .warm : .hot)
+        }
         for row in 0..<min(heatRows, layers - firstLayer) {
             let l = firstLayer + row, y = area.y + 2 + row
             grid.put("L\(l)", row: y, column: area.x, style: Style(.muted, bold: l == screen.layer))
             guard l < usage.layers else { continue }
             for offset in 0..<shownExperts {
                 let e = firstExpert + offset
-                let share = e < usage.experts ? usage.share(layer: l, expert: e) : 0
-                let level = share == 0 || top == 0 ? 0 : max(1, min(4, Int((share / top * 4).rounded(.up))))
-                let color: Color = level == 0 ? .muted : level <= 2 ? .cool : level == 3 ? .warm : .hot
-                grid.put(shades[level], row: y, column: area.x + labelWidth + offset, style: Style(color, reverse: l == screen.layer && e == screen.expert))
+                let (glyph, color) = level(e < usage.experts && top > 0 ? usage.share(layer: l, expert: e) / top : 0)
+                grid.put(glyph, row: y, column: area.x + labelWidth + offset * cell, style: Style(color, reverse: l == screen.layer && e == screen.expert))
             }
             if !accumulated, l < predictability.count, predictability[l].tokens > 0 {
                 grid.put(String(format: "→L%d %3.0f%%", l + 1, predictability[l].predictability * 100), row: y,
-                         column: area.x + labelWidth + shownExperts + 1, style: Style(.good), limit: predictabilityWidth - 1)
+                         column: area.x + labelWidth + mapWidth + 1, style: Style(.good), limit: predictabilityWidth - 1)
+            }
+        }
+        // With room to spare (few experts), the selected layer's co-activation matrix under the map.
+        let matrixTop = area.y + 3 + heatRows
+        if !accumulated, experts <= columns, matrixTop + 1 + experts <= area.y + area.height - detailHeight {
+            let matrix = CoActivation(trace, layer: screen.layer)
+            let most = Double(matrix.maximumPair)
+            grid.put("Co-activation at layer \(screen.layer): tokens choosing both (shade relative to the commonest pair, \(Int(most)) tokens)",
+                     row: matrixTop, column: area.x, style: Style(.muted), limit: area.width)
+            for i in 0..<min(experts, matrix.together.count) {
+                let y = matrixTop + 1 + i
+                let kind = state.config.kind(ofExpert: min(i, state.config.numExperts - 1))
+                grid.put((kind.isFFN ? "" : ExpertGlyph.glyph(kind)) + "\(i)", row: y, column: area.x, style: Style(.muted, bold: i == screen.expert))
+                for j in 0..<min(experts, matrix.together.count) {
+                    let (glyph, color) = i == j ? (String(repeating: grid.glyphs.isUnicode ? "╲" : "\\", count: max(1, cell - 1)) + (cell > 1 ? " " : ""), Color.muted)
+                        : level(most > 0 ? Double(matrix.together[i][j]) / most : 0)
+                    grid.put(glyph, row: y, column: area.x + labelWidth + j * cell, style: Style(color, reverse: i == screen.expert && j == screen.expert))
+                }
             }
         }
         drawDetail(into: &grid, Rect(x: area.x, y: area.y + area.height - detailHeight, width: area.width, height: detailHeight),
                    state, screen, trace: trace, usage: usage, predictability: predictability)
+    }
+
+    /// Expert numbers over the columns (every one with wide cells, else every tenth), kind glyphs
+    /// for zero-computation experts.
+    static func header(_ state: PlaygroundState, firstExpert: Int, shown: Int, cell: Int) -> String {
+        var header = Array(repeating: Character(" "), count: shown * cell)
+        for offset in 0..<shown {
+            let e = firstExpert + offset
+            let label = e < state.config.numExperts && !state.config.kind(ofExpert: e).isFFN ? ExpertGlyph.glyph(state.config.kind(ofExpert: e))
+                : cell >= 3 || e % 10 == 0 ? String(e) : ""
+            for (i, c) in label.enumerated() where offset * cell + i < header.count && (header[offset * cell + i] == " " || i == 0) { header[offset * cell + i] = c }
+        }
+        return String(header)
     }
 
     /// The selected layer × expert: usage, partners, top tokens, predictability into the next layer.
