@@ -1,16 +1,9 @@
 /// A trace that cannot be read: one line naming the file and where in it (a JSON path, a token
-/// position, a byte count).
-public struct TraceError: Error, CustomStringConvertible, Equatable {
-    public let file: String
-    public let detail: String
+/// position, a byte count). Traces are files the engine reads as it reads checkpoints, so they
+/// fail the same way.
+public typealias TraceError = CheckpointError
 
-    public init(file: String, _ detail: String) {
-        self.file = file
-        self.detail = detail
-    }
-
-    public var description: String { "\(file): \(detail)" }
-
+extension CheckpointError {
     /// A Codable failure as "at tokens[3].layers[1].chosen: …", one line.
     static func decoding(_ error: Error, file: String) -> TraceError {
         func path(_ keys: [CodingKey]) -> String {
