@@ -27,6 +27,9 @@ struct TraceImportTests {
         #expect(backChoice["routed_experts"] as? [[[Int]]] == choice["routed_experts"] as? [[[Int]]])
         #expect(backChoice["token_ids"] as? [Int] == choice["token_ids"] as? [Int])
         try Self.ourFormatRoundTrips(trace)
+        // A null prompt array (a request without prompt routing) is absent, not an error.
+        let generatedOnly = try TraceReader.read(Data("{\"prompt_routed_experts\": null, \"choices\": [{\"routed_experts\": [[[0, 1]]]}]}".utf8), file: "n.json")
+        #expect(generatedOnly.tokens.map(\.phase) == ["generated"])
     }
 
     @Test("SGLang: base64 int32 ids shaped by meta_info and the layer count, back to the same string")
