@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench bench-7b bench-families compare cache-bench ui-overhead hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b bench-families compare cache-bench ui-overhead trace-samples hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -101,6 +101,14 @@ sentencepiece-fixtures:
 
 # Block-format fixtures (Q8_0, Q4_0, Q4_K, Q6_K) from gguf-py, ggml's Python port: quantised rows and
 # their dequantisation, which QuantizationTests hold our reference code to bit for bit.
+# Routing-trace samples for the import tests: vLLM's and SGLang's routed-expert responses written to
+# their documented shapes (stdlib Python), and Scripts/hf_router_logits_trace.py on the tiny HF Mixtral.
+trace-samples:
+	python3 Tests/MoEKitTests/Fixtures/make_routed_expert_samples.py Tests/MoEKitTests/Fixtures/traces
+	python3 -m pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+	python3 -m pip install -q transformers==4.57.1
+	python3 Scripts/hf_router_logits_trace.py Tests/MoEKitTests/Fixtures/hf-mixtral Tests/MoEKitTests/Fixtures/traces/hf-mixtral-router-logits.json --tokens 3,17,42,5,9,60 --generate 4
+
 quant-fixtures:
 	python3 -m pip install -q gguf==0.19.0
 	python3 Tests/MoEKitTests/Fixtures/make_quant_fixtures.py

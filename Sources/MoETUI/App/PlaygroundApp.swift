@@ -56,7 +56,8 @@ public final class PlaygroundApp {
         try loop()
         // `loop` ended the reply in flight; its last events go into the save too.
         for output in worker.drain() { if case .event(let event) = output { state.apply(event) } }
-        return autosave()
+        let lines = [autosave(), RoutingStatisticsScreenState.recordSession(state)].compactMap { $0 }
+        return lines.isEmpty ? nil : lines.joined(separator: "; ")
     }
 
     /// Saves the session; the outcome as a line for the user (nil: nothing to save).

@@ -64,6 +64,7 @@ public final class PlaygroundController {
             }
         }
         if state.ab.visible, let effect = handleABScreen(key) { return effect }
+        if state.statisticsScreen != nil { return handleStatisticsScreen(key) }
         if case .click(let row, let column) = key { return click(row: row, column: column) }
         if key == .resize { return .redraw }
         switch state.focus {
@@ -176,6 +177,7 @@ public final class PlaygroundController {
             if !state.tokens.isEmpty { state.selectedToken = state.tokens.count - 1 }
         case .redraw: return .redraw
         case .clear: return run(.clear)
+        case .statistics: openStatistics()
         }
         return .redraw
     }
@@ -296,6 +298,7 @@ public final class PlaygroundController {
             return .switchModel(path)
         case .ab(let changes): return startABReplay(changes)
         case .help: state.showHelp = true; state.helpScroll = 0
+        case .statistics: openStatistics()
         case .quit: return .quit
         }
         return .redraw

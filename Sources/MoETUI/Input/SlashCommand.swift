@@ -5,7 +5,7 @@ import MoEKit
 public enum SlashCommand: Equatable, Sendable {
     case zero(Bool), copy(Bool), constant(Bool), residual(Bool), expert(Int, Bool), adaptive(Double?)
     case topK(Int?), temperature(Float), topP(Float), seed(UInt64), maxTokens(Int)
-    case clear, retry, save(String, replace: Bool), load(String), model(String), help, quit
+    case clear, retry, save(String, replace: Bool), load(String), model(String), help, quit, statistics
     /// `/ab SETTING`: replay the last prompt under the live toggles (A) and SETTING (B); nil: show the last A/B again.
     case ab([SettingChange]?)
 
@@ -24,6 +24,7 @@ public enum SlashCommand: Equatable, Sendable {
         ("/load FILE.json", "restore a saved session (and its model)"),
         ("/model DIR", "switch model; on an error the current one stays"),
         ("/ab SETTING (e.g. /ab zero=off), /ab", "A/B: last prompt, live toggles vs SETTING, greedy"),
+        ("/stats", "routing statistics: usage heat map, co-activation, top tokens (F12)"),
         ("/help, /quit", "this screen; leave"),
     ]
 
@@ -90,6 +91,7 @@ public enum SlashCommand: Equatable, Sendable {
             guard argument != nil else { return .success(.ab(nil)) }
             do { return .success(.ab(try SettingChange.parseList(words.dropFirst().joined(separator: " ")))) } catch { return .failure(.init("/ab: \(error)")) }
         case "/help": return .success(.help)
+        case "/stats", "/statistics": return .success(.statistics)
         case "/quit", "/q", "/exit": return .success(.quit)
         default: return .failure(.init("unknown command \(name) (try /help)"))
         }

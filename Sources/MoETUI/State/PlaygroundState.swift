@@ -33,6 +33,11 @@ public final class PlaygroundState {
     public var showHelp = false
     /// Help lines scrolled past (the overlay clamps it).
     public var helpScroll = 0
+    /// The statistics screen, while open (F12, `/stats`).
+    public var statisticsScreen: RoutingStatisticsScreenState?
+    /// Where the tokens came from, and whether they are a trace opened by `moepp view` (no model).
+    public var traceSource = RoutingTrace.Source.moepp
+    public var readOnly = false
     public var status: (text: String, isError: Bool)?
     public var generating = false
     public var stopRequested = false

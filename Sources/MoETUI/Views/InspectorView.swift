@@ -43,6 +43,8 @@ public enum InspectorView {
         let shown = token.text.replacingOccurrences(of: "\n", with: "⏎")
         grid.put("token \"\(shown)\" · position \(token.position) · \(token.phase) · layer \(layer.layer) · \(layer.ffnExpertsComputed) FFN computed",
                  row: area.y, column: area.x, style: Style(bold: true), limit: area.width)
+        // A trace imported from another engine may carry only the chosen ids (no probabilities).
+        if layer.probabilities.isEmpty && layer.shared.isEmpty { return drawChoicesOnly(into: &grid, area, layer, state) }
         let footer = area.y + area.height - 1
         drawFooter(into: &grid, row: footer, area: area, layer, config)
         let offloadLine = Self.offloadSummary(layer, config, unicode: grid.glyphs.isUnicode)

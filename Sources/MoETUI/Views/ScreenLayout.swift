@@ -63,6 +63,7 @@ public enum Screen {
         StatisticsView.draw(into: &grid, layout.statistics, state)
         ThroughputView.draw(into: &grid, layout.throughput, state)
         StatusBarView.draw(into: &grid, row: layout.statusRow, keyBarRow: layout.keyBarRow, state)
+        if let screen = state.statisticsScreen { RoutingStatisticsScreen.draw(into: &grid, Rect(x: 0, y: 0, width: width, height: height - 2), state, screen) }
         if state.showHelp { HelpView.draw(into: &grid, Rect(x: 4, y: 2, width: width - 8, height: height - 5), state) }
         return grid
     }
