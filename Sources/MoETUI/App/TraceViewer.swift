@@ -55,7 +55,7 @@ public enum TraceViewer {
             guard line.hasPrefix("/") else { return line.isEmpty ? nil : "read-only trace: no model to send a prompt to" }
             if case .success(let command) = SlashCommand.parse(line) {
                 switch command {
-                case .export, .help, .quit, .statistics: return nil
+                case .save, .help, .quit, .statistics: return nil
                 default: return "read-only trace: \(line.split(separator: " ").first ?? "") needs a model"
                 }
             }

@@ -28,8 +28,9 @@ public final class TraceViewerApp {
                     switch controller.handle(key) {
                     case .quit: return
                     case .redraw: dirty = true; if key == .resize || key == .control("l") { clearNext = true }
-                    case .export(let path, let replace): TraceExport.run(state, to: path, replace: replace); dirty = true
-                    case .startGeneration, .stopGeneration, .resetConversation: state.say("read-only trace: no model", error: true); dirty = true
+                    case .save(let path, let replace): TraceExport.run(state, to: path, replace: replace); dirty = true
+                    case .startGeneration, .stopGeneration, .resetConversation, .abReplay, .load, .switchModel, .retry:
+                        state.say("read-only trace: no model", error: true); dirty = true
                     case .none: break
                     }
                 }

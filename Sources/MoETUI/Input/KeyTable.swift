@@ -37,7 +37,7 @@ public enum KeyTable {
         KeyBinding(keys: [.end], action: .followTail, summary: "follow the newest token (chat and map)", barLabel: nil),
         KeyBinding(keys: [.control("l")], action: .redraw, summary: "redraw the screen", barLabel: nil),
         KeyBinding(keys: [.control("r")], action: .clear, summary: "clear the conversation (/clear)", barLabel: nil),
-        KeyBinding(keys: [.function(12)], action: .statistics, summary: "routing statistics: usage heat map, co-activation, top tokens (/stats)", barLabel: "Stats"),
+        KeyBinding(keys: [.function(12)], action: .statistics, summary: "routing statistics screen (/stats)", barLabel: "Stats"),
     ]
 
     public static func action(for key: Key) -> Action? {
