@@ -12,17 +12,22 @@ struct SynthesizeCommand: ParsableCommand {
     enum Preset: String, ExpressibleByArgument, CaseIterable {
         /// The official MoE++ 7B: 25 `.bin` shards + index, bf16 with an f32 router, SentencePiece.
         case moepp7b = "moepp-7b"
+        /// Mixtral-style models for the llama.cpp comparison (147 M, vocab 512; 1.13 B, vocab 32 000).
+        case mixtral145m = "mixtral-145m"
+        case mixtral1b = "mixtral-1b"
     }
 
     @Option(help: "Which release to imitate: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).") var preset: Preset = .moepp7b
     @Option(help: "Shard files: bin (torch.save zip, as the release) or safetensors.") var format = "bin"
     @Option(help: "Layers (default: the release's).") var layers: Int?
+    @Option(help: "Weight format of the Mixtral presets: F32, F16 or BF16 (the MoE++ 7B is bf16 with an f32 router).") var dtype = "BF16"
     @Option(help: "Random seed.") var seed: UInt64 = 7
     @Option(help: "Output directory (must not exist or be empty).") var output: String
 
     func validate() throws {
         guard SyntheticCheckpoint.FileFormat(rawValue: format) != nil else { throw ValidationError("--format: expected bin or safetensors") }
         if let layers, layers < 1 || layers > 1024 { throw ValidationError("--layers: expected 1…1024") }
+        guard let format = WeightFormat(rawValue: dtype.uppercased()), format.elementsPerBlock == 1 else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
     }
 
     func run() throws {
@@ -32,6 +37,8 @@ struct SynthesizeCommand: ParsableCommand {
         var synthetic: SyntheticCheckpoint
         switch preset {
         case .moepp7b: synthetic = .moeppRelease7B()
+        case .mixtral145m: synthetic = .mixtralBenchmark(.small, weightFormat: WeightFormat(rawValue: dtype.uppercased())!)
+        case .mixtral1b: synthetic = .mixtralBenchmark(.large, weightFormat: WeightFormat(rawValue: dtype.uppercased())!)
         }
         if let layers { synthetic.config.numLayers = layers }
         let start = Date()
