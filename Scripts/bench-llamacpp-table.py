@@ -30,7 +30,9 @@ def spread(values):
 
 
 def ratio(moepp, llama):
-    rounds = [a / b for a, b in zip(moepp, llama) if not math.isnan(a) and not math.isnan(b) and b > 0]
+    """moepp and llama map round → tok/s; rounds where either failed are left out."""
+    rounds = [moepp[r] / llama[r] for r in moepp.keys() & llama.keys()
+              if not math.isnan(moepp[r]) and not math.isnan(llama[r]) and llama[r] > 0]
     if not rounds:
         return "—"
     return f"{statistics.median(rounds):.2f}× ({min(rounds):.2f}–{max(rounds):.2f})"
@@ -64,22 +66,22 @@ def main(path):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     bf16_decode = {}
     for (model, fmt, threads), engines in runs.items():
-        moepp = sorted(engines.get("moepp", []))
-        llama = sorted(engines.get("llama.cpp", []))
-        megabytes = statistics.median([r[3] for r in moepp]) if moepp else math.nan
-        moepp_prompt, moepp_decode = [r[1] for r in moepp], [r[2] for r in moepp]
-        llama_prompt, llama_decode = [r[1] for r in llama], [r[2] for r in llama]
+        moepp, llama = engines.get("moepp", []), engines.get("llama.cpp", [])
+        counted = [r[3] for r in moepp if not math.isnan(r[3])]
+        megabytes = statistics.median(counted) if counted else math.nan
+        moepp_prompt, moepp_decode = {r[0]: r[1] for r in moepp}, {r[0]: r[2] for r in moepp}
+        llama_prompt, llama_decode = {r[0]: r[1] for r in llama}, {r[0]: r[2] for r in llama}
         if fmt == "bf16" and threads == 2 and moepp_decode:
             bf16_decode[model] = moepp_decode
-        print(f"| {model} | {fmt} | {threads} | {megabytes:.1f} | {spread(moepp_prompt)} | {spread(llama_prompt)} | "
-              f"{ratio(moepp_prompt, llama_prompt)} | {spread(moepp_decode)} | {spread(llama_decode)} | "
-              f"{ratio(moepp_decode, llama_decode)} | {fraction(moepp_decode, megabytes, best)} | "
-              f"{fraction(llama_decode, megabytes, best)} |")
+        print(f"| {model} | {fmt} | {threads} | {megabytes:.1f} | {spread(moepp_prompt.values())} | {spread(llama_prompt.values())} | "
+              f"{ratio(moepp_prompt, llama_prompt)} | {spread(moepp_decode.values())} | {spread(llama_decode.values())} | "
+              f"{ratio(moepp_decode, llama_decode)} | {fraction(moepp_decode.values(), megabytes, best)} | "
+              f"{fraction(llama_decode.values(), megabytes, best)} |")
     print()
-    print("moepp decode at 2 threads, quantised ÷ bf16 (per-round ratios; the formats ran in the same rounds for the 7B only):")
+    print("moepp decode at 2 threads, quantised ÷ bf16 (per-round ratios; a model's formats alternate within each round):")
     for (model, fmt, threads), engines in runs.items():
         if threads == 2 and fmt in ("q8_0", "q4_k") and model in bf16_decode:
-            print(f"  {model} {fmt}: {ratio([r[2] for r in sorted(engines['moepp'])], bf16_decode[model])}")
+            print(f"  {model} {fmt}: {ratio({r[0]: r[2] for r in engines['moepp']}, bf16_decode[model])}")
 
 
 if __name__ == "__main__":

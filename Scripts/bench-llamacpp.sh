@@ -3,14 +3,13 @@
 # only: built from the source vendored in the PyPI llama-cpp-python sdist into $PEER (ignored by
 # git), never linked into moepp.
 #   1. builds llama.cpp once (Scripts/build-llamacpp.sh);
-#   2. writes, once, two synthetic Mixtral-style checkpoints (`moepp synthesize --preset
-#      mixtral-145m|mixtral-1b`, bf16 safetensors + SentencePiece) and turns each into GGUF files:
-#      f32, f16, bf16, Q8_0 by llama.cpp's own convert_hf_to_gguf.py, Q4_K by `moepp quantize`;
-#      the MoE++ 7B synthetic (Scripts/bench-7b.sh writes it) to Q8_0 and Q4_K by `moepp quantize`;
-#   3. runs `moepp bench` and `llama-bench` on each file alternately (A B A B …, ROUNDS rounds),
-#      at 1 thread (both pinned to core 0 by taskset) and 2 threads; prompt = 128 tokens,
-#      decode = 32 tokens; the 7B MoE++ runs in moepp alone (llama.cpp has no MoE++), its three
-#      formats round-robin;
+#   2. writes the GGUF files once (Scripts/make-bench-models.sh): synthetic Mixtral-style 147 M
+#      and 1.13 B at f32/f16/bf16/Q8_0 by llama.cpp's own converter, Q4_K by `moepp quantize`;
+#      the MoE++ 7B synthetic at Q8_0 and Q4_K by `moepp quantize`;
+#   3. runs `moepp bench` and `llama-bench` on each file alternately (A B A B …, ROUNDS rounds,
+#      every format of a model in each round), at 1 thread (both pinned to core 0 by taskset)
+#      and 2 threads; prompt = 128 tokens, decode = 32 tokens; the 7B MoE++ runs in moepp alone
+#      (llama.cpp has no MoE++), 2 threads, its three formats round-robin;
 #   4. prints the tables (Scripts/bench-llamacpp-table.py): medians, min–max, ratios, and each
 #      row's fraction of the memory roofline at the best bandwidth sampled between the runs.
 # Usage: Scripts/bench-llamacpp.sh      env: ROUNDS (5), QUICK=1 (1 round, 145 M at f32 and Q8_0
@@ -33,12 +32,8 @@ src=$(bash Scripts/build-llamacpp.sh "$PEER" | tail -1)
 llama_bench=$src/build/bin/llama-bench
 
 bash Scripts/make-bench-models.sh "$src" "$MODELS" "$([ "$QUICK" = 1 ] && echo quick || echo all)" "$MOEPP_7B_DIR" "${SKIP_7B:-0}"
-if [ "$QUICK" = 1 ]; then
-  mixtral_runs=("mixtral-145m f32" "mixtral-145m q8_0")
-else
-  mixtral_runs=()
-  for m in mixtral-145m mixtral-1b; do for t in f32 f16 bf16 q8_0 q4_k; do mixtral_runs+=("$m $t"); done; done
-fi
+models=(mixtral-145m mixtral-1b) formats=(f32 f16 bf16 q8_0 q4_k)
+[ "$QUICK" = 1 ] && models=(mixtral-145m) formats=(f32 q8_0)
 
 results=$(mktemp /tmp/bench-llamacpp.XXXXXX.tsv)
 echo "results: $results (engine model format threads round prompt_tok_s decode_tok_s MB_per_token bandwidth_GB_s)"
@@ -48,7 +43,10 @@ echo "results: $results (engine model format threads round prompt_tok_s decode_t
 run_moepp() {
   local row=$1 file=$2 threads=$3 round=$4 pin=() line bw
   [ "$threads" = 1 ] && pin=(taskset -c 0)
-  out=$("${pin[@]}" "$bin" bench --model "$file" --repeats 1 --prompt-tokens "$PROMPT" --decode-tokens "$DECODE")
+  # A failed run is a row of nan (and its error on stderr), not the end of an hour's benchmark.
+  out=$("${pin[@]}" "$bin" bench --model "$file" --repeats 1 --prompt-tokens "$PROMPT" --decode-tokens "$DECODE") || {
+    echo "moepp bench failed on $file" >&2
+    printf "moepp\t%s\t%s\t%s\tnan\tnan\tnan\tnan\n" "$row" "$threads" "$round" >>"$results"; return; }
   line=$(grep -F " | " <<<"$out" | tail -1)
   bw=$(sed -n 's/^memory bandwidth.*: \([0-9.]*\) GB\/s.*/\1/p' <<<"$out")
   [ "$threads" = 1 ] && bw=nan   # one core's probe is not the machine's bandwidth
@@ -60,20 +58,22 @@ run_moepp() {
 run_llama() {
   local row=$1 file=$2 threads=$3 round=$4 pin=() json pp tg
   [ "$threads" = 1 ] && pin=(taskset -c 0)
-  json=$("${pin[@]}" "$llama_bench" -m "$file" -t "$threads" -p "$PROMPT" -n "$DECODE" -r 1 -o jsonl 2>/dev/null)
-  pp=$(grep "\"n_prompt\": $PROMPT, \"n_gen\": 0" <<<"$json" | sed 's/.*"avg_ts": \([0-9.e+-]*\).*/\1/')
-  tg=$(grep "\"n_prompt\": 0, \"n_gen\": $DECODE" <<<"$json" | sed 's/.*"avg_ts": \([0-9.e+-]*\).*/\1/')
+  json=$("${pin[@]}" "$llama_bench" -m "$file" -t "$threads" -p "$PROMPT" -n "$DECODE" -r 1 -o jsonl 2>/tmp/llama-bench.err) ||
+    { echo "llama-bench failed on $file: $(tail -1 /tmp/llama-bench.err)" >&2; json=""; }
+  pp=$(grep "\"n_prompt\": $PROMPT, \"n_gen\": 0" <<<"$json" | sed 's/.*"avg_ts": \([0-9.e+-]*\).*/\1/' || true)
+  tg=$(grep "\"n_prompt\": 0, \"n_gen\": $DECODE" <<<"$json" | sed 's/.*"avg_ts": \([0-9.e+-]*\).*/\1/' || true)
   printf "llama.cpp\t%s\t%s\t%s\t%s\t%s\tnan\tnan\n" "$row" "$threads" "$round" "${pp:-nan}" "${tg:-nan}" >>"$results"
 }
 
-for run in "${mixtral_runs[@]}"; do
-  read -r model type <<<"$run"
-  file=$MODELS/$model/$type.gguf
+# Every format of a model in each round, so that the formats' ratios share the machine's drift.
+for model in "${models[@]}"; do
   for threads in 1 2; do
     for round in $(seq "$ROUNDS"); do
-      echo "== $model $type, $threads thread(s), round $round/$ROUNDS ($(uptime | sed 's/.*load/load/'))" >&2
-      run_moepp "$model	$type" "$file" "$threads" "$round"
-      run_llama "$model	$type" "$file" "$threads" "$round"
+      for type in "${formats[@]}"; do
+        echo "== $model $type, $threads thread(s), round $round/$ROUNDS ($(uptime | sed 's/.*load/load/'))" >&2
+        run_moepp "$model	$type" "$MODELS/$model/$type.gguf" "$threads" "$round"
+        run_llama "$model	$type" "$MODELS/$model/$type.gguf" "$threads" "$round"
+      done
     done
   done
 done
