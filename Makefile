@@ -46,7 +46,8 @@ bench-7b: build
 # Q8_0/Q4_K, 1 and 2 threads, interleaved rounds) and the 7B MoE++ at bf16/Q8_0/Q4_K, with roofline
 # fractions. llama.cpp is built once from the PyPI llama-cpp-python sdist into $(PEER) (ignored by
 # git): a benchmark peer, never linked into moepp. Models are written once into $(BENCH_MODELS).
-# ROUNDS=n rounds (default 5); QUICK=1 for one round of the 145 M model at f32 and Q8_0.
+# ROUNDS=n rounds (default 5); QUICK=1 for one round of the 145 M model at f32 and Q8_0; SKIP_7B=1,
+# MIXTRALS="mixtral-145m", FORMATS="bf16 q8_0" to run a subset.
 PEER ?= .peer
 BENCH_MODELS ?= $(HOME)/.cache/moepp/llamacpp-bench
 bench-llamacpp: build

@@ -13,7 +13,8 @@
 #   4. prints the tables (Scripts/bench-llamacpp-table.py): medians, min–max, ratios, and each
 #      row's fraction of the memory roofline at the best bandwidth sampled between the runs.
 # Usage: Scripts/bench-llamacpp.sh      env: ROUNDS (5), QUICK=1 (1 round, 145 M at f32 and Q8_0
-#        only), SKIP_7B=1, PEER (.peer), MODELS ($HOME/.cache/moepp/llamacpp-bench),
+#        only), SKIP_7B=1, MIXTRALS ("mixtral-145m mixtral-1b"), FORMATS ("f32 f16 bf16 q8_0 q4_k"),
+#        PEER (.peer), MODELS ($HOME/.cache/moepp/llamacpp-bench),
 #        MOEPP_7B_DIR ($HOME/.cache/moepp/moepp-7b-synthetic), PROMPT (128), DECODE (32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,11 +33,14 @@ src=$(bash Scripts/build-llamacpp.sh "$PEER" | tail -1)
 llama_bench=$src/build/bin/llama-bench
 
 bash Scripts/make-bench-models.sh "$src" "$MODELS" "$([ "$QUICK" = 1 ] && echo quick || echo all)" "$MOEPP_7B_DIR" "${SKIP_7B:-0}"
-models=(mixtral-145m mixtral-1b) formats=(f32 f16 bf16 q8_0 q4_k)
+read -r -a models <<<"${MIXTRALS:-mixtral-145m mixtral-1b}"
+read -r -a formats <<<"${FORMATS:-f32 f16 bf16 q8_0 q4_k}"
 [ "$QUICK" = 1 ] && models=(mixtral-145m) formats=(f32 q8_0)
 
 results=$(mktemp /tmp/bench-llamacpp.XXXXXX.tsv)
-echo "results: $results (engine model format threads round prompt_tok_s decode_tok_s MB_per_token bandwidth_GB_s)"
+echo "results: $results (engine model format threads round prompt_tok_s decode_tok_s MB_per_token bandwidth_GB_s;"
+echo "  an interrupted run's table: python3 Scripts/bench-llamacpp-table.py $results)"
+echo "load at the start: $(uptime)"
 
 # moepp ROW FILE THREADS ROUND: one `moepp bench` repeat; its bandwidth probe (2-thread runs
 # only) is one more sample between the engines' runs.
