@@ -33,8 +33,8 @@ src=$(bash Scripts/build-llamacpp.sh "$PEER" | tail -1)
 llama_bench=$src/build/bin/llama-bench
 
 bash Scripts/make-bench-models.sh "$src" "$MODELS" "$([ "$QUICK" = 1 ] && echo quick || echo all)" "$MOEPP_7B_DIR" "${SKIP_7B:-0}"
-read -r -a models <<<"${MIXTRALS:-mixtral-145m mixtral-1b}"
-read -r -a formats <<<"${FORMATS:-f32 f16 bf16 q8_0 q4_k}"
+read -r -a models <<<"${MIXTRALS-mixtral-145m mixtral-1b}"
+read -r -a formats <<<"${FORMATS-f32 f16 bf16 q8_0 q4_k}"
 [ "$QUICK" = 1 ] && models=(mixtral-145m) formats=(f32 q8_0)
 
 results=$(mktemp /tmp/bench-llamacpp.XXXXXX.tsv)
