@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench bench-7b bench-families compare cache-bench ui-overhead trace-samples hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b bench-families bench-llamacpp compare cache-bench ui-overhead trace-samples hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -48,6 +48,18 @@ bench-7b: build
 MOEPP_FAMILIES_DIR ?= $(HOME)/.cache/moepp
 bench-families: build
 	bash Scripts/bench-families.sh $(MOEPP_FAMILIES_DIR)
+
+# moepp beside llama.cpp on the same GGUF files (synthetic Mixtral 145 M and 1.1 B at f32/f16/bf16/
+# Q8_0/Q4_K, 1 and 2 threads, interleaved rounds) and the 7B MoE++ at bf16/Q8_0/Q4_K, with roofline
+# fractions. llama.cpp is built once from the PyPI llama-cpp-python sdist into $(PEER) (ignored by
+# git): a benchmark peer, never linked into moepp. Models are written once into $(BENCH_MODELS).
+# ROUNDS=n rounds (default 5); QUICK=1 for one round of the 145 M model at f32 and Q8_0; SKIP_7B=1,
+# MIXTRALS="mixtral-145m", FORMATS="bf16 q8_0" to run a subset.
+PEER ?= .peer
+BENCH_MODELS ?= $(HOME)/.cache/moepp/llamacpp-bench
+bench-llamacpp: build
+	PEER=$(PEER) MODELS=$(BENCH_MODELS) MOEPP_7B_DIR=$(MOEPP_7B_DIR) ROUNDS=$(or $(ROUNDS),5) QUICK=$(or $(QUICK),0) \
+	  bash Scripts/bench-llamacpp.sh
 
 # The shipped pair side by side on the validation split (needs `make corpus`): quality, routing,
 # token classes, expert-layer and decode speed; then AdapMoE adaptive gating at three ε.

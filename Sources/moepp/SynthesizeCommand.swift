@@ -16,6 +16,9 @@ struct SynthesizeCommand: ParsableCommand {
         case granite3b = "granite-3b-a800m"
         /// OLMoE-1B-7B: safetensors shards, bf16.
         case olmoe1b7b = "olmoe-1b-7b"
+        /// Mixtral-style models for the llama.cpp comparison (147 M, vocab 512; 1.13 B, vocab 32 000).
+        case mixtral145m = "mixtral-145m"
+        case mixtral1b = "mixtral-1b"
 
         /// The file format the release ships in.
         var releaseFormat: String { self == .moepp7b ? "bin" : "safetensors" }
@@ -24,12 +27,14 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: "Which release to imitate: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).") var preset: Preset = .moepp7b
     @Option(help: "Shard files: bin (torch.save zip) or safetensors (default: what the release ships).") var format: String?
     @Option(help: "Layers (default: the release's).") var layers: Int?
+    @Option(help: "Weight format of the Mixtral presets: F32, F16 or BF16 (the MoE++ 7B is bf16 with an f32 router).") var dtype = "BF16"
     @Option(help: "Random seed.") var seed: UInt64 = 7
     @Option(help: "Output directory (must not exist or be empty).") var output: String
 
     func validate() throws {
         guard SyntheticCheckpoint.FileFormat(rawValue: format ?? preset.releaseFormat) != nil else { throw ValidationError("--format: expected bin or safetensors") }
         if let layers, layers < 1 || layers > 1024 { throw ValidationError("--layers: expected 1…1024") }
+        guard let format = WeightFormat(rawValue: dtype.uppercased()), format.elementsPerBlock == 1 else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
     }
 
     func run() throws {
@@ -41,6 +46,8 @@ struct SynthesizeCommand: ParsableCommand {
         case .moepp7b: synthetic = .moeppRelease7B()
         case .granite3b: synthetic = .graniteMoE3BA800M()
         case .olmoe1b7b: synthetic = .olmoe1B7B()
+        case .mixtral145m: synthetic = .mixtralBenchmark(.small, weightFormat: WeightFormat(rawValue: dtype.uppercased())!)
+        case .mixtral1b: synthetic = .mixtralBenchmark(.large, weightFormat: WeightFormat(rawValue: dtype.uppercased())!)
         }
         if let layers { synthetic.config.numLayers = layers }
         let start = Date()

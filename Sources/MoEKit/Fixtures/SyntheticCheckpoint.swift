@@ -68,6 +68,24 @@ public struct SyntheticCheckpoint {
         return SyntheticCheckpoint(config: config, weightFormat: .bf16)
     }
 
+    /// Mixtral-style models for the side-by-side benchmark against llama.cpp (`make
+    /// bench-llamacpp`): 8 experts, top-2, GQA 4:1, head 64, SentencePiece vocabulary, every
+    /// matrix width a multiple of 256 so that Q4_K needs no fallback. `small` is 147 M parameters
+    /// (41 M active per token, vocab 512; its weights fit no cache but its lm_head does); `large`
+    /// is 1.13 B (420 M active, vocab 32 000), many times the 36 MB L3.
+    public enum MixtralBenchmarkSize: String, CaseIterable, Sendable { case small, large }
+
+    public static func mixtralBenchmark(_ size: MixtralBenchmarkSize, weightFormat: WeightFormat = .bf16) -> SyntheticCheckpoint {
+        let (vocab, hidden, intermediate, layers) = size == .small ? (512, 768, 2560, 3) : (32_000, 2048, 3840, 5)
+        let heads = hidden / 64
+        var config = ModelConfig(family: .mixtral, vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate,
+                                 numLayers: layers, numHeads: heads, numKeyValueHeads: heads / 4, numExperts: 8, topK: 2,
+                                 ropeTheta: 1_000_000, rmsNormEps: 1e-5, maxPositionEmbeddings: 4096)
+        config.bosTokenId = 1
+        config.eosTokenIds = [2]
+        return SyntheticCheckpoint(config: config, weightFormat: weightFormat)
+    }
+
     /// Shard s < layers holds decoder layer s; the last shard the embedding, final norm, lm_head.
     public var shards: [[CheckpointLayout.Entry]] {
         let layout = CheckpointLayout(config: config)

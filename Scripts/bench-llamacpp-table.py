@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Tables for BENCHMARKS.md from Scripts/bench-llamacpp.sh's results (one line per engine run:
+engine, model, format, threads, round, prompt tok/s, decode tok/s, MB/token, bandwidth GB/s).
+
+Medians with min–max over rounds; a ratio is the median of the per-round ratios moepp ÷ llama.cpp
+(each round ran the two engines back to back, so machine load cancels as far as it can).
+Fraction of the memory roofline = decode tok/s × bytes of weights touched per token ÷ the best
+bandwidth sampled between the runs; a fraction above 1 is refused (byte count or probe wrong).
+Both engines read the same file, so moepp's count of bytes touched per token stands for both.
+A benchmark helper only, never a dependency of moepp."""
+import math
+import statistics
+import sys
+from collections import defaultdict
+
+
+def number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        return math.nan
+    return value
+
+
+def spread(values):
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return "—"
+    return f"{statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f})"
+
+
+def ratio(moepp, llama):
+    """moepp and llama map round → tok/s; rounds where either failed are left out."""
+    rounds = [moepp[r] / llama[r] for r in moepp.keys() & llama.keys()
+              if not math.isnan(moepp[r]) and not math.isnan(llama[r]) and llama[r] > 0]
+    if not rounds:
+        return "—"
+    return f"{statistics.median(rounds):.2f}× ({min(rounds):.2f}–{max(rounds):.2f})"
+
+
+def fraction(decode, megabytes, bandwidth):
+    decode = [v for v in decode if not math.isnan(v)]
+    if not decode or math.isnan(megabytes) or bandwidth <= 0:
+        return "—"
+    value = statistics.median(decode) * megabytes * 1e6 / bandwidth
+    return f"{value:.2f}" if value <= 1 else f"invalid ({value:.2f} > 1)"
+
+
+def main(path):
+    runs = defaultdict(lambda: defaultdict(list))   # (model, format, threads) → engine → rows by round
+    bandwidths = []
+    with open(path) as results:
+        for line in results:
+            engine, model, fmt, threads, round_, prompt, decode, megabytes, bandwidth = line.rstrip("\n").split("\t")
+            runs[(model, fmt, int(threads))][engine].append((int(round_), number(prompt), number(decode), number(megabytes)))
+            if not math.isnan(number(bandwidth)):
+                bandwidths.append(number(bandwidth) * 1e9)
+    if not bandwidths:
+        sys.exit("bench-llamacpp-table: no bandwidth sample in " + path)
+    best = max(bandwidths)
+    print(f"memory bandwidth: {len(bandwidths)} samples between the runs (each the best of 7 passes over 512 MB, 2 threads): "
+          f"median {statistics.median(bandwidths) / 1e9:.1f}, min {min(bandwidths) / 1e9:.1f}, best {best / 1e9:.1f} GB/s; roofline at the best")
+    print()
+    print("| model | format | threads | MB/token | moepp prompt tok/s | llama.cpp prompt tok/s | prompt ratio "
+          "| moepp decode tok/s | llama.cpp decode tok/s | decode ratio | moepp of roofline | llama.cpp of roofline |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    bf16_decode = {}
+    for (model, fmt, threads), engines in runs.items():
+        moepp, llama = engines.get("moepp", []), engines.get("llama.cpp", [])
+        counted = [r[3] for r in moepp if not math.isnan(r[3])]
+        megabytes = statistics.median(counted) if counted else math.nan
+        moepp_prompt, moepp_decode = {r[0]: r[1] for r in moepp}, {r[0]: r[2] for r in moepp}
+        llama_prompt, llama_decode = {r[0]: r[1] for r in llama}, {r[0]: r[2] for r in llama}
+        if fmt == "bf16" and threads == 2 and moepp_decode:
+            bf16_decode[model] = moepp_decode
+        print(f"| {model} | {fmt} | {threads} | {megabytes:.1f} | {spread(moepp_prompt.values())} | {spread(llama_prompt.values())} | "
+              f"{ratio(moepp_prompt, llama_prompt)} | {spread(moepp_decode.values())} | {spread(llama_decode.values())} | "
+              f"{ratio(moepp_decode, llama_decode)} | {fraction(moepp_decode.values(), megabytes, best)} | "
+              f"{fraction(llama_decode.values(), megabytes, best)} |")
+    print()
+    print("moepp decode at 2 threads, quantised ÷ bf16 (per-round ratios; a model's formats alternate within each round):")
+    for (model, fmt, threads), engines in runs.items():
+        if threads == 2 and fmt in ("q8_0", "q4_k") and model in bf16_decode:
+            print(f"  {model} {fmt}: {ratio({r[0]: r[2] for r in engines['moepp']}, bf16_decode[model])}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: bench-llamacpp-table.py RESULTS.tsv")
+    main(sys.argv[1])

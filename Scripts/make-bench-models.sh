@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The GGUF files Scripts/bench-llamacpp.sh runs, each written once (a finished file is left alone):
+#   MODELS/mixtral-145m/{f32,f16,bf16,q8_0,q4_k}.gguf and MODELS/mixtral-1b/… — from a bf16
+#   `moepp synthesize --preset mixtral-145m|mixtral-1b` checkpoint (safetensors + SentencePiece):
+#   f32/f16/bf16/q8_0 by llama.cpp's own convert_hf_to_gguf.py, q4_k by `moepp quantize`;
+#   MODELS/moepp-7b-{q8_0,q4_k}.gguf — the MoE++ 7B synthetic by `moepp quantize` (llama.cpp
+#   cannot run MoE++, so only moepp reads these; bf16 is the synthetic checkpoint itself).
+# Usage: Scripts/make-bench-models.sh LLAMA_CPP_SRC MODELS quick|all MOEPP_7B_DIR SKIP_7B(0|1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=${1:?usage: make-bench-models.sh LLAMA_CPP_SRC MODELS quick|all MOEPP_7B_DIR SKIP_7B}
+MODELS=$2 scope=$3 moepp7b=$4 skip7b=$5
+bin=$PWD/.build/release/moepp
+peer=$(dirname "$(dirname "$(dirname "$src")")")   # PEER/llama_cpp_python-X/vendor/llama.cpp → PEER
+
+# The converter's Python packages: the system's where it has them (a venv that sees them), its
+# pinned requirements otherwise — inside the ignored folder, never the project's dependencies.
+venv=$peer/venv
+[ -x "$venv/bin/python" ] || python3 -m venv --system-site-packages "$venv"
+if ! "$venv/bin/python" -c "import torch, numpy, sentencepiece, transformers, safetensors" 2>/dev/null; then
+  "$venv/bin/python" -m pip install -q -r "$src/requirements/requirements-convert_hf_to_gguf.txt"
+fi
+
+# quantize TYPE IN OUT: `moepp quantize`, renamed into place only when complete.
+quantize() {
+  [ -f "$3" ] && return
+  "$bin" quantize --type "$1" --force "$2" "$3.partial.gguf" >&2
+  mv "$3.partial.gguf" "$3"
+}
+
+# mixtral PRESET: the bf16 source, then one GGUF per format.
+mixtral() {
+  local dir=$MODELS/$1
+  if [ ! -f "$dir/src/config.json" ]; then
+    rm -rf "$dir/src"
+    "$bin" synthesize --preset "$1" --format safetensors --dtype BF16 --output "$dir/src" >&2
+  fi
+  for type in f32 f16 bf16 q8_0; do
+    [ -f "$dir/$type.gguf" ] && continue
+    echo "converting $1 to $type (llama.cpp convert_hf_to_gguf.py)" >&2
+    "$venv/bin/python" "$src/convert_hf_to_gguf.py" "$dir/src" --outtype "$type" --outfile "$dir/$type.gguf.partial" >&2
+    mv "$dir/$type.gguf.partial" "$dir/$type.gguf"
+  done
+  quantize q4_k "$dir/src" "$dir/q4_k.gguf"
+}
+
+mkdir -p "$MODELS"
+mixtral mixtral-145m
+[ "$scope" = quick ] && exit 0
+mixtral mixtral-1b
+if [ "$skip7b" != 1 ]; then
+  [ -f "$moepp7b/pytorch_model.bin.index.json" ] || "$bin" synthesize --preset moepp-7b --format bin --output "$moepp7b" >&2
+  for type in q8_0 q4_k; do quantize "$type" "$moepp7b" "$MODELS/moepp-7b-$type.gguf"; done
+fi
