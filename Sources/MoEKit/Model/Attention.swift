@@ -31,6 +31,28 @@ public struct Attention: Sendable {
         rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, pairing: config.rotaryPairing)
     }
 
+    /// q, k, v = W_q·x, W_k·x, W_v·x for every token: one token's three products run as one
+    /// parallel region (Kernels.matvecs); a batch takes one GEMM per matrix.
+    func project(_ x: [Float], tokens: Int, _ queries: inout [Float], _ keys: inout [Float], _ values: inout [Float]) {
+        x.withUnsafeBufferPointer { input in
+            let input = input.baseAddress!
+            guard tokens == 1 else {
+                Kernels.matmul(queryProjection, input, tokens: tokens, &queries)
+                Kernels.matmul(keyProjection, input, tokens: tokens, &keys)
+                Kernels.matmul(valueProjection, input, tokens: tokens, &values)
+                return
+            }
+            queries.withUnsafeMutableBufferPointer { q in
+                keys.withUnsafeMutableBufferPointer { k in
+                    values.withUnsafeMutableBufferPointer { v in
+                        Kernels.matvecs([MatvecProduct(queryProjection, input, q.baseAddress!), MatvecProduct(keyProjection, input, k.baseAddress!),
+                                         MatvecProduct(valueProjection, input, v.baseAddress!)])
+                    }
+                }
+            }
+        }
+    }
+
     /// `x` holds `tokens` normalised hidden states at positions `start…`; their keys and values
     /// are appended to `cache` (which must have room). Returns tokens × hidden.
     func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
@@ -38,11 +60,7 @@ public struct Attention: Sendable {
         var queries = [Float](repeating: 0, count: tokens * qDim)
         var keys = [Float](repeating: 0, count: tokens * kvDim)
         var values = [Float](repeating: 0, count: tokens * kvDim)
-        x.withUnsafeBufferPointer { input in
-            Kernels.matmul(queryProjection, input.baseAddress!, tokens: tokens, &queries)
-            Kernels.matmul(keyProjection, input.baseAddress!, tokens: tokens, &keys)
-            Kernels.matmul(valueProjection, input.baseAddress!, tokens: tokens, &values)
-        }
+        project(x, tokens: tokens, &queries, &keys, &values)
         for t in 0..<tokens {
             queries.withUnsafeMutableBufferPointer { q in
                 keys.withUnsafeMutableBufferPointer { k in
@@ -79,21 +97,27 @@ public struct Attention: Sendable {
         queries.withUnsafeBufferPointer { q in
             mixed.withUnsafeMutableBufferPointer { out in
                 let (q, out) = (q.baseAddress!, out.baseAddress!)
+                // Token t's heads cost ∝ start + t + 1 (the keys it sees). Items run in the token order
+                // 0, T−1, 1, T−2, …, in which every two neighbours cost the same, so the pool's
+                // equal contiguous chunks carry equal work (in token order, under the causal mask,
+                // the core with the last tokens did about three quarters of it).
                 Parallel.forChunks(tokens * heads, work: work) { range in
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
-                    defer { scores.deallocate() }
-                    for item in range {
-                        let (t, h) = (item / heads, item % heads)
-                        let visible = start + t + 1
-                        let query = q + t * qDim + h * headDim
-                        let kvOffset = (h / group) * headDim
-                        for j in 0..<visible {
-                            scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
-                        }
-                        Kernels.softmax(scores, visible)
-                        let target = out + t * qDim + h * headDim
-                        for j in 0..<visible {
-                            Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: start + tokens) { scores in
+                        let scores = scores.baseAddress!
+                        for item in range {
+                            let (rank, h) = (item / heads, item % heads)
+                            let t = rank % 2 == 0 ? rank / 2 : tokens - 1 - rank / 2
+                            let visible = start + t + 1
+                            let query = q + t * qDim + h * headDim
+                            let kvOffset = (h / group) * headDim
+                            for j in 0..<visible {
+                                scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
+                            }
+                            Kernels.softmax(scores, visible)
+                            let target = out + t * qDim + h * headDim
+                            for j in 0..<visible {
+                                Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
+                            }
                         }
                     }
                 }

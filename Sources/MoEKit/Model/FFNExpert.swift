@@ -21,8 +21,12 @@ public struct FFNExpert: Sendable {
         let gated = UnsafeMutablePointer<Float>.allocate(capacity: tokens * inner)
         let upped = UnsafeMutablePointer<Float>.allocate(capacity: tokens * inner)
         defer { gated.deallocate(); upped.deallocate() }
-        Kernels.matmul(gate, x, tokens: tokens, gated)
-        Kernels.matmul(up, x, tokens: tokens, upped)
+        if tokens == 1 {
+            Kernels.matvecs([MatvecProduct(gate, x, gated), MatvecProduct(up, x, upped)])
+        } else {
+            Kernels.matmul(gate, x, tokens: tokens, gated)
+            Kernels.matmul(up, x, tokens: tokens, upped)
+        }
         Kernels.siluMultiply(gated, upped, gated, tokens * inner)
         Kernels.matmul(down, gated, tokens: tokens, out)
     }
