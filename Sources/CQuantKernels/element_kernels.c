@@ -9,10 +9,9 @@
 #include <immintrin.h>
 #endif
 
-// Weights are read this far ahead of the line being multiplied. The hardware prefetchers stop at
-// 4 KiB page boundaries (the weights are mapped file pages), so without this each new page starts
-// with a stall; 8 KiB is what the quantised kernels measured best (quant_kernels_vnni.c).
-#define PREFETCH_BYTES 8192
+// No software prefetch: unlike the quantised kernels (quant_kernels_vnni.c), these loops are
+// pure streams the hardware prefetchers follow, and prefetching 8 KiB ahead halved a bf16
+// product's rate on this machine (Zen 4: 1.0 vs 2.5 GB/s on one core, contended, BENCHMARKS.md).
 
 static inline float bf16_bits_to_float(uint16_t b) {
     const uint32_t bits = (uint32_t)b << 16;
@@ -78,8 +77,6 @@ void moe_matvec_f32(const void *w, size_t row_bytes, const float *x, int n, floa
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         int i = 0;
         for (; i + 32 <= n; i += 32) {
-            _mm_prefetch((const char *)(row + i) + PREFETCH_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)(row + i) + PREFETCH_BYTES + 64, _MM_HINT_T0);
             a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(x + i), a0);
             a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 8), _mm256_loadu_ps(x + i + 8), a1);
             a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 16), _mm256_loadu_ps(x + i + 16), a2);
@@ -99,7 +96,6 @@ void moe_matvec_f16(const void *w, size_t row_bytes, const float *x, int n, floa
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         int i = 0;
         for (; i + 32 <= n; i += 32) {
-            _mm_prefetch((const char *)(row + 2 * i) + PREFETCH_BYTES, _MM_HINT_T0);
             a0 = _mm256_fmadd_ps(load_f16x8(row + 2 * i), _mm256_loadu_ps(x + i), a0);
             a1 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 16), _mm256_loadu_ps(x + i + 8), a1);
             a2 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 32), _mm256_loadu_ps(x + i + 16), a2);
@@ -120,7 +116,6 @@ void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const 
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         int i = 0;
         for (; i + 32 <= n; i += 32) {
-            _mm_prefetch((const char *)(row + 2 * i) + PREFETCH_BYTES, _MM_HINT_T0);
             const __m256i w0 = _mm256_loadu_si256((const __m256i *)(row + 2 * i));
             const __m256i w1 = _mm256_loadu_si256((const __m256i *)(row + 2 * i + 32));
             a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w0, 16)), _mm256_loadu_ps(split + i), a0);
@@ -162,8 +157,6 @@ void moe_matvec_f32_avx512(const void *w, size_t row_bytes, const float *x, int 
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         int i = 0;
         for (; i + 32 <= n; i += 32) {
-            _mm_prefetch((const char *)(row + i) + PREFETCH_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)(row + i) + PREFETCH_BYTES + 64, _MM_HINT_T0);
             a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
         }
@@ -181,7 +174,6 @@ void moe_matvec_f16_avx512(const void *w, size_t row_bytes, const float *x, int 
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         int i = 0;
         for (; i + 32 <= n; i += 32) {
-            _mm_prefetch((const char *)(row + 2 * i) + PREFETCH_BYTES, _MM_HINT_T0);
             a0 = _mm512_fmadd_ps(load_f16x16(row + 2 * i), _mm512_loadu_ps(x + i), a0);
             a1 = _mm512_fmadd_ps(load_f16x16(row + 2 * i + 32), _mm512_loadu_ps(x + i + 16), a1);
         }
@@ -199,7 +191,6 @@ void moe_matvec_bf16_avx512(const void *w, size_t row_bytes, const float *split,
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         int i = 0;
         for (; i + 32 <= n; i += 32) {
-            _mm_prefetch((const char *)(row + 2 * i) + PREFETCH_BYTES, _MM_HINT_T0);
             const __m512i words = _mm512_loadu_si512((const void *)(row + 2 * i));
             a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(words, 16)), _mm512_loadu_ps(split + i), a0);
             a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(words, high)), _mm512_loadu_ps(split + i + 16), a1);
