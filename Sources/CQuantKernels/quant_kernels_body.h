@@ -5,6 +5,7 @@
 // Block layouts are documented beside their Swift reference dequantisers
 // (Sources/MoEKit/Tensors/Q8_0.swift, Q4_0.swift, Q4_K.swift, Q6_K.swift).
 #include "quant_kernels.h"
+#include "half_float.h"
 
 #include <math.h>
 #include <string.h>
@@ -33,20 +34,7 @@ static inline float half_to_float(uint16_t h) {
 #if MOE_AVX2
     return _cvtsh_ss(h);
 #else
-    const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF, bits;
-    if (exponent == 0x1F) {
-        bits = sign | 0x7F800000 | (mantissa << 13);
-    } else if (exponent != 0) {
-        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-        bits = sign;
-    } else {  // subnormal: normalise
-        exponent = 113;
-        while (!(mantissa & 0x400)) { mantissa <<= 1; exponent--; }
-        bits = sign | (exponent << 23) | ((mantissa & 0x3FF) << 13);
-    }
-    float f; memcpy(&f, &bits, 4); return f;
+    return moe_half_bits_to_float(h);
 #endif
 }
 

@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The element-format kernels share this target. Included here too so that a build directory whose
+// module cache predates element_kernels.h sees this header change and rebuilds the module.
+#include "element_kernels.h"
+
 // 32 activations: x[i] ≈ d·qs[i], |qs| ≤ 127. d stays f32 (ggml's block_q8_0 narrows it to f16;
 // nothing here is written to a file, so the extra precision is free).
 typedef struct {

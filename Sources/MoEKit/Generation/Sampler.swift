@@ -18,7 +18,8 @@ public struct SamplingSettings: Hashable, Sendable {
 }
 
 /// Draws tokens: p = softmax(logits / T), restricted to top-k then top-p, renormalised, sampled
-/// with a seeded generator so that a run is reproducible.
+/// with a seeded generator so that a run is reproducible. Candidates come best first from a
+/// partial selection (RankedCandidates), never a sort of the whole vocabulary.
 public struct Sampler: Sendable {
     var random: SeededRandom
 
@@ -31,13 +32,40 @@ public struct Sampler: Sendable {
             for i in logits.indices where logits[i] > logits[best] { best = i }
             return best - base
         }
-        var order = Array(0..<logits.count)
-        order.sort { logits[base + $0] > logits[base + $1] }
-        if settings.topK > 0 { order = Array(order.prefix(settings.topK)) }
-        let top = logits[base + order[0]]
-        var probabilities = order.map { expf((logits[base + $0] - top) / settings.temperature) }
-        let total = probabilities.reduce(0, +)
-        probabilities = probabilities.map { $0 / total }
+        let t = settings.temperature
+        let top = logits.max()!
+        let ranked = RankedCandidates(logits: logits)
+        var order: [Int], probabilities: [Float]
+        if settings.topK > 0 {
+            // p over the k best only, normalised among them.
+            order = ranked.top(min(settings.topK, logits.count))
+            probabilities = order.map { expf((logits[base + $0] - top) / t) }
+            let total = probabilities.reduce(0, +)
+            probabilities = probabilities.map { $0 / total }
+        } else {
+            // p over the whole vocabulary; ids leave the heap best first only as far as top-p needs.
+            var total: Float = 0
+            for z in logits { total += expf((z - top) / t) }
+            if settings.topP >= 1 {
+                // No truncation: no order is needed either; draw in id order.
+                let draw = random.uniform() * total
+                var cumulative: Float = 0
+                for (id, z) in logits.enumerated() {
+                    cumulative += expf((z - top) / t)
+                    if draw < cumulative { return id }
+                }
+                return logits.count - 1
+            }
+            (order, probabilities) = ([], [])
+            var cumulative: Float = 0
+            for id in ranked.descending() {
+                let p = expf((logits[base + id] - top) / t) / total
+                order.append(id)
+                probabilities.append(p)
+                cumulative += p
+                if cumulative >= settings.topP { break }
+            }
+        }
         if settings.topP < 1 {
             var cumulative: Float = 0
             var keep = 0

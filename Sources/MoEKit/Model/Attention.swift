@@ -44,86 +44,102 @@ public struct Attention: SelfAttention {
         rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, pairing: config.rotaryPairing)
     }
 
+    /// q, k, v = W_q·x, W_k·x, W_v·x for every token: one token's three products run as one
+    /// parallel region (Kernels.matvecs); a batch takes one GEMM per matrix.
+    func project(_ x: UnsafePointer<Float>, tokens: Int, _ q: UnsafeMutablePointer<Float>, _ k: UnsafeMutablePointer<Float>,
+                 _ v: UnsafeMutablePointer<Float>) {
+        guard tokens == 1 else {
+            Kernels.matmul(queryProjection, x, tokens: tokens, q)
+            Kernels.matmul(keyProjection, x, tokens: tokens, k)
+            Kernels.matmul(valueProjection, x, tokens: tokens, v)
+            return
+        }
+        Kernels.matvecs([MatvecProduct(queryProjection, x, q), MatvecProduct(keyProjection, x, k), MatvecProduct(valueProjection, x, v)])
+    }
+
+    /// One token's q, k, v after projection: biases, q/k norms, clipping, then RoPE at `position`.
+    func prepare(_ qt: UnsafeMutablePointer<Float>, _ kt: UnsafeMutablePointer<Float>, _ vt: UnsafeMutablePointer<Float>, position: Int) {
+        let (qDim, kvDim, headDim) = (config.queryDim, config.keyValueDim, config.headDim)
+        if let biases {
+            for i in 0..<qDim { qt[i] += biases.query[i] }
+            for i in 0..<kvDim { kt[i] += biases.key[i]; vt[i] += biases.value[i] }
+        }
+        if config.queryKeyNormPerHead {
+            if let queryNorm { for h in 0..<config.numHeads { Kernels.rmsNorm(qt + h * headDim, queryNorm, config.rmsNormEps, qt + h * headDim, headDim) } }
+            if let keyNorm { for h in 0..<config.numKeyValueHeads { Kernels.rmsNorm(kt + h * headDim, keyNorm, config.rmsNormEps, kt + h * headDim, headDim) } }
+        } else {
+            if let queryNorm { Kernels.rmsNorm(qt, queryNorm, config.rmsNormEps, qt, qDim) }
+            if let keyNorm { Kernels.rmsNorm(kt, keyNorm, config.rmsNormEps, kt, kvDim) }
+        }
+        if let clip = config.clipQKV {
+            for i in 0..<qDim { qt[i] = min(max(qt[i], -clip), clip) }
+            for i in 0..<kvDim { kt[i] = min(max(kt[i], -clip), clip); vt[i] = min(max(vt[i], -clip), clip) }
+        }
+        rotary.apply(qt, heads: config.numHeads, position: position)
+        rotary.apply(kt, heads: config.numKeyValueHeads, position: position)
+    }
+
     /// `x` holds `tokens` normalised hidden states at positions `start…`; their keys and values
     /// are appended to `cache` (which must have room). Returns tokens × hidden.
     public func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
-        let (qDim, kvDim, headDim) = (config.queryDim, config.keyValueDim, config.headDim)
-        var queries = [Float](repeating: 0, count: tokens * qDim)
-        var keys = [Float](repeating: 0, count: tokens * kvDim)
-        var values = [Float](repeating: 0, count: tokens * kvDim)
-        x.withUnsafeBufferPointer { input in
-            Kernels.matmul(queryProjection, input.baseAddress!, tokens: tokens, &queries)
-            Kernels.matmul(keyProjection, input.baseAddress!, tokens: tokens, &keys)
-            Kernels.matmul(valueProjection, input.baseAddress!, tokens: tokens, &values)
-        }
-        for t in 0..<tokens {
-            queries.withUnsafeMutableBufferPointer { q in
-                keys.withUnsafeMutableBufferPointer { k in
-                    values.withUnsafeMutableBufferPointer { v in
-                        let (qt, kt, vt) = (q.baseAddress! + t * qDim, k.baseAddress! + t * kvDim, v.baseAddress! + t * kvDim)
-                        if let biases {
-                            for i in 0..<qDim { qt[i] += biases.query[i] }
-                            for i in 0..<kvDim { kt[i] += biases.key[i]; vt[i] += biases.value[i] }
-                        }
-                        if config.queryKeyNormPerHead {
-                            if let queryNorm { for h in 0..<config.numHeads { Kernels.rmsNorm(qt + h * headDim, queryNorm, config.rmsNormEps, qt + h * headDim, headDim) } }
-                            if let keyNorm { for h in 0..<config.numKeyValueHeads { Kernels.rmsNorm(kt + h * headDim, keyNorm, config.rmsNormEps, kt + h * headDim, headDim) } }
-                        } else {
-                            if let queryNorm { Kernels.rmsNorm(qt, queryNorm, config.rmsNormEps, qt, qDim) }
-                            if let keyNorm { Kernels.rmsNorm(kt, keyNorm, config.rmsNormEps, kt, kvDim) }
-                        }
-                        if let clip = config.clipQKV {
-                            for i in 0..<qDim { qt[i] = min(max(qt[i], -clip), clip) }
-                            for i in 0..<kvDim { kt[i] = min(max(kt[i], -clip), clip); vt[i] = min(max(vt[i], -clip), clip) }
-                        }
-                        rotary.apply(qt, heads: config.numHeads, position: start + t)
-                        rotary.apply(kt, heads: config.numKeyValueHeads, position: start + t)
-                        cache.key(layer, start + t).update(from: kt, count: kvDim)
-                        cache.value(layer, start + t).update(from: vt, count: kvDim)
-                    }
-                }
+        let (qDim, kvDim) = (config.queryDim, config.keyValueDim)
+        var output = [Float](repeating: 0, count: tokens * config.hiddenSize)
+        // q, k, v and the mixed heads in one scratch (on the stack when it fits), not four arrays a call.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tokens * (2 * qDim + 2 * kvDim)) { scratch in
+            let queries = scratch.baseAddress!, keys = queries + tokens * qDim, values = keys + tokens * kvDim
+            let mixed = values + tokens * kvDim
+            mixed.initialize(repeating: 0, count: tokens * qDim)
+            x.withUnsafeBufferPointer { project($0.baseAddress!, tokens: tokens, queries, keys, values) }
+            for t in 0..<tokens {
+                let (qt, kt, vt) = (queries + t * qDim, keys + t * kvDim, values + t * kvDim)
+                prepare(qt, kt, vt, position: start + t)
+                cache.key(layer, start + t).update(from: kt, count: kvDim)
+                cache.value(layer, start + t).update(from: vt, count: kvDim)
             }
+            mix(UnsafePointer(queries), tokens: tokens, start: start, layer: layer, cache: cache, into: mixed)
+            output.withUnsafeMutableBufferPointer { Kernels.matmul(outputProjection, mixed, tokens: tokens, $0.baseAddress!) }
         }
-        var mixed = [Float](repeating: 0, count: tokens * qDim)
-        let heads = config.numHeads
+        return output
+    }
+
+    /// out_t,h = Σ_{j ≤ start+t} softmax_j(s · q_t,h·k_j) · v_j for every token and head.
+    func mix(_ q: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache, into out: UnsafeMutablePointer<Float>) {
+        let (qDim, headDim, heads) = (config.queryDim, config.headDim, config.numHeads)
         let group = heads / config.numKeyValueHeads
         let scale = config.attentionScale ?? 1 / Float(headDim).squareRoot()
         let work = tokens * heads * (start + tokens) * headDim
-        queries.withUnsafeBufferPointer { q in
-            mixed.withUnsafeMutableBufferPointer { out in
-                let (q, out) = (q.baseAddress!, out.baseAddress!)
-                Self.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
-                    let query = q + t * qDim + h * headDim
-                    let kvOffset = (h / group) * headDim
-                    for j in 0..<visible {
-                        scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
-                    }
-                    Kernels.softmax(scores, visible)
-                    let target = out + t * qDim + h * headDim
-                    for j in 0..<visible {
-                        Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
-                    }
-                }
+        Self.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
+            let query = q + t * qDim + h * headDim
+            let kvOffset = (h / group) * headDim
+            for j in 0..<visible {
+                scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
+            }
+            Kernels.softmax(scores, visible)
+            let target = out + t * qDim + h * headDim
+            for j in 0..<visible {
+                Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
             }
         }
-        var output = [Float](repeating: 0, count: tokens * config.hiddenSize)
-        mixed.withUnsafeBufferPointer { Kernels.matmul(outputProjection, $0.baseAddress!, tokens: tokens, &output) }
-        return output
     }
 }
 
 extension Attention {
     /// Runs `body(t, h, visible, scores)` for every query token t (position start + t, which sees
     /// `visible` positions) and head h, split across cores; each chunk has its own scratch of
-    /// start + tokens scores. Both attention kinds loop this way.
+    /// start + tokens scores (on the stack when it fits). Both attention kinds loop this way.
+    /// Token t's heads cost ∝ start + t + 1 (the positions it sees). Items run in the token order
+    /// 0, T−1, 1, T−2, …, in which every two neighbours cost the same, so the pool's equal
+    /// contiguous chunks carry equal work (in token order, under the causal mask, the core with
+    /// the last tokens did about three quarters of it).
     static func forEachQueryHead(tokens: Int, heads: Int, start: Int, work: Int,
                                  _ body: (_ t: Int, _ h: Int, _ visible: Int, _ scores: UnsafeMutablePointer<Float>) -> Void) {
         Parallel.forChunks(tokens * heads, work: work) { range in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
-            defer { scores.deallocate() }
-            for item in range {
-                let (t, h) = (item / heads, item % heads)
-                body(t, h, start + t + 1, scores)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: start + tokens) { scores in
+                for item in range {
+                    let (rank, h) = (item / heads, item % heads)
+                    let t = rank % 2 == 0 ? rank / 2 : tokens - 1 - rank / 2
+                    body(t, h, start + t + 1, scores.baseAddress!)
+                }
             }
         }
     }

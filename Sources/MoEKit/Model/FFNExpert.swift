@@ -18,12 +18,17 @@ public struct FFNExpert: Sendable {
     /// Applies the expert to `tokens` rows of `x` (tokens × d) into `out` (tokens × d).
     public func forward(_ x: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<Float>) {
         let inner = intermediateSize
-        let gated = UnsafeMutablePointer<Float>.allocate(capacity: tokens * inner)
-        let upped = UnsafeMutablePointer<Float>.allocate(capacity: tokens * inner)
-        defer { gated.deallocate(); upped.deallocate() }
-        Kernels.matmul(gate, x, tokens: tokens, gated)
-        Kernels.matmul(up, x, tokens: tokens, upped)
-        Kernels.siluMultiply(gated, upped, gated, tokens * inner)
-        Kernels.matmul(down, gated, tokens: tokens, out)
+        // On the stack when it fits (a decode step), instead of two heap buffers a call.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * tokens * inner) { scratch in
+            let gated = scratch.baseAddress!, upped = gated + tokens * inner
+            if tokens == 1 {
+                Kernels.matvecs([MatvecProduct(gate, x, gated), MatvecProduct(up, x, upped)])
+            } else {
+                Kernels.matmul(gate, x, tokens: tokens, gated)
+                Kernels.matmul(up, x, tokens: tokens, upped)
+            }
+            Kernels.siluMultiply(gated, upped, gated, tokens * inner)
+            Kernels.matmul(down, gated, tokens: tokens, out)
+        }
     }
 }

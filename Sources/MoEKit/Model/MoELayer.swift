@@ -52,15 +52,19 @@ public struct MoELayer: Sendable {
     public struct ExpertAccess {
         var acquire: (Int) throws -> FFNExpert
         var release: (Int) -> Void
+        /// Whether several experts may be held at once (a decode step then runs all of them
+        /// together); false when each acquire may evict the expert acquired before.
+        var holdsSeveral: Bool
 
-        public init(acquire: @escaping (Int) throws -> FFNExpert, release: @escaping (Int) -> Void) {
+        public init(acquire: @escaping (Int) throws -> FFNExpert, release: @escaping (Int) -> Void, holdsSeveral: Bool = false) {
             self.acquire = acquire
             self.release = release
+            self.holdsSeveral = holdsSeveral
         }
 
         /// Experts viewed in the mapped checkpoint: nothing to fetch or give back.
         public static func mapped(_ experts: [FFNExpert]) -> ExpertAccess {
-            ExpertAccess(acquire: { experts[$0] }, release: { _ in })
+            ExpertAccess(acquire: { experts[$0] }, release: { _ in }, holdsSeveral: true)
         }
     }
 
@@ -151,6 +155,27 @@ public struct MoELayer: Sendable {
     /// tokens' weights.
     public func runExperts(_ routed: inout Routed, input x: [Float], tokens: Int, access: ExpertAccess) throws {
         let d = config.hiddenSize
+        if tokens == 1 && access.holdsSeveral {
+            try runExpertsTogether(&routed, input: x, access: access)
+        } else {
+            try runExpertsOneByOne(&routed, input: x, access: access)
+        }
+        for (j, expert) in shared.enumerated() {
+            var result = [Float](repeating: 0, count: tokens * d)
+            expert.ffn.forward(x, tokens: tokens, into: &result)
+            routed.hidden.withUnsafeMutableBufferPointer { output in
+                result.withUnsafeBufferPointer {
+                    for t in 0..<tokens {
+                        Kernels.addScaled($0.baseAddress! + t * d, routed.sharedWeights[t][j], output.baseAddress! + t * d, d)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A batch: each needed expert once over all the tokens routed to it.
+    func runExpertsOneByOne(_ routed: inout Routed, input x: [Float], access: ExpertAccess) throws {
+        let d = config.hiddenSize
         for (e, routedTokens) in routed.assignments.enumerated() where !routedTokens.isEmpty {
             let n = routedTokens.count
             var batch = [Float](repeating: 0, count: n * d)
@@ -170,14 +195,44 @@ public struct MoELayer: Sendable {
                 }
             }
         }
-        for (j, expert) in shared.enumerated() {
-            var result = [Float](repeating: 0, count: tokens * d)
-            expert.ffn.forward(x, tokens: tokens, into: &result)
+    }
+
+    /// One decode token: every chosen expert at once — the gate and up products of all of them
+    /// as one parallel region, then all their down products as another — instead of three
+    /// regions per expert. Same kernels, same order of the weighted sum, so the same result:
+    ///   h_e = silu(G_e·(s·x)) ⊙ (U_e·(s·x)),   y += Σ_e w_e · D_e·h_e  (e ascending).
+    func runExpertsTogether(_ routed: inout Routed, input x: [Float], access: ExpertAccess) throws {
+        let d = config.hiddenSize
+        let needed = routed.ffnExpertsNeeded
+        var experts: [FFNExpert] = []
+        experts.reserveCapacity(needed.count)
+        defer { for e in needed.prefix(experts.count) { access.release(e) } }
+        for e in needed { experts.append(try access.acquire(e)) }
+        let inner = experts.reduce(0) { $0 + $1.intermediateSize }
+        let scale = routed.inputScale[0]
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: d + 2 * inner + needed.count * d) { buffer in
+            let scaled = buffer.baseAddress!, gated = scaled + d, upped = gated + inner, outputs = upped + inner
+            for i in 0..<d { scaled[i] = x[i] * scale }
+            var products: [MatvecProduct] = []
+            products.reserveCapacity(2 * experts.count)
+            var offset = 0
+            for expert in experts {
+                products.append(MatvecProduct(expert.gate, scaled, gated + offset))
+                products.append(MatvecProduct(expert.up, scaled, upped + offset))
+                offset += expert.intermediateSize
+            }
+            Kernels.matvecs(products)
+            Kernels.siluMultiply(gated, upped, gated, inner)
+            products.removeAll(keepingCapacity: true)
+            offset = 0
+            for (j, expert) in experts.enumerated() {
+                products.append(MatvecProduct(expert.down, gated + offset, outputs + j * d))
+                offset += expert.intermediateSize
+            }
+            Kernels.matvecs(products)
             routed.hidden.withUnsafeMutableBufferPointer { output in
-                result.withUnsafeBufferPointer {
-                    for t in 0..<tokens {
-                        Kernels.addScaled($0.baseAddress! + t * d, routed.sharedWeights[t][j], output.baseAddress! + t * d, d)
-                    }
+                for (j, e) in needed.enumerated() {
+                    Kernels.addScaled(outputs + j * d, routed.assignments[e][0].weight, output.baseAddress!, d)
                 }
             }
         }

@@ -81,7 +81,7 @@ public final class Transformer: @unchecked Sendable {
     /// layer's experts fit at once, else one expert at a time.
     private func expertAccess(layer l: Int, moe: MoELayer, lease: ExpertCache.Lease?) -> MoELayer.ExpertAccess {
         guard let cache = expertCache else { return .mapped(moe.ffnExperts) }
-        if let lease { return MoELayer.ExpertAccess(acquire: { try lease.expert($0) }, release: { _ in }) }
+        if let lease { return MoELayer.ExpertAccess(acquire: { try lease.expert($0) }, release: { _ in }, holdsSeveral: true) }
         final class Current { var lease: ExpertCache.Lease? }
         let current = Current()
         return MoELayer.ExpertAccess(

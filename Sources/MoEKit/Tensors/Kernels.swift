@@ -3,93 +3,38 @@ import COpenBLAS
 
 /// The optimised kernels. Each has a naive twin in `NaiveKernels.swift`; `KernelTests` holds them equal.
 public enum Kernels {
-    /// Σ_i row[i]·x[i] over `count` elements of a weight row of any dtype, 16 lanes at a time.
+    /// Σ_i row[i]·x[i] over `count` elements of a weight row of any format: f32 (attention's
+    /// q·k, the constant experts) 16 lanes at a time here, every other format as a one-row
+    /// product by the C kernels.
     @inline(__always)
     public static func dot(_ row: UnsafeRawPointer, _ dtype: WeightFormat, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
-        if dtype.elementsPerBlock > 1 { return QuantizedKernels.dot(row, dtype, x, count) }
+        guard dtype == .f32 else {
+            var y: Float = 0
+            matvec(WeightMatrix(rows: 1, cols: count, format: dtype, base: row, owner: nil), x, &y)
+            return y
+        }
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
         let xRaw = UnsafeRawPointer(x)
-        switch dtype {
-        case .f32:
-            while i + 32 <= count {
-                acc0 += row.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                acc1 += row.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
-                i += 32
-            }
-        case .f16:
-            while i + 32 <= count {
-                let w0 = SIMD16<Float>(row.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<Float16>.self))
-                let w1 = SIMD16<Float>(row.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD16<Float16>.self))
-                acc0 += w0 * xRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                acc1 += w1 * xRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
-                i += 32
-            }
-        case .bf16:
-            while i + 32 <= count {
-                let b0 = SIMD16<UInt32>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt16>.self)) &<< 16
-                let b1 = SIMD16<UInt32>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD16<UInt16>.self)) &<< 16
-                acc0 += unsafeBitCast(b0, to: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                acc1 += unsafeBitCast(b1, to: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
-                i += 32
-            }
-        case .q8_0, .q4_0, .q4_k, .q6_k:
-            break   // handled above
-        }
-        var sum = (acc0 + acc1).sum()
-        while i < count { sum += loadElement(row, dtype, i) * x[i]; i += 1 }
-        return sum
-    }
-
-    /// y = W·x (W is rows×cols, x has cols elements, y rows). Rows are split across cores.
-    /// Block formats take the integer path (QuantizedKernels).
-    public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        if w.format.elementsPerBlock > 1 { QuantizedKernels.matvec(w, x, y); return }
-        if w.format == .bf16 {
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(32, w.cols)) { split in
-                splitEvenOdd(x, w.cols, split.baseAddress!)
-                let split = UnsafePointer(split.baseAddress!)
-                Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
-                    for r in range { y[r] = dotBFloat16(w.rowPointer(r), split, x, w.cols) }
-                }
-            }
-            return
-        }
-        Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
-            for r in range { y[r] = dot(w.rowPointer(r), w.format, x, w.cols) }
-        }
-    }
-
-    /// Rearranges x for `dotBFloat16`: each block of 32 becomes its 16 even-indexed elements
-    /// followed by its 16 odd-indexed ones.
-    static func splitEvenOdd(_ x: UnsafePointer<Float>, _ count: Int, _ out: UnsafeMutablePointer<Float>) {
-        var block = 0
-        while block + 32 <= count {
-            for i in 0..<16 {
-                out[block + i] = x[block + 2 * i]
-                out[block + 16 + i] = x[block + 2 * i + 1]
-            }
-            block += 32
-        }
-    }
-
-    /// A bf16 row read as 32-bit words, each holding two values: `word << 16` is the even element
-    /// and `word & 0xFFFF0000` the odd one, both exact f32s. With x pre-split by `splitEvenOdd`
-    /// the loop is two multiply-adds per 16 words and no widening shuffles.
-    @inline(__always)
-    static func dotBFloat16(_ row: UnsafeRawPointer, _ split: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
-        var even = SIMD16<Float>(), odd = SIMD16<Float>()
-        let splitRaw = UnsafeRawPointer(split)
-        var i = 0
         while i + 32 <= count {
-            let words = row.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt32>.self)
-            even += unsafeBitCast(words &<< 16, to: SIMD16<Float>.self) * splitRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            odd += unsafeBitCast(words & 0xFFFF_0000, to: SIMD16<Float>.self) * splitRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
+            acc0 += row.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            acc1 += row.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self) * xRaw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
             i += 32
         }
-        var sum = (even + odd).sum()
-        while i < count { sum += loadElement(row, .bf16, i) * x[i]; i += 1 }
+        var sum = (acc0 + acc1).sum()
+        let floats = row.assumingMemoryBound(to: Float.self)
+        while i < count { sum += floats[i] * x[i]; i += 1 }
         return sum
+    }
+
+    /// y = W·x (W is rows×cols, x has cols elements, y rows), rows split across cores, by the
+    /// C kernel for W's format (GroupedMatvec.swift). `path` other than `.best` is for tests.
+    public static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        matvec(w, x, y, path: .best)
+    }
+
+    static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, path: KernelPath) {
+        withUnsafePointer(to: MatvecProduct(w, x, y)) { matvecs(UnsafeBufferPointer(start: $0, count: 1), path: path) }
     }
 
     /// Up to this many tokens, a batch is cheaper as dot products over each row read once (the
@@ -123,27 +68,12 @@ public enum Kernels {
         }
     }
 
-    /// y[t][r] = row_r · x_t for a few tokens, rows split across cores.
+    /// y[t][r] = row_r · x_t for a few tokens, each block of rows read once for all of them.
     static func smallBatch(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
-        let (rows, cols) = (w.rows, w.cols)
-        if w.format == .bf16 {
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(32, cols) * tokens) { split in
-                for t in 0..<tokens { splitEvenOdd(x + t * cols, cols, split.baseAddress! + t * max(32, cols)) }
-                let split = UnsafePointer(split.baseAddress!)
-                Parallel.forChunks(rows, work: rows * cols * tokens) { range in
-                    for r in range {
-                        let row = w.rowPointer(r)
-                        for t in 0..<tokens { y[t * rows + r] = dotBFloat16(row, split + t * max(32, cols), x + t * cols, cols) }
-                    }
-                }
-            }
-            return
-        }
-        Parallel.forChunks(rows, work: rows * cols * tokens) { range in
-            for r in range {
-                let row = w.rowPointer(r)
-                for t in 0..<tokens { y[t * rows + r] = dot(row, w.format, x + t * cols, cols) }
-            }
+        withUnsafeTemporaryAllocation(of: MatvecProduct.self, capacity: tokens) { products in
+            for t in 0..<tokens { (products.baseAddress! + t).initialize(to: MatvecProduct(w, x + t * w.cols, y + t * w.rows)) }
+            defer { products.baseAddress!.deinitialize(count: tokens) }
+            matvecsSharingWeights(UnsafeBufferPointer(products))
         }
     }
 

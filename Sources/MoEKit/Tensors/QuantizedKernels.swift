@@ -12,61 +12,16 @@ enum QuantizedKernels {
         format == .q4_k || format == .q6_k ? 256 : 32
     }
 
-    /// Which C bodies run: the best this CPU has, or (tests) one in particular.
-    enum Path: CaseIterable {
-        case best, avx2, scalar
-    }
+    typealias Path = KernelPath
 
     /// AVX-512 VNNI's vpdpbusd for Q8_0/Q4_0 where the CPU has it (decided once, at run time).
     static let hasVNNI = moe_cpu_has_vnni() != 0
 
-    /// y = W·x. `path` other than `.best` is for tests (`.avx2` is the scalar bodies where AVX2
-    /// was not compiled).
+    /// y = W·x (the products themselves run in `Kernels.matvecs`). `path` other than `.best` is
+    /// for tests.
     static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, path: Path = .best) {
-        let n = Int32(w.cols), rowBytes = w.rowBytes, base = w.base
-        let portable = path == .scalar
-        switch w.format {
-        case .q8_0, .q4_0:
-            let quantize = portable ? moe_quantize_q8_scalar : moe_quantize_q8
-            let vnni = path == .best && hasVNNI
-            let kernel = switch (w.format, path) {
-            case (.q8_0, .scalar): moe_matvec_q8_0_scalar
-            case (.q8_0, _): vnni ? moe_matvec_q8_0_vnni : moe_matvec_q8_0
-            case (_, .scalar): moe_matvec_q4_0_scalar
-            case (_, _): vnni ? moe_matvec_q4_0_vnni : moe_matvec_q4_0
-            }
-            withUnsafeTemporaryAllocation(of: moe_block_q8.self, capacity: max(1, w.cols / 32)) { blocks in
-                let xq = blocks.baseAddress!
-                quantize(x, n, xq)
-                Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
-                    kernel(base, rowBytes, xq, n, y, Int32(range.lowerBound), Int32(range.upperBound))
-                }
-            }
-        case .q4_k, .q6_k:
-            let quantize = portable ? moe_quantize_q8k_scalar : moe_quantize_q8k
-            let kernel = switch (w.format, portable) {
-            case (.q4_k, false): moe_matvec_q4_k
-            case (.q4_k, true): moe_matvec_q4_k_scalar
-            case (_, false): moe_matvec_q6_k
-            case (_, true): moe_matvec_q6_k_scalar
-            }
-            withUnsafeTemporaryAllocation(of: moe_block_q8k.self, capacity: max(1, w.cols / 256)) { blocks in
-                let xq = blocks.baseAddress!
-                quantize(x, n, xq)
-                Parallel.forChunks(w.rows, work: w.rows * w.cols) { range in
-                    kernel(base, rowBytes, xq, n, y, Int32(range.lowerBound), Int32(range.upperBound))
-                }
-            }
-        case .f32, .f16, .bf16:
-            preconditionFailure("\(w.format.name) is not a block format")
-        }
-    }
-
-    /// One row · x (for `Kernels.dot`; matvec is the hot path).
-    static func dot(_ row: UnsafeRawPointer, _ format: WeightFormat, _ x: UnsafePointer<Float>, _ count: Int) -> Float {
-        var y: Float = 0
-        matvec(WeightMatrix(rows: 1, cols: count, format: format, base: row, owner: nil), x, &y)
-        return y
+        precondition(w.format.elementsPerBlock > 1, "\(w.format.name) is not a block format")
+        Kernels.matvec(w, x, y, path: path)
     }
 
     /// The C activation quantiser's output as (scale per block, quants): what the tests hold to

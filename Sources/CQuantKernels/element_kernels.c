@@ -1,0 +1,200 @@
+// Matrix–vector rows for f32, f16 and bf16 weights: scalar, AVX2 and AVX-512F bodies (see
+// element_kernels.h). Each row is y_r = Σ_i w_r[i]·x[i], summed in f32 in several accumulators.
+#include "element_kernels.h"
+#include "half_float.h"
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// No software prefetch: unlike the quantised kernels (quant_kernels_vnni.c), these loops are
+// pure streams the hardware prefetchers follow, and prefetching 8 KiB ahead halved a bf16
+// product's rate on this machine (Zen 4: 1.0 vs 2.5 GB/s on one core, contended, BENCHMARKS.md).
+
+static inline float bf16_bits_to_float(uint16_t b) {
+    const uint32_t bits = (uint32_t)b << 16;
+    float f; memcpy(&f, &bits, 4); return f;
+}
+
+static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+void moe_split_even_odd(const float *x, int n, float *out) {
+    for (int block = 0; block + 32 <= n; block += 32) {
+        for (int i = 0; i < 16; i++) {
+            out[block + i] = x[block + 2 * i];
+            out[block + 16 + i] = x[block + 2 * i + 1];
+        }
+    }
+}
+
+// ---- scalar bodies (every machine; the tests hold them to the naive twin) --------------------
+
+void moe_matvec_f32_scalar(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) {
+        const float *row = (const float *)((const uint8_t *)w + (size_t)r * row_bytes);
+        float sum = 0;
+        for (int i = 0; i < n; i++) sum += row[i] * x[i];
+        y[r] = sum;
+    }
+}
+
+void moe_matvec_f16_scalar(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        float sum = 0;
+        for (int i = 0; i < n; i++) sum += moe_half_bits_to_float(load_u16(row + 2 * i)) * x[i];
+        y[r] = sum;
+    }
+}
+
+void moe_matvec_bf16_scalar(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
+    (void)split;
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        float sum = 0;
+        for (int i = 0; i < n; i++) sum += bf16_bits_to_float(load_u16(row + 2 * i)) * x[i];
+        y[r] = sum;
+    }
+}
+
+// ---- AVX2 bodies (the x86-64 baseline; the unsuffixed names) --------------------------------
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+int moe_element_kernels_avx2(void) { return 1; }
+
+static inline float hsum8(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+void moe_matvec_f32(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) {
+        const float *row = (const float *)((const uint8_t *)w + (size_t)r * row_bytes);
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(x + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+        }
+        float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; i < n; i++) sum += row[i] * x[i];
+        y[r] = sum;
+    }
+}
+
+static inline __m256 load_f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+void moe_matvec_f16(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            a0 = _mm256_fmadd_ps(load_f16x8(row + 2 * i), _mm256_loadu_ps(x + i), a0);
+            a1 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 16), _mm256_loadu_ps(x + i + 8), a1);
+            a2 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 32), _mm256_loadu_ps(x + i + 16), a2);
+            a3 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 48), _mm256_loadu_ps(x + i + 24), a3);
+        }
+        float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; i < n; i++) sum += _cvtsh_ss(load_u16(row + 2 * i)) * x[i];
+        y[r] = sum;
+    }
+}
+
+// A block of 32 bf16 is 16 words: words 0–7 hold elements 0–15 (evens at split 0–7, odds at
+// split 16–23), words 8–15 elements 16–31 (evens at split 8–15, odds at split 24–31).
+void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
+    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            const __m256i w0 = _mm256_loadu_si256((const __m256i *)(row + 2 * i));
+            const __m256i w1 = _mm256_loadu_si256((const __m256i *)(row + 2 * i + 32));
+            a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w0, 16)), _mm256_loadu_ps(split + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w0, high)), _mm256_loadu_ps(split + i + 16), a1);
+            a2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w1, 16)), _mm256_loadu_ps(split + i + 8), a2);
+            a3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w1, high)), _mm256_loadu_ps(split + i + 24), a3);
+        }
+        float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; i < n; i++) sum += bf16_bits_to_float(load_u16(row + 2 * i)) * x[i];
+        y[r] = sum;
+    }
+}
+#else
+int moe_element_kernels_avx2(void) { return 0; }
+void moe_matvec_f32(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    moe_matvec_f32_scalar(w, row_bytes, x, n, y, row_begin, row_end);
+}
+void moe_matvec_f16(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    moe_matvec_f16_scalar(w, row_bytes, x, n, y, row_begin, row_end);
+}
+void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
+    moe_matvec_bf16_scalar(w, row_bytes, split, x, n, y, row_begin, row_end);
+}
+#endif
+
+// ---- AVX-512F bodies (chosen at run time: moe_cpu_has_avx512) -------------------------------
+// For f32 and f16 only: a bf16 body on 512-bit vectors streamed slower than the AVX2 one on
+// this Zen 4 (one core, interleaved: about 2.7 vs 3.3 GB/s contended, 8–17 vs 21–23 GB/s in
+// quiet moments), so bf16 takes the AVX2 body everywhere.
+
+#if defined(__x86_64__) && defined(__clang__)
+int moe_cpu_has_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f"))), apply_to = function)
+
+void moe_matvec_f32_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) {
+        const float *row = (const float *)((const uint8_t *)w + (size_t)r * row_bytes);
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+        }
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        for (; i < n; i++) sum += row[i] * x[i];
+        y[r] = sum;
+    }
+}
+
+static inline __m512 load_f16x16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+
+void moe_matvec_f16_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            a0 = _mm512_fmadd_ps(load_f16x16(row + 2 * i), _mm512_loadu_ps(x + i), a0);
+            a1 = _mm512_fmadd_ps(load_f16x16(row + 2 * i + 32), _mm512_loadu_ps(x + i + 16), a1);
+        }
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        for (; i < n; i++) sum += _cvtsh_ss(load_u16(row + 2 * i)) * x[i];
+        y[r] = sum;
+    }
+}
+
+#pragma clang attribute pop
+
+#else
+// Not x86-64 (or not clang): never chosen, since moe_cpu_has_avx512() is 0.
+int moe_cpu_has_avx512(void) { return 0; }
+void moe_matvec_f32_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    moe_matvec_f32(w, row_bytes, x, n, y, row_begin, row_end);
+}
+void moe_matvec_f16_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    moe_matvec_f16(w, row_bytes, x, n, y, row_begin, row_end);
+}
+#endif

@@ -1,0 +1,144 @@
+import CQuantKernels
+
+/// One matrix–vector product y = W·x of a group (`Kernels.matvecs`).
+public struct MatvecProduct {
+    public let w: WeightMatrix
+    public let x: UnsafePointer<Float>
+    public let y: UnsafeMutablePointer<Float>
+
+    public init(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        self.w = w
+        self.x = x
+        self.y = y
+    }
+}
+
+/// Which kernel bodies run: the best this CPU has (decided once, at run time), or — for tests,
+/// so that a machine with AVX-512 still exercises the others — one in particular. `.avx2` is
+/// the scalar bodies where AVX2 was not compiled (not x86-64).
+enum KernelPath: CaseIterable {
+    case best, avx2, scalar
+}
+
+extension Kernels {
+    /// AVX-512F bodies for f32 and f16 where the CPU has them.
+    static let hasAVX512 = moe_cpu_has_avx512() != 0
+
+    /// Runs several products as one parallel region: the rows of all of them are split across the
+    /// cores together, so q/k/v, or the gate|up products of every expert a token chose, cost one
+    /// hand-off to the worker pool instead of one per matrix (and the small ones no longer run
+    /// alone on one core). Each product's input is prepared once first (bf16: x split even/odd;
+    /// block formats: x quantised to 8-bit blocks), into scratch on the stack.
+    public static func matvecs(_ products: [MatvecProduct]) {
+        products.withUnsafeBufferPointer { matvecs($0, path: .best) }
+    }
+
+    static func matvecs(_ products: UnsafeBufferPointer<MatvecProduct>, path: KernelPath) {
+        let scratchBytes = products.reduce(0) { $0 + preparedBytes($1.w) }
+        withUnsafeTemporaryAllocation(byteCount: max(64, scratchBytes), alignment: 64) { scratch in
+            withUnsafeTemporaryAllocation(of: UnsafeRawPointer.self, capacity: products.count) { inputs in
+                var offset = 0
+                var (totalRows, work) = (0, 0)
+                for (p, product) in products.enumerated() {
+                    let prepared = scratch.baseAddress! + offset
+                    prepare(product, into: prepared, path: path)
+                    inputs[p] = UnsafeRawPointer(prepared)
+                    offset += preparedBytes(product.w)
+                    totalRows += product.w.rows
+                    work += product.w.rows * product.w.cols
+                }
+                let inputs = UnsafeBufferPointer(inputs)
+                Parallel.forChunks(totalRows, work: work) { range in
+                    var first = 0
+                    for (p, product) in products.enumerated() {
+                        let lower = max(range.lowerBound, first), upper = min(range.upperBound, first + product.w.rows)
+                        if lower < upper { rows(product, input: inputs[p], lower - first ..< upper - first, path: path) }
+                        first += product.w.rows
+                        if first >= range.upperBound { break }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Products of one matrix with several vectors (a few prompt tokens routed to one expert):
+    /// the rows are split across cores, and each block of rows — small enough to stay in the
+    /// core's L2 — is read from memory once and multiplied by every vector.
+    static func matvecsSharingWeights(_ products: UnsafeBufferPointer<MatvecProduct>, path: KernelPath = .best) {
+        guard let w = products.first?.w else { return }
+        let scratchBytes = preparedBytes(w)
+        let blockRows = max(1, (128 << 10) / max(1, w.rowBytes))
+        withUnsafeTemporaryAllocation(byteCount: max(64, scratchBytes * products.count), alignment: 64) { scratch in
+            for (p, product) in products.enumerated() { prepare(product, into: scratch.baseAddress! + p * scratchBytes, path: path) }
+            let prepared = UnsafeRawPointer(scratch.baseAddress!)
+            Parallel.forChunks(w.rows, work: w.rows * w.cols * products.count) { range in
+                var start = range.lowerBound
+                while start < range.upperBound {
+                    let block = start ..< min(range.upperBound, start + blockRows)
+                    for (p, product) in products.enumerated() { rows(product, input: prepared + p * scratchBytes, block, path: path) }
+                    start = block.upperBound
+                }
+            }
+        }
+    }
+
+    /// Scratch bytes a product's prepared input takes (a multiple of 64).
+    static func preparedBytes(_ w: WeightMatrix) -> Int {
+        let bytes: Int
+        switch w.format {
+        case .f32, .f16: bytes = 0
+        case .bf16: bytes = w.cols * MemoryLayout<Float>.stride
+        case .q8_0, .q4_0: bytes = w.cols / 32 * MemoryLayout<moe_block_q8>.stride
+        case .q4_k, .q6_k: bytes = w.cols / 256 * MemoryLayout<moe_block_q8k>.stride
+        }
+        return (bytes + 63) & ~63
+    }
+
+    static func prepare(_ product: MatvecProduct, into scratch: UnsafeMutableRawPointer, path: KernelPath) {
+        let n = Int32(product.w.cols)
+        switch product.w.format {
+        case .f32, .f16: break
+        case .bf16: moe_split_even_odd(product.x, n, scratch.assumingMemoryBound(to: Float.self))
+        case .q8_0, .q4_0:
+            (path == .scalar ? moe_quantize_q8_scalar : moe_quantize_q8)(product.x, n, scratch.assumingMemoryBound(to: moe_block_q8.self))
+        case .q4_k, .q6_k:
+            (path == .scalar ? moe_quantize_q8k_scalar : moe_quantize_q8k)(product.x, n, scratch.assumingMemoryBound(to: moe_block_q8k.self))
+        }
+    }
+
+    /// y[r] = row r · x for r in `range`, by the kernel `path` picks for the product's format.
+    @inline(__always)
+    static func rows(_ product: MatvecProduct, input: UnsafeRawPointer, _ range: Range<Int>, path: KernelPath) {
+        let (w, x, y) = (product.w.base, product.x, product.y)
+        let (rowBytes, n) = (product.w.rowBytes, Int32(product.w.cols))
+        let (lower, upper) = (Int32(range.lowerBound), Int32(range.upperBound))
+        let wide = path == .best && hasAVX512
+        let vnni = path == .best && QuantizedKernels.hasVNNI
+        let scalar = path == .scalar
+        switch product.w.format {
+        case .f32:
+            (scalar ? moe_matvec_f32_scalar : wide ? moe_matvec_f32_avx512 : moe_matvec_f32)(w, rowBytes, x, n, y, lower, upper)
+        case .f16:
+            (scalar ? moe_matvec_f16_scalar : wide ? moe_matvec_f16_avx512 : moe_matvec_f16)(w, rowBytes, x, n, y, lower, upper)
+        case .bf16:
+            let split = input.assumingMemoryBound(to: Float.self)
+            // No AVX-512 body: the AVX2 one streamed faster on Zen 4 (element_kernels.c).
+            (scalar ? moe_matvec_bf16_scalar : moe_matvec_bf16)(w, rowBytes, split, x, n, y, lower, upper)
+        case .q8_0:
+            let xq = input.assumingMemoryBound(to: moe_block_q8.self)
+            (scalar ? moe_matvec_q8_0_scalar : vnni ? moe_matvec_q8_0_vnni : moe_matvec_q8_0)(w, rowBytes, xq, n, y, lower, upper)
+        case .q4_0:
+            let xq = input.assumingMemoryBound(to: moe_block_q8.self)
+            (scalar ? moe_matvec_q4_0_scalar : vnni ? moe_matvec_q4_0_vnni : moe_matvec_q4_0)(w, rowBytes, xq, n, y, lower, upper)
+        case .q4_k:
+            let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
+            (scalar ? moe_matvec_q4_k_scalar : moe_matvec_q4_k)(w, rowBytes, xq, n, y, lower, upper)
+        case .q6_k:
+            let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
+            (scalar ? moe_matvec_q6_k_scalar : moe_matvec_q6_k)(w, rowBytes, xq, n, y, lower, upper)
+        }
+    }
+
+    /// Whether the AVX2 element bodies were compiled (reports say which path they measured).
+    static var elementKernelsUseAVX2: Bool { moe_element_kernels_avx2() != 0 }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import Testing
+@testable import MoEKit
+
+/// The hot path's grouped and pooled kernels against their twins: each C body (AVX-512 where
+/// the CPU has it, AVX2, scalar) against the naive product; a group of products in one region
+/// against each product alone; the decode step's fused expert and q/k/v products against the
+/// unfused ones; prefill attention split by cost against decoding token by token.
+@Suite("Fused and grouped kernels against their twins")
+struct FusedKernelTests {
+    static func matrix(rows: Int, cols: Int, format: WeightFormat, seed: UInt64) -> WeightMatrix {
+        var random = SeededRandom(seed: seed)
+        let bytes = encodeFloats(random.normals(rows * cols, scale: 1), as: format)
+        let storage = ByteStorage(count: bytes.count)
+        storage.pointer.copyMemory(from: bytes, byteCount: bytes.count)
+        return WeightMatrix(rows: rows, cols: cols, format: format, base: UnsafeRawPointer(storage.pointer), owner: storage)
+    }
+
+    @Test("element matvec on every body (AVX-512 where present, AVX2, scalar) equals the naive product",
+          arguments: WeightFormat.elementFormats)
+    func elementBodies(format: WeightFormat) {
+        #if arch(x86_64)
+        #expect(Kernels.elementKernelsUseAVX2, "Package.swift compiles CQuantKernels for AVX2 on x86-64")
+        #endif
+        print("element kernels: AVX-512 \(Kernels.hasAVX512 ? "present, tested as the best path" : "absent")")
+        for (rows, cols) in [(1, 1), (3, 31), (7, 33), (64, 64), (300, 257), (513, 129), (40, 4096)] {
+            let w = Self.matrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 7 + cols))
+            var random = SeededRandom(seed: UInt64(cols))
+            let x = random.normals(cols, scale: 1)
+            let reference = NaiveKernels.matvec(w, x)
+            for path in KernelPath.allCases {
+                var y = [Float](repeating: .nan, count: rows)
+                Kernels.matvec(w, x, &y, path: path)
+                #expect(TestSupport.close(y, reference, relative: 1e-5), "\(format.name) \(rows)×\(cols) \(path)")
+            }
+        }
+    }
+
+    @Test("a group of products run as one region equals each product run alone, bit for bit, on every body")
+    func groupEqualsSeparate() {
+        let shapes: [(WeightFormat, Int, Int)] = [(.f32, 300, 257), (.bf16, 513, 129), (.f16, 64, 64), (.q8_0, 255, 64),
+                                                  (.q4_k, 17, 256), (.bf16, 1, 33), (.bf16, 2048, 256), (.q4_0, 600, 128)]
+        let matrices = shapes.enumerated().map { Self.matrix(rows: $1.1, cols: $1.2, format: $1.0, seed: UInt64($0)) }
+        var random = SeededRandom(seed: 5)
+        let inputs = matrices.map { random.normals($0.cols, scale: 1) }
+        for path in KernelPath.allCases {
+            let alone: [[Float]] = zip(matrices, inputs).map { w, x in
+                var y = [Float](repeating: .nan, count: w.rows)
+                Kernels.matvec(w, x, &y, path: path)
+                return y
+            }
+            var outputs = matrices.map { [Float](repeating: .nan, count: $0.rows) }
+            let x = inputs.map { FloatStorage($0) }, y = matrices.map { FloatStorage(zeros: $0.rows) }
+            let products = matrices.indices.map { MatvecProduct(matrices[$0], x[$0].pointer, y[$0].pointer) }
+            products.withUnsafeBufferPointer { Kernels.matvecs($0, path: path) }
+            for i in outputs.indices { outputs[i] = Array(UnsafeBufferPointer(start: y[i].pointer, count: y[i].count)) }
+            #expect(outputs.map { $0.map(\.bitPattern) } == alone.map { $0.map(\.bitPattern) }, "\(path)")
+        }
+    }
+
+    @Test("a decode step runs every chosen expert in two regions and gets the one-by-one result bit for bit")
+    func expertsTogether() {
+        let d = 256, inner = 384
+        var config = ModelConfig(family: .moepp, vocabSize: 10, hiddenSize: d, intermediateSize: inner, numLayers: 1,
+                                 numHeads: 4, numKeyValueHeads: 4, numExperts: 8)
+        config.multiplyInputByTopK = true
+        var random = SeededRandom(seed: 21)
+        let x = random.normals(d, scale: 1)
+        let norm: Float = x.reduce(0) { $0 + $1 * $1 }
+        // Router rows that give FFN experts 1 and 3 logits 5 and 4, every other expert 0.
+        var routerValues = [Float](repeating: 0, count: 8 * d)
+        for c in 0..<d {
+            let unit: Float = x[c] / norm
+            routerValues[d + c] = 5 * unit
+            routerValues[3 * d + c] = 4 * unit
+        }
+        var experts: [FFNExpert] = []
+        for e in 0..<config.numFFNExperts {
+            let seed = UInt64(3 * e)
+            let gate = Self.matrix(rows: inner, cols: d, format: .bf16, seed: seed)
+            let up = Self.matrix(rows: inner, cols: d, format: .bf16, seed: seed + 1)
+            let down = Self.matrix(rows: d, cols: inner, format: .bf16, seed: seed + 2)
+            experts.append(FFNExpert(gate: gate, up: up, down: down))
+        }
+        var constants: [ConstantExpert] = []
+        for _ in 0..<2 { constants.append(ConstantExpert(mixing: random.normals(2 * d, scale: 0.1), vector: random.normals(d, scale: 1))) }
+        let router = Router(projection: .linear(WeightMatrix.owning(rows: 8, cols: d, values: routerValues)), residual: nil)
+        let layer = MoELayer(config: config, layerIndex: 0, router: router, ffnExperts: experts, constantExperts: constants)
+        let mapped = experts
+        var together = layer.route(x, tokens: 1, previousLogits: nil, controls: RoutingControls())
+        var oneByOne = together
+        #expect(together.ffnExpertsNeeded == [1, 3])
+        try? layer.runExperts(&together, input: x, tokens: 1, access: MoELayer.ExpertAccess.mapped(mapped))
+        let single = MoELayer.ExpertAccess(acquire: { (e: Int) -> FFNExpert in mapped[e] }, release: { (_: Int) in })
+        try? layer.runExperts(&oneByOne, input: x, tokens: 1, access: single)
+        let (a, b): ([Float], [Float]) = (together.hidden, oneByOne.hidden)
+        #expect(a.map { $0.bitPattern } == b.map { $0.bitPattern })
+        #expect(a.contains { $0 != 0 })
+    }
+
+    @Test("prefill attention (q/k/v per token fused when decoding, heads split by cost) equals decoding token by token")
+    func attentionPrefillEqualsDecode() {
+        let (d, heads, tokens) = (256, 4, 40)
+        var config = ModelConfig(family: .mixtral, vocabSize: 10, hiddenSize: d, intermediateSize: 8, numLayers: 1,
+                                 numHeads: heads, numKeyValueHeads: 2, numExperts: 2)
+        config.maxPositionEmbeddings = 64
+        let attention = Attention(config: config,
+                                  query: Self.matrix(rows: config.queryDim, cols: d, format: .f16, seed: 1),
+                                  key: Self.matrix(rows: config.keyValueDim, cols: d, format: .f16, seed: 2),
+                                  value: Self.matrix(rows: config.keyValueDim, cols: d, format: .f16, seed: 3),
+                                  output: Self.matrix(rows: d, cols: config.queryDim, format: .f16, seed: 4),
+                                  queryNorm: nil, keyNorm: nil)
+        var random = SeededRandom(seed: 8)
+        let x = random.normals(tokens * d, scale: 0.1)
+        let batchCache = KVCache(layers: 1, width: config.keyValueDim, maximumLength: 64)
+        _ = batchCache.reserve(tokens)
+        let batch = attention.forward(x, tokens: tokens, start: 0, layer: 0, cache: batchCache)
+        let stepCache = KVCache(layers: 1, width: config.keyValueDim, maximumLength: 64)
+        _ = stepCache.reserve(tokens)
+        for t in 0..<tokens {
+            let step = attention.forward(Array(x[t * d..<(t + 1) * d]), tokens: 1, start: t, layer: 0, cache: stepCache)
+            #expect(TestSupport.close(step, Array(batch[t * d..<(t + 1) * d]), relative: 1e-4), "token \(t)")
+        }
+    }
+
+    /// The sampler as it was: a full sort of the vocabulary (stable: ties keep id order).
+    struct SortingSampler {
+        var random: SeededRandom
+
+        mutating func sample(_ logits: [Float], _ settings: SamplingSettings) -> Int {
+            var order = Array(0..<logits.count)
+            order.sort { logits[$0] > logits[$1] }
+            if settings.topK > 0 { order = Array(order.prefix(settings.topK)) }
+            let top = logits[order[0]]
+            var probabilities = order.map { expf((logits[$0] - top) / settings.temperature) }
+            let total = probabilities.reduce(0, +)
+            probabilities = probabilities.map { $0 / total }
+            if settings.topP < 1 {
+                var cumulative: Float = 0
+                var keep = 0
+                while keep < probabilities.count && cumulative < settings.topP { cumulative += probabilities[keep]; keep += 1 }
+                order = Array(order.prefix(max(1, keep)))
+                probabilities = Array(probabilities.prefix(max(1, keep)))
+            }
+            let draw = random.uniform() * probabilities.reduce(0, +)
+            var cumulative: Float = 0
+            for (slot, p) in probabilities.enumerated() {
+                cumulative += p
+                if draw < cumulative { return order[slot] }
+            }
+            return order[probabilities.count - 1]
+        }
+    }
+
+    @Test("top-k and top-p by partial selection draw the same tokens as a full sort (ties included)")
+    func samplerEqualsSort() {
+        var random = SeededRandom(seed: 77)
+        for settings in [SamplingSettings(temperature: 0.8, topK: 1), SamplingSettings(temperature: 0.8, topK: 40),
+                         SamplingSettings(temperature: 1.3, topK: 7, topP: 0.9), SamplingSettings(temperature: 0.7, topP: 0.95),
+                         SamplingSettings(temperature: 2, topP: 0.5), SamplingSettings(temperature: 1, topK: 5000)] {
+            var ours = Sampler(seed: 9), twin = SortingSampler(random: SeededRandom(seed: 9))
+            for round in 0..<40 {
+                // Rounded to a coarse grid so that many logits tie.
+                let logits = random.normals(3000, scale: 3).map { ($0 * 4).rounded() / 4 }
+                #expect(ours.sample(logits[...], settings) == twin.sample(logits, settings), "\(settings) round \(round)")
+            }
+        }
+    }
+}
