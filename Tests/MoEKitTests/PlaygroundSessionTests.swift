@@ -114,4 +114,23 @@ struct PlaygroundSessionTests {
         bad.disabledExperts = Array(0..<config.numExperts)
         #expect(throws: RoutingError.noExpertEnabled) { try bad.check(for: config) }
     }
+
+    @Test("a saved session reads as a routing trace (moepp view, moepp stats): its tokens, model name, router width and turns")
+    func sessionAsTrace() throws {
+        let session = try recordedSession()
+        let trace = try TraceReader.read(try session.encoded(), file: "s.json")
+        #expect(trace.source == .moepp && trace.model == "fixture")
+        #expect(trace.experts == session.model.expertKinds.count)
+        #expect(trace.turns == [RoutingTrace.Turn(prompt: "the cat\nsat", reply: session.turns[0].reply)])
+        #expect(trace.tokens.map(\.tokenId) == session.tokens.map(\.tokenId))
+        #expect(zip(trace.tokens, session.tokens).allSatisfy { a, b in zip(a.layers, b.layers).allSatisfy { $0.chosen == $1.chosen } })
+        // The same counts as the session's own trace: nothing lost on the way.
+        #expect(ExpertUsage(trace).counts == ExpertUsage(session.routingTrace).counts)
+        // A broken session is the session reader's one-line error, not a trace-document one.
+        var broken = try JSONSerialization.jsonObject(with: try session.encoded()) as! [String: Any]
+        broken["version"] = 99
+        #expect(throws: SessionFileError.unsupportedVersion("s.json", 99)) {
+            try TraceReader.read(try JSONSerialization.data(withJSONObject: broken), file: "s.json")
+        }
+    }
 }

@@ -6,7 +6,7 @@ import Foundation
 /// - `moepp route` / `generate --json` output: one token object per line (or a JSON array of them);
 /// - vLLM's completion response with routed experts (`VLLMRoutedExperts`);
 /// - SGLang's `/generate` response with routed experts (`SGLangRoutedExperts`).
-/// Saved sessions join here: a session is one more form that yields a `RoutingTrace`.
+/// - a saved session (`/save`, the autosave): its `model` is an object, read by `PlaygroundSession`.
 public enum TraceReader {
     /// What the caller knows that a source may not carry.
     public struct Options: Sendable {
@@ -40,7 +40,9 @@ public enum TraceReader {
             trace = try tokenLines(line, file: file, experts: options.experts)
         } else {
             let json = try JSONValue.parse(data, file: file)
-            if json.has("tokens") {
+            if json.has("tokens") && PlaygroundSession.looksLikeSession(json) {
+                trace = try PlaygroundSession.decode(data, file: file).routingTrace
+            } else if json.has("tokens") {
                 trace = try document(data, file: file, experts: options.experts)
             } else if SGLangRoutedExperts.matches(json) {
                 trace = try SGLangRoutedExperts.read(json, shape: options.shape, experts: options.experts)
