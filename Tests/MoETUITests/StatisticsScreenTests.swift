@@ -97,4 +97,31 @@ struct StatisticsScreenTests {
         for c in "/stats" { state.input.insert(c) }
         #expect(TraceViewer.refusal(.enter, state) == nil)
     }
+
+    @Test("a session saved, re-loaded with /load and quit again is counted once; continued, only its new tokens are added")
+    func reloadedSessionCountedOnce() throws {
+        let (generator, state, _) = try makeSession()
+        try generate(generator, state, "the cat")
+        let directory = Self.emptyStatsDirectory()
+        #expect(RoutingStatisticsScreenState.recordSession(state, directory: directory) == nil)
+        let first = try ExpertUsageStore.load(model: "fixture", directory: directory)
+        #expect(first.traces.count == 1 && first.usage.tokens.allSatisfy { $0 == state.tokens.count })
+
+        // /load in a new playground: the session from its file, then quit.
+        let (laterGenerator, later, _) = try makeSession()
+        later.restore(try PlaygroundSession.decode(try state.session().encoded(), file: "s.json"))
+        #expect(RoutingStatisticsScreenState.recordSession(later, directory: directory) == nil)
+        #expect(try ExpertUsageStore.load(model: "fixture", directory: directory) == first, "the same tokens and choices: nothing added")
+
+        // Continued and quit again: the loaded tokens stay counted once, the new ones are added.
+        try generate(laterGenerator, later, " and the dog")
+        #expect(later.tokens.count > state.tokens.count)
+        #expect(RoutingStatisticsScreenState.recordSession(later, directory: directory) == nil)
+        let continued = try ExpertUsageStore.load(model: "fixture", directory: directory)
+        #expect(continued.traces.count == 2)
+        #expect(continued.usage.tokens.allSatisfy { $0 == later.tokens.count })
+        #expect(continued.usage.counts == ExpertUsage(RoutingStatisticsScreenState.trace(later)).counts)
+        #expect(RoutingStatisticsScreenState.recordSession(later, directory: directory) == nil)
+        #expect(try ExpertUsageStore.load(model: "fixture", directory: directory) == continued)
+    }
 }
