@@ -3,7 +3,8 @@ import MoEKit
 
 /// The statistics screen (F12, `/stats`): which heat map it shows and the selected layer × expert.
 /// The numbers themselves are the engine's (`MoEKit/Analysis`), computed from the tokens on
-/// screen when drawn; the accumulated heat map is read from disk when the screen opens.
+/// screen when first drawn and kept in `cache` while the screen is open; the accumulated heat
+/// map is read from disk when the screen opens.
 public struct RoutingStatisticsScreenState: Sendable {
     public enum Scope: Sendable { case session, accumulated }
 
@@ -14,6 +15,9 @@ public struct RoutingStatisticsScreenState: Sendable {
     public var accumulated: ExpertUsageStore?
     /// Why the heat map on disk could not be read, for the screen to say.
     public var accumulatedProblem: String?
+    /// The statistics already computed for the tokens on screen (shared by the copies of this
+    /// state a key makes, so each frame finds what the last one computed).
+    public let cache = RoutingStatisticsCache()
 
     public init(model: String, directory: String? = ExpertUsageStore.directory()) {
         guard let directory else { accumulatedProblem = "no HOME or XDG_CACHE_HOME: nothing accumulated"; return }

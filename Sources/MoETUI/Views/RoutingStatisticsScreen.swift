@@ -13,9 +13,10 @@ public enum RoutingStatisticsScreen {
 
     public static func draw(into grid: inout CellGrid, _ rect: Rect, _ state: PlaygroundState, _ screen: RoutingStatisticsScreenState) {
         grid.fill(rect)
-        let trace = RoutingStatisticsScreenState.trace(state)
+        let computed = screen.cache.trace(state)
+        let trace = computed.trace
         let accumulated = screen.scope == .accumulated
-        let usage = accumulated ? (screen.accumulated?.usage ?? ExpertUsage(layers: 0, experts: 0)) : ExpertUsage(trace)
+        let usage = accumulated ? (screen.accumulated?.usage ?? ExpertUsage(layers: 0, experts: 0)) : computed.usage
         let tokens = accumulated ? usage.totalTokens : trace.tokens.count
         let scopeName = accumulated ? "accumulated on disk (\(screen.accumulated?.traces.count ?? 0) traces)" : state.traceSource == .moepp && !state.readOnly ? "this session" : "this trace"
         grid.box(rect, title: "Routing statistics · \(state.modelName) · \(scopeName) · \(tokens) tokens · Tab scope · arrows select · Esc", focused: true)
@@ -28,7 +29,8 @@ public enum RoutingStatisticsScreen {
         grid.put(String(format: "Usage: share of tokens choosing each expert (uniform %.1f%%) · %@ never · %@ up to %.1f%%",
                         Double(k) / Double(max(1, experts)) * 100, shades[0], shades[1...].joined(), top * 100),
                  row: area.y, column: area.x, style: Style(.muted), limit: area.width)
-        if accumulated && screen.accumulated == nil {
+        // A store with no trace yet reads as nothing accumulated, not as an empty heat map.
+        if accumulated && screen.accumulated?.traces.isEmpty ?? true {
             grid.put(screen.accumulatedProblem ?? "nothing accumulated for \(state.modelName) yet: quitting the playground or `moepp stats TRACE` adds to it",
                      row: area.y + 2, column: area.x, style: Style(screen.accumulatedProblem == nil ? .muted : .error), limit: area.width)
             return
@@ -46,7 +48,7 @@ public enum RoutingStatisticsScreen {
         grid.put(header(state, firstExpert: firstExpert, shown: shownExperts, cell: cell), row: area.y + 1, column: area.x + labelWidth, style: Style(.muted))
         let window = experts > columns ? "\(firstExpert)…\(firstExpert + shownExperts - 1) of \(experts)" : "next layer"
         grid.put(window, row: area.y + 1, column: area.x + labelWidth + mapWidth + 1, style: Style(.muted), limit: predictabilityWidth - 1)
-        let predictability = NextLayerPredictability(trace).pairs
+        let predictability = computed.predictability
         func level(_ fraction: Double) -> (String, Color) {
             let level = fraction <= 0 ? 0 : max(1, min(4, Int((fraction * 4).rounded(.up))))
             return (String(repeating: shades[level], count: max(1, cell - 1)) + (cell > 1 ? " " : ""), level == 0 ? .muted : level <= 2 ? .cool : level == 3 ? .warm : .hot)
@@ -68,7 +70,7 @@ public enum RoutingStatisticsScreen {
         // With room to spare (few experts), the selected layer's co-activation matrix under the map.
         let matrixTop = area.y + 3 + heatRows
         if !accumulated, experts <= columns, matrixTop + 1 + experts <= area.y + area.height - detailHeight {
-            let matrix = CoActivation(trace, layer: screen.layer)
+            let matrix = screen.cache.coActivation(trace, layer: screen.layer)
             let most = Double(matrix.maximumPair)
             grid.put("Co-activation at layer \(screen.layer): tokens choosing both (shade relative to the commonest pair, \(Int(most)) tokens)",
                      row: matrixTop, column: area.x, style: Style(.muted), limit: area.width)
@@ -118,14 +120,14 @@ public enum RoutingStatisticsScreen {
         if screen.scope == .accumulated {
             lines.append(("the heat map on disk keeps counts only: partners, top tokens and predictability are for the tokens on screen (Tab)", Style(.muted)))
         }
-        let coActivation = CoActivation(trace, layer: l)
+        let coActivation = screen.cache.coActivation(trace, layer: l)
         if e < coActivation.together.count {
             let partners = coActivation.partners(of: e, limit: 6).map { p in
                 name(p.expert) + " \(p.tokens)" + (coActivation.lift(e, p.expert).map { String(format: " (lift %.1f)", $0) } ?? "")
             }
             lines.append(("fires with: " + (partners.isEmpty ? "—" : partners.joined(separator: " · ")), Style()))
         }
-        let top = ExpertTopTokens(trace, layer: l, expert: e, limit: 8).entries.map { entry in
+        let top = screen.cache.topTokens(trace, layer: l, expert: e, limit: 8).entries.map { entry in
             "\"\(entry.token.replacingOccurrences(of: "\n", with: "⏎"))\" \(entry.count)/\(entry.of)"
         }
         lines.append((trace.hasTokenText || trace.hasTokenIds ? "top tokens: " + (top.isEmpty ? "—" : top.joined(separator: " · "))

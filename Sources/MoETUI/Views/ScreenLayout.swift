@@ -56,14 +56,19 @@ public enum Screen {
             if state.showHelp { HelpView.draw(into: &grid, Rect(x: 4, y: 2, width: width - 8, height: height - 5), state) }
             return grid
         }
-        ChatView.draw(into: &grid, layout.chat, state)
-        InputView.draw(into: &grid, layout.input, state)
-        RoutingMapView.draw(into: &grid, layout.map, state)
-        InspectorView.draw(into: &grid, layout.inspector, state)
-        StatisticsView.draw(into: &grid, layout.statistics, state)
-        ThroughputView.draw(into: &grid, layout.throughput, state)
+        if let screen = state.statisticsScreen {
+            // The statistics screen covers every pane: drawing them first only cost time (the
+            // chat of a 4096-token trace alone took most of a frame).
+            RoutingStatisticsScreen.draw(into: &grid, Rect(x: 0, y: 0, width: width, height: height - 2), state, screen)
+        } else {
+            ChatView.draw(into: &grid, layout.chat, state)
+            InputView.draw(into: &grid, layout.input, state)
+            RoutingMapView.draw(into: &grid, layout.map, state)
+            InspectorView.draw(into: &grid, layout.inspector, state)
+            StatisticsView.draw(into: &grid, layout.statistics, state)
+            ThroughputView.draw(into: &grid, layout.throughput, state)
+        }
         StatusBarView.draw(into: &grid, row: layout.statusRow, keyBarRow: layout.keyBarRow, state)
-        if let screen = state.statisticsScreen { RoutingStatisticsScreen.draw(into: &grid, Rect(x: 0, y: 0, width: width, height: height - 2), state, screen) }
         if state.showHelp { HelpView.draw(into: &grid, Rect(x: 4, y: 2, width: width - 8, height: height - 5), state) }
         return grid
     }
