@@ -7,7 +7,8 @@ import TestHelpers
 /// How long a frame of the statistics screen takes in `moepp view` on a large trace, with the
 /// statistics computed afresh each frame (as before `RoutingStatisticsCache`) and from the cache.
 /// Prints figures for BENCHMARKS.md; what it holds is that the cached frame is the same picture.
-/// Run: `swift test --filter StatisticsScreenBenchmark` (MOEPP_STATS_BENCH_TOKENS=4096 by default).
+/// Run: `MOEPP_STATS_BENCH_TOKENS=4096 swift test --skip-build --filter StatisticsScreenBenchmark`; without
+/// it, 1024 tokens, so that the whole suite (where tmux tests run beside it) is not slowed much.
 @Suite("Statistics screen frame time on a large trace")
 struct StatisticsScreenBenchmark {
     /// `tokens` × 48 layers × 128 experts, top-8, with token ids: a trace shaped like an imported
@@ -40,7 +41,7 @@ struct StatisticsScreenBenchmark {
 
     @Test("a redraw without new tokens reuses the statistics and draws the same picture")
     func frameTime() throws {
-        let tokens = Int(ProcessInfo.processInfo.environment["MOEPP_STATS_BENCH_TOKENS"] ?? "") ?? 4096
+        let tokens = Int(ProcessInfo.processInfo.environment["MOEPP_STATS_BENCH_TOKENS"] ?? "") ?? 1024
         let state = TraceViewer.state(Self.largeTrace(tokens: tokens), name: "bench.json")
         let directory = ScratchSpace.directory + "moepp-stats-bench-\(UUID().uuidString.prefix(8))"
         func render() -> CellGrid { Screen.render(state, width: 140, height: 45, glyphs: .unicode) }

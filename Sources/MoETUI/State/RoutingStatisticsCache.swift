@@ -13,7 +13,7 @@ import MoEKit
 /// Sendable by its lock (the package still builds for macOS 13, before `Mutex`).
 public final class RoutingStatisticsCache: @unchecked Sendable {
     /// What one token count gives: the trace, its usage heat map and next-layer predictability.
-    public struct Trace: Sendable {
+    public struct TraceStatistics: Sendable {
         public let trace: RoutingTrace
         public let usage: ExpertUsage
         public let predictability: [NextLayerPredictability.Pair]
@@ -21,12 +21,12 @@ public final class RoutingStatisticsCache: @unchecked Sendable {
 
     struct Stored {
         var tokens = -1
-        var trace: Trace?
+        var trace: TraceStatistics?
         var coActivation: [Int: CoActivation] = [:]
-        var topTokens: [LayerExpert: ExpertTopTokens] = [:]
+        var topTokens: [TopTokensKey: ExpertTopTokens] = [:]
     }
 
-    struct LayerExpert: Hashable { let layer: Int, expert: Int }
+    struct TopTokensKey: Hashable { let layer: Int, expert: Int, limit: Int }
 
     private let lock = NSLock()
     private var stored = Stored()
@@ -42,11 +42,11 @@ public final class RoutingStatisticsCache: @unchecked Sendable {
     }
 
     /// The tokens on screen as a trace, with the statistics of the whole trace.
-    public func trace(_ state: PlaygroundState) -> Trace {
+    public func trace(_ state: PlaygroundState) -> TraceStatistics {
         let count = state.tokens.count
         if let hit = entries(count, { $0.trace }) { return hit }
         let trace = RoutingStatisticsScreenState.trace(state)
-        let computed = Trace(trace: trace, usage: ExpertUsage(trace), predictability: NextLayerPredictability(trace).pairs)
+        let computed = TraceStatistics(trace: trace, usage: ExpertUsage(trace), predictability: NextLayerPredictability(trace).pairs)
         entries(count) { $0.trace = computed }
         return computed
     }
@@ -61,7 +61,7 @@ public final class RoutingStatisticsCache: @unchecked Sendable {
 
     /// The tokens `expert` fires on most at `layer`.
     public func topTokens(_ trace: RoutingTrace, layer: Int, expert: Int, limit: Int) -> ExpertTopTokens {
-        let key = LayerExpert(layer: layer, expert: expert)
+        let key = TopTokensKey(layer: layer, expert: expert, limit: limit)
         if let hit = entries(trace.tokens.count, { $0.topTokens[key] }) { return hit }
         let computed = ExpertTopTokens(trace, layer: layer, expert: expert, limit: limit)
         entries(trace.tokens.count) { $0.topTokens[key] = computed }
