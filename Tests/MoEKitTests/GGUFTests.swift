@@ -11,7 +11,9 @@ struct GGUFTests {
     static func hf(_ family: String) -> String {
         ["qwen2moe": "hf-qwen2-moe", "qwen3moe": "hf-qwen3-moe", "granitemoe": "hf-granitemoe"][family] ?? "hf-\(family)"
     }
-    static let families = ["mixtral", "olmoe", "qwen2moe", "qwen3moe", "granitemoe"]
+    /// DeepSeek-V2 (q_proj, group-limited, YaRN, tied), V2-greedy (q LoRA) and V3, all `deepseek2`.
+    static let deepSeeks = ["deepseek-v2", "deepseek-v2-greedy", "deepseek-v3"]
+    static let families = ["mixtral", "olmoe", "qwen2moe", "qwen3moe", "granitemoe"] + deepSeeks
 
     struct Reference: Decodable { let tokens: [Int] }
     struct Case: Decodable { let text: String; let ids: [Int] }
@@ -27,9 +29,10 @@ struct GGUFTests {
         let directory = TestSupport.fixture(hf)
         let weights = try GGUFModel.weights(gguf, config: config)
         guard weights.names.contains(where: { weights.view($0)!.format == .f16 }) else { return try Transformer(directory: directory) }
-        // Granite's input_linear is stored as two halves in GGUF, under names of their own.
+        // Granite's input_linear and DeepSeek's kv_b_proj are stored split in GGUF, under names of their own.
         func format(_ name: String) -> WeightFormat? {
             weights.view(name)?.format ?? weights.view(name.replacingOccurrences(of: "input_linear.weight", with: "input_linear.gate.weight"))?.format
+                ?? weights.view(name.replacingOccurrences(of: "kv_b_proj.weight", with: DeepSeekV2Architecture.splitKeyUpName))?.format
         }
         let rounded = TestSupport.temporaryDirectory("rounded-\(hf)")
         try FileManager.default.copyItem(atPath: directory + "/config.json", toPath: rounded + "/config.json")
@@ -91,7 +94,12 @@ struct GGUFTests {
         #expect(ours.queryKeyNormPerHead == theirs.queryKeyNormPerHead && ours.attentionScale == theirs.attentionScale)
         #expect(ours.embeddingMultiplier == theirs.embeddingMultiplier && ours.residualMultiplier == theirs.residualMultiplier)
         #expect(ours.logitsScaling == theirs.logitsScaling)
-        #expect(ours.rotaryPairing == (["mixtral", "granitemoe"].contains(family) ? .adjacent : .halves), "llama and granitemoe permute q/k")
+        #expect(ours.rotaryPairing == (["mixtral", "granitemoe"].contains(family) ? .adjacent : theirs.rotaryPairing), "llama and granitemoe permute q/k")
+        #expect(ours.latentAttention == theirs.latentAttention && ours.yarn?.factor == theirs.yarn?.factor)
+        #expect(ours.yarn?.originalContext == theirs.yarn?.originalContext)
+        #expect(abs((ours.yarn?.softmaxScaleFactor ?? 1) - (theirs.yarn?.softmaxScaleFactor ?? 1)) < 1e-6)
+        #expect(ours.routedScalingFactor == theirs.routedScalingFactor && ours.expertGroups == theirs.expertGroups)
+        #expect(ours.routerScores == theirs.routerScores && ours.scoreCorrectionBias == theirs.scoreCorrectionBias)
         #expect(ours.family == theirs.family)
         #expect(ours.vocabSize == theirs.vocabSize && ours.hiddenSize == theirs.hiddenSize && ours.intermediateSize == theirs.intermediateSize)
         #expect(ours.numLayers == theirs.numLayers && ours.numHeads == theirs.numHeads && ours.numKeyValueHeads == theirs.numKeyValueHeads)
