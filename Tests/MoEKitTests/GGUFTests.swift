@@ -68,6 +68,20 @@ struct GGUFTests {
         }
     }
 
+    /// Converters before the MLA split kept kv_b_proj whole (`attn_kv_b`) and stated the real head
+    /// sizes as key_length / value_length: read as well, to the same logits as the split file.
+    @Test("a deepseek2 file with the whole attn_kv_b runs as the split one and the safetensors run")
+    func deepSeekWholeKVB() throws {
+        let tokens = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("hf-deepseek-v3/expected.json")))).tokens
+        let runs = try ["gguf/deepseek-v3-kvb-f32.gguf", "gguf/deepseek-v3-f32.gguf", "hf-deepseek-v3"].map { path in
+            let model = try Transformer(directory: TestSupport.fixture(path))
+            return try model.forward(tokens, cache: model.makeCache(), allLogits: true).logits
+        }
+        let scale = runs[2].map(abs).max()!
+        #expect(TestSupport.maxAbsoluteDifference(runs[0], runs[2]) <= 1e-4 * scale)
+        #expect(TestSupport.maxAbsoluteDifference(runs[0], runs[1]) <= 1e-4 * scale)
+    }
+
     @Test("llama files need adjacent-pair RoPE: rotate-half on the permuted q/k rows gives other logits")
     func permutationMatters() throws {
         let path = Self.fixture("mixtral-f32.gguf")

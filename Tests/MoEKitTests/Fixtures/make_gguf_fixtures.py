@@ -19,7 +19,7 @@ convert_hf_to_gguf.py converts (its LlamaModel / OlmoeModel classes):
   (write_family: llama.cpp's Qwen2MoeModel / Qwen3MoeModel / GraniteMoeModel).
 - the tiny HF DeepSeek-V2 (q_proj, group-limited, YaRN, tied), V2-greedy (q LoRA) and V3 of
   make_hf_deepseek_fixtures.py at F32 and F16 (write_deepseek: llama.cpp's DeepseekV2Model,
-  `deepseek2`).
+  `deepseek2`), and V3 at F32 as converters before the MLA split wrote it (whole attn_kv_b).
 - vocabulary-only files (no tensors, as llama.cpp's models/ggml-vocab-*.gguf) from the larger
   tokenizer fixtures: tokenizer-llama.gguf from sentencepiece-bpe/tokenizer.model,
   tokenizer-gpt2.gguf from hf-tokenizer-bytelevel/tokenizer.json.
@@ -345,7 +345,7 @@ def write_family(name, hf_dir, arch, dtype, add_vocab):
     return expected
 
 
-def write_deepseek(name, hf_dir, dtype, add_vocab):
+def write_deepseek(name, hf_dir, dtype, add_vocab, split_kv_b=True):
     """DeepSeek-V2 / V3 the way llama.cpp's DeepseekV2Model converts them (`deepseek2`, one
     architecture for both): TextModel's keys with head_count_kv forced to 1 (MLA as MQA over the
     latent), key_length = kv_lora_rank + qk_rope_head_dim and value_length = kv_lora_rank (the
@@ -365,7 +365,11 @@ def write_deepseek(name, hf_dir, dtype, add_vocab):
 
     transformers 4.57 does not save scoring_func in a DeepSeek config.json (the released models'
     files have it: "softmax" for V2, "sigmoid" for V3), so the gating function is written from the
-    model type, as the converter would for the released files."""
+    model type, as the converter would for the released files.
+
+    split_kv_b=False writes a file as converters before the MLA split did: the real head sizes as
+    key_length / value_length, head_count_kv = the head count, no _mla keys, and kv_b_proj whole
+    as attn_kv_b."""
     config = json.load(open(os.path.join(here, hf_dir, "config.json")))
     state = load_file(os.path.join(here, hf_dir, "model.safetensors"))
     n_layers = config["num_hidden_layers"]
@@ -377,7 +381,7 @@ def write_deepseek(name, hf_dir, dtype, add_vocab):
     writer.add_embedding_length(config["hidden_size"])
     writer.add_feed_forward_length(config["intermediate_size"])
     writer.add_head_count(config["num_attention_heads"])
-    writer.add_head_count_kv(1)
+    writer.add_head_count_kv(1 if split_kv_b else config["num_key_value_heads"])
     writer.add_rope_freq_base(config["rope_theta"])
     writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
     writer.add_expert_count(config["n_routed_experts"])
@@ -395,10 +399,14 @@ def write_deepseek(name, hf_dir, dtype, add_vocab):
         writer.add_q_lora_rank(config["q_lora_rank"])
     rank, rope, nope, v = config["kv_lora_rank"], config["qk_rope_head_dim"], config["qk_nope_head_dim"], config["v_head_dim"]
     writer.add_kv_lora_rank(rank)
-    writer.add_key_length(rank + rope)
-    writer.add_value_length(rank)
-    writer.add_key_length_mla(nope + rope)
-    writer.add_value_length_mla(v)
+    if split_kv_b:
+        writer.add_key_length(rank + rope)
+        writer.add_value_length(rank)
+        writer.add_key_length_mla(nope + rope)
+        writer.add_value_length_mla(v)
+    else:
+        writer.add_key_length(nope + rope)
+        writer.add_value_length(v)
     writer.add_expert_feed_forward_length(config["moe_intermediate_size"])
     writer.add_expert_shared_count(config["n_shared_experts"])
     writer.add_expert_weights_scale(config["routed_scaling_factor"])
@@ -429,7 +437,7 @@ def write_deepseek(name, hf_dir, dtype, add_vocab):
             l, e, part = int(hf_name.split(".")[2]), int(hf_name.split(".")[5]), hf_name.split(".")[6]
             stacks.setdefault((l, part), {})[e] = tensor
             continue
-        if hf_name.endswith("kv_b_proj.weight"):
+        if hf_name.endswith("kv_b_proj.weight") and split_kv_b:
             k_b, v_b = torch.split(tensor.view(heads, nope + v, tensor.shape[-1]), [nope, v], dim=1)
             put(mapped(hf_name.replace("kv_b_proj", "k_b_proj")), k_b.transpose(1, 2))
             put(mapped(hf_name.replace("kv_b_proj", "v_b_proj")), v_b)
@@ -475,6 +483,8 @@ for family, hf_dir in [("deepseek-v2", "hf-deepseek-v2"), ("deepseek-v2-greedy",
     for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
         expected[f"{family}-{suffix}.gguf"] = write_deepseek(f"{family}-{suffix}.gguf", hf_dir, dtype,
                                                              lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES))
+expected["deepseek-v3-kvb-f32.gguf"] = write_deepseek("deepseek-v3-kvb-f32.gguf", "hf-deepseek-v3", np.float32,
+                                                      lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES), split_kv_b=False)
 with open(os.path.join(here, "sentencepiece-bpe", "tokenizer.model"), "rb") as f:
     big_sp = f.read()
 expected["tokenizer-llama.gguf"] = write_vocab_only("tokenizer-llama.gguf", lambda w: add_llama_vocab(w, big_sp, add_bos=True))
