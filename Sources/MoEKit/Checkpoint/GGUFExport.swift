@@ -97,7 +97,7 @@ public struct GGUFExport {
         architecture = table.name
         sourceIsPermuted = table.permutesQueryKey && config.rotaryPairing == .adjacent
         if !table.permutesQueryKey && config.rotaryPairing != table.rotaryPairing {
-            throw CheckpointError(file: weights.directory, "q/k rows rotated in \(config.rotaryPairing) pairs cannot be written as \(table.name), which ropes \(table.rotaryPairing) pairs")
+            throw CheckpointError(file: weights.directory, "RoPE over \(config.rotaryPairing) cannot be written as \(table.name), whose files rope \(table.rotaryPairing) (rotation pairs)")
         }
     }
 

@@ -4,9 +4,10 @@ import Foundation
 /// the Hugging Face names the `Architecture` files use, so that families load unchanged.
 ///
 /// Each architecture's keys and tensor names are one table (`GGUFArchitectures`: llama with
-/// experts (Mixtral), olmoe, qwen2moe, qwen3moe, granitemoe, and our moepp), the same one
-/// `GGUFExport` writes through; deepseek2 too. The metadata is translated key by key into the config.json keys of
-/// the family and decoded by the family's own `decodeConfig`; errors name the GGUF key. Experts
+/// experts (Mixtral), olmoe, qwen2moe, qwen3moe, granitemoe, deepseek2 (DeepSeek-V2 or V3 by its
+/// gating function), and our moepp), the same one `GGUFExport` writes through. The metadata is
+/// translated key by key into the config.json keys of the family and decoded by the family's own
+/// `decodeConfig`; errors name the GGUF key. Experts
 /// stacked as 3-D `ffn_{gate,up,down}_exps` (experts × rows × cols) are viewed per expert in
 /// place. Files whose q/k rows are permuted for ggml's adjacent-pair RoPE (llama, granitemoe) say
 /// so in the config (`rotaryPairing = .adjacent`) instead of copying the rows back.
@@ -15,7 +16,7 @@ public enum GGUFModel {
     static func architecture(_ file: GGUFFile) throws -> any GGUFArchitecture {
         let name = try file.metadata.string("general.architecture")
         guard let found = try GGUFArchitectures.of(file, named: name) else {
-            let names = GGUFArchitectures.all.map(\.name).joined(separator: ", ")
+            let names = Array(NSOrderedSet(array: GGUFArchitectures.all.map(\.name))).map { "\($0)" }.joined(separator: ", ")
             throw file.metadata.fail("general.architecture", "architecture \"\(name)\" is not supported (moepp reads GGUF \(names))")
         }
         return found
