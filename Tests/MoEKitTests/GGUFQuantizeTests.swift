@@ -257,6 +257,24 @@ struct GGUFQuantizeTests {
         print("\(family) Q8_0 vs transformers: max |Δlogit| / max |logit| = \(Self.relativeError(ours, expected.logits.flatMap { $0 }))")
     }
 
+    /// A deepseek2 GGUF as the source: attn_k_b / attn_v_b (or the whole attn_kv_b of older files)
+    /// are read and written again without a Hugging Face kv_b_proj in between.
+    @Test("deepseek2 GGUF quantised again to F16: the converter's bytes back; the split file decodes transformers' 32 greedy tokens",
+          arguments: ["deepseek-v3-f16.gguf", "deepseek-v3-kvb-f32.gguf"])
+    func requantizeDeepSeek(name: String) throws {
+        struct Expected: Decodable { let tokens: [Int]; let generated: [Int] }
+        let path = TestSupport.temporaryDirectory() + "/f16.gguf"
+        try Self.export(GGUFTests.fixture(name), .f16, to: path)
+        let (ours, converted) = (try GGUFFile(path: path), try GGUFFile(path: GGUFTests.fixture("deepseek-v3-f16.gguf")))
+        #expect(ours.tensorNames.sorted() == converted.tensorNames.sorted())
+        for name in converted.tensorNames {
+            guard let a = ours.tensors[name], let b = converted.tensors[name] else { continue }
+            #expect(a.format == b.format && a.shape == b.shape && memcmp(a.base, b.base, a.format.byteCount(shape: a.shape)) == 0, "\(name)")
+        }
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("hf-deepseek-v3/expected.json"))))
+        #expect(try Self.greedy(path, prompt: expected.tokens, count: expected.generated.count) == expected.generated)
+    }
+
     @Test("MoE++ at Q8_0 routes the same experts as the original for ≥ 95 % of token-layers", arguments: ["trained", "random"])
     func moeppRoutingAgreement(model: String) throws {
         let input = model == "trained" ? Self.shipped("moepp-tiny") : TestSupport.randomCheckpoint(.moepp, seed: 11)
