@@ -148,6 +148,19 @@ struct GGUFHostileTests {
         #expect(config(model { b in b.string("llama.embedding_length"); b.u32(4); b.u32(0); return 1 }).contains("metadata key 'llama.embedding_length': expected an integer"))
         #expect(config(model { b in b.string("llama.rope.scaling.type"); b.u32(8); b.string("yarn"); return 1 }).contains("RoPE scaling \"yarn\""))
         #expect(config(Self.file(tensors: [])).contains("general.architecture") == false)
+        func deepSeek(_ extra: @escaping (inout Builder) -> Int) -> [UInt8] {
+            Self.file(keys: { b in b.string("general.architecture"); b.u32(8); b.string("deepseek2"); return 1 + extra(&b) }, tensors: [])
+        }
+        #expect(config(deepSeek { b in b.string("deepseek2.expert_gating_func"); b.u32(4); b.u32(3); return 1 })
+            .contains(#/'deepseek2.expert_gating_func' \(at byte \d+\): 3 is not implemented/#))
+        #expect(config(deepSeek { b in b.string("deepseek2.rope.scaling.type"); b.u32(8); b.string("longrope"); return 1 })
+            .contains("RoPE scaling \"longrope\" is not implemented for deepseek2"))
+        #expect(config(deepSeek { b in
+            for (key, value) in [("attention.head_count", 4), ("rope.dimension_count", 8), ("attention.key_length_mla", 4)] {
+                b.string("deepseek2." + key); b.u32(4); b.u32(UInt32(value))
+            }
+            return 3
+        }).contains(#/'deepseek2.attention.key_length_mla' \(at byte \d+\): 4 is shorter than the rope dimension 8/#))
         #expect(config(Self.file(keys: { b in b.string("general.architecture"); b.u32(8); b.string("gpt-oss"); return 1 }, tensors: []))
             .contains("architecture \"gpt-oss\" is not supported"))
     }

@@ -11,7 +11,9 @@ struct GGUFTests {
     static func hf(_ family: String) -> String {
         ["qwen2moe": "hf-qwen2-moe", "qwen3moe": "hf-qwen3-moe", "granitemoe": "hf-granitemoe"][family] ?? "hf-\(family)"
     }
-    static let families = ["mixtral", "olmoe", "qwen2moe", "qwen3moe", "granitemoe"]
+    /// DeepSeek-V2 (q_proj, group-limited, YaRN, tied), V2-greedy (q LoRA) and V3, all `deepseek2`.
+    static let deepSeeks = ["deepseek-v2", "deepseek-v2-greedy", "deepseek-v3"]
+    static let families = ["mixtral", "olmoe", "qwen2moe", "qwen3moe", "granitemoe"] + deepSeeks
 
     struct Reference: Decodable { let tokens: [Int] }
     struct Case: Decodable { let text: String; let ids: [Int] }
@@ -27,9 +29,10 @@ struct GGUFTests {
         let directory = TestSupport.fixture(hf)
         let weights = try GGUFModel.weights(gguf, config: config)
         guard weights.names.contains(where: { weights.view($0)!.format == .f16 }) else { return try Transformer(directory: directory) }
-        // Granite's input_linear is stored as two halves in GGUF, under names of their own.
+        // Granite's input_linear and DeepSeek's kv_b_proj are stored split in GGUF, under names of their own.
         func format(_ name: String) -> WeightFormat? {
             weights.view(name)?.format ?? weights.view(name.replacingOccurrences(of: "input_linear.weight", with: "input_linear.gate.weight"))?.format
+                ?? weights.view(name.replacingOccurrences(of: "kv_b_proj.weight", with: DeepSeekV2Architecture.splitKeyUpName))?.format
         }
         let rounded = TestSupport.temporaryDirectory("rounded-\(hf)")
         try FileManager.default.copyItem(atPath: directory + "/config.json", toPath: rounded + "/config.json")
@@ -65,6 +68,20 @@ struct GGUFTests {
         }
     }
 
+    /// Converters before the MLA split kept kv_b_proj whole (`attn_kv_b`) and stated the real head
+    /// sizes as key_length / value_length: read as well, to the same logits as the split file.
+    @Test("a deepseek2 file with the whole attn_kv_b runs as the split one and the safetensors run")
+    func deepSeekWholeKVB() throws {
+        let tokens = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: TestSupport.fixture("hf-deepseek-v3/expected.json")))).tokens
+        let runs = try ["gguf/deepseek-v3-kvb-f32.gguf", "gguf/deepseek-v3-f32.gguf", "hf-deepseek-v3"].map { path in
+            let model = try Transformer(directory: TestSupport.fixture(path))
+            return try model.forward(tokens, cache: model.makeCache(), allLogits: true).logits
+        }
+        let scale = runs[2].map(abs).max()!
+        #expect(TestSupport.maxAbsoluteDifference(runs[0], runs[2]) <= 1e-4 * scale)
+        #expect(TestSupport.maxAbsoluteDifference(runs[0], runs[1]) <= 1e-4 * scale)
+    }
+
     @Test("llama files need adjacent-pair RoPE: rotate-half on the permuted q/k rows gives other logits")
     func permutationMatters() throws {
         let path = Self.fixture("mixtral-f32.gguf")
@@ -91,7 +108,12 @@ struct GGUFTests {
         #expect(ours.queryKeyNormPerHead == theirs.queryKeyNormPerHead && ours.attentionScale == theirs.attentionScale)
         #expect(ours.embeddingMultiplier == theirs.embeddingMultiplier && ours.residualMultiplier == theirs.residualMultiplier)
         #expect(ours.logitsScaling == theirs.logitsScaling)
-        #expect(ours.rotaryPairing == (["mixtral", "granitemoe"].contains(family) ? .adjacent : .halves), "llama and granitemoe permute q/k")
+        #expect(ours.rotaryPairing == (["mixtral", "granitemoe"].contains(family) ? .adjacent : theirs.rotaryPairing), "llama and granitemoe permute q/k")
+        #expect(ours.latentAttention == theirs.latentAttention && ours.yarn?.factor == theirs.yarn?.factor)
+        #expect(ours.yarn?.originalContext == theirs.yarn?.originalContext)
+        #expect(abs((ours.yarn?.softmaxScaleFactor ?? 1) - (theirs.yarn?.softmaxScaleFactor ?? 1)) < 1e-6)
+        #expect(ours.routedScalingFactor == theirs.routedScalingFactor && ours.expertGroups == theirs.expertGroups)
+        #expect(ours.routerScores == theirs.routerScores && ours.scoreCorrectionBias == theirs.scoreCorrectionBias)
         #expect(ours.family == theirs.family)
         #expect(ours.vocabSize == theirs.vocabSize && ours.hiddenSize == theirs.hiddenSize && ours.intermediateSize == theirs.intermediateSize)
         #expect(ours.numLayers == theirs.numLayers && ours.numHeads == theirs.numHeads && ours.numKeyValueHeads == theirs.numKeyValueHeads)

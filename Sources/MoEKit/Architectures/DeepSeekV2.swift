@@ -141,9 +141,23 @@ public struct DeepSeekV2Architecture: Architecture {
             config: config, shape: shape, queryDown: queryDown, queryNorm: queryNorm, queryUp: queryUp,
             kvDown: try weights.matrix(prefix + "kv_a_proj_with_mqa.weight", rows: shape.latentCacheWidth, cols: d),
             kvNorm: try weights.vector(prefix + "kv_a_layernorm.weight", count: shape.kvRank),
-            kvUp: try weights.matrix(prefix + "kv_b_proj.weight", rows: heads * (shape.nopeDim + shape.valueDim), cols: shape.kvRank),
+            kvUp: try latentUpProjection(prefix: prefix, shape: shape, heads: heads, weights: weights),
             output: try weights.matrix(prefix + "o_proj.weight", rows: d, cols: heads * shape.valueDim))
     }
+
+    /// kv_b_proj, or (from a `deepseek2` GGUF) the halves llama.cpp's converter splits it into,
+    /// under the names it gives them on the way: `k_b_proj` (each head's key rows transposed, read
+    /// as H·r_kv rows of d_nope) and `v_b_proj` (H·d_v rows of r_kv).
+    static func latentUpProjection(prefix: String, shape: LatentAttentionShape, heads: Int, weights: CheckpointWeights) throws -> LatentUpProjection {
+        guard weights.view(prefix + "kv_b_proj.weight") == nil, weights.view(prefix + splitKeyUpName) != nil else {
+            return .joint(try weights.matrix(prefix + "kv_b_proj.weight", rows: heads * (shape.nopeDim + shape.valueDim), cols: shape.kvRank))
+        }
+        return .split(keysTransposed: try weights.matrix(prefix + splitKeyUpName, rows: heads * shape.kvRank, cols: shape.nopeDim),
+                      values: try weights.matrix(prefix + splitValueUpName, rows: heads * shape.valueDim, cols: shape.kvRank))
+    }
+
+    static let splitKeyUpName = "k_b_proj.weight"
+    static let splitValueUpName = "v_b_proj.weight"
 
     // MARK: Layout and loading
 

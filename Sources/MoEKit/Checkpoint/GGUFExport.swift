@@ -39,7 +39,8 @@ public enum QuantizationType: String, CaseIterable, Sendable {
 /// Names and keys come from the family's table (`GGUFArchitecture`, one file each, the same table
 /// `GGUFModel` reads through): llama.cpp's for Mixtral (`llama`, q/k rows permuted for ggml's
 /// adjacent-pair RoPE unless the source is permuted already), OLMoE, Qwen2/Qwen3-MoE and
-/// Granite-MoE (its q/k permuted too, `input_linear` split into gate and up halves); ours for MoE++
+/// Granite-MoE (its q/k permuted too, `input_linear` split into gate and up halves), DeepSeek-V2/V3
+/// (`deepseek2`, kv_b_proj split into `attn_k_b` / `attn_v_b`); ours for MoE++
 /// (`moepp`, README). Experts are stacked into 3-D `blk.N.ffn_*_exps`. Norms, biases, 1-D
 /// tensors, routers (`ffn_gate_inp*`), the gating residual and constant experts stay F32
 /// (llama.cpp's converter keeps norms, biases and `ffn_gate_inp(_shexp)` in F32 too); every other
@@ -74,6 +75,10 @@ public struct GGUFExport {
         var layer: Int?
         /// Output rows drawn from each part (default: the part's rows).
         var rowsPerPart: Int?
+        /// Output rows that are source columns, in blocks of `rows`: row j of block b holds column
+        /// j of source rows `sourceRow(b, 0..<cols)` (llama.cpp's `attn_k_b`: each head's key rows
+        /// of kv_b_proj transposed). One part.
+        var transposedBlocks: (rows: Int, sourceRow: @Sendable (_ block: Int, _ i: Int) -> Int)?
     }
 
     public let config: ModelConfig
@@ -90,9 +95,9 @@ public struct GGUFExport {
         self.type = type
         table = try Self.table(config.family, file: weights.directory)
         architecture = table.name
-        sourceIsPermuted = config.rotaryPairing == .adjacent
-        if sourceIsPermuted && !table.permutesQueryKey {
-            throw CheckpointError(file: weights.directory, "q/k rows in adjacent-pair order can only be written as an architecture that keeps them so (llama, granitemoe)")
+        sourceIsPermuted = table.permutesQueryKey && config.rotaryPairing == .adjacent
+        if !table.permutesQueryKey && config.rotaryPairing != table.rotaryPairing {
+            throw CheckpointError(file: weights.directory, "RoPE over \(config.rotaryPairing) cannot be written as \(table.name), whose files rope \(table.rotaryPairing) (rotation pairs)")
         }
     }
 
@@ -134,6 +139,21 @@ public struct GGUFExport {
             out.sourceRow = { r in (r / rows) * 2 * rows + half * rows + r % rows }
             // The part is twice as tall as the output: all output rows come from it.
             out.rowsPerPart = experts * rows
+        case .latentUp(let whole, let keys, let nope, let value, let readAs):
+            let heads = entry.shape[0], rank = keys ? entry.shape[1] : entry.shape[2], perHead = nope + value
+            guard weights.view(whole) != nil else {
+                let rows = heads * (keys ? rank : value)
+                return Tensor(name: entry.name, shape: entry.shape, parts: [try weights.tensor(readAs, shape: [rows, entry.shape[2]])],
+                              keepF32: entry.keepF32, layer: entry.layer)
+            }
+            out = Tensor(name: entry.name, shape: entry.shape, parts: [try weights.tensor(whole, shape: [heads * perHead, rank])], keepF32: entry.keepF32, layer: entry.layer)
+            if keys {
+                out.transposedBlocks = (rank, { h, i in h * perHead + i })
+                out.rowsPerPart = heads * rank
+            } else {
+                out.sourceRow = { r in (r / value) * perHead + nope + r % value }
+                out.rowsPerPart = heads * value
+            }
         }
         if entry.permuted && !sourceIsPermuted {
             out.sourceRow = Self.adjacentPairRow(headDim: config.headDim)
@@ -204,7 +224,7 @@ public struct GGUFExport {
             ("general.file_type", .uint32(type.fileType)),
         ]
         if anyBlocks { keys.append(("general.quantization_version", .uint32(2))) }
-        for key in GGUFKey.common + table.keys {
+        for key in table.commonKeys + table.keys {
             if let value = key.value(config) { keys.append(("\(architecture).\(key.gguf)", value)) }
         }
         return keys
@@ -258,6 +278,10 @@ public struct GGUFExport {
         let rowBytes = format.bytesPerRow(cols)
         let rowsPerPart = tensor.rowsPerPart ?? tensor.parts[0].elementCount / cols
         let parts = tensor.parts, sourceRow = tensor.sourceRow
+        if let blocks = tensor.transposedBlocks {
+            try writeTransposed(parts[0], blocks: blocks, cols: cols, as: planned, to: writer)
+            return
+        }
         try writer.writeRows(planned) { rows, out in
             Parallel.forChunks(rows.count, work: rows.count * cols * 16) { range in
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: cols)
@@ -274,6 +298,30 @@ public struct GGUFExport {
                     }
                     convertToFloat(source, part.format, count: cols, into: scratch)
                     Self.encode(scratch, count: cols, as: format, into: destination)
+                }
+            }
+        }
+    }
+
+    /// Rows that are columns of the source (`Tensor.transposedBlocks`): each block's source rows
+    /// widened once per chunk, then read down their columns.
+    func writeTransposed(_ part: TensorView, blocks: (rows: Int, sourceRow: @Sendable (Int, Int) -> Int), cols: Int,
+                         as planned: PlannedTensor, to writer: GGUFWriter) throws {
+        let format = planned.format, rowBytes = format.bytesPerRow(cols), width = blocks.rows
+        let sourceBytes = part.format.bytesPerRow(width)
+        try writer.writeRows(planned) { rows, out in
+            Parallel.forChunks(rows.count, work: rows.count * cols * width) { range in
+                let block = UnsafeMutablePointer<Float>.allocate(capacity: cols * width), row = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+                defer { block.deallocate(); row.deallocate() }
+                var loaded = -1
+                for i in range {
+                    let r = rows.lowerBound + i, b = r / width, j = r % width
+                    if b != loaded {
+                        for c in 0..<cols { convertToFloat(part.base + blocks.sourceRow(b, c) * sourceBytes, part.format, count: width, into: block + c * width) }
+                        loaded = b
+                    }
+                    for c in 0..<cols { row[c] = block[c * width + j] }
+                    Self.encode(row, count: cols, as: format, into: out + i * rowBytes)
                 }
             }
         }

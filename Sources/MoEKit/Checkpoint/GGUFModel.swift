@@ -4,9 +4,10 @@ import Foundation
 /// the Hugging Face names the `Architecture` files use, so that families load unchanged.
 ///
 /// Each architecture's keys and tensor names are one table (`GGUFArchitectures`: llama with
-/// experts (Mixtral), olmoe, qwen2moe, qwen3moe, granitemoe, and our moepp), the same one
-/// `GGUFExport` writes through. The metadata is translated key by key into the config.json keys of
-/// the family and decoded by the family's own `decodeConfig`; errors name the GGUF key. Experts
+/// experts (Mixtral), olmoe, qwen2moe, qwen3moe, granitemoe, deepseek2 (DeepSeek-V2 or V3 by its
+/// gating function), and our moepp), the same one `GGUFExport` writes through. The metadata is
+/// translated key by key into the config.json keys of the family and decoded by the family's own
+/// `decodeConfig`; errors name the GGUF key. Experts
 /// stacked as 3-D `ffn_{gate,up,down}_exps` (experts × rows × cols) are viewed per expert in
 /// place. Files whose q/k rows are permuted for ggml's adjacent-pair RoPE (llama, granitemoe) say
 /// so in the config (`rotaryPairing = .adjacent`) instead of copying the rows back.
@@ -14,8 +15,8 @@ public enum GGUFModel {
     /// GGUF `general.architecture` → its table (`GGUFArchitectures`).
     static func architecture(_ file: GGUFFile) throws -> any GGUFArchitecture {
         let name = try file.metadata.string("general.architecture")
-        guard let found = GGUFArchitectures.named(name) else {
-            let names = GGUFArchitectures.all.map(\.name).joined(separator: ", ")
+        guard let found = try GGUFArchitectures.of(file, named: name) else {
+            let names = Array(NSOrderedSet(array: GGUFArchitectures.all.map(\.name))).map { "\($0)" }.joined(separator: ", ")
             throw file.metadata.fail("general.architecture", "architecture \"\(name)\" is not supported (moepp reads GGUF \(names))")
         }
         return found
@@ -28,7 +29,7 @@ public enum GGUFModel {
         let arch = table.name, family = table.family
         var object: [String: Any] = ["model_type": family.architecture.modelTypes[0], "hidden_act": "silu"]
         var ggufKeyFor: [String: String] = [:]
-        let keys = GGUFKey.common + table.keys
+        let keys = table.commonKeys + table.keys
         for key in keys where !key.json.isEmpty {
             let name = "\(arch).\(key.gguf)"
             ggufKeyFor[key.json] = name
@@ -58,7 +59,7 @@ public enum GGUFModel {
             object[json] = NSNumber(value: try metadata.int(key))
             ggufKeyFor[json] = key
         }
-        try refuseUnimplemented(metadata, arch: arch, headDim: object["head_dim"] as? NSNumber)
+        try table.refuseUnimplemented(metadata)
         try table.fieldsFromFile(file, into: &object, keyFor: &ggufKeyFor)
 
         var config: ModelConfig
@@ -71,28 +72,9 @@ public enum GGUFModel {
             }
             throw error
         }
-        if metadata.has("\(arch).attention.value_length"), try metadata.int("\(arch).attention.value_length") != config.headDim {
-            throw metadata.fail("\(arch).attention.value_length", "differs from the key length \(config.headDim) (moepp needs equal head sizes)")
-        }
-        if metadata.has("\(arch).rope.dimension_count"), try metadata.int("\(arch).rope.dimension_count") != config.headDim {
-            throw metadata.fail("\(arch).rope.dimension_count", "partial rotary embeddings are not implemented (head size \(config.headDim))")
-        }
+        try table.checkHeadSizes(metadata, config: config)
         if table.permutesQueryKey { config.rotaryPairing = .adjacent }
         return config
-    }
-
-    /// Metadata that changes the computation in ways moepp does not implement: refused in one
-    /// line rather than run wrongly.
-    static func refuseUnimplemented(_ metadata: GGUFMetadata, arch: String, headDim: NSNumber?) throws {
-        let scaling = "\(arch).rope.scaling.type"
-        if metadata.has(scaling), try metadata.string(scaling) != "none" {
-            throw metadata.fail(scaling, "RoPE scaling \"\(try metadata.string(scaling))\" is not implemented (moepp runs plain RoPE only)")
-        }
-        for (suffix, allowed) in [("expert_shared_count", 0.0), ("leading_dense_block_count", 0.0), ("expert_gating_func", 1.0),
-                                  ("expert_weights_scale", 1.0)] where metadata.has("\(arch).\(suffix)") {
-            let value = try metadata.double("\(arch).\(suffix)")
-            guard value == allowed else { throw metadata.fail("\(arch).\(suffix)", "\(value) is not implemented for \(arch) (expected \(allowed))") }
-        }
     }
 
     /// The file's tensors under Hugging Face names, through the architecture's table; 3-D expert
@@ -101,7 +83,7 @@ public enum GGUFModel {
     public static func weights(_ file: GGUFFile, config: ModelConfig) throws -> CheckpointWeights {
         let table = try architecture(file)
         var entries: [String: GGUFTensor] = [:]
-        for entry in GGUFTensor.head(config: config) + (0..<config.numLayers).flatMap({ table.blockTensors(layer: $0, config: config) })
+        for entry in GGUFTensor.head(config: config) + (0..<config.numLayers).flatMap({ table.blockTensors(layer: $0, config: config) + table.legacyTensors(layer: $0, config: config) })
             + GGUFTensor.tail(config: config) {
             entries[entry.name] = entry
         }
@@ -118,6 +100,12 @@ public enum GGUFModel {
             switch entry.parts {
             case .tensor(let hf): add(hf, view)
             case .halves(_, _, let readAs): add(readAs, view)
+            case .latentUp(_, _, _, _, let readAs):
+                // [H, r, nope] or [H, v, r] read as one matrix of H·r or H·v rows.
+                guard view.shape == entry.shape else {
+                    throw CheckpointError(file: file.path, "tensor \(name.quotedForMessage): shape \(view.shape), expected \(entry.shape)")
+                }
+                add(readAs, view, shape: [view.shape[0] * view.shape[1], view.shape[2]])
             case .experts(let names):
                 guard view.shape.count >= 2, view.shape[0] == names.count else {
                     throw CheckpointError(file: file.path, "tensor \(name.quotedForMessage): shape \(view.shape), expected \(names.count) experts stacked on the first axis (\(entry.shape))")

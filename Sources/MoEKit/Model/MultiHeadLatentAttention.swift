@@ -23,6 +23,32 @@ public struct LatentAttentionShape: Sendable, Equatable {
     }
 }
 
+/// MLA's up-projections of the latent: W_kb,h (r_kv → d_nope keys) and W_vb,h (r_kv → d_v values)
+/// for each head h.
+public enum LatentUpProjection: Sendable {
+    /// transformers' kv_b_proj: per head, d_nope key rows then d_v value rows, each r_kv wide.
+    case joint(WeightMatrix)
+    /// llama.cpp's split (`attn_k_b`, `attn_v_b`): per head W_kb,hᵀ (r_kv rows of d_nope) and
+    /// W_vb,h (d_v rows of r_kv).
+    case split(keysTransposed: WeightMatrix, values: WeightMatrix)
+
+    var matrixBytes: Int {
+        switch self {
+        case .joint(let m): return m.byteCount
+        case .split(let k, let v): return k.byteCount + v.byteCount
+        }
+    }
+
+    /// W_vb,h: d_v rows of r_kv.
+    func valueRows(head h: Int, shape: LatentAttentionShape) -> WeightMatrix {
+        let (nope, v) = (shape.nopeDim, shape.valueDim)
+        switch self {
+        case .joint(let m): return m.rowSlice(h * (nope + v) + nope..<(h + 1) * (nope + v))
+        case .split(_, let values): return values.rowSlice(h * v..<(h + 1) * v)
+        }
+    }
+}
+
 /// Multi-head Latent Attention (DeepSeek-V2 §2.1), as transformers 4.57's DeepseekV2/V3Attention
 /// computes it, but over a latent KV cache. Per token x at position p, head h:
 ///   q_h = [q_h^nope ; RoPE_p(q_h^rope)] = rows of W_qb·RMSNorm(W_qa·x)   (or W_q·x)
@@ -45,8 +71,8 @@ public struct MultiHeadLatentAttention: SelfAttention {
     /// kv_a_proj_with_mqa: r_kv + d_rope rows.
     let kvDown: WeightMatrix
     let kvNorm: [Float]
-    /// kv_b_proj: per head, d_nope key rows then d_v value rows, each r_kv wide.
-    let kvUp: WeightMatrix
+    /// W_kb and W_vb, joint or split (`LatentUpProjection`).
+    let kvUp: LatentUpProjection
     let output: WeightMatrix
     let rotary: RotaryEmbedding
     let scale: Float
@@ -54,11 +80,11 @@ public struct MultiHeadLatentAttention: SelfAttention {
     static let latentNormEpsilon: Float = 1e-6
 
     public var matrixBytes: Int {
-        (queryDown?.byteCount ?? 0) + queryUp.byteCount + kvDown.byteCount + kvUp.byteCount + output.byteCount
+        (queryDown?.byteCount ?? 0) + queryUp.byteCount + kvDown.byteCount + kvUp.matrixBytes + output.byteCount
     }
 
     init(config: ModelConfig, shape: LatentAttentionShape, queryDown: WeightMatrix?, queryNorm: [Float]?, queryUp: WeightMatrix,
-         kvDown: WeightMatrix, kvNorm: [Float], kvUp: WeightMatrix, output: WeightMatrix) {
+         kvDown: WeightMatrix, kvNorm: [Float], kvUp: LatentUpProjection, output: WeightMatrix) {
         self.config = config
         self.shape = shape
         self.queryDown = queryDown
@@ -130,7 +156,7 @@ public struct MultiHeadLatentAttention: SelfAttention {
         var mixed = [Float](repeating: 0, count: tokens * heads * valueDim)
         var headValues = [Float](repeating: 0, count: tokens * valueDim)
         for h in 0..<heads {
-            let valueRows = kvUp.rowSlice(h * (nope + valueDim) + nope..<(h + 1) * (nope + valueDim))
+            let valueRows = kvUp.valueRows(head: h, shape: shape)
             mixedLatents.withUnsafeBufferPointer { Kernels.matmul(valueRows, $0.baseAddress! + h * tokens * rank, tokens: tokens, &headValues) }
             for t in 0..<tokens {
                 for i in 0..<valueDim { mixed[(t * heads + h) * valueDim + i] = headValues[t * valueDim + i] }
@@ -141,11 +167,25 @@ public struct MultiHeadLatentAttention: SelfAttention {
         return result
     }
 
-    /// W_kb,hᵀ q_h^nope for every token and head: [token][head][r_kv]. Each key row of kv_b_proj
-    /// is widened once and added, scaled by the matching q element, into every token's sum.
+    /// W_kb,hᵀ q_h^nope for every token and head: [token][head][r_kv].
     func absorbKeyProjection(_ queries: [Float], tokens: Int) -> [Float] {
         let (heads, nope, rank, qk) = (config.numHeads, shape.nopeDim, shape.kvRank, shape.queryKeyDim)
         var absorbed = [Float](repeating: 0, count: tokens * heads * rank)
+        let kvUp: WeightMatrix
+        switch self.kvUp {
+        case .joint(let joint): kvUp = joint
+        case .split(let keysTransposed, _):
+            // W_kb,hᵀ is stored: one product per head over the tokens' q_h^nope.
+            var headQueries = [Float](repeating: 0, count: tokens * nope), headAbsorbed = [Float](repeating: 0, count: tokens * rank)
+            for h in 0..<heads {
+                for t in 0..<tokens { for i in 0..<nope { headQueries[t * nope + i] = queries[(t * heads + h) * qk + i] } }
+                Kernels.matmul(keysTransposed.rowSlice(h * rank..<(h + 1) * rank), headQueries, tokens: tokens, &headAbsorbed)
+                for t in 0..<tokens { for j in 0..<rank { absorbed[(t * heads + h) * rank + j] = headAbsorbed[t * rank + j] } }
+            }
+            return absorbed
+        }
+        // kv_b_proj holds W_kb,h itself: each key row is widened once and added, scaled by the
+        // matching q element, into every token's sum.
         var row = [Float](repeating: 0, count: rank)
         absorbed.withUnsafeMutableBufferPointer { out in
             row.withUnsafeMutableBufferPointer { row in

@@ -17,6 +17,9 @@ convert_hf_to_gguf.py converts (its LlamaModel / OlmoeModel classes):
   for OLMoE.
 - the tiny HF Qwen2-MoE, Qwen3-MoE and Granite-MoE of make_hf_family_fixtures.py at F32 and F16
   (write_family: llama.cpp's Qwen2MoeModel / Qwen3MoeModel / GraniteMoeModel).
+- the tiny HF DeepSeek-V2 (q_proj, group-limited, YaRN, tied), V2-greedy (q LoRA) and V3 of
+  make_hf_deepseek_fixtures.py at F32 and F16 (write_deepseek: llama.cpp's DeepseekV2Model,
+  `deepseek2`), and V3 at F32 as converters before the MLA split wrote it (whole attn_kv_b).
 - vocabulary-only files (no tensors, as llama.cpp's models/ggml-vocab-*.gguf) from the larger
   tokenizer fixtures: tokenizer-llama.gguf from sentencepiece-bpe/tokenizer.model,
   tokenizer-gpt2.gguf from hf-tokenizer-bytelevel/tokenizer.json.
@@ -342,6 +345,114 @@ def write_family(name, hf_dir, arch, dtype, add_vocab):
     return expected
 
 
+def write_deepseek(name, hf_dir, dtype, add_vocab, split_kv_b=True):
+    """DeepSeek-V2 / V3 the way llama.cpp's DeepseekV2Model converts them (`deepseek2`, one
+    architecture for both): TextModel's keys with head_count_kv forced to 1 (MLA as MQA over the
+    latent), key_length = kv_lora_rank + qk_rope_head_dim and value_length = kv_lora_rank (the
+    latent "head"), key_length_mla = qk_nope + qk_rope and value_length_mla = v_head_dim (the real
+    heads), attention.q_lora_rank (only when set) and kv_lora_rank, rope.dimension_count =
+    qk_rope_head_dim, leading_dense_block_count = first_k_dense_replace, feed_forward_length (dense
+    width), expert_feed_forward_length, expert_count, expert_shared_count, expert_weights_scale =
+    routed_scaling_factor, expert_weights_norm only when norm_topk_prob is true,
+    expert_group_count / expert_group_used_count from n_group / topk_group when set,
+    expert_gating_func from scoring_func, YaRN as rope.scaling.{type, factor,
+    original_context_length} with yarn_log_multiplier = 0.1·mscale_all_dim. No q/k permutation:
+    llama.cpp ropes deepseek2 on adjacent pairs, as DeepSeek does. kv_b_proj [H·(nope+v), r] is
+    split per head into attn_k_b = its key rows transposed, [H, r, nope], and attn_v_b = its value
+    rows, [H, v, r] (the converter's "MLA with the absorption optimization"); experts stacked;
+    e_score_correction_bias renamed to e_score_correction.bias → exp_probs_b.bias. 1-D tensors and
+    ffn_gate_inp stay F32.
+
+    transformers 4.57 does not save scoring_func in a DeepSeek config.json (the released models'
+    files have it: "softmax" for V2, "sigmoid" for V3), so the gating function is written from the
+    model type, as the converter would for the released files.
+
+    split_kv_b=False writes a file as converters before the MLA split did: the real head sizes as
+    key_length / value_length, head_count_kv = the head count, no _mla keys, and kv_b_proj whole
+    as attn_kv_b."""
+    config = json.load(open(os.path.join(here, hf_dir, "config.json")))
+    state = load_file(os.path.join(here, hf_dir, "model.safetensors"))
+    n_layers = config["num_hidden_layers"]
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.DEEPSEEK2, n_layers)
+    writer = gguf.GGUFWriter(os.path.join(out_dir, name), "deepseek2")
+    writer.add_name(name)
+    writer.add_block_count(n_layers)
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(config["num_attention_heads"])
+    writer.add_head_count_kv(1 if split_kv_b else config["num_key_value_heads"])
+    writer.add_rope_freq_base(config["rope_theta"])
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_expert_count(config["n_routed_experts"])
+    writer.add_expert_used_count(config["num_experts_per_tok"])
+    if config.get("n_group") is not None:
+        writer.add_expert_group_count(config["n_group"])
+    if config.get("topk_group") is not None:
+        writer.add_expert_group_used_count(config["topk_group"])
+    v3 = config["model_type"] == "deepseek_v3"
+    writer.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID if v3 else gguf.ExpertGatingFuncType.SOFTMAX)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32 if dtype == np.float32 else gguf.LlamaFileType.MOSTLY_F16)
+    writer.add_leading_dense_block_count(config["first_k_dense_replace"])
+    writer.add_vocab_size(config["vocab_size"])
+    if config.get("q_lora_rank") is not None:
+        writer.add_q_lora_rank(config["q_lora_rank"])
+    rank, rope, nope, v = config["kv_lora_rank"], config["qk_rope_head_dim"], config["qk_nope_head_dim"], config["v_head_dim"]
+    writer.add_kv_lora_rank(rank)
+    if split_kv_b:
+        writer.add_key_length(rank + rope)
+        writer.add_value_length(rank)
+        writer.add_key_length_mla(nope + rope)
+        writer.add_value_length_mla(v)
+    else:
+        writer.add_key_length(nope + rope)
+        writer.add_value_length(v)
+    writer.add_expert_feed_forward_length(config["moe_intermediate_size"])
+    writer.add_expert_shared_count(config["n_shared_experts"])
+    writer.add_expert_weights_scale(config["routed_scaling_factor"])
+    if config.get("norm_topk_prob"):
+        writer.add_expert_weights_norm(True)
+    writer.add_rope_dimension_count(rope)
+    scaling = config.get("rope_scaling") or {}
+    if scaling.get("rope_type", scaling.get("type")) == "yarn":
+        writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        writer.add_rope_scaling_factor(scaling["factor"])
+        writer.add_rope_scaling_orig_ctx_len(scaling["original_max_position_embeddings"])
+        writer.add_rope_scaling_yarn_log_mul(0.1 * scaling["mscale_all_dim"])
+    expected = add_vocab(writer)
+
+    def put(gguf_name, tensor):
+        data = tensor.to(torch.float32).numpy()
+        keep_f32 = data.ndim <= 1 or ".ffn_gate_inp." in gguf_name
+        writer.add_tensor(gguf_name, data.astype(np.float32 if keep_f32 else dtype))
+
+    def mapped(hf_name):
+        return names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+
+    heads = config["num_attention_heads"]
+    stacks = {}
+    for hf_name, tensor in state.items():
+        hf_name = hf_name.replace("e_score_correction_bias", "e_score_correction.bias")
+        if ".mlp.experts." in hf_name:
+            l, e, part = int(hf_name.split(".")[2]), int(hf_name.split(".")[5]), hf_name.split(".")[6]
+            stacks.setdefault((l, part), {})[e] = tensor
+            continue
+        if hf_name.endswith("kv_b_proj.weight") and split_kv_b:
+            k_b, v_b = torch.split(tensor.view(heads, nope + v, tensor.shape[-1]), [nope, v], dim=1)
+            put(mapped(hf_name.replace("kv_b_proj", "k_b_proj")), k_b.transpose(1, 2))
+            put(mapped(hf_name.replace("kv_b_proj", "v_b_proj")), v_b)
+            continue
+        put(mapped(hf_name), tensor)
+    for (l, part), experts in sorted(stacks.items()):
+        stacked = torch.stack([experts[e] for e in sorted(experts)])
+        put(mapped(f"model.layers.{l}.mlp.experts.{part}.weight"), stacked)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return expected
+
+
 def write_vocab_only(name, add_vocab):
     writer = gguf.GGUFWriter(os.path.join(out_dir, name), "llama")
     writer.add_name(name)
@@ -368,6 +479,12 @@ for family, hf_dir in [("qwen2moe", "hf-qwen2-moe"), ("qwen3moe", "hf-qwen3-moe"
     for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
         expected[f"{family}-{suffix}.gguf"] = write_family(f"{family}-{suffix}.gguf", hf_dir, family, dtype,
                                                            lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES))
+for family, hf_dir in [("deepseek-v2", "hf-deepseek-v2"), ("deepseek-v2-greedy", "hf-deepseek-v2-greedy"), ("deepseek-v3", "hf-deepseek-v3")]:
+    for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
+        expected[f"{family}-{suffix}.gguf"] = write_deepseek(f"{family}-{suffix}.gguf", hf_dir, dtype,
+                                                             lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES))
+expected["deepseek-v3-kvb-f32.gguf"] = write_deepseek("deepseek-v3-kvb-f32.gguf", "hf-deepseek-v3", np.float32,
+                                                      lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES), split_kv_b=False)
 with open(os.path.join(here, "sentencepiece-bpe", "tokenizer.model"), "rb") as f:
     big_sp = f.read()
 expected["tokenizer-llama.gguf"] = write_vocab_only("tokenizer-llama.gguf", lambda w: add_llama_vocab(w, big_sp, add_bos=True))

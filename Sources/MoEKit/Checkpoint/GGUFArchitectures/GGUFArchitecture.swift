@@ -16,12 +16,53 @@ protocol GGUFArchitecture: Sendable {
     func fieldsFromFile(_ file: GGUFFile, into object: inout [String: Any], keyFor: inout [String: String]) throws
     /// The block's tensors: attention (`GGUFTensor.attention`) and the feed-forward.
     func blockTensors(layer: Int, config: ModelConfig) -> [GGUFTensor]
+    /// Tensors older files of the architecture hold instead of some of `blockTensors` (read, never written).
+    func legacyTensors(layer: Int, config: ModelConfig) -> [GGUFTensor]
     /// q/k rows stored permuted for ggml's adjacent-pair RoPE (llama.cpp's `LlamaModel.permute`).
     var permutesQueryKey: Bool { get }
+    /// The RoPE pairing the architecture's files imply when not permuted (deepseek2: adjacent).
+    var rotaryPairing: RotaryEmbedding.Pairing { get }
+    /// Whether this table reads `file`: tables may share a `general.architecture` (deepseek2 is
+    /// DeepSeek-V2 or V3 by its gating function).
+    func reads(_ file: GGUFFile) throws -> Bool
+    /// `GGUFKey.common`, unless the architecture states head sizes its own way (deepseek2).
+    var commonKeys: [GGUFKey] { get }
+    /// Metadata that changes the computation in ways moepp does not implement for this
+    /// architecture: refused in one line rather than run wrongly.
+    func refuseUnimplemented(_ metadata: GGUFMetadata) throws
+    /// The file's head-size keys against the decoded config.
+    func checkHeadSizes(_ metadata: GGUFMetadata, config: ModelConfig) throws
 }
 
 extension GGUFArchitecture {
     var permutesQueryKey: Bool { false }
+    var rotaryPairing: RotaryEmbedding.Pairing { .halves }
+    func legacyTensors(layer: Int, config: ModelConfig) -> [GGUFTensor] { [] }
+    func reads(_ file: GGUFFile) throws -> Bool { true }
+    var commonKeys: [GGUFKey] { GGUFKey.common }
+
+    /// Plain RoPE, no shared experts or dense layers, softmax gating, unscaled weights.
+    func refuseUnimplemented(_ metadata: GGUFMetadata) throws {
+        let scaling = "\(name).rope.scaling.type"
+        if metadata.has(scaling), try metadata.string(scaling) != "none" {
+            throw metadata.fail(scaling, "RoPE scaling \"\(try metadata.string(scaling))\" is not implemented (moepp runs plain RoPE only)")
+        }
+        for (suffix, allowed) in [("expert_shared_count", 0.0), ("leading_dense_block_count", 0.0), ("expert_gating_func", 1.0),
+                                  ("expert_weights_scale", 1.0)] where metadata.has("\(name).\(suffix)") {
+            let value = try metadata.double("\(name).\(suffix)")
+            guard value == allowed else { throw metadata.fail("\(name).\(suffix)", "\(value) is not implemented for \(name) (expected \(allowed))") }
+        }
+    }
+
+    /// Equal key and value heads, rotated whole.
+    func checkHeadSizes(_ metadata: GGUFMetadata, config: ModelConfig) throws {
+        if metadata.has("\(name).attention.value_length"), try metadata.int("\(name).attention.value_length") != config.headDim {
+            throw metadata.fail("\(name).attention.value_length", "differs from the key length \(config.headDim) (moepp needs equal head sizes)")
+        }
+        if metadata.has("\(name).rope.dimension_count"), try metadata.int("\(name).rope.dimension_count") != config.headDim {
+            throw metadata.fail("\(name).rope.dimension_count", "partial rotary embeddings are not implemented (head size \(config.headDim))")
+        }
+    }
     func fieldsFromFile(_ file: GGUFFile, into object: inout [String: Any], keyFor: inout [String: String]) throws {}
     func blockTensors(layer l: Int, config: ModelConfig) -> [GGUFTensor] {
         GGUFTensor.attention(layer: l, config: config, permuted: permutesQueryKey) + GGUFTensor.routedExperts(layer: l, config: config)
@@ -32,9 +73,13 @@ extension GGUFArchitecture {
 enum GGUFArchitectures {
     static let all: [any GGUFArchitecture] = [
         GGUFLlama(), GGUFOLMoE(), GGUFMoEPlusPlus(), GGUFQwen2MoE(), GGUFQwen3MoE(), GGUFGraniteMoE(),
+        GGUFDeepSeek2(), GGUFDeepSeek3(),
     ]
 
-    static func named(_ name: String) -> (any GGUFArchitecture)? { all.first { $0.name == name } }
+    /// The table for `file`'s architecture (nil when moepp has none).
+    static func of(_ file: GGUFFile, named name: String) throws -> (any GGUFArchitecture)? {
+        try all.first { try $0.name == name && $0.reads(file) }
+    }
     static func of(_ family: ModelFamily) -> (any GGUFArchitecture)? { all.first { $0.family == family } }
 }
 
@@ -83,6 +128,11 @@ struct GGUFTensor {
         /// `whole` (Granite's input_linear: gate rows, then up rows); read back, the GGUF tensor
         /// is viewed whole under `readAs` (no Hugging Face name exists for a half).
         case halves(of: String, half: Int, readAs: String)
+        /// One half of each head's rows of MLA's kv_b_proj `whole` [H·(nope + v), r] (per head
+        /// nope key rows, then v value rows): the keys transposed per head, [H, r, nope]
+        /// (`attn_k_b`), or the values, [H, v, r] (`attn_v_b`); read back under `readAs`, H·r rows
+        /// of nope or H·v rows of r.
+        case latentUp(of: String, keys: Bool, nope: Int, value: Int, readAs: String)
     }
     let name: String
     /// PyTorch order, the whole GGUF tensor's.
