@@ -11,26 +11,19 @@ public final class ABReplayWorker: @unchecked Sendable {
         case failed(String)
     }
 
-    private let lock = NSLock()
-    private var queue: [Output] = []
-    private var stopFlag = false
-    private var running = false
+    private let job = BackgroundJob<Output>()
 
     public init() {}
 
-    public var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
+    public var isRunning: Bool { job.isRunning }
 
     /// Replays on `generator`'s model and tokenizer (its conversation is not touched).
     public func start(_ replay: SettingsReplay, on generator: Generator) {
         let (model, tokenizer) = (generator.model, generator.tokenizer)
-        lock.lock()
-        stopFlag = false
-        running = true
-        lock.unlock()
-        let thread = Thread { [self] in
+        job.start { shouldStop, push in
             do {
-                let comparison = try replay.run(model: model, tokenizer: tokenizer, shouldStop: { self.shouldStop }) { side, _ in
-                    self.push(.progress("A/B replay: running \(side) (\(side == "A" ? replay.aSetting : replay.bSetting))…"))
+                let comparison = try replay.run(model: model, tokenizer: tokenizer, shouldStop: shouldStop) { side, _ in
+                    push(.progress("A/B replay: running \(side) (\(side == "A" ? replay.aSetting : replay.bSetting))…"))
                 }
                 push(.finished(comparison))
             } catch is ReplayStopped {
@@ -38,31 +31,12 @@ public final class ABReplayWorker: @unchecked Sendable {
             } catch {
                 push(.failed("\(error)"))
             }
-            lock.lock(); running = false; lock.unlock()
         }
-        thread.stackSize = 8 << 20
-        thread.start()
     }
 
-    public func stop() { lock.lock(); stopFlag = true; lock.unlock() }
-
-    var shouldStop: Bool { lock.lock(); defer { lock.unlock() }; return stopFlag }
-
-    /// Stops and waits (bounded) for the thread to finish its current token.
-    public func stopAndWait(seconds: Double = 5) {
-        stop()
-        let deadline = Date().addingTimeInterval(seconds)
-        while isRunning && Date() < deadline { usleep(5_000) }
-    }
-
-    func push(_ output: Output) { lock.lock(); queue.append(output); lock.unlock() }
-
-    public func drain() -> [Output] {
-        lock.lock(); defer { lock.unlock() }
-        let drained = queue
-        queue = []
-        return drained
-    }
+    public func stop() { job.stop() }
+    public func stopAndWait(seconds: Double = 5) { job.stopAndWait(seconds: seconds) }
+    public func drain() -> [Output] { job.drain() }
 }
 
 extension PlaygroundState {
