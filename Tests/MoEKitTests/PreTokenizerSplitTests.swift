@@ -39,12 +39,28 @@ import Testing
         #expect(ByteLevelSplit.refact.split("x 123ab's") == ["x", " ", "1", "2", "3", "ab", "'s"])
     }
 
-    @Test("the GGUF export names the split as llama.cpp does")
-    func exportName() {
-        #expect(ByteLevelSplit.qwen2.ggufName(family: .olmoe) == "qwen2")
-        #expect(ByteLevelSplit.refact.ggufName(family: .olmoe) == "refact")
-        for (name, split) in ByteLevelSplit.ggufNames where name == split.ggufName(family: .olmoe) || name == "gpt-2" {
-            #expect(ByteLevelSplit.ggufNames[split.ggufName(family: .olmoe)] == split)
+    @Test("a Qwen2 or Granite tokenizer.json exports GGUF keys naming its split, which load and encode alike", arguments: [ByteLevelSplit.qwen2, .refact])
+    func exportRoundTrip(split: ByteLevelSplit) throws {
+        let json = try Tokenizer.load(path: Self.fixture("\(split.rawValue)/tokenizer.json"))
+        let config = ModelConfig(family: .qwen2MoE, vocabSize: json.vocabularySize, hiddenSize: 4, intermediateSize: 4, numLayers: 1,
+                                 numHeads: 1, numKeyValueHeads: 1, numExperts: 4)
+        var metadata = GGUFMetadata(file: "export.gguf")
+        for (position, pair) in GGUFTokenizerExport.gpt2(json, config: config).enumerated() { metadata.append(pair.key, pair.value, position: position) }
+        #expect(try metadata.string("tokenizer.ggml.pre") == split.rawValue)
+        let gguf = try Tokenizer.load(gguf: metadata)
+        #expect(gguf.style == .byteLevel(split))
+        for item in try #require(try Self.expectedIds()[split.rawValue]) { #expect(gguf.encode(item.text) == item.ids) }
+    }
+
+    @Test("a GGUF pre-tokenizer moepp does not split is refused in one line naming the key")
+    func unknownGGUFPre() throws {
+        let file = try GGUFFile(path: Self.fixture("qwen2.gguf"))
+        var metadata = GGUFMetadata(file: "qwen2.gguf")
+        for (position, key) in file.metadata.keys.enumerated() {
+            metadata.append(key, key == "tokenizer.ggml.pre" ? .string("llama-bpe") : file.metadata[key]!, position: position)
         }
+        let error = try #require(throws: CheckpointError.self) { try Tokenizer.load(gguf: metadata) }
+        let message = "\(error)"
+        #expect(message.contains("tokenizer.ggml.pre") && message.contains("llama-bpe") && message.contains("qwen2") && !message.contains("\n"), "\(message)")
     }
 }

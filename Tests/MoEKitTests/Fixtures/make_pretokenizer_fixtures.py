@@ -5,7 +5,8 @@ For each pre-tokenizer a tiny BPE is trained with `tokenizers` on a varied text 
 upper-case contractions, CJK, emoji, CRLF, space and punctuation runs) and written as
 hf-tokenizer-pretok/<name>/tokenizer.json, and the same vocabulary as a vocabulary-only GGUF
 (tokenizer.ggml.model "gpt2", tokenizer.ggml.pre as llama.cpp's converter names it) as
-hf-tokenizer-pretok/<name>.gguf. expected.json holds the reference ids per text.
+hf-tokenizer-pretok/<name>.gguf. expected.json holds the reference ids per text: hand-picked
+cases and 60 seeded random strings over the characters the regexes tell apart.
 
 - qwen2: Sequence[Split(Regex <Qwen2's pattern>, Isolated), ByteLevel(use_regex false)] — the
   pre_tokenizer of Qwen2/Qwen3(-MoE) tokenizer.json files; llama.cpp pre "qwen2".
@@ -17,6 +18,7 @@ Pinned: tokenizers==0.22.2, gguf==0.19.0.
 """
 import json
 import os
+import random
 from importlib.metadata import version
 
 import gguf
@@ -50,6 +52,11 @@ SAMPLES = [
     "a\n \n b .hello ..world  !! ok \t\n",
     "<|endoftext|> is special",
 ]
+# Random strings over the characters whose classes the splits tell apart, so every alternative of
+# each regex meets every neighbour (seeded: the fixture is reproducible).
+POOL = ["a", "Z", "é", "漢", "7", "½", "Ⅻ", " ", " ", "\t", "\n", "\r", "'", "s", "T", "re", "LL", ".", "!", "😀", "\u0301", "\u00a0"]
+rng = random.Random(8)
+SAMPLES += ["".join(rng.choice(POOL) for _ in range(rng.randint(1, 24))) for _ in range(60)]
 
 PRE_TOKENIZERS = {
     "qwen2": pre_tokenizers.Sequence([
