@@ -64,3 +64,27 @@ import Testing
         #expect(message.contains("tokenizer.ggml.pre") && message.contains("llama-bpe") && message.contains("qwen2") && !message.contains("\n"), "\(message)")
     }
 }
+
+/// A second, independent reading of the patterns: ICU's regex engine (NSRegularExpression, which
+/// knows \p{L}, \p{N}, (?i:) and lookahead) on random strings. Kept out of the product because
+/// ICU's `\s` is not White_Space exactly; the pool avoids the characters where they differ.
+@Suite struct PreTokenizerRegexCrossCheck {
+    static let gpt2Pattern = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
+
+    static func regexSplit(_ pattern: String, _ text: String) throws -> [String] {
+        let regex = try NSRegularExpression(pattern: pattern)
+        let ns = text as NSString
+        return regex.matches(in: text, range: NSRange(location: 0, length: ns.length)).map { ns.substring(with: $0.range) }
+    }
+
+    @Test("the scanners cut 2000 random strings as ICU's regex engine does")
+    func randomStrings() throws {
+        let pool = ["a", "Z", "é", "漢", "7", "½", " ", " ", "\t", "\n", "\r", "'", "s", "T", "re", "LL", "VE", ".", "!", "😀", "\u{301}"]
+        var generator = SeededRandom(seed: 8)
+        for _ in 0..<2000 {
+            let text = (0..<Int.random(in: 1...20, using: &generator)).map { _ in pool.randomElement(using: &generator)! }.joined()
+            #expect(Qwen2PreTokenizer.split(text) == (try Self.regexSplit(ByteLevelSplit.qwen2Pattern, text)), "\(text.debugDescription)")
+            #expect(ByteLevelPreTokenizer.split(text) == (try Self.regexSplit(Self.gpt2Pattern, text)), "\(text.debugDescription)")
+        }
+    }
+}
