@@ -104,6 +104,12 @@ gguf-fixtures:
 	python3 -m pip install -q torch==2.13.0 "gguf==0.19.0" "sentencepiece==0.2.3" "tokenizers==0.22.2" "safetensors==0.8.0"
 	python3 Tests/MoEKitTests/Fixtures/make_gguf_fixtures.py Tests/MoEKitTests/Fixtures/gguf
 
+# Qwen2 and Granite (refact) byte-level pre-tokenizer fixtures: tiny tokenizers trained by Hugging Face
+# tokenizers, as tokenizer.json and vocabulary-only GGUF, with the library's ids for varied texts.
+pretokenizer-fixtures:
+	python3 -m pip install -q "gguf==0.19.0" "tokenizers==0.22.2"
+	python3 Tests/MoEKitTests/Fixtures/make_pretokenizer_fixtures.py
+
 # SentencePiece fixtures (the `sentencepiece` library's ids for a varied text) and the Metaspace
 # tokenizer.json cases from Hugging Face tokenizers.
 sentencepiece-fixtures:

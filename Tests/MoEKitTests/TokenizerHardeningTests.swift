@@ -90,6 +90,13 @@ struct TokenizerHardeningTests {
             ("normalizer", "NFC", "expected an object"),
             ("pre_tokenizer", ["type": "Whitespace"], "unsupported pre-tokenizer 'Whitespace'"),
             ("pre_tokenizer", ["type": "Sequence", "pretokenizers": [["type": "Split"], ["type": "ByteLevel"]]], "unsupported Sequence"),
+            ("pre_tokenizer", ["type": "Sequence", "pretokenizers": [
+                ["type": "Split", "pattern": ["Regex": String(ByteLevelSplit.qwen2Pattern.dropLast(4))], "behavior": "Isolated", "invert": false],
+                ["type": "ByteLevel", "use_regex": false]]], "unsupported Sequence"),
+            ("pre_tokenizer", ["type": "Sequence", "pretokenizers": [
+                ["type": "Split", "pattern": ["Regex": ByteLevelSplit.qwen2Pattern], "behavior": "Removed", "invert": false],
+                ["type": "ByteLevel", "use_regex": false]]], "unsupported Sequence"),
+            ("pre_tokenizer", ["type": "Sequence", "pretokenizers": [["type": "Digits", "individual_digits": false], ["type": "ByteLevel"]]], "unsupported Sequence"),
             ("pre_tokenizer", ["type": "ByteLevel", "add_prefix_space": true], "pre_tokenizer.add_prefix_space"),
             ("pre_tokenizer", ["type": "Metaspace", "replacement": "_"], "pre_tokenizer.replacement"),
             ("pre_tokenizer", ["type": "Metaspace", "prepend_scheme": "sometimes"], "pre_tokenizer.prepend_scheme"),

@@ -7,7 +7,8 @@ import Foundation
 ///   model "llama", the pieces, scores and types (sentencepiece's type numbers are GGUF's),
 ///   unk/bos/eos ids, `add_bos_token`/`add_eos_token` from tokenizer_config.json,
 ///   `add_space_prefix` and `remove_extra_whitespaces` from the normaliser;
-/// - from a byte-level BPE tokenizer.json: model "gpt2", pre "olmo" for OLMoE else "gpt-2", the
+/// - from a byte-level BPE tokenizer.json: model "gpt2", pre as llama.cpp names the split ("qwen2",
+///   "refact"; for GPT-2's "olmo" for OLMoE else "gpt-2"), the
 ///   tokens by id (added tokens: special → CONTROL, others USER_DEFINED), the merges "a b", and
 ///   `add_bos_token` when the tokenizer prepends a token.
 /// Vocabularies shorter than the model's are padded with `[PADn]` UNUSED pieces (as the converter
@@ -27,7 +28,7 @@ public enum GGUFTokenizerExport {
             let exists = { FileManager.default.fileExists(atPath: path($0)) }
             if exists("tokenizer.json") {
                 let tokenizer = try Tokenizer.load(directory: directory, vocabularySize: config.vocabSize)
-                if tokenizer.style == .byteLevel { return (gpt2(tokenizer, config: config), "gpt2 (byte-level BPE) from tokenizer.json") }
+                if case .byteLevel = tokenizer.style { return (gpt2(tokenizer, config: config), "gpt2 (byte-level BPE) from tokenizer.json") }
                 guard exists("tokenizer.model") else {
                     throw CheckpointError(file: path("tokenizer.json"), "only byte-level BPE tokenizer.json files (or a SentencePiece tokenizer.model) can be written as tokenizer.ggml")
                 }
@@ -70,6 +71,11 @@ public enum GGUFTokenizerExport {
         return keys
     }
 
+    static func split(_ tokenizer: Tokenizer) -> ByteLevelSplit {
+        if case .byteLevel(let split) = tokenizer.style { return split }
+        return .gpt2
+    }
+
     static func gpt2(_ tokenizer: Tokenizer, config: ModelConfig) -> Keys {
         let size = max(tokenizer.vocabularySize, config.vocabSize)
         var tokens = (0..<size).map { $0 < tokenizer.model.tokens.count ? tokenizer.model.tokens[$0] : "" }
@@ -83,7 +89,7 @@ public enum GGUFTokenizerExport {
             types[i] = Int32(SentencePieceModel.PieceType.unused.rawValue)
         }
         var keys: Keys = [
-            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string(config.family == .olmoe ? "olmo" : "gpt-2")),
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string(split(tokenizer).ggufName(family: config.family))),
             ("tokenizer.ggml.tokens", .strings(tokens)), ("tokenizer.ggml.token_type", .int32s(types)),
             ("tokenizer.ggml.merges", .strings(tokenizer.model.merges.map { "\($0.0) \($0.1)" })),
         ]

@@ -6,13 +6,12 @@ import Foundation
 ///   `add_space_prefix` default true, byte fallback when `<0xNN>` byte pieces exist), encoded by
 ///   the same processor as a `tokenizer.model`;
 /// - `model = "gpt2"`: byte-level BPE (`tokens`, `merges` "a b") → the tokenizer.json BPE path;
-///   control tokens become special added tokens, user-defined ones plain added tokens. Only
-///   pre-tokenizers that split like GPT-2's regex (`pre` "gpt-2", "olmo") are accepted.
+///   control tokens become special added tokens, user-defined ones plain added tokens. `pre`
+///   picks the split (`ByteLevelSplit.ggufNames`: "gpt-2"/"olmo", "qwen2", "refact"); others are
+///   refused, since a wrong split gives wrong ids with exit 0.
 /// `bos_token_id` / `eos_token_id` / `unknown_token_id`, `add_bos_token` (default: true for
 /// llama, false for gpt2, as llama.cpp), `add_eos_token`.
 extension Tokenizer {
-    static let ggufPreTokenizersLikeGPT2: Set<String> = ["gpt-2", "olmo"]
-
     public static func load(gguf metadata: GGUFMetadata) throws -> Tokenizer {
         let modelKey = "tokenizer.ggml.model"
         let model = try metadata.string(modelKey)
@@ -76,8 +75,8 @@ extension Tokenizer {
         case "gpt2":
             let preKey = "tokenizer.ggml.pre"
             let pre = try metadata.string(preKey, default: "default")
-            guard ggufPreTokenizersLikeGPT2.contains(pre) else {
-                throw metadata.fail(preKey, "pre-tokenizer \"\(pre)\" is not implemented (moepp splits like GPT-2: \(ggufPreTokenizersLikeGPT2.sorted().joined(separator: ", ")))")
+            guard let split = ByteLevelSplit.ggufNames[pre] else {
+                throw metadata.fail(preKey, "pre-tokenizer \"\(pre)\" is not implemented (moepp splits \(ByteLevelSplit.ggufNames.keys.sorted().joined(separator: ", ")))")
             }
             var vocabulary: [String: Int] = [:]
             var added: [AddedToken] = []
@@ -98,7 +97,7 @@ extension Tokenizer {
             }
             let addBos = try metadata.bool("tokenizer.ggml.add_bos_token", default: false)
             let addEos = try metadata.bool("tokenizer.ggml.add_eos_token", default: false)
-            return Tokenizer(style: .byteLevel, model: BPEModel(vocabulary: vocabulary, merges: merges), byteFallback: false,
+            return Tokenizer(style: .byteLevel(split), model: BPEModel(vocabulary: vocabulary, merges: merges), byteFallback: false,
                              unknownToken: nil, addedTokens: added, prefixToken: addBos ? bos.map { tokens[$0] } : nil,
                              ignoreMerges: false, bosToken: bos.map { tokens[$0] }, eosToken: eos.map { tokens[$0] },
                              suffixToken: addEos ? eos.map { tokens[$0] } : nil, processor: nil)

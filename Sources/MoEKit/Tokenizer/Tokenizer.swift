@@ -1,8 +1,8 @@
 import Foundation
 
 /// A tokenizer in one of the three forms MoE checkpoints ship:
-/// - `tokenizer.json`, byte-level (GPT-2, OLMoE, ours): text → GPT-2 pre-tokenizer words → bytes
-///   as `ByteLevelAlphabet` characters → BPE;
+/// - `tokenizer.json`, byte-level (GPT-2, OLMoE, Qwen2, Granite, ours): text → pre-tokenizer words
+///   (`ByteLevelSplit`) → bytes as `ByteLevelAlphabet` characters → BPE;
 /// - `tokenizer.json`, SentencePiece-style (LLaMA, Mixtral, MoE++): spaces become "▁", a "▁" is
 ///   prepended (`Metaspace`), BPE over Unicode scalars, and anything not in the vocabulary falls
 ///   back to `<0xXX>` byte tokens;
@@ -11,7 +11,7 @@ import Foundation
 /// Added (special) tokens of a `tokenizer.json` are matched verbatim before either JSON spelling.
 public final class Tokenizer: @unchecked Sendable {
     public enum Style: Equatable, Sendable {
-        case byteLevel
+        case byteLevel(ByteLevelSplit)
         case sentencePiece(Metaspace)
         case sentencePieceModel
     }
@@ -102,8 +102,8 @@ public final class Tokenizer: @unchecked Sendable {
     func encodePlain(_ text: String, startsText: Bool) -> [Int] {
         guard !text.isEmpty else { return [] }
         switch style {
-        case .byteLevel:
-            return ByteLevelPreTokenizer.split(text).flatMap(encodeWord)
+        case .byteLevel(let split):
+            return split.split(text).flatMap(encodeWord)
         case .sentencePiece(let metaspace):
             return metaspace.words(text, startsText: startsText).flatMap { word -> [Int] in
                 model.merge(word.map { Array(String($0).utf8) }).flatMap(idsForSymbol)

@@ -2,8 +2,8 @@ import Foundation
 
 /// Reading and writing the Hugging Face `tokenizer.json` fields we use:
 /// `model` {type "BPE", vocab, merges ("a b" strings or [a, b] pairs), byte_fallback, unk_token},
-/// `added_tokens` [{id, content, special}], `pre_tokenizer`/`decoder` (ByteLevel or Metaspace /
-/// Replace "▁"), `normalizer` (Prepend "▁" + Replace " "→"▁"), `post_processor` (a bos prefix).
+/// `added_tokens` [{id, content, special}], `pre_tokenizer`/`decoder` (ByteLevel — after Qwen2's
+/// Split or Granite's Digits — or Metaspace / Replace "▁"), `normalizer` (Prepend "▁" + Replace " "→"▁"), `post_processor` (a bos prefix).
 enum TokenizerJSON {
     /// `vocabularyLimit`: config.json's `vocab_size` when the engine loads a model with it; ids at
     /// or above it are refused before anything is sized by them.
@@ -13,7 +13,7 @@ enum TokenizerJSON {
         guard modelType == "BPE" else { throw json.fail("model.type", "only BPE tokenizers are supported, found \(modelType.quotedForMessage)") }
         try TokenizerJSONChecks.checkModelOptions(model, json)
         try TokenizerJSONChecks.checkNormalizer(json.object["normalizer"], json)
-        try TokenizerJSONChecks.checkPreTokenizer(json.object["pre_tokenizer"], json)
+        let split = try TokenizerJSONChecks.checkPreTokenizer(json.object["pre_tokenizer"], json)
         guard let vocabObject = model["vocab"] as? [String: Any] else { throw json.fail("model.vocab", "missing or not an object") }
         let limit = min(vocabularyLimit ?? Int.max, TokenizerJSONChecks.maximumId + 1)
         let range = TokenizerJSONChecks.idRange(limit, configLimit: vocabularyLimit.map { $0 <= TokenizerJSONChecks.maximumId + 1 } ?? false)
@@ -40,7 +40,7 @@ enum TokenizerJSON {
         let description = "\(json.object["pre_tokenizer"] ?? "")\(json.object["decoder"] ?? "")"
         let style: Tokenizer.Style
         if description.contains("ByteLevel") {
-            style = .byteLevel
+            style = .byteLevel(split)
             try TokenizerJSONChecks.checkByteAlphabet(vocabulary: vocabulary, json)
         } else {
             style = .sentencePiece(metaspace(normalizer: json.object["normalizer"], preTokenizer: json.object["pre_tokenizer"]))

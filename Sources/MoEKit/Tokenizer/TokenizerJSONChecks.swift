@@ -49,18 +49,24 @@ enum TokenizerJSONChecks {
     }
 
     /// Pre-tokenizers we implement: GPT-2's ByteLevel (regex split, no prefix space) or a
-    /// Metaspace with "▁", alone or as the single member of a Sequence.
-    static func checkPreTokenizer(_ value: Any?, _ json: JSONFields) throws {
-        guard let value, !(value is NSNull) else { return }
+    /// Metaspace with "▁", alone or as the single member of a Sequence, or the Qwen2 / Granite
+    /// pairs `ByteLevelSplit.fromTokenizerJSON` recognises. Returns the byte-level split.
+    @discardableResult
+    static func checkPreTokenizer(_ value: Any?, _ json: JSONFields) throws -> ByteLevelSplit {
+        guard let value, !(value is NSNull) else { return .gpt2 }
         guard let object = value as? [String: Any], let kind = object["type"] as? String else {
             throw json.fail("pre_tokenizer", "expected an object with a \"type\"")
         }
         switch kind {
         case "Sequence":
-            guard let inner = object["pretokenizers"] as? [Any], inner.count == 1 else {
-                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer)")
+            guard let inner = object["pretokenizers"] as? [Any], inner.count == 1 || inner.count == 2 else {
+                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or Qwen2's Split or Granite's Digits before a ByteLevel)")
             }
-            try checkPreTokenizer(inner[0], json)
+            if inner.count == 1 { return try checkPreTokenizer(inner[0], json) }
+            guard let split = ByteLevelSplit.fromTokenizerJSON(inner) else {
+                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or Qwen2's Split pattern or Granite's Digits before a ByteLevel, exactly)")
+            }
+            return split
         case "ByteLevel":
             if (object["add_prefix_space"] as? Bool) == true { throw json.fail("pre_tokenizer.add_prefix_space", "true is not supported") }
             if (object["use_regex"] as? Bool) == false { throw json.fail("pre_tokenizer.use_regex", "false is not supported") }
@@ -75,6 +81,7 @@ enum TokenizerJSONChecks {
         default:
             throw json.fail("pre_tokenizer", "unsupported pre-tokenizer \(kind.quotedForMessage) (moepp implements ByteLevel and Metaspace)")
         }
+        return .gpt2
     }
 
     /// BPE model options that change the segmentation and that we do not implement.
