@@ -13,6 +13,10 @@ struct CacheBenchCommand: ParsableCommand {
     @Option(help: "Repeats, each from a cold page cache; decode tok/s is the median.") var repeats = 5
     @Flag(name: .customLong("uncached-reads"), help: "Drop every expert read from the page cache, so each miss goes to the device.") var uncachedReads = false
     @Option(help: "Also run prefetch/DP with AdapMoE adaptive gating at this ε (needs calibration.json).") var adaptive: Double?
+    @Option(name: .customLong("miss-format"), help: "Also run the cached configurations serving low-sensitivity misses from q8_0 or q4_0 copies (needs calibration.json).")
+    var missFormat: String?
+    @Option(help: "Directory of held-out .txt files: decode is fed this text instead of sampling, and reports its perplexity.")
+    var validation: String?
     @Flag(help: "Print JSON lines instead of tables.") var json = false
 
     func validate() throws {
@@ -21,9 +25,13 @@ struct CacheBenchCommand: ParsableCommand {
         }
         if let adaptive, !(adaptive > 0 && adaptive.isFinite) { throw ValidationError("--adaptive: expected a positive number") }
         if let expertBudget { _ = try ExpertBudget(parsing: expertBudget) }
+        if let missFormat, ![WeightFormat.q8_0, .q4_0].contains(WeightFormat(rawValue: missFormat.uppercased())) {
+            throw ValidationError("--miss-format: expected q8_0 or q4_0, found '\(missFormat)'")
+        }
     }
 
     func run() throws {
+        let text = try validation.map { try corpusFiles($0).map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n") }
         for directory in model {
             let probe = try Transformer(directory: directory)
             let experts = probe.config.numLayers * probe.config.numFFNExperts
@@ -32,6 +40,9 @@ struct CacheBenchCommand: ParsableCommand {
             benchmark.decodeTokens = decodeTokens
             benchmark.repeats = repeats
             benchmark.uncachedReads = uncachedReads
+            if let text {
+                benchmark.heldOutTokens = try Tokenizer.load(directory: directory, vocabularySize: probe.config.vocabSize).encode(text)
+            }
             var configurations = [
                 CacheBenchmark.Configuration(name: "all experts mapped", policy: nil, prefetch: false),
                 CacheBenchmark.Configuration(name: "no prefetch / LRU", policy: .lru, prefetch: false),
@@ -41,6 +52,14 @@ struct CacheBenchCommand: ParsableCommand {
             if let adaptive, let calibration = try Calibrator.load(directory: directory) {
                 configurations.append(CacheBenchmark.Configuration(name: "prefetch / DP + adaptive ε=\(adaptive)", policy: .dp, prefetch: true,
                                                                    adaptiveGate: AdaptiveGate(calibration: calibration, epsilon: adaptive)))
+            }
+            if let format = missFormat.flatMap({ WeightFormat(rawValue: $0.uppercased()) }), try Calibrator.load(directory: directory) != nil {
+                configurations += configurations.filter { $0.policy != nil && $0.adaptiveGate == nil }.map { base in
+                    var twin = base
+                    twin.name += " + \(format.name) on miss"
+                    twin.missFormat = format
+                    return twin
+                }
             }
             let rows = try benchmark.run(configurations)
             let name = (directory as NSString).lastPathComponent
@@ -64,6 +83,14 @@ struct CacheBenchCommand: ParsableCommand {
                 print(String(format: "| %@ | %.1f | %.2f | %.3f | %.2f | %.2f | %d | %.2f | %.2f |", row.name, row.decodeTokensPerSecond,
                              row.decodeTokensPerSecond / reference, cache.hitRate, row.demandReadsPerToken, row.prefetchLoadsPerToken,
                              cache.prefetchWasted, row.bytesReadPerToken / 1e6, row.ffnExpertsPerTokenPerLayer))
+            }
+            if rows.contains(where: { $0.missCopyBytes != nil || $0.decodePerplexity != nil }) {
+                print("\n| configuration | decode perplexity | low-precision misses/token | copies MB |\n|---|---|---|---|")
+                for row in rows {
+                    print(String(format: "| %@ | %@ | %.2f | %@ |", row.name, row.decodePerplexity.map { String(format: "%.3f", $0) } ?? "—",
+                                 Double(row.cache?.lowPrecisionMisses ?? 0) / Double(max(1, row.decodedTokens)),
+                                 row.missCopyBytes.map { String(format: "%.2f", Double($0) / 1e6) } ?? "—"))
+                }
             }
             print("\nper layer | " + (0..<probe.config.numLayers).map { "layer \($0)" }.joined(separator: " | "))
             for row in rows where row.cache != nil {

@@ -13,14 +13,24 @@ struct CacheOptions: ParsableArguments {
     @Flag(name: .customLong("no-prefetch"), help: "Do not predict and prefetch the next layer's experts.") var noPrefetch = false
     @Flag(name: .customLong("uncached-reads"), help: "Drop each expert read from the page cache, so every miss goes to the device.")
     var uncachedReads = false
+    @Option(name: .customLong("miss-format"),
+            help: "q8_0 or q4_0: on a miss in a layer whose calibrated sensitivity is below the median, compute from a copy in this format while the full expert loads.")
+    var missFormat: String?
+
+    /// The parsed --miss-format (validated in `validate`).
+    var missWeightFormat: WeightFormat? { missFormat.flatMap { WeightFormat(rawValue: $0.uppercased()) } }
 
     func validate() throws {
         if let cachePolicy, ExpertCacheSetup.PolicyName(rawValue: cachePolicy) == nil { throw ValidationError("--cache-policy: expected lru or dp") }
+        if let missFormat, ![WeightFormat.q8_0, .q4_0].contains(WeightFormat(rawValue: missFormat.uppercased())) {
+            throw ValidationError("--miss-format: expected q8_0 or q4_0, found '\(missFormat)'")
+        }
         if let expertBudget {
             _ = try ExpertBudget(parsing: expertBudget)
         } else {
             // These only shape an expert cache; silently ignoring them would mislead a benchmark.
-            let given = [cachePolicy != nil ? "--cache-policy" : nil, noPrefetch ? "--no-prefetch" : nil, uncachedReads ? "--uncached-reads" : nil].compactMap { $0 }
+            let given = [cachePolicy != nil ? "--cache-policy" : nil, noPrefetch ? "--no-prefetch" : nil, uncachedReads ? "--uncached-reads" : nil,
+                         missFormat != nil ? "--miss-format" : nil].compactMap { $0 }
             if let first = given.first { throw ValidationError("\(first) applies to an expert cache: give --expert-budget too") }
         }
     }
@@ -30,6 +40,6 @@ struct CacheOptions: ParsableArguments {
         guard let expertBudget else { return }
         try ExpertCacheSetup.install(on: model, directory: directory, budget: try ExpertBudget(parsing: expertBudget),
                                      policy: ExpertCacheSetup.PolicyName(rawValue: cachePolicy ?? "lru") ?? .lru, prefetch: !noPrefetch,
-                                     uncachedReads: uncachedReads)
+                                     uncachedReads: uncachedReads, missFormat: missWeightFormat)
     }
 }

@@ -13,12 +13,16 @@ public struct CacheBenchmark {
         public var policy: ExpertCacheSetup.PolicyName?
         public var prefetch: Bool
         public var adaptiveGate: AdaptiveGate?
+        /// Serve misses in low-sensitivity layers from copies in this format (`MissCopies`).
+        public var missFormat: WeightFormat?
 
-        public init(name: String, policy: ExpertCacheSetup.PolicyName?, prefetch: Bool, adaptiveGate: AdaptiveGate? = nil) {
+        public init(name: String, policy: ExpertCacheSetup.PolicyName?, prefetch: Bool, adaptiveGate: AdaptiveGate? = nil,
+                    missFormat: WeightFormat? = nil) {
             self.name = name
             self.policy = policy
             self.prefetch = prefetch
             self.adaptiveGate = adaptiveGate
+            self.missFormat = missFormat
         }
     }
 
@@ -36,6 +40,10 @@ public struct CacheBenchmark {
         public var slots: Int?
         public var slotBytes: Int?
         public var decodedTokens: Int
+        /// Heap bytes of the low-precision miss copies (nil without them).
+        public var missCopyBytes: Int?
+        /// exp(mean −log p) of the held-out tokens the decode was fed (nil when it sampled).
+        public var decodePerplexity: Double?
 
         public var demandReadsPerToken: Double { Double(cache?.misses ?? 0) / Double(max(1, decodedTokens)) }
         public var bytesReadPerToken: Double { Double(cache?.bytesRead ?? 0) / Double(max(1, decodedTokens)) }
@@ -49,6 +57,11 @@ public struct CacheBenchmark {
     public var repeats = 5
     public var uncachedReads = false
     public var sampling = SamplingSettings(temperature: 0.8, topK: 40, seed: 7)
+    /// When set, the prompt is its first `heldOutPromptTokens` and the decode is fed the next
+    /// tokens (teacher forcing) instead of sampling, so that each configuration's decode
+    /// perplexity on the same text can be compared.
+    public var heldOutTokens: [Int]?
+    public static let heldOutPromptTokens = 16
 
     public init(directory: String, budget: ExpertBudget) {
         self.directory = directory
@@ -82,20 +95,31 @@ public struct CacheBenchmark {
         var cache: ExpertCache?
         if let policy = configuration.policy {
             cache = try ExpertCacheSetup.install(on: model, directory: directory, budget: budget, policy: policy,
-                                                 prefetch: configuration.prefetch, uncachedReads: uncachedReads)
+                                                 prefetch: configuration.prefetch, uncachedReads: uncachedReads,
+                                                 missFormat: configuration.missFormat)
         }
         model.warmUp()
         let controls = RoutingControls(adaptiveGate: configuration.adaptiveGate)
         let kv = model.makeCache()
-        var output = try model.forward(tokenizer.encode(prompt), cache: kv, controls: controls)
+        let heldOut = heldOutTokens.map { Array($0.prefix(Self.heldOutPromptTokens + decodeTokens)) }
+        if let heldOut, heldOut.count < Self.heldOutPromptTokens + decodeTokens {
+            throw CheckpointError(file: "validation text", "\(heldOut.count) tokens; need \(Self.heldOutPromptTokens + decodeTokens)")
+        }
+        var output = try model.forward(heldOut.map { Array($0.prefix(Self.heldOutPromptTokens)) } ?? tokenizer.encode(prompt), cache: kv, controls: controls)
         cache?.waitForPrefetches()
         let before = cache?.statistics
         model.predictionStatistics = PredictionStatistics(layers: model.config.numLayers)
         var sampler = Sampler(seed: sampling.seed)
-        var ffn = 0, layerTokens = 0
+        var ffn = 0, layerTokens = 0, negativeLogLikelihood = 0.0
         let start = Date()
-        for _ in 0..<decodeTokens {
-            let next = sampler.sample(output.logits[...], sampling)
+        for step in 0..<decodeTokens {
+            let next: Int
+            if let heldOut {
+                next = heldOut[Self.heldOutPromptTokens + step]
+                negativeLogLikelihood += Self.negativeLogProbability(of: next, logits: output.logits)
+            } else {
+                next = sampler.sample(output.logits[...], sampling)
+            }
             output = try model.forward([next], cache: kv, controls: controls)
             ffn += output.routing[0].reduce(0) { $0 + $1.ffnExpertsComputed }
             layerTokens += output.routing[0].count
@@ -113,6 +137,15 @@ public struct CacheBenchmark {
         return Row(name: configuration.name, decodeTokensPerSecond: Double(decodeTokens) / seconds, decodeRates: [],
                    ffnExpertsPerTokenPerLayer: Double(ffn) / Double(max(1, layerTokens)), cache: total,
                    perLayerHitRate: perLayer, prefetchAccuracy: configuration.prefetch ? model.predictionStatistics.accuracy : [],
-                   allocation: allocation, slots: cache?.slotCount, slotBytes: cache?.store.slotBytes, decodedTokens: decodeTokens)
+                   allocation: allocation, slots: cache?.slotCount, slotBytes: cache?.store.slotBytes, decodedTokens: decodeTokens,
+                   missCopyBytes: cache?.missCopies?.byteCount,
+                   decodePerplexity: heldOut == nil ? nil : exp(negativeLogLikelihood / Double(decodeTokens)))
+    }
+
+    /// −log softmax(logits)[token], in Double from the max-shifted logits.
+    static func negativeLogProbability(of token: Int, logits: [Float]) -> Double {
+        let top = logits.max()!
+        let sum = logits.reduce(0.0) { $0 + exp(Double($1 - top)) }
+        return log(sum) + Double(top) - Double(logits[token])
     }
 }

@@ -17,14 +17,30 @@ public struct LayerCacheStatistics: Sendable, Codable, Equatable {
     public var prefetchWasted = 0
     /// Bytes read from the checkpoint, by demand and prefetch reads.
     public var bytesRead = 0
+    /// Misses (counted in `misses` too) computed from a low-precision copy while the full
+    /// expert loaded in the background (`MissCopies`).
+    public var lowPrecisionMisses = 0
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case requests, hits, prefetchHits, prefetchWaits, misses, prefetchLoads, prefetchWasted, bytesRead, lowPrecisionMisses
+    }
+
+    /// Records written before `lowPrecisionMisses` existed lack it: it reads as 0.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        for (key, counter) in zip(CodingKeys.allCases, Self.counters) {
+            self[keyPath: counter] = key == .lowPrecisionMisses ? try container.decodeIfPresent(Int.self, forKey: key) ?? 0
+                                                              : try container.decode(Int.self, forKey: key)
+        }
+    }
+
     public var hitRate: Double { requests > 0 ? Double(hits) / Double(requests) : 0 }
 
-    /// Every counter, so that sums and differences stay complete when a counter is added.
+    /// Every counter, in `CodingKeys` order, so that sums and differences stay complete when a counter is added.
     private static let counters: [WritableKeyPath<Self, Int>] =
-        [\.requests, \.hits, \.prefetchHits, \.prefetchWaits, \.misses, \.prefetchLoads, \.prefetchWasted, \.bytesRead]
+        [\.requests, \.hits, \.prefetchHits, \.prefetchWaits, \.misses, \.prefetchLoads, \.prefetchWasted, \.bytesRead, \.lowPrecisionMisses]
 
     private static func combine(_ a: Self, _ b: Self, _ operation: (Int, Int) -> Int) -> Self {
         var result = Self()

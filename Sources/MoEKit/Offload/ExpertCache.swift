@@ -64,6 +64,9 @@ public final class ExpertCache: @unchecked Sendable {
     private let loader = BackgroundLoader()
     /// Slot ranges per layer (all the same range under global LRU).
     private let ranges: [Range<Int>]
+    /// When set, a miss in one of its layers is served from its low-precision copy while the
+    /// full expert loads in the background (`MissCopies`).
+    public var missCopies: MissCopies?
 
     /// `slots` expert slots under `policy`; `topK` is the most experts one token can need from a
     /// layer: a budget that cannot hold them is refused.
@@ -135,7 +138,7 @@ public final class ExpertCache: @unchecked Sendable {
         guard experts.count <= ranges[layer].count else { return nil }
         condition.lock()
         defer { condition.unlock() }
-        var pinned: [Int: Int] = [:], toRead: Set<Int> = []
+        var pinned: [Int: Int] = [:], toRead: Set<Int> = [], lowPrecision: [Int: FFNExpert] = [:]
         for expert in experts {
             let key = Key(layer: layer, expert: expert)
             layerStatistics[layer].requests += 1
@@ -157,12 +160,19 @@ public final class ExpertCache: @unchecked Sendable {
                 slot = victim(layer: layer)
             }
             claim(slot!, for: key)
+            layerStatistics[layer].misses += 1
+            if let copy = missCopies?.expert(layer: layer, expert: expert) {
+                // Unpinned: a loading slot is never a victim, and once ready it is an ordinary one.
+                lowPrecision[expert] = copy
+                layerStatistics[layer].lowPrecisionMisses += 1
+                loader.enqueue { [self, claimed = slot!] in try? fill(claimed, layer: layer, expert: expert) }
+                continue
+            }
             slots[slot!].pins = 1
             pinned[expert] = slot!
             toRead.insert(expert)
-            layerStatistics[layer].misses += 1
         }
-        return Lease(cache: self, layer: layer, slots: pinned, toRead: toRead)
+        return Lease(cache: self, layer: layer, slots: pinned, toRead: toRead, lowPrecision: lowPrecision)
     }
 
     /// Reads into a claimed slot on the calling thread (a lease's, or the prefetcher's) and

@@ -46,7 +46,7 @@ public enum ExpertCacheSetup {
 
     @discardableResult
     public static func install(on model: Transformer, directory: String, budget: ExpertBudget, policy: PolicyName,
-                               prefetch: Bool, uncachedReads: Bool = false) throws -> ExpertCache {
+                               prefetch: Bool, uncachedReads: Bool = false, missFormat: WeightFormat? = nil) throws -> ExpertCache {
         let store = try ExpertStore(model: model)
         store.uncachedReads = uncachedReads
         let total = store.layers * store.expertsPerLayer
@@ -75,6 +75,16 @@ public enum ExpertCacheSetup {
             cachePolicy = .perLayer(CacheAllocation.allocate(profile, budget: slots))
         }
         let cache = try ExpertCache(store: store, slots: slots, policy: cachePolicy, topK: topK)
+        if let missFormat {
+            guard let calibration = try Calibrator.load(directory: directory) else {
+                throw Failure(description: "--miss-format: \(Calibrator.path(for: directory)) not found; run `moepp calibrate --model \(directory)` first")
+            }
+            guard calibration.layers.count == store.layers else {
+                throw Failure(description: "--miss-format: \(Calibrator.path(for: directory)) has \(calibration.layers.count) layers, the model \(store.layers)")
+            }
+            let layers = MissCopies.allowedLayers(sensitivities: calibration.layers.map(\.sensitivity))
+            cache.missCopies = try MissCopies(store: store, format: missFormat, layers: layers)
+        }
         model.expertCache = cache
         model.expertPrediction = prefetch
         return cache

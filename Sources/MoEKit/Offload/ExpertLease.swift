@@ -7,18 +7,23 @@ extension ExpertCache {
         let layer: Int
         let slots: [Int: Int]
         var toRead: Set<Int>
+        /// Missed experts served from `ExpertCache.missCopies` (their slots load in the background).
+        let lowPrecision: [Int: FFNExpert]
         private var released = false
 
-        init(cache: ExpertCache, layer: Int, slots: [Int: Int], toRead: Set<Int>) {
+        init(cache: ExpertCache, layer: Int, slots: [Int: Int], toRead: Set<Int>, lowPrecision: [Int: FFNExpert] = [:]) {
             self.cache = cache
             self.layer = layer
             self.slots = slots
             self.toRead = toRead
+            self.lowPrecision = lowPrecision
         }
 
-        /// The expert's matrices in its slot, reading it first if this lease claimed it, or
+        /// The expert's low-precision copy when the miss was served from one; else its matrices
+        /// in its slot, reading it first if this lease claimed it, or
         /// waiting for a prefetch read still in flight.
         public func expert(_ expert: Int) throws -> FFNExpert {
+            if let copy = lowPrecision[expert] { return copy }
             let slot = slots[expert]!
             if toRead.remove(expert) != nil {
                 try cache.fill(slot, layer: layer, expert: expert)
