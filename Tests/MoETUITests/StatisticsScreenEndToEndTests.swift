@@ -54,7 +54,8 @@ extension TerminalEndToEndTests {
         try waitFor("the save") { $0.contains("saved 1 turn") }
 
         try keys("F12")
-        let large = try waitFor("the statistics screen") { $0.contains("Routing statistics · moepp-tiny · this session") }
+        // The title is drawn first; wait until the selected expert's last line is painted too.
+        let large = try waitFor("the statistics screen") { $0.contains("Routing statistics · moepp-tiny · this session") && $0.contains("top tokens: ") }
         let tokens = try #require(tokensInTitle(large))
         #expect(tokens > 12, "the prompt's tokens and the 12 generated:\n\(large)")
         let rows = boxRows(large)

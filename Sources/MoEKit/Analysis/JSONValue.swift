@@ -17,18 +17,11 @@ struct JSONValue {
 
     func fail(_ why: String) -> TraceError { TraceError(file: file, path.isEmpty ? why : "at \(path): \(why)") }
 
-    /// Compares the dynamic type instead of `is NSNull`: on Linux that cast bridges a whole
-    /// nested array to NSArray first, which made reading a 4096-token response take seconds.
-    static func isNull(_ value: Any?) -> Bool {
-        guard let value else { return true }
-        return ObjectIdentifier(type(of: value)) == ObjectIdentifier(NSNull.self)
-    }
-
-    var isNull: Bool { Self.isNull(value) }
+    var isNull: Bool { isJSONNull(value) }
     var object: [String: Any]? { value as? [String: Any] }
     var array: [Any]? { value as? [Any] }
 
-    func has(_ key: String) -> Bool { object.map { !Self.isNull($0[key] ?? nil) } ?? false }
+    func has(_ key: String) -> Bool { object.map { !isJSONNull($0[key] ?? nil) } ?? false }
 
     subscript(key: String) -> JSONValue {
         JSONValue(value: object?[key], path: path.isEmpty ? key : path + "." + key, file: file)

@@ -1,5 +1,14 @@
 import Foundation
 
+/// Whether a value from `JSONSerialization` is JSON null (or absent). Compares the dynamic type
+/// instead of `is NSNull`: on Linux that cast bridges a whole nested array to NSArray first,
+/// which made reading a 4096-token vLLM response take seconds — and a tokenizer.json's merges
+/// list is as large. Every JSON reader in the engine asks this way.
+func isJSONNull(_ value: Any?) -> Bool {
+    guard let value else { return true }
+    return ObjectIdentifier(type(of: value)) == ObjectIdentifier(NSNull.self)
+}
+
 /// Typed reads from a decoded JSON object that fail with a one-line error naming file and key.
 public struct JSONFields {
     let object: [String: Any]
@@ -21,13 +30,13 @@ public struct JSONFields {
         self.prefix = prefix
     }
 
-    public func has(_ key: String) -> Bool { object[key] != nil && !(object[key] is NSNull) }
+    public func has(_ key: String) -> Bool { !isJSONNull(object[key] ?? nil) }
 
     public func fail(_ key: String, _ why: String) -> CheckpointError { .badKey(prefix + key, file: file, why) }
 
     private func describe(_ value: Any?) -> String {
         guard let value else { return "nothing" }
-        if value is NSNull { return "null" }
+        if isJSONNull(value) { return "null" }
         if let text = value as? String { return "\"\(text)\"" }
         return "\(value)"
     }

@@ -25,7 +25,7 @@ enum TokenizerJSON {
             vocabulary[token] = id
         }
         var merges: [(String, String)] = []
-        if let list = model["merges"], !(list is NSNull), !(list is [Any]) { throw json.fail("model.merges", "expected a list") }
+        if let list = model["merges"], !isJSONNull(list), !(list is [Any]) { throw json.fail("model.merges", "expected a list") }
         for (position, item) in ((model["merges"] as? [Any]) ?? []).enumerated() {
             if let text = item as? String, let space = text.firstIndex(of: " ") {
                 merges.append((String(text[..<space]), String(text[text.index(after: space)...])))
@@ -66,7 +66,7 @@ enum TokenizerJSON {
                 throw json.fail("added_tokens", "entry \(position): \"content\" must be a non-empty string")
             }
             let special = item["special"]
-            if let special, !(special is NSNull), (special as? NSNumber)?.objCType.pointee != 0x63 {
+            if let special, !isJSONNull(special), (special as? NSNumber)?.objCType.pointee != 0x63 {
                 throw json.fail("added_tokens", "entry \(position): \"special\" must be true or false")
             }
             return .init(content: content, id: id, special: (special as? Bool) ?? false)

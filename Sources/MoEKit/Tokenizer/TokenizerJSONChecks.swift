@@ -19,7 +19,7 @@ enum TokenizerJSONChecks {
 
     /// A JSON value as an error quotes it (true stays true, not 1).
     static func describe(_ value: Any?) -> String {
-        guard let value, !(value is NSNull) else { return value == nil ? "missing" : "null" }
+        guard let value, !isJSONNull(value) else { return value == nil ? "missing" : "null" }
         if let number = value as? NSNumber, number.objCType.pointee == 0x63 { return number.boolValue ? "true" : "false" }
         return "\(value)".quotedForMessage
     }
@@ -33,7 +33,7 @@ enum TokenizerJSONChecks {
     /// Normalizers we implement: none, or the LLaMA pair Prepend("▁") + Replace(" " → "▁"),
     /// alone or in a Sequence.
     static func checkNormalizer(_ value: Any?, _ json: JSONFields) throws {
-        guard let value, !(value is NSNull) else { return }
+        guard let value, !isJSONNull(value) else { return }
         guard let object = value as? [String: Any], let kind = object["type"] as? String else {
             throw json.fail("normalizer", "expected an object with a \"type\"")
         }
@@ -53,7 +53,7 @@ enum TokenizerJSONChecks {
     /// pairs `ByteLevelSplit.fromTokenizerJSON` recognises. Returns the byte-level split.
     @discardableResult
     static func checkPreTokenizer(_ value: Any?, _ json: JSONFields) throws -> ByteLevelSplit {
-        guard let value, !(value is NSNull) else { return .gpt2 }
+        guard let value, !isJSONNull(value) else { return .gpt2 }
         guard let object = value as? [String: Any], let kind = object["type"] as? String else {
             throw json.fail("pre_tokenizer", "expected an object with a \"type\"")
         }
@@ -74,7 +74,7 @@ enum TokenizerJSONChecks {
             if let replacement = object["replacement"], replacement as? String != "\u{2581}" {
                 throw json.fail("pre_tokenizer.replacement", "only \"▁\" is supported, found \("\(replacement)".quotedForMessage)")
             }
-            if let scheme = object["prepend_scheme"], !(scheme is NSNull),
+            if let scheme = object["prepend_scheme"], !isJSONNull(scheme),
                (scheme as? String).flatMap(Metaspace.PrependScheme.init(rawValue:)) == nil {
                 throw json.fail("pre_tokenizer.prepend_scheme", "expected \"always\", \"first\" or \"never\", found \("\(scheme)".quotedForMessage)")
             }
@@ -87,11 +87,11 @@ enum TokenizerJSONChecks {
     /// BPE model options that change the segmentation and that we do not implement.
     static func checkModelOptions(_ model: [String: Any], _ json: JSONFields) throws {
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
-            if let value = model[key], !(value is NSNull), (value as? String) != "" {
+            if let value = model[key], !isJSONNull(value), (value as? String) != "" {
                 throw json.fail("model.\(key)", "not supported (found \("\(value)".quotedForMessage))")
             }
         }
-        if let dropout = model["dropout"], !(dropout is NSNull), (dropout as? NSNumber)?.doubleValue != 0 {
+        if let dropout = model["dropout"], !isJSONNull(dropout), (dropout as? NSNumber)?.doubleValue != 0 {
             throw json.fail("model.dropout", "BPE dropout is not supported (found \("\(dropout)".quotedForMessage))")
         }
     }

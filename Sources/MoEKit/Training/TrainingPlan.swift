@@ -81,7 +81,7 @@ public struct TrainingPlan: Codable, Sendable, Equatable {
     static func checkTypes(_ object: [String: Any], file: String) throws {
         for child in Mirror(reflecting: TrainingPlan()).children {
             guard let key = child.label else { continue }
-            guard let value = object[key], !(value is NSNull) else { throw CheckpointError.badKey(key, file: file, "missing") }
+            guard let value = object[key], !isJSONNull(value) else { throw CheckpointError.badKey(key, file: file, "missing") }
             let number = value as? NSNumber
             let isBoolean = number.map { $0.objCType.pointee == 0x63 } ?? false
             let real = isBoolean ? nil : number?.doubleValue
