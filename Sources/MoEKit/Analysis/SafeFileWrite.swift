@@ -73,7 +73,14 @@ public enum SafeFileWrite {
         if now != nil && !replace { throw Failure.exists(path) }
         guard rename(temporary, path) == 0 else { throw Failure.system(path, operation: "rename into place", code: errno) }
         renamed = true
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY)
-        if directoryFD >= 0 { _ = fsync(directoryFD); close(directoryFD) }
+        syncDirectory(containing: path)
+    }
+
+    /// After a rename into place: flushes the directory entry so the rename survives a crash
+    /// (best effort — a directory that cannot be opened leaves the file written, just not durable).
+    static func syncDirectory(containing path: String) {
+        let parent = (path as NSString).deletingLastPathComponent
+        let descriptor = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY)
+        if descriptor >= 0 { _ = fsync(descriptor); close(descriptor) }
     }
 }

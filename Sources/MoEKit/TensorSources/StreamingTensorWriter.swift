@@ -87,10 +87,7 @@ final class OutputFile {
             throw CheckpointError(file: path, "cannot rename into place: \(String(cString: strerror(errno)))")
         }
         committed = true
-        // The directory entry is synced too, so the rename survives a crash.
-        let directory = (path as NSString).deletingLastPathComponent
-        let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
-        if directoryDescriptor >= 0 { _ = fsync(directoryDescriptor); close(directoryDescriptor) }
+        SafeFileWrite.syncDirectory(containing: path)
     }
 }
 

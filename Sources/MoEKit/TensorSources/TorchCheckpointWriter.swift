@@ -95,6 +95,7 @@ public final class TorchCheckpointWriter {
                 throw CheckpointError(file: path, "cannot rename \(zip.path.quotedForMessage) into place: \(String(cString: strerror(errno)))")
             }
             state = .finished
+            SafeFileWrite.syncDirectory(containing: path)
         }
     }
 
