@@ -109,7 +109,7 @@ extension TerminalEndToEndTests {
         try keys("Enter")
         try waitFor("the viewer") { $0.contains("read-only moepp trace") && $0.contains("Routing map") }
         try keys("F12")
-        let viewed = try waitFor("the viewer's statistics screen") { $0.contains("Routing statistics · moepp-tiny · this trace") }
+        let viewed = try waitFor("the viewer's statistics screen") { $0.contains("Routing statistics · moepp-tiny · this trace") && $0.contains("top tokens: ") }
         #expect(tokensInTitle(viewed) == tokens)
         for layer in 0..<4 { #expect(boxRows(viewed).contains { $0.hasPrefix("L\(layer)  ") }) }
         #expect(viewed.contains("Co-activation at layer 0") && viewed.contains("layer 0 · ffn0"))
