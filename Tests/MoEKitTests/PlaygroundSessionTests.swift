@@ -94,6 +94,20 @@ struct PlaygroundSessionTests {
         } catch {
             #expect("\(error)" == "b.json: turns[0].prompt: expected a string")
         }
+        // Found by the fuzzer: a kind name with a line break must not break the one-line message.
+        turns[0]["prompt"] = "hi"
+        object["turns"] = turns
+        var model = object["model"] as! [String: Any]
+        var kinds = model["expertKinds"] as! [Any]
+        kinds[1] = "ff\n1"
+        model["expertKinds"] = kinds
+        object["model"] = model
+        do {
+            _ = try PlaygroundSession.decode(try JSONSerialization.data(withJSONObject: object), file: "k.json")
+            Issue.record("an unknown expert kind was accepted")
+        } catch {
+            #expect("\(error)" == "k.json: model.expertKinds[1]: unknown expert kind 'ff\\n1'")
+        }
         #expect(throws: SessionFileError.malformed("/nonexistent/s.json", field: "", detail: "no such file")) {
             try PlaygroundSession.load(from: "/nonexistent/s.json")
         }

@@ -108,7 +108,7 @@ public struct ModelFamily: RawRepresentable, Hashable, Sendable, Codable, Custom
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let family = ModelFamily(rawValue: text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown model family \"\(text)\""))
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown model family \(text.quotedForMessage)"))
         }
         self = family
     }

@@ -73,7 +73,7 @@ extension ExpertKind: Codable {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         guard let kind = ExpertKind(text) else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "unknown expert kind \"\(text)\"")
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "unknown expert kind \(text.quotedForMessage)")
         }
         self = kind
     }
