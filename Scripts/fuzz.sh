@@ -11,7 +11,7 @@ SECONDS_PER_PARSER=${FUZZ_SECONDS:-600}
 OUT=.build-fuzz
 BINARY=$OUT/moepp-fuzz
 PARSERS=("$@")
-[ ${#PARSERS[@]} -gt 0 ] || PARSERS=(config safetensors tokenizer-json tokenizer-model calibration torch-bin gguf)
+[ ${#PARSERS[@]} -gt 0 ] || PARSERS=(config safetensors tokenizer-json tokenizer-model calibration torch-bin gguf trace session)
 mkdir -p "$OUT"
 
 sources=$(find Sources/MoEKit -name '*.swift' | sort)

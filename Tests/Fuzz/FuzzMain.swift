@@ -3,11 +3,11 @@ import Foundation
 // libFuzzer entry for moepp's parsers, compiled together with the MoEKit sources into one
 // module (Scripts/fuzz.sh), so that internal entry points are reachable. The parser is chosen
 // by MOEPP_FUZZ_TARGET: config, safetensors, tokenizer-json, tokenizer-model, calibration,
-// torch-bin, gguf. A parser may accept or refuse an input; it must not trap, hang, exhaust memory, or
+// torch-bin, gguf, trace, session. A parser may accept or refuse an input; it must not trap, hang, exhaust memory, or
 // refuse it with anything but a one-line message (a multi-line message aborts here, as a crash).
 
 enum FuzzTarget: String, CaseIterable {
-    case config, safetensors, tokenizerJSON = "tokenizer-json", tokenizerModel = "tokenizer-model", calibration, torchBin = "torch-bin", gguf
+    case config, safetensors, tokenizerJSON = "tokenizer-json", tokenizerModel = "tokenizer-model", calibration, torchBin = "torch-bin", gguf, trace, session
 }
 
 let fuzzTarget: FuzzTarget = {
@@ -71,6 +71,11 @@ func runParser(_ data: Data) throws {
         readTensors(views)
         let tokenizer = try source.tokenizer(vocabularySize: config.vocabSize)
         _ = tokenizer.decode(tokenizer.encode("Hello wörld 🙂 <s> \u{301}x\n\t 12"))
+    case .trace:
+        // Every shape `moepp view` / `moepp stats` take: our documents and lines, vLLM, SGLang, sessions.
+        _ = try TraceReader.read(data, file: "trace.json")
+    case .session:
+        _ = try PlaygroundSession.decode(data, file: "session.json")
     }
 }
 
