@@ -7,3 +7,4 @@
 #endif
 #define MOE_FN(name) name
 #include "quant_kernels_body.h"
+#include "quant_matmul_body.h"

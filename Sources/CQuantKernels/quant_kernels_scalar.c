@@ -3,3 +3,4 @@
 #define MOE_AVX2 0
 #define MOE_FN(name) name##_scalar
 #include "quant_kernels_body.h"
+#include "quant_matmul_body.h"

@@ -43,17 +43,18 @@ public enum Kernels {
     static let smallBatchTokens = 8
 
     /// Y = X·Wᵀ for a batch: X is tokens×cols (row-major), Y tokens×rows. One pass over the weights
-    /// serves the whole batch: small batches take per-row dot products; otherwise f32 goes straight
-    /// to BLAS, f16/bf16 rows are widened and block formats dequantised a tile at a time (the tile
-    /// split across cores).
+    /// serves the whole batch: block formats take integer products (QuantizedMatmul.swift); small
+    /// batches take per-row dot products; otherwise f32 goes straight to BLAS and f16/bf16 rows are
+    /// widened a tile at a time (the tile split across cores).
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
         if w.format == .f32 {
             sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
             return
         }
-        // Block formats' dot products quantise x per call, so they always take the tile path.
-        if tokens <= smallBatchTokens && w.format.elementsPerBlock == 1 { smallBatch(w, x, tokens: tokens, y); return }
+        // Block formats: integer products on activations quantised once per token, as decoding does.
+        if w.format.elementsPerBlock > 1 { QuantizedMatmul.matmul(w, x, tokens: tokens, y); return }
+        if tokens <= smallBatchTokens { smallBatch(w, x, tokens: tokens, y); return }
         let tileRows = max(1, min(w.rows, (1 << 18) / max(1, w.cols)))
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * w.cols)
         defer { tile.deallocate() }

@@ -1,0 +1,82 @@
+// Batched Q8_0 and Q4_0 products with AVX-512 VNNI's vpdpbusd (quant_matmul.h): the weight block
+// is biased to unsigned once (Q8_0: w XOR 0x80 = w + 128; Q4_0: the raw nibble n = w + 8) and
+// dotted with each token of the group, the bias times the token block's sum starting in lane 0 —
+// the same lane sums as quant_kernels_vnni.c and the AVX2 bodies, so the same results bit for bit.
+// Compiled for that target by function attribute and chosen at run time (moe_cpu_has_vnni).
+#include "quant_matmul.h"
+#include "quant_matmul_driver.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni"))), apply_to = function)
+
+static inline float half_scale(const uint8_t *block) {
+    uint16_t h;
+    memcpy(&h, block, 2);
+    return _cvtsh_ss(h);
+}
+
+static inline float hsum(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+// Block b of the row (its unsigned weights u, scale wd, bias per unit of Σx) for G tokens into acc[t].
+#define VNNI_STEP(b, acc, u, wd, bias)                                                            \
+    for (int t = 0; t < G; t++) {                                                                 \
+        const moe_block_q8 *xb = x + (size_t)t * blocks + (b);                                    \
+        const __m256i sums = _mm256_dpbusd_epi32(_mm256_castsi128_si256(_mm_cvtsi32_si128(-(bias) * xb->sum)), u, \
+                                                 _mm256_loadu_si256((const __m256i *)xb->qs));    \
+        acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(wd, _mm256_set1_ps(xb->d)), _mm256_cvtepi32_ps(sums), acc[t]); \
+    }
+
+static inline __m256i q8_0_unsigned(const uint8_t *block) {
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(block + 2)), _mm256_set1_epi8((char)0x80));
+}
+
+static inline __m256i q4_0_unsigned(const uint8_t *block) {
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(block + 2));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0F));
+}
+
+// Both formats' row × G tokens: even blocks into acc0, odd into acc1, as the matvec kernels do.
+#define VNNI_GROUP(name, block_bytes, unpack, bias)                                               \
+    static inline __attribute__((always_inline)) void name(const uint8_t *row, const moe_block_q8 *x, int blocks, \
+                                                           float *y, size_t ldy, const int G) {   \
+        __m256 acc0[MOE_MATMUL_GROUP], acc1[MOE_MATMUL_GROUP];                                    \
+        for (int t = 0; t < G; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();                      \
+        int b = 0;                                                                                \
+        for (; b + 1 < blocks; b += 2) {                                                          \
+            const uint8_t *even = row + (size_t)b * (block_bytes), *odd = even + (block_bytes);   \
+            const __m256i u0 = unpack(even), u1 = unpack(odd);                                    \
+            const __m256 wd0 = _mm256_set1_ps(half_scale(even)), wd1 = _mm256_set1_ps(half_scale(odd)); \
+            VNNI_STEP(b, acc0, u0, wd0, bias)                                                     \
+            VNNI_STEP(b + 1, acc1, u1, wd1, bias)                                                 \
+        }                                                                                         \
+        if (b < blocks) {                                                                         \
+            const uint8_t *last = row + (size_t)b * (block_bytes);                                \
+            const __m256i u0 = unpack(last);                                                      \
+            const __m256 wd0 = _mm256_set1_ps(half_scale(last));                                  \
+            VNNI_STEP(b, acc0, u0, wd0, bias)                                                     \
+        }                                                                                         \
+        for (int t = 0; t < G; t++) y[(size_t)t * ldy] = hsum(_mm256_add_ps(acc0[t], acc1[t]));  \
+    }
+
+VNNI_GROUP(q8_0_group, 34, q8_0_unsigned, 128)
+VNNI_GROUP(q4_0_group, 18, q4_0_unsigned, 8)
+
+MOE_MATMUL_DEFINE(moe_matmul_q8_0_vnni, moe_block_q8, 32, q8_0_group)
+MOE_MATMUL_DEFINE(moe_matmul_q4_0_vnni, moe_block_q8, 32, q4_0_group)
+
+#pragma clang attribute pop
+
+#else
+// Not x86-64 (or not clang): never chosen, since moe_cpu_has_vnni() is 0.
+void moe_matmul_q8_0_vnni(MOE_MATMUL_ARGS(moe_block_q8)) { moe_matmul_q8_0(w, row_bytes, x, n, tokens, y, ldy, row_begin, row_end); }
+void moe_matmul_q4_0_vnni(MOE_MATMUL_ARGS(moe_block_q8)) { moe_matmul_q4_0(w, row_bytes, x, n, tokens, y, ldy, row_begin, row_end); }
+#endif

@@ -1,0 +1,69 @@
+import CQuantKernels
+
+/// Y = X·Wᵀ for block-format weights and a batch of tokens (a prompt, an expert's gathered tokens),
+/// in integers as decoding does it: each token's activation is quantised once to 8-bit blocks (the
+/// same quantiser as `Kernels.matvecs`), then the rows are split across cores and each weight
+/// block is unpacked once for a group of four tokens and dotted with each (Sources/CQuantKernels,
+/// quant_matmul.h). Every (row, token) result is bit-identical to the matrix–vector product of the
+/// same body for that token, so a prompt gives the logits incremental decoding gives.
+/// Naive twin: `NaiveKernels.quantizedMatvec` per token.
+enum QuantizedMatmul {
+    /// Bytes of one token's quantised activation (whole blocks, no padding: the C kernels step
+    /// from one token to the next by `cols / block width` blocks).
+    static func activationBytes(_ w: WeightMatrix) -> Int {
+        switch w.format {
+        case .q8_0, .q4_0: return w.cols / 32 * MemoryLayout<moe_block_q8>.stride
+        case .q4_k, .q6_k: return w.cols / 256 * MemoryLayout<moe_block_q8k>.stride
+        default: preconditionFailure("\(w.format.name) is not a block format")
+        }
+    }
+
+    /// `x` is tokens×cols (row-major), `y` tokens×rows. `path` other than `.best` is for tests.
+    static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>, path: KernelPath = .best) {
+        let stride = activationBytes(w)
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(64, tokens * stride), alignment: 64)
+        defer { quantized.deallocate() }
+        let cols = w.cols
+        Parallel.forChunks(tokens, work: tokens * cols * 8) { range in
+            for t in range { quantize(w.format, x + t * cols, cols, into: quantized + t * stride, path: path) }
+        }
+        let input = UnsafeRawPointer(quantized)
+        Parallel.forChunks(w.rows, work: w.rows * cols * tokens) { range in
+            rows(w, input, tokens: tokens, y, range, path: path)
+        }
+    }
+
+    static func quantize(_ format: WeightFormat, _ x: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutableRawPointer, path: KernelPath) {
+        switch format {
+        case .q8_0, .q4_0:
+            (path == .scalar ? moe_quantize_q8_scalar : moe_quantize_q8)(x, Int32(n), out.assumingMemoryBound(to: moe_block_q8.self))
+        default:
+            (path == .scalar ? moe_quantize_q8k_scalar : moe_quantize_q8k)(x, Int32(n), out.assumingMemoryBound(to: moe_block_q8k.self))
+        }
+    }
+
+    /// Y[t][r] for r in `range` and every token, by the body `path` picks (VNNI where the CPU has
+    /// it for Q8_0/Q4_0 on `.best`; the K formats have AVX2 and scalar bodies).
+    static func rows(_ w: WeightMatrix, _ input: UnsafeRawPointer, tokens: Int, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, path: KernelPath) {
+        let (rowBytes, n, count, ldy) = (w.rowBytes, Int32(w.cols), Int32(tokens), w.rows)
+        let (lower, upper) = (Int32(range.lowerBound), Int32(range.upperBound))
+        let vnni = path == .best && QuantizedKernels.hasVNNI
+        let scalar = path == .scalar
+        switch w.format {
+        case .q8_0:
+            let xq = input.assumingMemoryBound(to: moe_block_q8.self)
+            (scalar ? moe_matmul_q8_0_scalar : vnni ? moe_matmul_q8_0_vnni : moe_matmul_q8_0)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+        case .q4_0:
+            let xq = input.assumingMemoryBound(to: moe_block_q8.self)
+            (scalar ? moe_matmul_q4_0_scalar : vnni ? moe_matmul_q4_0_vnni : moe_matmul_q4_0)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+        case .q4_k:
+            let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
+            (scalar ? moe_matmul_q4_k_scalar : moe_matmul_q4_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+        case .q6_k:
+            let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
+            (scalar ? moe_matmul_q6_k_scalar : moe_matmul_q6_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+        default:
+            preconditionFailure("\(w.format.name) is not a block format")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import MoEKit
+
+/// The batched integer kernels (QuantizedMatmul.swift, quant_matmul.h) against their twins: each
+/// body bit for bit against the matrix–vector kernel of the same body run token by token, and
+/// the naive quantised product within float tolerance; then a quantised model's prompt against
+/// its own incremental decoding.
+@Suite("Batched quantised products (prompt path)")
+struct QuantizedMatmulTests {
+    /// Each token through `Kernels.matvec` on `path`: what the batched kernel must equal exactly.
+    static func tokenByToken(_ w: WeightMatrix, _ x: [[Float]], path: KernelPath) -> [Float] {
+        x.flatMap { token in
+            var y = [Float](repeating: .nan, count: w.rows)
+            Kernels.matvec(w, token, &y, path: path)
+            return y
+        }
+    }
+
+    static func batched(_ w: WeightMatrix, _ x: [[Float]], path: KernelPath) -> [Float] {
+        var y = [Float](repeating: .nan, count: x.count * w.rows)
+        QuantizedMatmul.matmul(w, x.flatMap { $0 }, tokens: x.count, &y, path: path)
+        return y
+    }
+
+    @Test("every body (VNNI where present, AVX2, scalar) equals its matvec twin bit for bit, and the naive product within 1e-5",
+          arguments: WeightFormat.blockFormats)
+    func bodies(format: WeightFormat) {
+        let block = format.elementsPerBlock
+        // Odd and even block counts (the 32-wide kernels alternate two accumulators), rows not a
+        // multiple of anything, and 4352-byte Q8_0 rows × 70 > the 256 KiB row tile.
+        let shapes = [(1, block), (7, 3 * block), (13, 2 * block), (70, (4096 / block) * block), (5, 5 * block)]
+        for (rows, cols) in shapes {
+            let (w, _) = QuantizationTests.randomMatrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 13 + cols))
+            var random = SeededRandom(seed: UInt64(rows + cols))
+            for tokens in [1, 2, 3, 5, 17] {
+                let x = (0..<tokens).map { t -> [Float] in
+                    var v = random.normals(cols, scale: 1)
+                    v[t % cols] = 0; v[cols - 1] = Float(t) - 8   // a spread of magnitudes inside a block
+                    return v
+                }
+                for path in KernelPath.allCases {
+                    let ours = Self.batched(w, x, path: path)
+                    let twin = Self.tokenByToken(w, x, path: path)
+                    #expect(ours.map(\.bitPattern) == twin.map(\.bitPattern), "\(format.name) \(tokens)×\(rows)×\(cols) \(path)")
+                }
+                if rows * cols <= 16 * 1024 {
+                    let naive = x.flatMap { NaiveKernels.quantizedMatvec(w, $0) }
+                    for path in KernelPath.allCases {
+                        #expect(TestSupport.close(Self.batched(w, x, path: path), naive, relative: 1e-5), "\(format.name) \(tokens)×\(rows)×\(cols) \(path) vs naive")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("rows computed in separate ranges (as the cores split them) land in the right columns of Y", arguments: WeightFormat.blockFormats)
+    func rowRanges(format: WeightFormat) {
+        let (rows, cols, tokens) = (11, 2 * format.elementsPerBlock, 6)
+        let (w, _) = QuantizationTests.randomMatrix(rows: rows, cols: cols, format: format, seed: 9)
+        var random = SeededRandom(seed: 10)
+        let x = (0..<tokens).map { _ in random.normals(cols, scale: 1) }
+        let whole = Self.batched(w, x, path: .best)
+        let stride = QuantizedMatmul.activationBytes(w)
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: tokens * stride, alignment: 64)
+        defer { quantized.deallocate() }
+        for t in 0..<tokens { x[t].withUnsafeBufferPointer { QuantizedMatmul.quantize(format, $0.baseAddress!, cols, into: quantized + t * stride, path: .best) } }
+        var y = [Float](repeating: .nan, count: tokens * rows)
+        y.withUnsafeMutableBufferPointer { out in
+            for range in [0..<3, 3..<4, 4..<rows] { QuantizedMatmul.rows(w, quantized, tokens: tokens, out.baseAddress!, range, path: .best) }
+        }
+        #expect(y.map(\.bitPattern) == whole.map(\.bitPattern))
+    }
+
+    @Test("a quantised Mixtral's prompt logits equal its incremental decoding's", arguments: [WeightFormat.q8_0, .q4_0, .q4_k])
+    func promptEqualsDecode(format: WeightFormat) throws {
+        let directory = TestSupport.randomCheckpoint(.mixtral, seed: 4) { config in
+            config = RandomCheckpoint.tinyConfig(.mixtral, hidden: 256, layers: 2, ffnExperts: 4, intermediate: 512, heads: 4)
+        }
+        let model = try InMemoryQuantization.load(directory: directory, format: format)
+        let tokens = [12, 200, 45, 3, 99, 150, 7, 7, 260, 31, 18]
+        let full = try model.forward(tokens, cache: model.makeCache(), allLogits: true)
+        let cache = model.makeCache()
+        let vocabulary = model.config.vocabSize
+        _ = try model.forward([tokens[0]], cache: cache)
+        for t in 1..<tokens.count {
+            let step = try model.forward([tokens[t]], cache: cache)
+            let reference = Array(full.logits[t * vocabulary..<(t + 1) * vocabulary])
+            // Not bit for bit: attention and the f32 router sum in a different order in a batch
+            // than for one token (as for unquantised models), and a last-bit difference can move an
+            // activation across a rounding boundary of its 8-bit quantisation.
+            #expect(TestSupport.close(step.logits, reference, relative: 1e-4), "\(format.name) position \(t): max diff \(TestSupport.maxAbsoluteDifference(step.logits, reference))")
+            #expect(step.routing[0].map { $0.chosen.map(\.index) } == full.routing[t].map { $0.chosen.map(\.index) })
+        }
+    }
+}
