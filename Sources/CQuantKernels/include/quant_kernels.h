@@ -69,4 +69,7 @@ void moe_dequantize_q4_0_scalar(const void *src, float *out, int n);
 void moe_dequantize_q4_k_scalar(const void *src, float *out, int n);
 void moe_dequantize_q6_k_scalar(const void *src, float *out, int n);
 
+// The batched (prompt) kernels; included here for the same reason as element_kernels.h above.
+#include "quant_matmul.h"
+
 #endif
