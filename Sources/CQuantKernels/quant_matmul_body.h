@@ -9,26 +9,36 @@
 
 #define MOE_GROUP_FN static inline __attribute__((always_inline)) void
 
+#if MOE_AVX2
+// products[4b + t] = d_w·d_x of block b and token t: the matvec's float products, formed four at a
+// time before the row's dot products (which then broadcast them straight from memory).
+static inline void block_scales(const uint8_t *row, int block_bytes, int blocks, const float *scales, float *products) {
+    for (int b = 0; b < blocks; b++)
+        _mm_storeu_ps(products + 4 * b, _mm_mul_ps(_mm_set1_ps(half_to_float(load_u16(row + (size_t)b * block_bytes))), _mm_loadu_ps(scales + 4 * b)));
+}
+#endif
+
 // ---- Q8_0 ---------------------------------------------------------------------------------------
 #if MOE_AVX2
-// Block b for G tokens into acc[t] (dot_q8_0's q8_0_block with |w| and the scale's f16 shared).
+// Block b for G tokens into acc[t]: dot_q8_0's q8_0_block with |w| shared and the scales formed
+// beforehand (block_scales).
 #define Q8_0_STEP(b, acc)                                                                         \
     do {                                                                                          \
         const uint8_t *blk = row + (size_t)(b) * Q8_0_BYTES;                                      \
         const __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));                        \
         const __m256i aw = _mm256_sign_epi8(wv, wv);                                              \
-        const __m256 wd = _mm256_set1_ps(half_to_float(load_u16(blk)));                           \
         for (int t = 0; t < G; t++) {                                                             \
-            const moe_block_q8 *xb = x + (size_t)t * blocks + (b);                                \
-            const __m256i v = _mm256_loadu_si256((const __m256i *)xb->qs);                        \
+            const __m256i v = _mm256_loadu_si256((const __m256i *)x[(size_t)t * blocks + (b)].qs); \
             const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(v, wv)), _mm256_set1_epi16(1)); \
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(wd, _mm256_set1_ps(xb->d)), _mm256_cvtepi32_ps(dot), acc[t]); \
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(products[4 * (b) + t]), _mm256_cvtepi32_ps(dot), acc[t]); \
         }                                                                                         \
     } while (0)
 #endif
 
-MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, float *y, size_t ldy, const int G) {
+MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
 #if MOE_AVX2
+    float products[4 * blocks];
+    block_scales(row, Q8_0_BYTES, blocks, scales, products);
     __m256 acc0[MOE_MATMUL_GROUP], acc1[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();
     int b = 0;
@@ -62,18 +72,18 @@ MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, f
         __m256i wv = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);                         \
         wv = _mm256_sub_epi8(_mm256_and_si256(wv, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));  \
         const __m256i aw = _mm256_sign_epi8(wv, wv);                                              \
-        const __m256 wd = _mm256_set1_ps(half_to_float(load_u16(blk)));                           \
         for (int t = 0; t < G; t++) {                                                             \
-            const moe_block_q8 *xb = x + (size_t)t * blocks + (b);                                \
-            const __m256i v = _mm256_loadu_si256((const __m256i *)xb->qs);                        \
+            const __m256i v = _mm256_loadu_si256((const __m256i *)x[(size_t)t * blocks + (b)].qs); \
             const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(v, wv)), _mm256_set1_epi16(1)); \
-            acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(wd, _mm256_set1_ps(xb->d)), _mm256_cvtepi32_ps(dot), acc[t]); \
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(products[4 * (b) + t]), _mm256_cvtepi32_ps(dot), acc[t]); \
         }                                                                                         \
     } while (0)
 #endif
 
-MOE_GROUP_FN q4_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, float *y, size_t ldy, const int G) {
+MOE_GROUP_FN q4_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
 #if MOE_AVX2
+    float products[4 * blocks];
+    block_scales(row, Q4_0_BYTES, blocks, scales, products);
     __m256 acc0[MOE_MATMUL_GROUP], acc1[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();
     int b = 0;
@@ -101,7 +111,7 @@ MOE_GROUP_FN q4_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, f
 }
 
 // ---- Q4_K ---------------------------------------------------------------------------------------
-MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, float *y, size_t ldy, const int G) {
+MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
 #if MOE_AVX2
     __m256 acc[MOE_MATMUL_GROUP];
     __m128 acc_min[MOE_MATMUL_GROUP];
@@ -169,7 +179,7 @@ MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
 }
 
 // ---- Q6_K ---------------------------------------------------------------------------------------
-MOE_GROUP_FN q6_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, float *y, size_t ldy, const int G) {
+MOE_GROUP_FN q6_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
 #if MOE_AVX2
     __m256 accf[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) accf[t] = _mm256_setzero_ps();

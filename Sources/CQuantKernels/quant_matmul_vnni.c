@@ -1,7 +1,9 @@
 // Batched Q8_0 and Q4_0 products with AVX-512 VNNI's vpdpbusd (quant_matmul.h): the weight block
 // is biased to unsigned once (Q8_0: w XOR 0x80 = w + 128; Q4_0: the raw nibble n = w + 8) and
 // dotted with each token of the group, the bias times the token block's sum starting in lane 0 —
-// the same lane sums as quant_kernels_vnni.c and the AVX2 bodies, so the same results bit for bit.
+// exactly quant_kernels_vnni.c's lanes, so its results bit for bit. (Not the AVX2 bodies': their
+// lanes hold Σ w·x each, these Σ (w + bias)·x with the whole correction in lane 0, so the float
+// multiply-adds round differently in the last bits.)
 // Compiled for that target by function attribute and chosen at run time (moe_cpu_has_vnni).
 #include "quant_matmul.h"
 #include "quant_matmul_driver.h"
@@ -26,13 +28,14 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(r);
 }
 
-// Block b of the row (its unsigned weights u, scale wd, bias per unit of Σx) for G tokens into acc[t].
-#define VNNI_STEP(b, acc, u, wd, bias)                                                            \
+// Block b of the row (its unsigned weights u, bias per unit of Σx) for G tokens into acc[t], with
+// the scales d_w·d_x of the block formed beforehand (`products`, the matvec's float products).
+#define VNNI_STEP(b, acc, u, bias)                                                                \
     for (int t = 0; t < G; t++) {                                                                 \
         const moe_block_q8 *xb = x + (size_t)t * blocks + (b);                                    \
-        const __m256i sums = _mm256_dpbusd_epi32(_mm256_castsi128_si256(_mm_cvtsi32_si128(-(bias) * xb->sum)), u, \
+        const __m256i sums = _mm256_dpbusd_epi32(_mm256_zextsi128_si256(_mm_cvtsi32_si128(-(bias) * xb->sum)), u, \
                                                  _mm256_loadu_si256((const __m256i *)xb->qs));    \
-        acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(wd, _mm256_set1_ps(xb->d)), _mm256_cvtepi32_ps(sums), acc[t]); \
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(products[4 * (b) + t]), _mm256_cvtepi32_ps(sums), acc[t]); \
     }
 
 static inline __m256i q8_0_unsigned(const uint8_t *block) {
@@ -47,22 +50,23 @@ static inline __m256i q4_0_unsigned(const uint8_t *block) {
 // Both formats' row × G tokens: even blocks into acc0, odd into acc1, as the matvec kernels do.
 #define VNNI_GROUP(name, block_bytes, unpack, bias)                                               \
     static inline __attribute__((always_inline)) void name(const uint8_t *row, const moe_block_q8 *x, int blocks, \
-                                                           float *y, size_t ldy, const int G) {   \
+                                                           const float *scales, float *y, size_t ldy, const int G) { \
+        float products[4 * blocks];                                                               \
+        for (int b = 0; b < blocks; b++)                                                          \
+            _mm_storeu_ps(products + 4 * b, _mm_mul_ps(_mm_set1_ps(half_scale(row + (size_t)b * (block_bytes))), \
+                                                       _mm_loadu_ps(scales + 4 * b)));            \
         __m256 acc0[MOE_MATMUL_GROUP], acc1[MOE_MATMUL_GROUP];                                    \
         for (int t = 0; t < G; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();                      \
         int b = 0;                                                                                \
         for (; b + 1 < blocks; b += 2) {                                                          \
-            const uint8_t *even = row + (size_t)b * (block_bytes), *odd = even + (block_bytes);   \
-            const __m256i u0 = unpack(even), u1 = unpack(odd);                                    \
-            const __m256 wd0 = _mm256_set1_ps(half_scale(even)), wd1 = _mm256_set1_ps(half_scale(odd)); \
-            VNNI_STEP(b, acc0, u0, wd0, bias)                                                     \
-            VNNI_STEP(b + 1, acc1, u1, wd1, bias)                                                 \
+            const uint8_t *even = row + (size_t)b * (block_bytes);                                \
+            const __m256i u0 = unpack(even), u1 = unpack(even + (block_bytes));                   \
+            VNNI_STEP(b, acc0, u0, bias)                                                          \
+            VNNI_STEP(b + 1, acc1, u1, bias)                                                      \
         }                                                                                         \
         if (b < blocks) {                                                                         \
-            const uint8_t *last = row + (size_t)b * (block_bytes);                                \
-            const __m256i u0 = unpack(last);                                                      \
-            const __m256 wd0 = _mm256_set1_ps(half_scale(last));                                  \
-            VNNI_STEP(b, acc0, u0, wd0, bias)                                                     \
+            const __m256i u0 = unpack(row + (size_t)b * (block_bytes));                           \
+            VNNI_STEP(b, acc0, u0, bias)                                                          \
         }                                                                                         \
         for (int t = 0; t < G; t++) y[(size_t)t * ldy] = hsum(_mm256_add_ps(acc0[t], acc1[t]));  \
     }

@@ -29,8 +29,7 @@ void moe_matmul_q4_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q6_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 
 // AVX-512 VNNI (vpdpbusd) bodies, chosen at run time: only call them when moe_cpu_has_vnni() is 1.
-// Their integer lane sums equal the AVX2 ones, so they are twins of both moe_matvec_<fmt>_vnni and
-// moe_matvec_<fmt>.
+// Twins of moe_matvec_<fmt>_vnni (whose lane sums differ from the AVX2 bodies', see quant_matmul_vnni.c).
 void moe_matmul_q8_0_vnni(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_0_vnni(MOE_MATMUL_ARGS(moe_block_q8));
 
