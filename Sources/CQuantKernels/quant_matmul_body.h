@@ -37,7 +37,7 @@ static inline void block_scales(const uint8_t *row, int block_bytes, int blocks,
 
 MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
 #if MOE_AVX2
-    float products[4 * blocks];
+    float products[4 * blocks + 4]; // + 4: never a zero-length array
     block_scales(row, Q8_0_BYTES, blocks, scales, products);
     __m256 acc0[MOE_MATMUL_GROUP], acc1[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();
@@ -82,7 +82,7 @@ MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, c
 
 MOE_GROUP_FN q4_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
 #if MOE_AVX2
-    float products[4 * blocks];
+    float products[4 * blocks + 4]; // + 4: never a zero-length array
     block_scales(row, Q4_0_BYTES, blocks, scales, products);
     __m256 acc0[MOE_MATMUL_GROUP], acc1[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();

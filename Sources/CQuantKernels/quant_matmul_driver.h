@@ -18,8 +18,8 @@ enum { MOE_MATMUL_GROUP = 4, MOE_MATMUL_TILE_BYTES = 256 << 10 };
     void name(const void *w, size_t row_bytes, const XT *x, int n, int tokens, float *y, size_t ldy, \
               int row_begin, int row_end) {                                                          \
         const int blocks = n / (block_elems);                                                        \
-        const int tile = row_bytes >= MOE_MATMUL_TILE_BYTES ? 1 : (int)(MOE_MATMUL_TILE_BYTES / row_bytes); \
-        float scales[4 * blocks];                                                                    \
+        const int tile = row_bytes == 0 || row_bytes >= MOE_MATMUL_TILE_BYTES ? 1 : (int)(MOE_MATMUL_TILE_BYTES / row_bytes); \
+        float scales[4 * blocks + 4]; /* + 4: never a zero-length array */                          \
         for (int r0 = row_begin; r0 < row_end; r0 += tile) {                                         \
             const int r1 = row_end - r0 < tile ? row_end : r0 + tile;                                \
             for (int t = 0; t < tokens; t += MOE_MATMUL_GROUP) {                                     \

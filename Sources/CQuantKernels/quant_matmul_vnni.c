@@ -51,7 +51,7 @@ static inline __m256i q4_0_unsigned(const uint8_t *block) {
 #define VNNI_GROUP(name, block_bytes, unpack, bias)                                               \
     static inline __attribute__((always_inline)) void name(const uint8_t *row, const moe_block_q8 *x, int blocks, \
                                                            const float *scales, float *y, size_t ldy, const int G) { \
-        float products[4 * blocks];                                                               \
+        float products[4 * blocks + 4];                                                           \
         for (int b = 0; b < blocks; b++)                                                          \
             _mm_storeu_ps(products + 4 * b, _mm_mul_ps(_mm_set1_ps(half_scale(row + (size_t)b * (block_bytes))), \
                                                        _mm_loadu_ps(scales + 4 * b)));            \

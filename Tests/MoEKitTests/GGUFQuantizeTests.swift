@@ -199,10 +199,26 @@ struct GGUFQuantizeTests {
             .appendingPathComponent("Assets/models/\(name)").path
     }
 
+    /// Whether `ours` picks `theirs`'s top token, or `theirs`'s top two are so close that our
+    /// largest logit difference at this position could swap them: a perturbation of at most e per
+    /// logit can only change the argmax where the top two differ by less than 2e.
+    static func sameChoiceOrNearTie(_ ours: ArraySlice<Float>, _ theirs: ArraySlice<Float>) -> Bool {
+        let (a, b) = (Array(ours), Array(theirs))
+        let top = b.indices.max { b[$0] < b[$1] }!
+        if a.indices.max(by: { a[$0] < a[$1] })! == top { return true }
+        let runnerUp = b.indices.filter { $0 != top }.map { b[$0] }.max()!
+        return b[top] - runnerUp < 2 * TestSupport.maxAbsoluteDifference(a, b)
+    }
+
     /// Q8_0 against the F16 file on the shipped trained checkpoints (Mixtral with 8 experts, MoE++
-    /// with 12 slots): their logits are peaked, so greedy text is a fair test. Relative error seen
-    /// (max |Δlogit| ÷ max |logit| over the prompt): Mixtral 1.3 %, MoE++ 4.3 %; asserted at 6 %.
-    @Test("Q8_0 of the trained tiny models: logits within 6 % of the F16 run, 32 greedy tokens identical", arguments: ["moe-tiny", "moepp-tiny"])
+    /// with 12 slots). Relative error seen (max |Δlogit| ÷ max |logit| over the prompt): Mixtral
+    /// 1.3–1.9 %, MoE++ 1.1–4.3 %; asserted at 6 %. Greedy choices are held teacher-forced along
+    /// the F16 run's 32 greedy tokens: Q8_0 picks the same token at every position except where
+    /// F16's top two are closer than the logit noise (seen: 30/32 and 31/32; the misses had
+    /// margins of 0.002–0.02 logits). Free-running greedy text is not held since the prompt's
+    /// activations are quantised as decoding's are: moepp-tiny's first token after the prompt's
+    /// newline is such a tie (margin 0.0017), and one different token changes the rest.
+    @Test("Q8_0 of the trained tiny models: logits within 6 % of the F16 run, F16's greedy choices kept but for near-ties", arguments: ["moe-tiny", "moepp-tiny"])
     func q8MatchesF16(name: String) throws {
         let input = Self.shipped(name)
         let directory = TestSupport.temporaryDirectory()
@@ -211,11 +227,18 @@ struct GGUFQuantizeTests {
         #expect(report.fallbacks.isEmpty && report.tensors.contains { $0.used == .q8_0 })
         let prompt = try ModelSource(path: directory + "/q8.gguf").tokenizer().encode("Once upon a time, there was a little")
         let error = Self.relativeError(try Self.logits(directory + "/q8.gguf", prompt).logits, try Self.logits(directory + "/f16.gguf", prompt).logits)
-        let a = try Self.greedy(directory + "/q8.gguf", prompt: prompt, count: 32)
-        let b = try Self.greedy(directory + "/f16.gguf", prompt: prompt, count: 32)
-        print("\(name) Q8_0 vs F16: max |Δlogit| / max |logit| = \(error); greedy 32 equal: \(a == b)")
+        let sequence = prompt + (try Self.greedy(directory + "/f16.gguf", prompt: prompt, count: 32))
+        let (q8, f16) = (try Self.logits(directory + "/q8.gguf", sequence).logits, try Self.logits(directory + "/f16.gguf", sequence).logits)
+        let v = q8.count / sequence.count
+        var same = 0
+        for t in prompt.count - 1..<sequence.count - 1 {
+            let (ours, theirs) = (q8[t * v..<(t + 1) * v], f16[t * v..<(t + 1) * v])
+            if ours.indices.max(by: { ours[$0] < ours[$1] }) == theirs.indices.max(by: { theirs[$0] < theirs[$1] }) { same += 1 }
+            #expect(Self.sameChoiceOrNearTie(ours, theirs), "\(name) position \(t)")
+        }
+        print("\(name) Q8_0 vs F16: max |Δlogit| / max |logit| = \(error); F16's greedy choice kept at \(same)/32 positions")
         #expect(error <= 0.06)
-        #expect(a == b)
+        #expect(same >= 28, "\(name): \(same)/32")
     }
 
     /// Random tiny models (hidden 32) have flat logits: Q8_0 noise flips routing and greedy
@@ -235,9 +258,12 @@ struct GGUFQuantizeTests {
     /// DeepSeek (`deepseek2`): MLA's kv_b_proj split into attn_k_b (transposed per head) and
     /// attn_v_b on the way out; at Q8_0 the tiny fixtures' odd rows (nope 8, widths 16 and 24)
     /// fall back to F16, the rest is Q8_0. The greedy token at every prompt position is
-    /// transformers' own. (Free-running greedy text is not held: these random models' logits are
-    /// flat, and Q8_0 noise changes a choice after 4–8 tokens, while the F16 file keeps all 32.)
-    @Test("DeepSeek-V2/V3 at Q8_0: deepseek2 file, greedy token at every prompt position equals transformers'", arguments: GGUFTests.deepSeeks)
+    /// transformers' own, except where transformers' top two are closer than our logit noise there
+    /// (seen: one position each in V2 and V3 and V2 greedy, margins 0.011–0.068 on logits of
+    /// ±2.4–3.6, since the prompt's activations are quantised as decoding's are). (Free-running
+    /// greedy text is not held: these random models' logits are flat, and Q8_0 noise changes a
+    /// choice after 4–8 tokens, while the F16 file keeps all 32.)
+    @Test("DeepSeek-V2/V3 at Q8_0: deepseek2 file, greedy token at every prompt position equals transformers' but for near-ties", arguments: GGUFTests.deepSeeks)
     func deepSeekQ8(family: String) throws {
         struct Expected: Decodable { let tokens: [Int]; let logits: [[Float]] }
         let input = TestSupport.fixture(GGUFTests.hf(family))
@@ -249,9 +275,12 @@ struct GGUFQuantizeTests {
         let (ours, _) = try Self.logits(path, expected.tokens)
         let v = expected.logits[0].count
         func argmax(_ x: ArraySlice<Float>) -> Int { x.indices.max { x[$0] < x[$1] }! - x.startIndex }
+        var same = 0
         for (t, theirs) in expected.logits.enumerated() {
-            #expect(argmax(ours[t * v..<(t + 1) * v]) == argmax(theirs[...]), "\(family) position \(t)")
+            if argmax(ours[t * v..<(t + 1) * v]) == argmax(theirs[...]) { same += 1 }
+            #expect(Self.sameChoiceOrNearTie(ours[t * v..<(t + 1) * v], theirs[...]), "\(family) position \(t)")
         }
+        #expect(same >= expected.logits.count - 1, "\(family): \(same)/\(expected.logits.count)")
         // Seen: max |Δlogit| ÷ max |logit| 2 % (V2 greedy), 7 % (V2), 34 % (V3, whose sigmoid
         // choice flips near-tied experts, × routed scaling 2.5): logged, not held.
         print("\(family) Q8_0 vs transformers: max |Δlogit| / max |logit| = \(Self.relativeError(ours, expected.logits.flatMap { $0 }))")

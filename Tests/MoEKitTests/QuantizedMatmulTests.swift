@@ -77,8 +77,18 @@ struct QuantizedMatmulTests {
         let directory = TestSupport.randomCheckpoint(.mixtral, seed: 4) { config in
             config = RandomCheckpoint.tinyConfig(.mixtral, hidden: 256, layers: 2, ffnExperts: 4, intermediate: 512, heads: 4)
         }
-        let model = try InMemoryQuantization.load(directory: directory, format: format)
-        let tokens = [12, 200, 45, 3, 99, 150, 7, 7, 260, 31, 18]
+        try Self.expectPromptEqualsDecode(try InMemoryQuantization.load(directory: directory, format: format), [12, 200, 45, 3, 99, 150, 7, 7, 260, 31, 18], format.name)
+    }
+
+    @Test("the trained moepp-tiny (MoE++) written by moepp quantize at Q8_0: prompt logits equal decoding's bit for bit")
+    func shippedPromptEqualsDecode() throws {
+        let path = TestSupport.temporaryDirectory() + "/q8.gguf"
+        try GGUFQuantizeTests.export(GGUFQuantizeTests.shipped("moepp-tiny"), .q8_0, to: path)
+        let model = try ModelSource(path: path).transformer()
+        try Self.expectPromptEqualsDecode(model, try ModelSource(path: path).tokenizer().encode("Once upon a time, there was a little"), "moepp-tiny Q8_0")
+    }
+
+    static func expectPromptEqualsDecode(_ model: Transformer, _ tokens: [Int], _ name: String) throws {
         let full = try model.forward(tokens, cache: model.makeCache(), allLogits: true)
         let cache = model.makeCache()
         let vocabulary = model.config.vocabSize
@@ -90,7 +100,7 @@ struct QuantizedMatmulTests {
             // and so is the rest of this model (the f32 router runs per token, attention per token
             // and head in the same order either way).
             #expect(step.logits.map(\.bitPattern) == reference.map(\.bitPattern),
-                    "\(format.name) position \(t): max diff \(TestSupport.maxAbsoluteDifference(step.logits, reference))")
+                    "\(name) position \(t): max diff \(TestSupport.maxAbsoluteDifference(step.logits, reference))")
             #expect(step.routing[0].map { $0.chosen.map(\.index) } == full.routing[t].map { $0.chosen.map(\.index) })
         }
     }
