@@ -24,7 +24,8 @@ enum QuantizedMatmul {
         let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(64, tokens * stride), alignment: 64)
         defer { quantized.deallocate() }
         let cols = w.cols
-        Parallel.forChunks(tokens, work: tokens * cols * 8) { range in
+        // Quantising runs at a few elements per ns: only a large batch pays for a hand-off to the pool.
+        Parallel.forChunks(tokens, work: tokens * cols / 8) { range in
             for t in range { quantize(w.format, x + t * cols, cols, into: quantized + t * stride, path: path) }
         }
         let input = UnsafeRawPointer(quantized)
