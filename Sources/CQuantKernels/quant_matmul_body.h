@@ -49,6 +49,7 @@ MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, c
     if (b < blocks) Q8_0_STEP(b, acc0);
     for (int t = 0; t < G; t++) y[(size_t)t * ldy] = hsum_float_8(_mm256_add_ps(acc0[t], acc1[t]));
 #else
+    (void)scales;   // the scalar body forms each product as its matvec twin does
     float sum[MOE_MATMUL_GROUP] = {0};
     for (int b = 0; b < blocks; b++, row += Q8_0_BYTES) {
         const float wd = half_to_float(load_u16(row));
@@ -94,6 +95,7 @@ MOE_GROUP_FN q4_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, c
     if (b < blocks) Q4_0_STEP(b, acc0);
     for (int t = 0; t < G; t++) y[(size_t)t * ldy] = hsum_float_8(_mm256_add_ps(acc0[t], acc1[t]));
 #else
+    (void)scales;   // the scalar body forms each product as its matvec twin does
     float sum[MOE_MATMUL_GROUP] = {0};
     for (int b = 0; b < blocks; b++, row += Q4_0_BYTES) {
         const float wd = half_to_float(load_u16(row));
@@ -112,6 +114,7 @@ MOE_GROUP_FN q4_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, c
 
 // ---- Q4_K ---------------------------------------------------------------------------------------
 MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
+    (void)scales;   // one float multiply-add per 256 elements: not worth gathering the scales
 #if MOE_AVX2
     __m256 acc[MOE_MATMUL_GROUP];
     __m128 acc_min[MOE_MATMUL_GROUP];
@@ -180,6 +183,7 @@ MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
 
 // ---- Q6_K ---------------------------------------------------------------------------------------
 MOE_GROUP_FN q6_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
+    (void)scales;   // one float multiply-add per 256 elements: not worth gathering the scales
 #if MOE_AVX2
     __m256 accf[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) accf[t] = _mm256_setzero_ps();
