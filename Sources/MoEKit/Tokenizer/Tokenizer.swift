@@ -1,7 +1,7 @@
 import Foundation
 
 /// A tokenizer in one of the three forms MoE checkpoints ship:
-/// - `tokenizer.json`, byte-level (GPT-2, OLMoE, Qwen2, Granite, ours): text → pre-tokenizer words
+/// - `tokenizer.json`, byte-level (GPT-2, OLMoE, Qwen2, Llama 3, Granite, DeepSeek, ours): text → pre-tokenizer words
 ///   (`ByteLevelSplit`) → bytes as `ByteLevelAlphabet` characters → BPE;
 /// - `tokenizer.json`, SentencePiece-style (LLaMA, Mixtral, MoE++): spaces become "▁", a "▁" is
 ///   prepended (`Metaspace`), BPE over Unicode scalars, and anything not in the vocabulary falls

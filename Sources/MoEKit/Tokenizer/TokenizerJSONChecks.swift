@@ -49,8 +49,8 @@ enum TokenizerJSONChecks {
     }
 
     /// Pre-tokenizers we implement: GPT-2's ByteLevel (regex split, no prefix space) or a
-    /// Metaspace with "▁", alone or as the single member of a Sequence, or the Qwen2 / Granite
-    /// pairs `ByteLevelSplit.fromTokenizerJSON` recognises. Returns the byte-level split.
+    /// Metaspace with "▁", alone or as the single member of a Sequence, or the Split/Digits lists
+    /// `ByteLevelSplit.fromTokenizerJSON` recognises. Returns the byte-level split.
     @discardableResult
     static func checkPreTokenizer(_ value: Any?, _ json: JSONFields) throws -> ByteLevelSplit {
         guard let value, !isJSONNull(value) else { return .gpt2 }
@@ -59,12 +59,12 @@ enum TokenizerJSONChecks {
         }
         switch kind {
         case "Sequence":
-            guard let inner = object["pretokenizers"] as? [Any], inner.count == 1 || inner.count == 2 else {
-                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or Qwen2's Split or Granite's Digits before a ByteLevel)")
+            guard let inner = object["pretokenizers"] as? [Any], !inner.isEmpty else {
+                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or the Qwen2, Llama 3, Granite and DeepSeek lists before a ByteLevel)")
             }
             if inner.count == 1 { return try checkPreTokenizer(inner[0], json) }
             guard let split = ByteLevelSplit.fromTokenizerJSON(inner) else {
-                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or Qwen2's Split pattern or Granite's Digits before a ByteLevel, exactly)")
+                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or the Qwen2, Llama 3, Granite and DeepSeek lists before a ByteLevel, spelled exactly as they ship)")
             }
             return split
         case "ByteLevel":
