@@ -105,10 +105,14 @@ enum TokenizerJSONChecks {
         }
     }
 
-    /// A byte-level vocabulary must spell every byte, or prompt characters vanish in encoding.
+    /// A byte-level vocabulary must spell every byte UTF-8 text can hold, or prompt characters
+    /// vanish in encoding. 0xC0, 0xC1 and 0xF5…0xFF never occur in UTF-8, and real vocabularies
+    /// (DeepSeek LLM/V2's) leave them out.
     static func checkByteAlphabet(vocabulary: [String: Int], _ json: JSONFields) throws {
-        let missing = (0..<256).filter { vocabulary[String(ByteLevelAlphabet.characterForByte[$0])] == nil }
+        let missing = (0..<256).filter { byte in
+            byte != 0xC0 && byte != 0xC1 && byte < 0xF5 && vocabulary[String(ByteLevelAlphabet.characterForByte[byte])] == nil
+        }
         guard let first = missing.first else { return }
-        throw json.fail("model.vocab", "a byte-level vocabulary needs all 256 byte symbols; \(missing.count) missing, first \(String(ByteLevelAlphabet.characterForByte[first]).quotedForMessage) (byte 0x\(String(format: "%02X", first)))")
+        throw json.fail("model.vocab", "a byte-level vocabulary needs all 243 byte symbols UTF-8 text can hold; \(missing.count) missing, first \(String(ByteLevelAlphabet.characterForByte[first]).quotedForMessage) (byte 0x\(String(format: "%02X", first)))")
     }
 }
