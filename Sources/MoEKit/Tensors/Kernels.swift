@@ -48,6 +48,14 @@ public enum Kernels {
     /// split across cores).
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
+        // Element formats: the blocked kernels, at every batch size (faster than widening + sgemm from
+        // 3 tokens up, level below: BENCHMARKS.md "Exact batch kernels for f32/f16/bf16").
+        if w.format.elementsPerBlock == 1 { elementMatmul(w, x, tokens: tokens, y, method: .blocked, path: .best); return }
+        matmulByWideningTiles(w, x, tokens: tokens, y)
+    }
+
+    /// The BLAS path: f32 rows straight to sgemm; other formats widened to f32 a tile at a time.
+    static func matmulByWideningTiles(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if w.format == .f32 {
             sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
             return
