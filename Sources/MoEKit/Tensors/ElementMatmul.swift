@@ -14,8 +14,14 @@ extension Kernels {
         case blocked
         /// Rows widened to f32 a tile at a time, then OpenBLAS sgemm (f32: sgemm on the rows).
         case blas
-        /// Per-row dot products, each block of rows read once for all tokens (`smallBatch`).
-        case dotProducts
+    }
+
+    /// Which method `matmul` takes (measured with `moepp matmul-bench`, BENCHMARKS.md "Exact batch
+    /// kernels for f32/f16/bf16"): the blocked kernels, except f32 from 128 tokens up, where
+    /// OpenBLAS's packed sgemm was ~10% faster (f16/bf16 rows would first have to be widened
+    /// into memory, which cost more than that at every batch size).
+    static func preferredElementMethod(_ format: WeightFormat, tokens: Int) -> ElementMatmulMethod {
+        format == .f32 && tokens >= 128 ? .blas : .blocked
     }
 
     /// Y = X·Wᵀ by `method`; `path` picks the C bodies of `.blocked` (tests).
@@ -34,8 +40,6 @@ extension Kernels {
             }
         case .blas:
             matmulByWideningTiles(w, x, tokens: tokens, y)
-        case .dotProducts:
-            smallBatch(w, x, tokens: tokens, y)
         }
     }
 

@@ -37,20 +37,12 @@ public enum Kernels {
         withUnsafePointer(to: MatvecProduct(w, x, y)) { matvecs(UnsafeBufferPointer(start: $0, count: 1), path: path) }
     }
 
-    /// Up to this many tokens, a batch is cheaper as dot products over each row read once (the
-    /// row stays in L1 across the tokens) than widening the whole matrix for sgemm: an MoE expert
-    /// in a prompt often receives only a handful of tokens.
-    static let smallBatchTokens = 8
-
     /// Y = X·Wᵀ for a batch: X is tokens×cols (row-major), Y tokens×rows. One pass over the weights
-    /// serves the whole batch: small batches take per-row dot products; otherwise f32 goes straight
-    /// to BLAS, f16/bf16 rows are widened and block formats dequantised a tile at a time (the tile
-    /// split across cores).
+    /// serves the whole batch: element formats take the blocked kernels (ElementMatmul.swift) or,
+    /// f32 with many tokens, BLAS; block formats are dequantised a tile at a time for sgemm.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
-        // Element formats: the blocked kernels, at every batch size (faster than widening + sgemm from
-        // 3 tokens up, level below: BENCHMARKS.md "Exact batch kernels for f32/f16/bf16").
-        if w.format.elementsPerBlock == 1 { elementMatmul(w, x, tokens: tokens, y, method: .blocked, path: .best); return }
+        if w.format.elementsPerBlock == 1 { elementMatmul(w, x, tokens: tokens, y, method: preferredElementMethod(w.format, tokens: tokens)); return }
         matmulByWideningTiles(w, x, tokens: tokens, y)
     }
 
@@ -60,8 +52,6 @@ public enum Kernels {
             sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
             return
         }
-        // Block formats' dot products quantise x per call, so they always take the tile path.
-        if tokens <= smallBatchTokens && w.format.elementsPerBlock == 1 { smallBatch(w, x, tokens: tokens, y); return }
         let tileRows = max(1, min(w.rows, (1 << 18) / max(1, w.cols)))
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * w.cols)
         defer { tile.deallocate() }
@@ -73,15 +63,6 @@ public enum Kernels {
             }
             sgemmTransposedB(x, tile, y + start, m: tokens, n: count, k: w.cols, ldc: w.rows)
             start += count
-        }
-    }
-
-    /// y[t][r] = row_r · x_t for a few tokens, each block of rows read once for all of them.
-    static func smallBatch(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
-        withUnsafeTemporaryAllocation(of: MatvecProduct.self, capacity: tokens) { products in
-            for t in 0..<tokens { (products.baseAddress! + t).initialize(to: MatvecProduct(w, x + t * w.cols, y + t * w.rows)) }
-            defer { products.baseAddress!.deinitialize(count: tokens) }
-            matvecsSharingWeights(UnsafeBufferPointer(products))
         }
     }
 
