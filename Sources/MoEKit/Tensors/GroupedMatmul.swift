@@ -38,7 +38,7 @@ extension Kernels {
         let work = products.reduce(0) { $0 + $1.w.rows * $1.w.cols * $1.tokens }
         // Row r of a product spans units [first + r·tokens, first + (r+1)·tokens) and belongs to
         // the chunk holding its first unit: rows ⌈(lower − first)/tokens⌉ ..< ⌈(upper − first)/tokens⌉.
-        Parallel.forChunks(units, work: work) { range in
+        Parallel.forFineChunks(units, work: work) { range in
             var first = 0
             for product in products {
                 let span = product.w.rows * product.tokens
