@@ -24,7 +24,8 @@ public struct FFNExpert: Sendable {
             if tokens == 1 {
                 Kernels.matvecs([MatvecProduct(gate, x, gated), MatvecProduct(up, x, upped)])
             } else {
-                Kernels.matmuls([MatmulProduct(gate, x, tokens: tokens, gated), MatmulProduct(up, x, tokens: tokens, upped)])
+                Kernels.matmul(gate, x, tokens: tokens, gated)
+                Kernels.matmul(up, x, tokens: tokens, upped)
             }
             Kernels.siluMultiply(gated, upped, gated, tokens * inner)
             Kernels.matmul(down, gated, tokens: tokens, out)

@@ -157,8 +157,6 @@ public struct MoELayer: Sendable {
         let d = config.hiddenSize
         if tokens == 1 && access.holdsSeveral {
             try runExpertsTogether(&routed, input: x, access: access)
-        } else if access.holdsSeveral {
-            try runExpertBatchesTogether(&routed, input: x, access: access)
         } else {
             try runExpertsOneByOne(&routed, input: x, access: access)
         }

@@ -16,18 +16,6 @@ public enum Parallel {
         pool.run(count, body)
     }
 
-    /// Multiply–adds a chunk of a long region should hold: ~50 µs on one core here.
-    static let workPerChunk = 1 << 21
-
-    /// `forChunks` for a long region (all of a layer's expert products in a prompt), in chunks
-    /// of about `workPerChunk`: with the default few chunks per thread, a worker descheduled
-    /// by another process in the middle of one (a shared machine) held the whole region up —
-    /// grouped prompt experts measured ~20% slower than one region per matrix (BENCHMARKS.md).
-    static func forFineChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
-        if work < 1 << 16 || count < 2 { body(0..<count); return }
-        pool.run(count, minimumChunks: work / workPerChunk, body)
-    }
-
     static func allowedCores() -> Int {
         let active = max(1, ProcessInfo.processInfo.activeProcessorCount)
         #if os(Linux)

@@ -68,15 +68,14 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Runs `body` over chunks of `0..<count` on the pool and the calling thread; returns when all
-    /// are done. Inline if the pool has no workers or another region is running. `minimumChunks`
-    /// asks for finer slices than the default (a long region: see `Parallel.forChunks`).
-    func run(_ count: Int, minimumChunks: Int = 0, _ body: Body) {
+    /// are done. Inline if the pool has no workers or another region is running.
+    func run(_ count: Int, _ body: Body) {
         guard count > 0 else { return }
         guard workerCount > 0, count > 1,
               owner.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else { body(0..<count); return }
         defer { owner.store(false, ordering: .releasing) }
-        let chunks = min(count, max((workerCount + 1) * Self.chunksPerParticipant, minimumChunks), Self.maxChunks)
+        let chunks = min(count, (workerCount + 1) * Self.chunksPerParticipant, Self.maxChunks)
         withoutActuallyEscaping(body) { body in
             var job: Body = body
             withUnsafeMutablePointer(to: &job) { job in
