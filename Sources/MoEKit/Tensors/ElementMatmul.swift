@@ -7,8 +7,8 @@ import CQuantKernels
 /// is what a prompt's many small batches — the few tokens routed to each expert — paid for.
 /// Naive twin: NaiveKernels.matmul.
 extension Kernels {
-    /// How a batch of an element format is computed. `.best` is the production choice
-    /// (`matmul`); the others exist for tests and `moepp matmul-bench`.
+    /// How a batch of an element format is computed: `matmul` takes `preferredElementMethod`;
+    /// choosing one is for tests and `moepp matmul-bench`.
     public enum ElementMatmulMethod: String, CaseIterable, Sendable {
         /// The C kernels (element_gemm.h) on our pool.
         case blocked
