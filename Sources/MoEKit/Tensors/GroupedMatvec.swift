@@ -61,27 +61,6 @@ extension Kernels {
         }
     }
 
-    /// Products of one matrix with several vectors (a few prompt tokens routed to one expert):
-    /// the rows are split across cores, and each block of rows — small enough to stay in the
-    /// core's L2 — is read from memory once and multiplied by every vector.
-    static func matvecsSharingWeights(_ products: UnsafeBufferPointer<MatvecProduct>, path: KernelPath = .best) {
-        guard let w = products.first?.w else { return }
-        let scratchBytes = preparedBytes(w)
-        let blockRows = max(1, (128 << 10) / max(1, w.rowBytes))
-        withUnsafeTemporaryAllocation(byteCount: max(64, scratchBytes * products.count), alignment: 64) { scratch in
-            for (p, product) in products.enumerated() { prepare(product, into: scratch.baseAddress! + p * scratchBytes, path: path) }
-            let prepared = UnsafeRawPointer(scratch.baseAddress!)
-            Parallel.forChunks(w.rows, work: w.rows * w.cols * products.count) { range in
-                var start = range.lowerBound
-                while start < range.upperBound {
-                    let block = start ..< min(range.upperBound, start + blockRows)
-                    for (p, product) in products.enumerated() { rows(product, input: prepared + p * scratchBytes, block, path: path) }
-                    start = block.upperBound
-                }
-            }
-        }
-    }
-
     /// Scratch bytes a product's prepared input takes (a multiple of 64).
     static func preparedBytes(_ w: WeightMatrix) -> Int {
         let bytes: Int

@@ -37,24 +37,22 @@ public enum Kernels {
         withUnsafePointer(to: MatvecProduct(w, x, y)) { matvecs(UnsafeBufferPointer(start: $0, count: 1), path: path) }
     }
 
-    /// Up to this many tokens, a batch is cheaper as dot products over each row read once (the
-    /// row stays in L1 across the tokens) than widening the whole matrix for sgemm: an MoE expert
-    /// in a prompt often receives only a handful of tokens.
-    static let smallBatchTokens = 8
-
     /// Y = X·Wᵀ for a batch: X is tokens×cols (row-major), Y tokens×rows. One pass over the weights
-    /// serves the whole batch: block formats take integer products (QuantizedMatmul.swift); small
-    /// batches take per-row dot products; otherwise f32 goes straight to BLAS and f16/bf16 rows are
-    /// widened a tile at a time (the tile split across cores).
+    /// serves the whole batch: block formats take integer products on activations quantised once
+    /// per token, as decoding does (QuantizedMatmul.swift); element formats take the blocked
+    /// kernels (ElementMatmul.swift) or, f32 with many tokens, BLAS.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
+        if w.format.elementsPerBlock > 1 { QuantizedMatmul.matmul(w, x, tokens: tokens, y); return }
+        elementMatmul(w, x, tokens: tokens, y, method: preferredElementMethod(w.format, tokens: tokens))
+    }
+
+    /// The BLAS path: f32 rows straight to sgemm; other formats widened to f32 a tile at a time.
+    static func matmulByWideningTiles(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if w.format == .f32 {
             sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
             return
         }
-        // Block formats: integer products on activations quantised once per token, as decoding does.
-        if w.format.elementsPerBlock > 1 { QuantizedMatmul.matmul(w, x, tokens: tokens, y); return }
-        if tokens <= smallBatchTokens { smallBatch(w, x, tokens: tokens, y); return }
         let tileRows = max(1, min(w.rows, (1 << 18) / max(1, w.cols)))
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * w.cols)
         defer { tile.deallocate() }
@@ -66,15 +64,6 @@ public enum Kernels {
             }
             sgemmTransposedB(x, tile, y + start, m: tokens, n: count, k: w.cols, ldc: w.rows)
             start += count
-        }
-    }
-
-    /// y[t][r] = row_r · x_t for a few tokens, each block of rows read once for all of them.
-    static func smallBatch(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
-        withUnsafeTemporaryAllocation(of: MatvecProduct.self, capacity: tokens) { products in
-            for t in 0..<tokens { (products.baseAddress! + t).initialize(to: MatvecProduct(w, x + t * w.cols, y + t * w.rows)) }
-            defer { products.baseAddress!.deinitialize(count: tokens) }
-            matvecsSharingWeights(UnsafeBufferPointer(products))
         }
     }
 

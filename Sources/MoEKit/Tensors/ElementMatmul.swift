@@ -1,0 +1,59 @@
+import CQuantKernels
+
+/// Exact batch products for the element formats (f32, f16, bf16): Y = X·Wᵀ,
+///   y[t][r] = Σ_i w_r[i]·x_t[i]   (every f16/bf16 weight widened exactly, summed in f32),
+/// by the register-blocked C kernels (element_gemm.h) with the rows split across our worker
+/// pool. Nothing is widened into memory and no second thread system (OpenBLAS's) is woken, which
+/// is what a prompt's many small batches — the few tokens routed to each expert — paid for.
+/// Naive twin: NaiveKernels.matmul.
+extension Kernels {
+    /// How a batch of an element format is computed: `matmul` takes `preferredElementMethod`;
+    /// choosing one is for tests and `moepp matmul-bench`.
+    public enum ElementMatmulMethod: String, CaseIterable, Sendable {
+        /// The C kernels (element_gemm.h) on our pool.
+        case blocked
+        /// Rows widened to f32 a tile at a time, then OpenBLAS sgemm (f32: sgemm on the rows).
+        case blas
+    }
+
+    /// Which method `matmul` takes (measured with `moepp matmul-bench`, BENCHMARKS.md "Exact batch
+    /// kernels for f32/f16/bf16"): the blocked kernels, except f32 from 128 tokens up, where
+    /// OpenBLAS's packed sgemm was ~10% faster (f16/bf16 rows would first have to be widened
+    /// into memory, which cost more than that at every batch size).
+    static func preferredElementMethod(_ format: WeightFormat, tokens: Int) -> ElementMatmulMethod {
+        format == .f32 && tokens >= 128 ? .blas : .blocked
+    }
+
+    /// Y = X·Wᵀ by `method`; `path` picks the C bodies of `.blocked` (tests).
+    public static func elementMatmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
+                                     method: ElementMatmulMethod) {
+        elementMatmul(w, x, tokens: tokens, y, method: method, path: .best)
+    }
+
+    static func elementMatmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
+                              method: ElementMatmulMethod, path: KernelPath) {
+        precondition(w.format.elementsPerBlock == 1, "elementMatmul: \(w.format.name) is a block format")
+        switch method {
+        case .blocked:
+            Parallel.forChunks(w.rows, work: w.rows * w.cols * tokens) { range in
+                elementRows(w, x, tokens: tokens, y, range, path: path)
+            }
+        case .blas:
+            matmulByWideningTiles(w, x, tokens: tokens, y)
+        }
+    }
+
+    /// y[t][r] for r in `range` and every token, by the body `path` picks for W's format.
+    static func elementRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>,
+                            _ range: Range<Int>, path: KernelPath) {
+        let wide = path == .best && hasAVX512, scalar = path == .scalar
+        let body: @convention(c) (UnsafeRawPointer?, Int, UnsafePointer<Float>?, Int32, Int32, UnsafeMutablePointer<Float>?, Int32, Int32, Int32) -> Void
+        switch w.format {
+        case .f32: body = scalar ? moe_gemm_f32_scalar : wide ? moe_gemm_f32_avx512 : moe_gemm_f32
+        case .f16: body = scalar ? moe_gemm_f16_scalar : wide ? moe_gemm_f16_avx512 : moe_gemm_f16
+        case .bf16: body = scalar ? moe_gemm_bf16_scalar : wide ? moe_gemm_bf16_avx512 : moe_gemm_bf16
+        default: preconditionFailure("elementRows: \(w.format.name) is a block format")
+        }
+        body(w.base, w.rowBytes, x, Int32(w.cols), Int32(tokens), y, Int32(w.rows), Int32(range.lowerBound), Int32(range.upperBound))
+    }
+}
