@@ -48,6 +48,7 @@ public enum Kernels {
     /// split across cores).
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
+        if w.format == .bf16 && ComputePrecision.current == .bf16Activations { bf16DotMatmul(w, x, tokens: tokens, y); return }
         if w.format == .f32 {
             sgemmTransposedB(x, w.base.assumingMemoryBound(to: Float.self), y, m: tokens, n: w.rows, k: w.cols, ldc: w.rows)
             return
