@@ -80,23 +80,39 @@ void moe_round_to_bf16_avx512bf16(const float *x, int n, uint16_t *out) {
     }
 }
 
-// Decode: one row at a time, two accumulators, 64 elements a step; the row is one stream the
-// hardware prefetchers follow (no software prefetch, as in element_kernels.c).
+// Decode: one row at a time, on 256-bit vectors (16 bf16), four accumulators, 64 elements a step;
+// the row is one stream the hardware prefetchers follow (no software prefetch, as in
+// element_kernels.c). 256-bit, not 512: on this Zen 4 the 512-bit body streamed ~10% slower
+// (one core, 512 MB of 8 MB matrices, 15 rounds: median 11.2–12.6 vs 13.9–14.0 GB/s, loaded
+// machine; BENCHMARKS.md), as the element kernels' bf16 body did; two rows sharing the x loads
+// were slower still (7 GB/s).
+static inline __m256bh load_bf16x16(const void *p, __mmask16 lanes) {
+    return (__m256bh)_mm256_maskz_loadu_epi16(lanes, p);
+}
+
+static inline float hsum8(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
 void moe_matvec_bf16_dot_avx512bf16(const void *w, size_t row_bytes, const uint16_t *xb, int n, float *y, int row_begin, int row_end) {
-    const __mmask32 all = first_lanes(32);
     for (int r = row_begin; r < row_end; r++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         int i = 0;
         for (; i + 64 <= n; i += 64) {
-            a0 = _mm512_dpbf16_ps(a0, load_bf16x32(row + 2 * i, all), load_bf16x32(xb + i, all));
-            a1 = _mm512_dpbf16_ps(a1, load_bf16x32(row + 2 * i + 64, all), load_bf16x32(xb + i + 32, all));
+            a0 = _mm256_dpbf16_ps(a0, (__m256bh)_mm256_loadu_si256((const __m256i *)(row + 2 * i)), (__m256bh)_mm256_loadu_si256((const __m256i *)(xb + i)));
+            a1 = _mm256_dpbf16_ps(a1, (__m256bh)_mm256_loadu_si256((const __m256i *)(row + 2 * i + 32)), (__m256bh)_mm256_loadu_si256((const __m256i *)(xb + i + 16)));
+            a2 = _mm256_dpbf16_ps(a2, (__m256bh)_mm256_loadu_si256((const __m256i *)(row + 2 * i + 64)), (__m256bh)_mm256_loadu_si256((const __m256i *)(xb + i + 32)));
+            a3 = _mm256_dpbf16_ps(a3, (__m256bh)_mm256_loadu_si256((const __m256i *)(row + 2 * i + 96)), (__m256bh)_mm256_loadu_si256((const __m256i *)(xb + i + 48)));
         }
-        for (; i < n; i += 32) {
-            const __mmask32 lanes = first_lanes(n - i);
-            a0 = _mm512_dpbf16_ps(a0, load_bf16x32(row + 2 * i, lanes), load_bf16x32(xb + i, lanes));
+        for (; i < n; i += 16) {
+            const __mmask16 lanes = (__mmask16)(n - i >= 16 ? 0xFFFF : ((1u << (n - i)) - 1));
+            a0 = _mm256_dpbf16_ps(a0, load_bf16x16(row + 2 * i, lanes), load_bf16x16(xb + i, lanes));
         }
-        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        y[r] = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     }
 }
 
