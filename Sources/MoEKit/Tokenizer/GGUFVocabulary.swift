@@ -7,10 +7,12 @@ import Foundation
 ///   the same processor as a `tokenizer.model`;
 /// - `model = "gpt2"`: byte-level BPE (`tokens`, `merges` "a b") → the tokenizer.json BPE path;
 ///   control tokens become special added tokens, user-defined ones plain added tokens. `pre`
-///   picks the split (`ByteLevelSplit.ggufNames`: "gpt-2"/"olmo", "qwen2", "refact"); others are
-///   refused, since a wrong split gives wrong ids with exit 0.
+///   picks the split (`ByteLevelSplit.ggufNames`: "gpt-2"/"olmo", "qwen2", "refact",
+///   "llama-bpe", "deepseek-llm", "deepseek-v3", "deepseek-coder"); others are refused, since a
+///   wrong split gives wrong ids with exit 0. A Llama 3 vocabulary looks whole words up before
+///   merging, as llama.cpp does for that pre-tokenizer.
 /// `bos_token_id` / `eos_token_id` / `unknown_token_id`, `add_bos_token` (default: true for
-/// llama, false for gpt2, as llama.cpp), `add_eos_token`.
+/// llama and Llama 3, false for other gpt2 vocabularies, as llama.cpp), `add_eos_token`.
 extension Tokenizer {
     public static func load(gguf metadata: GGUFMetadata) throws -> Tokenizer {
         let modelKey = "tokenizer.ggml.model"
@@ -95,11 +97,11 @@ extension Tokenizer {
                 }
                 merges.append((String(merge[..<space]), String(merge[merge.index(after: space)...])))
             }
-            let addBos = try metadata.bool("tokenizer.ggml.add_bos_token", default: false)
+            let addBos = try metadata.bool("tokenizer.ggml.add_bos_token", default: split.ggufAddsBosByDefault)
             let addEos = try metadata.bool("tokenizer.ggml.add_eos_token", default: false)
             return Tokenizer(style: .byteLevel(split), model: BPEModel(vocabulary: vocabulary, merges: merges), byteFallback: false,
                              unknownToken: nil, addedTokens: added, prefixToken: addBos ? bos.map { tokens[$0] } : nil,
-                             ignoreMerges: false, bosToken: bos.map { tokens[$0] }, eosToken: eos.map { tokens[$0] },
+                             ignoreMerges: split.ggufIgnoresMerges, bosToken: bos.map { tokens[$0] }, eosToken: eos.map { tokens[$0] },
                              suffixToken: addEos ? eos.map { tokens[$0] } : nil, processor: nil)
         default:
             throw metadata.fail(modelKey, "tokenizer model \"\(model)\" is not supported (moepp reads llama, gpt2)")

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A tokenizer in one of the three forms MoE checkpoints ship:
-/// - `tokenizer.json`, byte-level (GPT-2, OLMoE, Qwen2, Granite, ours): text → pre-tokenizer words
+/// - `tokenizer.json`, byte-level (GPT-2, OLMoE, Qwen2, Llama 3, Granite, DeepSeek, ours): text → pre-tokenizer words
 ///   (`ByteLevelSplit`) → bytes as `ByteLevelAlphabet` characters → BPE;
 /// - `tokenizer.json`, SentencePiece-style (LLaMA, Mixtral, MoE++): spaces become "▁", a "▁" is
 ///   prepended (`Metaspace`), BPE over Unicode scalars, and anything not in the vocabulary falls
@@ -40,6 +40,9 @@ public final class Tokenizer: @unchecked Sendable {
     public let ignoreMerges: Bool
     let byteTokenIds: [Int?]
     let addedById: [Int: AddedToken]
+    /// Added-token contents → index in `addedTokens`, so that finding the longest one at each
+    /// position costs the token's length, not the number of added tokens (DeepSeek-V3 has 818).
+    let addedTrie: ByteTrie
 
     public var vocabularySize: Int { max(model.tokens.count, (addedTokens.map(\.id).max() ?? -1) + 1) }
 
@@ -59,6 +62,9 @@ public final class Tokenizer: @unchecked Sendable {
         self.byteFallback = byteFallback
         self.addedTokens = addedTokens.sorted { $0.content.utf8.count > $1.content.utf8.count }
         addedById = Dictionary(addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var trie = ByteTrie()
+        for (index, token) in self.addedTokens.enumerated() where !token.content.isEmpty { trie.insert(Array(token.content.utf8), id: index) }
+        addedTrie = trie
         func lookup(_ text: String) -> Int? {
             addedTokens.first(where: { $0.content == text })?.id ?? model.id(of: Array(text.utf8))
         }
@@ -77,26 +83,29 @@ public final class Tokenizer: @unchecked Sendable {
 
     // MARK: Encoding
 
+    /// Added tokens are cut out first — at each character the longest one that starts there —
+    /// and the text between them is encoded plainly.
     public func encode(_ text: String) -> [Int] {
         if let processor { return processor.encode(text) }
+        let bytes = Array(text.utf8)
         var ids: [Int] = []
-        var segment = ""
-        var rest = Substring(text)
         // Byte offset where the current section (text between added tokens) starts.
         var sectionStart = 0
-        while !rest.isEmpty {
-            if let added = addedTokens.first(where: { rest.utf8.starts(with: $0.content.utf8) && !$0.content.isEmpty }) {
-                ids += encodePlain(segment, startsText: sectionStart == 0)
-                segment = ""
-                sectionStart = text.utf8.count - rest.utf8.count + added.content.utf8.count
-                ids.append(added.id)
-                rest = Substring(rest.utf8.dropFirst(added.content.utf8.count))
+        var position = 0
+        func section(_ end: Int) -> String { String(decoding: bytes[sectionStart..<end], as: UTF8.self) }
+        while position < bytes.count {
+            var longest: (index: Int, length: Int)?
+            addedTrie.forEachPrefix(of: bytes, from: position) { longest = ($0, $1) }
+            if let longest {
+                ids += encodePlain(section(position), startsText: sectionStart == 0)
+                ids.append(addedTokens[longest.index].id)
+                position += longest.length
+                sectionStart = position
             } else {
-                segment.unicodeScalars.append(rest.unicodeScalars.first!)
-                rest = Substring(rest.unicodeScalars.dropFirst())
+                position += UTF8Length.ofCharacter(startingWith: bytes[position])
             }
         }
-        return ids + encodePlain(segment, startsText: sectionStart == 0)
+        return ids + encodePlain(section(bytes.count), startsText: sectionStart == 0)
     }
 
     func encodePlain(_ text: String, startsText: Bool) -> [Int] {

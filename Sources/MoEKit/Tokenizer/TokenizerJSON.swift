@@ -2,8 +2,8 @@ import Foundation
 
 /// Reading and writing the Hugging Face `tokenizer.json` fields we use:
 /// `model` {type "BPE", vocab, merges ("a b" strings or [a, b] pairs), byte_fallback, unk_token},
-/// `added_tokens` [{id, content, special}], `pre_tokenizer`/`decoder` (ByteLevel — after Qwen2's
-/// Split or Granite's Digits — or Metaspace / Replace "▁"), `normalizer` (Prepend "▁" + Replace " "→"▁"), `post_processor` (a bos prefix).
+/// `added_tokens` [{id, content, special}], `pre_tokenizer`/`decoder` (ByteLevel — after the Qwen2,
+/// Llama 3 or DeepSeek Splits or Granite's Digits — or Metaspace / Replace "▁"), `normalizer` (Prepend "▁" + Replace " "→"▁"), `post_processor` (a bos prefix).
 enum TokenizerJSON {
     /// `vocabularyLimit`: config.json's `vocab_size` when the engine loads a model with it; ids at
     /// or above it are refused before anything is sized by them.

@@ -49,8 +49,8 @@ enum TokenizerJSONChecks {
     }
 
     /// Pre-tokenizers we implement: GPT-2's ByteLevel (regex split, no prefix space) or a
-    /// Metaspace with "▁", alone or as the single member of a Sequence, or the Qwen2 / Granite
-    /// pairs `ByteLevelSplit.fromTokenizerJSON` recognises. Returns the byte-level split.
+    /// Metaspace with "▁", alone or as the single member of a Sequence, or the Split/Digits lists
+    /// `ByteLevelSplit.fromTokenizerJSON` recognises. Returns the byte-level split.
     @discardableResult
     static func checkPreTokenizer(_ value: Any?, _ json: JSONFields) throws -> ByteLevelSplit {
         guard let value, !isJSONNull(value) else { return .gpt2 }
@@ -59,12 +59,12 @@ enum TokenizerJSONChecks {
         }
         switch kind {
         case "Sequence":
-            guard let inner = object["pretokenizers"] as? [Any], inner.count == 1 || inner.count == 2 else {
-                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or Qwen2's Split or Granite's Digits before a ByteLevel)")
+            guard let inner = object["pretokenizers"] as? [Any], !inner.isEmpty else {
+                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or the Qwen2, Llama 3, Granite and DeepSeek lists before a ByteLevel)")
             }
             if inner.count == 1 { return try checkPreTokenizer(inner[0], json) }
             guard let split = ByteLevelSplit.fromTokenizerJSON(inner) else {
-                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or Qwen2's Split pattern or Granite's Digits before a ByteLevel, exactly)")
+                throw json.fail("pre_tokenizer", "unsupported Sequence (moepp implements a single ByteLevel or Metaspace pre-tokenizer, or the Qwen2, Llama 3, Granite and DeepSeek lists before a ByteLevel, spelled exactly as they ship)")
             }
             return split
         case "ByteLevel":
@@ -105,10 +105,14 @@ enum TokenizerJSONChecks {
         }
     }
 
-    /// A byte-level vocabulary must spell every byte, or prompt characters vanish in encoding.
+    /// A byte-level vocabulary must spell every byte UTF-8 text can hold, or prompt characters
+    /// vanish in encoding. 0xC0, 0xC1 and 0xF5…0xFF never occur in UTF-8, and real vocabularies
+    /// (DeepSeek LLM/V2's) leave them out.
     static func checkByteAlphabet(vocabulary: [String: Int], _ json: JSONFields) throws {
-        let missing = (0..<256).filter { vocabulary[String(ByteLevelAlphabet.characterForByte[$0])] == nil }
+        let missing = (0..<256).filter { byte in
+            byte != 0xC0 && byte != 0xC1 && byte < 0xF5 && vocabulary[String(ByteLevelAlphabet.characterForByte[byte])] == nil
+        }
         guard let first = missing.first else { return }
-        throw json.fail("model.vocab", "a byte-level vocabulary needs all 256 byte symbols; \(missing.count) missing, first \(String(ByteLevelAlphabet.characterForByte[first]).quotedForMessage) (byte 0x\(String(format: "%02X", first)))")
+        throw json.fail("model.vocab", "a byte-level vocabulary needs all 243 byte symbols UTF-8 text can hold; \(missing.count) missing, first \(String(ByteLevelAlphabet.characterForByte[first]).quotedForMessage) (byte 0x\(String(format: "%02X", first)))")
     }
 }

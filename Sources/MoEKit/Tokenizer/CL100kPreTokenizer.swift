@@ -1,28 +1,33 @@
-/// Qwen2's pre-tokenizer regex (its tokenizer.json `Split`, llama.cpp's LLAMA_VOCAB_PRE_TYPE_QWEN2)
-///   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+/// GPT-4's cl100k_base pre-tokenizer regex, as Llama 3 ships it (llama.cpp's LLAMA3) and, with
+/// single digits, as Qwen2/Qwen3 ship it (`\p{N}` for `\p{N}{1,3}`, llama.cpp's QWEN2):
+///   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 /// as a scanner: at each position the first alternative that matches wins, each greedy, as a
 /// backtracking regex engine takes them. Every character matches some alternative, so the pieces
 /// cover the text.
-enum Qwen2PreTokenizer {
+enum CL100kPreTokenizer {
     typealias Class = ByteLevelPreTokenizer.CharacterClass
 
     static func isNewline(_ scalar: Unicode.Scalar) -> Bool { scalar == "\r" || scalar == "\n" }
 
-    /// 's 't 're 've 'm 'll 'd, either case (llama.cpp spells it '[sS]|'[tT]|…).
+    /// 's 't 're 've 'm 'll 'd in any case (llama.cpp spells it '[sS]|'[tT]|…). Case-insensitive
+    /// matching is by Unicode case folding, so the long s "ſ" (U+017F, folds to "s") is an s too.
     static func contractionLength(_ scalars: [Unicode.Scalar], at i: Int) -> Int? {
         guard scalars[i] == "'", i + 1 < scalars.count else { return nil }
-        func lower(_ k: Int) -> Character? {
-            k < scalars.count && scalars[k].isASCII ? Character(scalars[k]).lowercased().first : nil
+        func folded(_ k: Int) -> Character? {
+            guard k < scalars.count else { return nil }
+            if scalars[k] == "\u{17F}" { return "s" }
+            return scalars[k].isASCII ? Character(scalars[k]).lowercased().first : nil
         }
-        switch lower(i + 1) {
+        switch folded(i + 1) {
         case "s", "t", "m", "d": return 2
-        case "r", "v": return lower(i + 2) == "e" ? 3 : nil
-        case "l": return lower(i + 2) == "l" ? 3 : nil
+        case "r", "v": return folded(i + 2) == "e" ? 3 : nil
+        case "l": return folded(i + 2) == "l" ? 3 : nil
         default: return nil
         }
     }
 
-    static func split(_ text: String) -> [String] {
+    /// `maxDigits`: 3 for cl100k/Llama 3 (`\p{N}{1,3}`), 1 for Qwen2 (`\p{N}`).
+    static func split(_ text: String, maxDigits: Int) -> [String] {
         let scalars = Array(text.unicodeScalars)
         let classes = scalars.map(ByteLevelPreTokenizer.classify)
         let count = scalars.count
@@ -44,7 +49,7 @@ enum Qwen2PreTokenizer {
                 // [^\r\n\p{L}\p{N}]? then \p{L}+: one space or symbol glued to the word after it.
                 end = run(from: i + 1) { classes[$0] == .letter }
             } else if classes[i] == .number {
-                end = i + 1
+                end = min(run(from: i) { classes[$0] == .number }, i + maxDigits)
             } else if classes[i] == .other || (scalars[i] == " " && next == .other) {
                 // ` ?[^\s\p{L}\p{N}]+[\r\n]*`: symbols keep one leading space and trailing newlines.
                 let symbols = run(from: classes[i] == .other ? i : i + 1) { classes[$0] == .other }
