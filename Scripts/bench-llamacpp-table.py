@@ -78,6 +78,14 @@ def main(path):
               f"{ratio(moepp_decode, llama_decode)} | {fraction(moepp_decode.values(), megabytes, best)} | "
               f"{fraction(llama_decode.values(), megabytes, best)} |")
     print()
+    print("moepp with --bf16-activations ÷ moepp exact on the same bf16 file (per-round ratios, prompt | decode):")
+    for (model, fmt, threads), engines in sorted(runs.items()):
+        exact = runs.get((model, "bf16", threads), {}).get("moepp", [])
+        if fmt == "bf16-act" and exact:
+            act = engines.get("moepp", [])
+            print(f"  {model}, {threads} thread(s): {ratio({r[0]: r[1] for r in act}, {r[0]: r[1] for r in exact})} | "
+                  f"{ratio({r[0]: r[2] for r in act}, {r[0]: r[2] for r in exact})}")
+    print()
     print("moepp decode at 2 threads, quantised ÷ bf16 (per-round ratios; a model's formats alternate within each round):")
     for (model, fmt, threads), engines in runs.items():
         if threads == 2 and fmt in ("q8_0", "q4_k") and model in bf16_decode:

@@ -10,12 +10,16 @@
 #      every format of a model in each round), at 1 thread (both pinned to core 0 by taskset)
 #      and 2 threads; prompt = 128 tokens, decode = 32 tokens; the 7B MoE++ runs in moepp alone
 #      (llama.cpp has no MoE++), 2 threads, its three formats round-robin;
+#      bf16 files also run a third time, in moepp with --bf16-activations (row "bf16-act": bf16
+#      weights × bf16-rounded activations by vdpbf16ps, llama.cpp's own precision for bf16 on
+#      CPUs with AVX-512 BF16), beside the same round's llama.cpp bf16 run;
 #   4. prints the tables (Scripts/bench-llamacpp-table.py): medians, min–max, ratios, and each
 #      row's fraction of the memory roofline at the best bandwidth sampled between the runs.
 # Usage: Scripts/bench-llamacpp.sh      env: ROUNDS (5), QUICK=1 (1 round, 145 M at f32 and Q8_0
 #        only), SKIP_7B=1, MIXTRALS ("mixtral-145m mixtral-1b"), FORMATS ("f32 f16 bf16 q8_0 q4_k"),
 #        PEER (.peer), MODELS ($HOME/.cache/moepp/llamacpp-bench),
-#        MOEPP_7B_DIR ($HOME/.cache/moepp/moepp-7b-synthetic), PROMPT (128), DECODE (32).
+#        MOEPP_7B_DIR ($HOME/.cache/moepp/moepp-7b-synthetic), PROMPT (128), DECODE (32),
+#        BF16_ACT (1 where the CPU has avx512_bf16: the bf16-act rows), FORMATS_7B ("bf16 [bf16-act] q8_0 q4_k").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/.build/release/moepp
@@ -27,6 +31,7 @@ MOEPP_7B_DIR=${MOEPP_7B_DIR:-$HOME/.cache/moepp/moepp-7b-synthetic}
 PROMPT=${PROMPT:-128}
 DECODE=${DECODE:-32}
 if [ "$QUICK" = 1 ]; then ROUNDS=1; SKIP_7B=1; fi
+BF16_ACT=${BF16_ACT:-$(grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null && echo 1 || echo 0)}
 [ -x "$bin" ] || { echo "bench-llamacpp: $bin missing (make build)" >&2; exit 1; }
 
 src=$(bash Scripts/build-llamacpp.sh "$PEER" | tail -1)
@@ -42,13 +47,14 @@ echo "results: $results (engine model format threads round prompt_tok_s decode_t
 echo "  an interrupted run's table: python3 Scripts/bench-llamacpp-table.py $results)"
 echo "load at the start: $(uptime)"
 
-# moepp ROW FILE THREADS ROUND: one `moepp bench` repeat; its bandwidth probe (2-thread runs
+# moepp ROW FILE THREADS ROUND [FLAGS…]: one `moepp bench` repeat; its bandwidth probe (2-thread runs
 # only) is one more sample between the engines' runs.
 run_moepp() {
   local row=$1 file=$2 threads=$3 round=$4 pin=() line bw
+  local flags=("${@:5}")
   [ "$threads" = 1 ] && pin=(taskset -c 0)
   # A failed run is a row of nan (and its error on stderr), not the end of an hour's benchmark.
-  out=$("${pin[@]}" "$bin" bench --model "$file" --repeats 1 --prompt-tokens "$PROMPT" --decode-tokens "$DECODE") || {
+  out=$("${pin[@]}" "$bin" bench --model "$file" --repeats 1 --prompt-tokens "$PROMPT" --decode-tokens "$DECODE" ${flags[@]+"${flags[@]}"}) || {
     echo "moepp bench failed on $file" >&2
     printf "moepp\t%s\t%s\t%s\tnan\tnan\tnan\tnan\n" "$row" "$threads" "$round" >>"$results"; return; }
   line=$(grep -F " | " <<<"$out" | tail -1)
@@ -58,15 +64,17 @@ run_moepp() {
     '{ printf "moepp\t%s\t%s\t%s\t%s\t%s\t%s\n", row, t, r, $3, $4, $7 "\t" bw }' <<<"$line" >>"$results"
 }
 
-# llama-bench at prompt PROMPT and decode DECODE, one repetition (after its own warm-up run).
+# llama-bench at prompt PROMPT and decode DECODE, one repetition (after its own warm-up run); with
+# ALSO_ROW, the same run is written for that row too (bf16-act is compared with llama.cpp's bf16).
 run_llama() {
-  local row=$1 file=$2 threads=$3 round=$4 pin=() json pp tg
+  local row=$1 file=$2 threads=$3 round=$4 also=${5:-} pin=() json pp tg
   [ "$threads" = 1 ] && pin=(taskset -c 0)
   json=$("${pin[@]}" "$llama_bench" -m "$file" -t "$threads" -p "$PROMPT" -n "$DECODE" -r 1 -o jsonl 2>/tmp/llama-bench.err) ||
     { echo "llama-bench failed on $file: $(tail -1 /tmp/llama-bench.err)" >&2; json=""; }
   pp=$(grep "\"n_prompt\": $PROMPT, \"n_gen\": 0" <<<"$json" | sed 's/.*"avg_ts": \([0-9.e+-]*\).*/\1/' || true)
   tg=$(grep "\"n_prompt\": 0, \"n_gen\": $DECODE" <<<"$json" | sed 's/.*"avg_ts": \([0-9.e+-]*\).*/\1/' || true)
   printf "llama.cpp\t%s\t%s\t%s\t%s\t%s\tnan\tnan\n" "$row" "$threads" "$round" "${pp:-nan}" "${tg:-nan}" >>"$results"
+  [ -z "$also" ] || printf "llama.cpp\t%s\t%s\t%s\t%s\t%s\tnan\tnan\n" "$also" "$threads" "$round" "${pp:-nan}" "${tg:-nan}" >>"$results"
 }
 
 # Every format of a model in each round, so that the formats' ratios share the machine's drift.
@@ -76,7 +84,12 @@ for model in "${models[@]}"; do
       for type in "${formats[@]}"; do
         echo "== $model $type, $threads thread(s), round $round/$ROUNDS ($(uptime | sed 's/.*load/load/'))" >&2
         run_moepp "$model	$type" "$MODELS/$model/$type.gguf" "$threads" "$round"
-        run_llama "$model	$type" "$MODELS/$model/$type.gguf" "$threads" "$round"
+        if [ "$type" = bf16 ] && [ "$BF16_ACT" = 1 ]; then
+          run_moepp "$model	bf16-act" "$MODELS/$model/$type.gguf" "$threads" "$round" --bf16-activations
+          run_llama "$model	$type" "$MODELS/$model/$type.gguf" "$threads" "$round" "$model	bf16-act"
+        else
+          run_llama "$model	$type" "$MODELS/$model/$type.gguf" "$threads" "$round"
+        fi
       done
     done
   done
@@ -84,10 +97,11 @@ done
 
 if [ "${SKIP_7B:-0}" != 1 ]; then
   for round in $(seq "$ROUNDS"); do
-    for type in bf16 q8_0 q4_k; do
-      f=$MODELS/moepp-7b-$type.gguf; [ "$type" = bf16 ] && f=$MOEPP_7B_DIR
+    for type in ${FORMATS_7B:-bf16 $([ "$BF16_ACT" = 1 ] && echo bf16-act) q8_0 q4_k}; do
+      f=$MODELS/moepp-7b-$type.gguf flags=()
+      case $type in bf16) f=$MOEPP_7B_DIR ;; bf16-act) f=$MOEPP_7B_DIR flags=(--bf16-activations) ;; esac
       echo "== moepp-7b $type, 2 threads, round $round/$ROUNDS ($(uptime | sed 's/.*load/load/'))" >&2
-      run_moepp "moepp-7b	$type" "$f" 2 "$round"
+      run_moepp "moepp-7b	$type" "$f" 2 "$round" ${flags[@]+"${flags[@]}"}
     done
   done
 fi

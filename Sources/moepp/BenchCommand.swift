@@ -22,6 +22,7 @@ struct BenchCommand: ParsableCommand {
         discussion: "The stored and quantised variants then run interleaved, one repeat of each per round; figures are medians with min–max."))
     var quantize: [String] = []
     @OptionGroup var routing: RoutingOptions
+    @OptionGroup var precision: PrecisionOptions
 
     func validate() throws {
         for (name, value) in [("--repeats", repeats), ("--prompt-tokens", promptTokens), ("--decode-tokens", decodeTokens),
@@ -58,6 +59,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        try precision.apply()
         var directories = model
         var families = try synthetic.map { name -> ModelFamily in
             guard let family = ModelFamily(rawValue: name) else { throw ValidationError("--synthetic: expected moe++ or mixtral") }
@@ -69,6 +71,7 @@ struct BenchCommand: ParsableCommand {
         directories += try families.map { try syntheticModel($0, scratch: scratch) }
         var bandwidth = MemoryBandwidth.measure()
         print(String(format: "memory bandwidth (%d threads, best of 7 passes): %.1f GB/s", Parallel.coreCount, bandwidth / 1e9))
+        print("bf16 products: \(ComputePrecision.current.label)")
         if !quantize.isEmpty {
             try runQuantized(directories, formats: try quantizeFormats(), bandwidth: bandwidth)
             return

@@ -9,12 +9,14 @@ struct ChatCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var routing: RoutingOptions
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var cacheOptions: CacheOptions
     @OptionGroup var sampling: SamplingOptions
     @Flag(name: .customLong("no-color"), help: "No colours (glyphs still carry every meaning); NO_COLOR does the same.") var noColor = false
 
     func run() throws {
         // Everything that can fail on input is checked before the screen is taken.
+        try precision.apply()
         let generator = try modelOptions.loadGenerator()
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)

@@ -8,6 +8,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var routing: RoutingOptions
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var cacheOptions: CacheOptions
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate.") var maxTokens = 64
@@ -38,6 +39,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        try precision.apply()
         let prompt = try promptOptions.text()
         let generator = try modelOptions.loadGenerator()
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)

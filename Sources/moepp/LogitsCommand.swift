@@ -9,6 +9,7 @@ struct LogitsCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var routing: RoutingOptions
+    @OptionGroup var precision: PrecisionOptions
     @Option(help: "Comma-separated token ids, e.g. 1,15,300.") var tokens: String
     @Flag(help: "Print the logits of every position, not just the last.") var all = false
 
@@ -19,6 +20,7 @@ struct LogitsCommand: ParsableCommand {
     }
 
     func run() throws {
+        try precision.apply()
         let parts = tokens.split(separator: ",", omittingEmptySubsequences: false)
         let ids = try parts.enumerated().map { index, part -> Int in
             guard let id = Int(part.trimmingCharacters(in: .whitespaces)) else {

@@ -9,6 +9,7 @@ struct RouteCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var routing: RoutingOptions
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var cacheOptions: CacheOptions
     @Option(help: "Also generate this many tokens (greedy) and trace them.") var generate = 0
     @OptionGroup var promptOptions: PromptOptions
@@ -18,6 +19,7 @@ struct RouteCommand: ParsableCommand {
     }
 
     func run() throws {
+        try precision.apply()
         let prompt = try promptOptions.text()
         let generator = try modelOptions.loadGenerator()
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)

@@ -33,7 +33,7 @@ extension Kernels {
         products.withUnsafeBufferPointer { matvecs($0, path: .best) }
     }
 
-    static func matvecs(_ products: UnsafeBufferPointer<MatvecProduct>, path: KernelPath) {
+    static func matvecs(_ products: UnsafeBufferPointer<MatvecProduct>, path: KernelPath, precision: ComputePrecision = .current) {
         let scratchBytes = products.reduce(0) { $0 + preparedBytes($1.w) }
         withUnsafeTemporaryAllocation(byteCount: max(64, scratchBytes), alignment: 64) { scratch in
             withUnsafeTemporaryAllocation(of: UnsafeRawPointer.self, capacity: products.count) { inputs in
@@ -41,7 +41,7 @@ extension Kernels {
                 var (totalRows, work) = (0, 0)
                 for (p, product) in products.enumerated() {
                     let prepared = scratch.baseAddress! + offset
-                    prepare(product, into: prepared, path: path)
+                    prepare(product, into: prepared, path: path, precision: precision)
                     inputs[p] = UnsafeRawPointer(prepared)
                     offset += preparedBytes(product.w)
                     totalRows += product.w.rows
@@ -52,7 +52,7 @@ extension Kernels {
                     var first = 0
                     for (p, product) in products.enumerated() {
                         let lower = max(range.lowerBound, first), upper = min(range.upperBound, first + product.w.rows)
-                        if lower < upper { rows(product, input: inputs[p], lower - first ..< upper - first, path: path) }
+                        if lower < upper { rows(product, input: inputs[p], lower - first ..< upper - first, path: path, precision: precision) }
                         first += product.w.rows
                         if first >= range.upperBound { break }
                     }
@@ -73,10 +73,11 @@ extension Kernels {
         return (bytes + 63) & ~63
     }
 
-    static func prepare(_ product: MatvecProduct, into scratch: UnsafeMutableRawPointer, path: KernelPath) {
+    static func prepare(_ product: MatvecProduct, into scratch: UnsafeMutableRawPointer, path: KernelPath, precision: ComputePrecision) {
         let n = Int32(product.w.cols)
         switch product.w.format {
         case .f32, .f16: break
+        case .bf16 where precision == .bf16Activations: roundToBF16(product.x, count: product.w.cols, into: scratch, path: path)
         case .bf16: moe_split_even_odd(product.x, n, scratch.assumingMemoryBound(to: Float.self))
         case .q8_0, .q4_0:
             (path == .scalar ? moe_quantize_q8_scalar : moe_quantize_q8)(product.x, n, scratch.assumingMemoryBound(to: moe_block_q8.self))
@@ -87,7 +88,7 @@ extension Kernels {
 
     /// y[r] = row r · x for r in `range`, by the kernel `path` picks for the product's format.
     @inline(__always)
-    static func rows(_ product: MatvecProduct, input: UnsafeRawPointer, _ range: Range<Int>, path: KernelPath) {
+    static func rows(_ product: MatvecProduct, input: UnsafeRawPointer, _ range: Range<Int>, path: KernelPath, precision: ComputePrecision) {
         let (w, x, y) = (product.w.base, product.x, product.y)
         let (rowBytes, n) = (product.w.rowBytes, Int32(product.w.cols))
         let (lower, upper) = (Int32(range.lowerBound), Int32(range.upperBound))
@@ -99,6 +100,8 @@ extension Kernels {
             (scalar ? moe_matvec_f32_scalar : wide ? moe_matvec_f32_avx512 : moe_matvec_f32)(w, rowBytes, x, n, y, lower, upper)
         case .f16:
             (scalar ? moe_matvec_f16_scalar : wide ? moe_matvec_f16_avx512 : moe_matvec_f16)(w, rowBytes, x, n, y, lower, upper)
+        case .bf16 where precision == .bf16Activations:
+            bf16DotRows(product, input: input, range, path: path)
         case .bf16:
             let split = input.assumingMemoryBound(to: Float.self)
             // No AVX-512 body: the AVX2 one streamed faster on Zen 4 (element_kernels.c).

@@ -43,6 +43,7 @@ public enum Kernels {
     /// kernels (ElementMatmul.swift) or, f32 with many tokens, BLAS.
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
+        if w.format == .bf16 && ComputePrecision.current == .bf16Activations { bf16DotMatmul(w, x, tokens: tokens, y); return }
         if w.format.elementsPerBlock > 1 { QuantizedMatmul.matmul(w, x, tokens: tokens, y); return }
         elementMatmul(w, x, tokens: tokens, y, method: preferredElementMethod(w.format, tokens: tokens))
     }
