@@ -2,6 +2,7 @@
 // BF16 bodies compiled for that target by function attribute and chosen at run time
 // (moe_cpu_has_avx512bf16), like quant_kernels_vnni.c.
 #include "bf16_dot_kernels.h"
+#include "vector_sums.h"
 
 #include <string.h>
 
@@ -90,12 +91,6 @@ static inline __m256bh load_bf16x16(const void *p, __mmask16 lanes) {
     return (__m256bh)_mm256_maskz_loadu_epi16(lanes, p);
 }
 
-static inline float hsum8(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 void moe_matvec_bf16_dot_avx512bf16(const void *w, size_t row_bytes, const uint16_t *xb, int n, float *y, int row_begin, int row_end) {
     for (int r = row_begin; r < row_end; r++) {
@@ -112,7 +107,7 @@ void moe_matvec_bf16_dot_avx512bf16(const void *w, size_t row_bytes, const uint1
             const __mmask16 lanes = (__mmask16)(n - i >= 16 ? 0xFFFF : ((1u << (n - i)) - 1));
             a0 = _mm256_dpbf16_ps(a0, load_bf16x16(row + 2 * i, lanes), load_bf16x16(xb + i, lanes));
         }
-        y[r] = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        y[r] = moe_hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     }
 }
 

@@ -2,6 +2,7 @@
 // element_gemm.h). The vector bodies share element_gemm_body.h; the scalar ones are plain loops.
 #include "element_gemm.h"
 #include "half_float.h"
+#include "vector_sums.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -61,12 +62,6 @@ static inline float gemm_weight(int format, const uint8_t *row, int k) {
 // ---- AVX2 bodies (the x86-64 baseline; the unsuffixed names): 4 rows × 3 tokens ---------------
 // 12 accumulators + 3 token vectors + 1 weight vector = the 16 ymm registers.
 
-static inline float hsum8(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 #define GEMM_FN(name) name
 #define VEC __m256
@@ -75,7 +70,7 @@ static inline float hsum8(__m256 v) {
 #define TOKENS_PER_BLOCK 3
 #define V_ZERO() _mm256_setzero_ps()
 #define V_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define V_HSUM(v) hsum8(v)
+#define V_HSUM(v) moe_hsum8(v)
 #define V_LOADX(p) _mm256_loadu_ps(p)
 #define V_LOAD_F32(p) _mm256_loadu_ps((const float *)(p))
 #define V_LOAD_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))

@@ -2,6 +2,7 @@
 // element_kernels.h). Each row is y_r = Σ_i w_r[i]·x[i], summed in f32 in several accumulators.
 #include "element_kernels.h"
 #include "half_float.h"
+#include "vector_sums.h"
 
 #include <string.h>
 
@@ -64,12 +65,6 @@ void moe_matvec_bf16_scalar(const void *w, size_t row_bytes, const float *split,
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 int moe_element_kernels_avx2(void) { return 1; }
 
-static inline float hsum8(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 void moe_matvec_f32(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
     for (int r = row_begin; r < row_end; r++) {
@@ -82,7 +77,7 @@ void moe_matvec_f32(const void *w, size_t row_bytes, const float *x, int n, floa
             a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 16), _mm256_loadu_ps(x + i + 16), a2);
             a3 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 24), _mm256_loadu_ps(x + i + 24), a3);
         }
-        float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        float sum = moe_hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
         for (; i < n; i++) sum += row[i] * x[i];
         y[r] = sum;
     }
@@ -101,7 +96,7 @@ void moe_matvec_f16(const void *w, size_t row_bytes, const float *x, int n, floa
             a2 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 32), _mm256_loadu_ps(x + i + 16), a2);
             a3 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 48), _mm256_loadu_ps(x + i + 24), a3);
         }
-        float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        float sum = moe_hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
         for (; i < n; i++) sum += _cvtsh_ss(load_u16(row + 2 * i)) * x[i];
         y[r] = sum;
     }
@@ -123,7 +118,7 @@ void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const 
             a2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w1, 16)), _mm256_loadu_ps(split + i + 8), a2);
             a3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w1, high)), _mm256_loadu_ps(split + i + 24), a3);
         }
-        float sum = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        float sum = moe_hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
         for (; i < n; i++) sum += bf16_bits_to_float(load_u16(row + 2 * i)) * x[i];
         y[r] = sum;
     }

@@ -6,6 +6,7 @@
 // (Sources/MoEKit/Tensors/Q8_0.swift, Q4_0.swift, Q4_K.swift, Q6_K.swift).
 #include "quant_kernels.h"
 #include "half_float.h"
+#include "vector_sums.h"
 
 #include <math.h>
 #include <string.h>
@@ -99,13 +100,6 @@ void MOE_FN(moe_quantize_q8k)(const float *x, int n, moe_block_q8k *out) {
 
 // ---- AVX2 helpers --------------------------------------------------------------------------
 #if MOE_AVX2
-static inline float hsum_float_8(__m256 x) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
 // Σ x·y over 32 signed bytes as 8 int32 lanes. vpmaddubsw wants unsigned × signed, so x's sign
 // moves onto y (|x|·sign(x)·y); pairs cannot saturate: 2·128·127 < 2¹⁵.
 static inline __m256i dot_i8_pairs(__m256i x, __m256i y) {
@@ -114,75 +108,75 @@ static inline __m256i dot_i8_pairs(__m256i x, __m256i y) {
 }
 #endif
 
-// ---- Q8_0 · q8 ----------------------------------------------------------------------------
+// ---- Q8_0 and Q4_0 · q8 --------------------------------------------------------------------
+// Both are 32 signed weights and an f16 scale per block; only how the weights are stored differs
+// (Q8_0: bytes; Q4_0: nibbles − 8, elements 0–15 the low nibbles, 16–31 the high ones). The
+// batched kernels (quant_matmul_body.h) unpack blocks with the same functions.
 #if MOE_AVX2
+typedef __m256i q32_weights;
+
+static inline q32_weights q8_0_weights(const uint8_t *block) {
+    return _mm256_loadu_si256((const __m256i *)(block + 2));
+}
+
+static inline q32_weights q4_0_weights(const uint8_t *block) {
+    // One 128-bit lane of low nibbles, one of high ones.
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(block + 2));
+    const __m256i w = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    return _mm256_sub_epi8(_mm256_and_si256(w, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
+}
+
 // One block's contribution, added to acc: (d_w·d_x)·Σ w·x.
-static inline __m256 q8_0_block(const uint8_t *row, const moe_block_q8 *x, __m256 acc) {
-    const __m256i w = _mm256_loadu_si256((const __m256i *)(row + 2));
+static inline __m256 q32_block(const uint8_t *block, q32_weights w, const moe_block_q8 *x, __m256 acc) {
     const __m256i v = _mm256_loadu_si256((const __m256i *)x->qs);
-    const __m256 scale = _mm256_set1_ps(half_to_float(load_u16(row)) * x->d);
+    const __m256 scale = _mm256_set1_ps(half_to_float(load_u16(block)) * x->d);
     return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8_pairs(w, v)), acc);
+}
+#else
+typedef struct { int8_t q[32]; } q32_weights;
+
+static inline q32_weights q8_0_weights(const uint8_t *block) {
+    q32_weights w;
+    memcpy(w.q, block + 2, 32);
+    return w;
+}
+
+static inline q32_weights q4_0_weights(const uint8_t *block) {
+    q32_weights w;
+    for (int i = 0; i < 16; i++) { w.q[i] = (int8_t)((block[2 + i] & 0x0F) - 8); w.q[i + 16] = (int8_t)((block[2 + i] >> 4) - 8); }
+    return w;
 }
 #endif
 
-static float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) {
+// Σ over blocks of (d_w·d_x)·Σ w·x; `weights` is q8_0_weights or q4_0_weights (inlined, since
+// every caller passes a constant).
+static inline __attribute__((always_inline)) float dot_q32(const uint8_t *row, int block_bytes, q32_weights (*weights)(const uint8_t *),
+                                                           const moe_block_q8 *x, int blocks) {
 #if MOE_AVX2
     // Two accumulators, so consecutive blocks' multiply-adds do not wait on each other.
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int b = 0;
     for (; b + 1 < blocks; b += 2) {
-        acc0 = q8_0_block(row + (size_t)b * Q8_0_BYTES, x + b, acc0);
-        acc1 = q8_0_block(row + (size_t)(b + 1) * Q8_0_BYTES, x + b + 1, acc1);
+        const uint8_t *even = row + (size_t)b * block_bytes, *odd = even + block_bytes;
+        acc0 = q32_block(even, weights(even), x + b, acc0);
+        acc1 = q32_block(odd, weights(odd), x + b + 1, acc1);
     }
-    if (b < blocks) acc0 = q8_0_block(row + (size_t)b * Q8_0_BYTES, x + b, acc0);
-    return hsum_float_8(_mm256_add_ps(acc0, acc1));
+    if (b < blocks) acc0 = q32_block(row + (size_t)b * block_bytes, weights(row + (size_t)b * block_bytes), x + b, acc0);
+    return moe_hsum8(_mm256_add_ps(acc0, acc1));
 #else
     float sum = 0;
-    for (int b = 0; b < blocks; b++, row += Q8_0_BYTES) {
+    for (int b = 0; b < blocks; b++, row += block_bytes) {
+        const q32_weights w = weights(row);
         int s = 0;
-        for (int i = 0; i < 32; i++) s += (int8_t)row[2 + i] * x[b].qs[i];
+        for (int i = 0; i < 32; i++) s += w.q[i] * x[b].qs[i];
         sum += half_to_float(load_u16(row)) * x[b].d * (float)s;
     }
     return sum;
 #endif
 }
 
-// ---- Q4_0 · q8 ----------------------------------------------------------------------------
-#if MOE_AVX2
-static inline __m256 q4_0_block(const uint8_t *row, const moe_block_q8 *x, __m256 acc) {
-    // Elements 0–15 are the low nibbles, 16–31 the high ones: one 128-bit lane each.
-    const __m128i packed = _mm_loadu_si128((const __m128i *)(row + 2));
-    __m256i w = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    w = _mm256_sub_epi8(_mm256_and_si256(w, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
-    const __m256i v = _mm256_loadu_si256((const __m256i *)x->qs);
-    const __m256 scale = _mm256_set1_ps(half_to_float(load_u16(row)) * x->d);
-    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8_pairs(w, v)), acc);
-}
-#endif
-
-static float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) {
-#if MOE_AVX2
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int b = 0;
-    for (; b + 1 < blocks; b += 2) {
-        acc0 = q4_0_block(row + (size_t)b * Q4_0_BYTES, x + b, acc0);
-        acc1 = q4_0_block(row + (size_t)(b + 1) * Q4_0_BYTES, x + b + 1, acc1);
-    }
-    if (b < blocks) acc0 = q4_0_block(row + (size_t)b * Q4_0_BYTES, x + b, acc0);
-    return hsum_float_8(_mm256_add_ps(acc0, acc1));
-#else
-    float sum = 0;
-    for (int b = 0; b < blocks; b++, row += Q4_0_BYTES) {
-        int s = 0;
-        for (int i = 0; i < 16; i++) {
-            s += ((row[2 + i] & 0x0F) - 8) * x[b].qs[i];
-            s += ((row[2 + i] >> 4) - 8) * x[b].qs[i + 16];
-        }
-        sum += half_to_float(load_u16(row)) * x[b].d * (float)s;
-    }
-    return sum;
-#endif
-}
+static float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q8_0_BYTES, q8_0_weights, x, blocks); }
+static float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q4_0_BYTES, q4_0_weights, x, blocks); }
 
 // ---- Q4_K · q8k ---------------------------------------------------------------------------
 // Per block: d·dx·Σ_j sc_j·Σ_i n_i·q_i − dmin·dx·Σ_j m_j·(Σ_i q_i over sub-block j).
@@ -229,9 +223,7 @@ static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
         const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
         acc_min = _mm_fmadd_ps(_mm_set1_ps(half_to_float(load_u16(row + 2)) * x[b].d), _mm_cvtepi32_ps(_mm_madd_epi16(mins, pairs)), acc_min);
     }
-    __m128 r = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return hsum_float_8(acc) - _mm_cvtss_f32(r);
+    return moe_hsum8(acc) - moe_hsum4(acc_min);
 #else
     float sum = 0;
     for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
@@ -266,12 +258,22 @@ static const uint8_t q6k_scale_shuffle[4][32] = {
 #undef LANE
 #undef PAIR
 };
+
+// Quarter k of half h of a block as unsigned 6-bit quants n = low 4 bits (ql) | 2 high bits (qh)
+// << 4; `high` is the half's 32 qh bytes. Shared with the batched kernel (quant_matmul_body.h).
+static inline __m256i q6k_quants(const uint8_t *ql, __m256i high, int h, int k) {
+    __m256i low = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32 * (k % 2)));
+    if (k >= 2) low = _mm256_srli_epi16(low, 4);
+    low = _mm256_and_si256(low, _mm256_set1_epi8(0x0F));
+    // The shifts are 16-bit, so mask each byte after shifting; (≤3)·16 stays in its byte.
+    const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * k), _mm256_set1_epi8(0x03)), 4);
+    return _mm256_or_si256(low, top);
+}
 #endif
 
 static float dot_q6_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
 #if MOE_AVX2
     __m256 accf = _mm256_setzero_ps();
-    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
     for (int b = 0; b < blocks; b++, row += Q6_K_BYTES) {
         const uint8_t *ql = row, *qh = row + Q6_K_QH;
         const __m128i scales8 = _mm_loadu_si128((const __m128i *)(row + Q6_K_SCALES));
@@ -283,12 +285,7 @@ static float dot_q6_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
             const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * h));
             const __m256i half_scales = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h == 0 ? scales8 : _mm_srli_si128(scales8, 8)));
             for (int k = 0; k < 4; k++) {
-                __m256i low = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32 * (k % 2)));
-                if (k >= 2) low = _mm256_srli_epi16(low, 4);
-                low = _mm256_and_si256(low, low4);
-                // The shifts are 16-bit, so mask each byte after shifting; (≤3)·16 stays in its byte.
-                const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * k), low2), 4);
-                const __m256i n = _mm256_or_si256(low, top);
+                const __m256i n = q6k_quants(ql, high, h, k);
                 const __m256i p = _mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)(x[b].qs + 128 * h + 32 * k)));
                 const __m256i scale = _mm256_shuffle_epi8(half_scales, _mm256_loadu_si256((const __m256i *)q6k_scale_shuffle[k]));
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale));
@@ -296,7 +293,7 @@ static float dot_q6_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
         }
         accf = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load_u16(row + Q6_K_D)) * x[b].d), _mm256_cvtepi32_ps(acc), accf);
     }
-    return hsum_float_8(accf);
+    return moe_hsum8(accf);
 #else
     float sum = 0;
     for (int b = 0; b < blocks; b++, row += Q6_K_BYTES) {

@@ -5,6 +5,7 @@
 // two vector operations where the AVX2 kernels need four (vpsignb ×2, vpmaddubsw, vpmaddwd).
 // Compiled for that target by function attribute and chosen at run time (moe_cpu_has_vnni).
 #include "quant_kernels.h"
+#include "vector_sums.h"
 
 #include <string.h>
 
@@ -32,12 +33,6 @@ static inline float scale_of(const uint8_t *block, const moe_block_q8 *x) {
     return _cvtsh_ss(h) * x->d;
 }
 
-static inline float hsum(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 // Σ (w + 128)·x − 128·Σx = Σ w·x; the correction starts in lane 0 of the accumulator.
 static inline __m256 q8_0_block(const uint8_t *row, const moe_block_q8 *x, __m256 acc) {
@@ -68,7 +63,7 @@ void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x
             acc1 = q8_0_block(row + (size_t)(b + 1) * 34, x + b + 1, acc1);
         }
         if (b < blocks) acc0 = q8_0_block(row + (size_t)b * 34, x + b, acc0);
-        y[r] = hsum(_mm256_add_ps(acc0, acc1));
+        y[r] = moe_hsum8(_mm256_add_ps(acc0, acc1));
     }
 }
 
@@ -84,7 +79,7 @@ void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x
             acc1 = q4_0_block(row + (size_t)(b + 1) * 18, x + b + 1, acc1);
         }
         if (b < blocks) acc0 = q4_0_block(row + (size_t)b * 18, x + b, acc0);
-        y[r] = hsum(_mm256_add_ps(acc0, acc1));
+        y[r] = moe_hsum8(_mm256_add_ps(acc0, acc1));
     }
 }
 

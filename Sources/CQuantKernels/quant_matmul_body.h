@@ -18,14 +18,13 @@ static inline void block_scales(const uint8_t *row, int block_bytes, int blocks,
 }
 #endif
 
-// ---- Q8_0 ---------------------------------------------------------------------------------------
+// ---- Q8_0 and Q4_0 --------------------------------------------------------------------------
 #if MOE_AVX2
-// Block b for G tokens into acc[t]: dot_q8_0's q8_0_block with |w| shared and the scales formed
+// Block b for G tokens into acc[t]: dot_q32's q32_block with |w| shared and the scales formed
 // beforehand (block_scales).
-#define Q8_0_STEP(b, acc)                                                                         \
+#define Q32_STEP(b, acc)                                                                          \
     do {                                                                                          \
-        const uint8_t *blk = row + (size_t)(b) * Q8_0_BYTES;                                      \
-        const __m256i wv = _mm256_loadu_si256((const __m256i *)(blk + 2));                        \
+        const __m256i wv = weights(row + (size_t)(b) * block_bytes);                              \
         const __m256i aw = _mm256_sign_epi8(wv, wv);                                              \
         for (int t = 0; t < G; t++) {                                                             \
             const __m256i v = _mm256_loadu_si256((const __m256i *)x[(size_t)t * blocks + (b)].qs); \
@@ -35,28 +34,32 @@ static inline void block_scales(const uint8_t *row, int block_bytes, int blocks,
     } while (0)
 #endif
 
-MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
+// One row × G tokens of either 32-element format; `weights` (q8_0_weights or q4_0_weights) is a
+// constant at each call, so it is inlined.
+MOE_GROUP_FN q32_group(const uint8_t *row, int block_bytes, q32_weights (*weights)(const uint8_t *),
+                       const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
 #if MOE_AVX2
     float products[4 * blocks + 4]; // + 4: never a zero-length array
-    block_scales(row, Q8_0_BYTES, blocks, scales, products);
+    block_scales(row, block_bytes, blocks, scales, products);
     __m256 acc0[MOE_MATMUL_GROUP], acc1[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();
     int b = 0;
     for (; b + 1 < blocks; b += 2) {
-        Q8_0_STEP(b, acc0);
-        Q8_0_STEP(b + 1, acc1);
+        Q32_STEP(b, acc0);
+        Q32_STEP(b + 1, acc1);
     }
-    if (b < blocks) Q8_0_STEP(b, acc0);
-    for (int t = 0; t < G; t++) y[(size_t)t * ldy] = hsum_float_8(_mm256_add_ps(acc0[t], acc1[t]));
+    if (b < blocks) Q32_STEP(b, acc0);
+    for (int t = 0; t < G; t++) y[(size_t)t * ldy] = moe_hsum8(_mm256_add_ps(acc0[t], acc1[t]));
 #else
     (void)scales;   // the scalar body forms each product as its matvec twin does
     float sum[MOE_MATMUL_GROUP] = {0};
-    for (int b = 0; b < blocks; b++, row += Q8_0_BYTES) {
+    for (int b = 0; b < blocks; b++, row += block_bytes) {
         const float wd = half_to_float(load_u16(row));
+        const q32_weights w = weights(row);
         for (int t = 0; t < G; t++) {
             const moe_block_q8 *xb = x + (size_t)t * blocks + b;
             int s = 0;
-            for (int i = 0; i < 32; i++) s += (int8_t)row[2 + i] * xb->qs[i];
+            for (int i = 0; i < 32; i++) s += w.q[i] * xb->qs[i];
             sum[t] += wd * xb->d * (float)s;
         }
     }
@@ -64,52 +67,12 @@ MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, c
 #endif
 }
 
-// ---- Q4_0 ---------------------------------------------------------------------------------------
-#if MOE_AVX2
-#define Q4_0_STEP(b, acc)                                                                         \
-    do {                                                                                          \
-        const uint8_t *blk = row + (size_t)(b) * Q4_0_BYTES;                                      \
-        const __m128i packed = _mm_loadu_si128((const __m128i *)(blk + 2));                       \
-        __m256i wv = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);                         \
-        wv = _mm256_sub_epi8(_mm256_and_si256(wv, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));  \
-        const __m256i aw = _mm256_sign_epi8(wv, wv);                                              \
-        for (int t = 0; t < G; t++) {                                                             \
-            const __m256i v = _mm256_loadu_si256((const __m256i *)x[(size_t)t * blocks + (b)].qs); \
-            const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(v, wv)), _mm256_set1_epi16(1)); \
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(products[4 * (b) + t]), _mm256_cvtepi32_ps(dot), acc[t]); \
-        }                                                                                         \
-    } while (0)
-#endif
+MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
+    q32_group(row, Q8_0_BYTES, q8_0_weights, x, blocks, scales, y, ldy, G);
+}
 
 MOE_GROUP_FN q4_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
-#if MOE_AVX2
-    float products[4 * blocks + 4]; // + 4: never a zero-length array
-    block_scales(row, Q4_0_BYTES, blocks, scales, products);
-    __m256 acc0[MOE_MATMUL_GROUP], acc1[MOE_MATMUL_GROUP];
-    for (int t = 0; t < G; t++) acc0[t] = acc1[t] = _mm256_setzero_ps();
-    int b = 0;
-    for (; b + 1 < blocks; b += 2) {
-        Q4_0_STEP(b, acc0);
-        Q4_0_STEP(b + 1, acc1);
-    }
-    if (b < blocks) Q4_0_STEP(b, acc0);
-    for (int t = 0; t < G; t++) y[(size_t)t * ldy] = hsum_float_8(_mm256_add_ps(acc0[t], acc1[t]));
-#else
-    (void)scales;   // the scalar body forms each product as its matvec twin does
-    float sum[MOE_MATMUL_GROUP] = {0};
-    for (int b = 0; b < blocks; b++, row += Q4_0_BYTES) {
-        const float wd = half_to_float(load_u16(row));
-        int8_t wq[32];
-        for (int i = 0; i < 16; i++) { wq[i] = (int8_t)((row[2 + i] & 0x0F) - 8); wq[i + 16] = (int8_t)((row[2 + i] >> 4) - 8); }
-        for (int t = 0; t < G; t++) {
-            const moe_block_q8 *xb = x + (size_t)t * blocks + b;
-            int s = 0;
-            for (int i = 0; i < 32; i++) s += wq[i] * xb->qs[i];
-            sum[t] += wd * xb->d * (float)s;
-        }
-    }
-    for (int t = 0; t < G; t++) y[(size_t)t * ldy] = sum[t];
-#endif
+    q32_group(row, Q4_0_BYTES, q4_0_weights, x, blocks, scales, y, ldy, G);
 }
 
 // ---- Q4_K ---------------------------------------------------------------------------------------
@@ -149,9 +112,7 @@ MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
         }
     }
     for (int t = 0; t < G; t++) {
-        __m128 r = _mm_add_ps(acc_min[t], _mm_movehl_ps(acc_min[t], acc_min[t]));
-        r = _mm_add_ss(r, _mm_movehdup_ps(r));
-        y[(size_t)t * ldy] = hsum_float_8(acc[t]) - _mm_cvtss_f32(r);
+        y[(size_t)t * ldy] = moe_hsum8(acc[t]) - moe_hsum4(acc_min[t]);
     }
 #else
     float sum[MOE_MATMUL_GROUP] = {0};
@@ -187,7 +148,6 @@ MOE_GROUP_FN q6_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
 #if MOE_AVX2
     __m256 accf[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) accf[t] = _mm256_setzero_ps();
-    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
     for (int b = 0; b < blocks; b++, row += Q6_K_BYTES) {
         const uint8_t *ql = row, *qh = row + Q6_K_QH;
         const __m128i scales8 = _mm_loadu_si128((const __m128i *)(row + Q6_K_SCALES));
@@ -202,11 +162,7 @@ MOE_GROUP_FN q6_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
             const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * h));
             const __m256i half_scales = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(h == 0 ? scales8 : _mm_srli_si128(scales8, 8)));
             for (int k = 0; k < 4; k++) {
-                __m256i low = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32 * (k % 2)));
-                if (k >= 2) low = _mm256_srli_epi16(low, 4);
-                low = _mm256_and_si256(low, low4);
-                const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * k), low2), 4);
-                const __m256i nq = _mm256_or_si256(low, top);
+                const __m256i nq = q6k_quants(ql, high, h, k);
                 const __m256i scale = _mm256_shuffle_epi8(half_scales, _mm256_loadu_si256((const __m256i *)q6k_scale_shuffle[k]));
                 for (int t = 0; t < G; t++) {
                     const __m256i p = _mm256_maddubs_epi16(nq, _mm256_loadu_si256((const __m256i *)(x[(size_t)t * blocks + b].qs + 128 * h + 32 * k)));
@@ -218,7 +174,7 @@ MOE_GROUP_FN q6_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
         for (int t = 0; t < G; t++)
             accf[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[(size_t)t * blocks + b].d)), _mm256_cvtepi32_ps(acc[t]), accf[t]);
     }
-    for (int t = 0; t < G; t++) y[(size_t)t * ldy] = hsum_float_8(accf[t]);
+    for (int t = 0; t < G; t++) y[(size_t)t * ldy] = moe_hsum8(accf[t]);
 #else
     float sum[MOE_MATMUL_GROUP] = {0};
     for (int b = 0; b < blocks; b++, row += Q6_K_BYTES) {
@@ -248,6 +204,5 @@ MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q4_0), moe_block_q8, 32, q4_0_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q4_k), moe_block_q8k, 256, q4_k_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q6_k), moe_block_q8k, 256, q6_k_group)
 
-#undef Q8_0_STEP
-#undef Q4_0_STEP
+#undef Q32_STEP
 #undef MOE_GROUP_FN

@@ -7,6 +7,7 @@
 // Compiled for that target by function attribute and chosen at run time (moe_cpu_has_vnni).
 #include "quant_matmul.h"
 #include "quant_matmul_driver.h"
+#include "vector_sums.h"
 
 #include <string.h>
 
@@ -21,12 +22,6 @@ static inline float half_scale(const uint8_t *block) {
     return _cvtsh_ss(h);
 }
 
-static inline float hsum(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 // Block b of the row (its unsigned weights u, bias per unit of Σx) for G tokens into acc[t], with
 // the scales d_w·d_x of the block formed beforehand (`products`, the matvec's float products).
@@ -68,7 +63,7 @@ static inline __m256i q4_0_unsigned(const uint8_t *block) {
             const __m256i u0 = unpack(row + (size_t)b * (block_bytes));                           \
             VNNI_STEP(b, acc0, u0, bias)                                                          \
         }                                                                                         \
-        for (int t = 0; t < G; t++) y[(size_t)t * ldy] = hsum(_mm256_add_ps(acc0[t], acc1[t]));  \
+        for (int t = 0; t < G; t++) y[(size_t)t * ldy] = moe_hsum8(_mm256_add_ps(acc0[t], acc1[t]));  \
     }
 
 VNNI_GROUP(q8_0_group, 34, q8_0_unsigned, 128)
