@@ -37,7 +37,7 @@ static inline float scale_of(const uint8_t *block, const moe_block_q8 *x) {
 // Σ (w + 128)·x − 128·Σx = Σ w·x; the correction starts in lane 0 of the accumulator.
 static inline __m256 q8_0_block(const uint8_t *row, const moe_block_q8 *x, __m256 acc) {
     const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(row + 2)), _mm256_set1_epi8((char)0x80));
-    const __m256i sums = _mm256_dpbusd_epi32(_mm256_castsi128_si256(_mm_cvtsi32_si128(-128 * x->sum)), w,
+    const __m256i sums = _mm256_dpbusd_epi32(_mm256_zextsi128_si256(_mm_cvtsi32_si128(-128 * x->sum)), w,
                                              _mm256_loadu_si256((const __m256i *)x->qs));
     return _mm256_fmadd_ps(_mm256_set1_ps(scale_of(row, x)), _mm256_cvtepi32_ps(sums), acc);
 }
@@ -46,7 +46,7 @@ static inline __m256 q8_0_block(const uint8_t *row, const moe_block_q8 *x, __m25
 static inline __m256 q4_0_block(const uint8_t *row, const moe_block_q8 *x, __m256 acc) {
     const __m128i packed = _mm_loadu_si128((const __m128i *)(row + 2));
     const __m256i n = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0F));
-    const __m256i sums = _mm256_dpbusd_epi32(_mm256_castsi128_si256(_mm_cvtsi32_si128(-8 * x->sum)), n,
+    const __m256i sums = _mm256_dpbusd_epi32(_mm256_zextsi128_si256(_mm_cvtsi32_si128(-8 * x->sum)), n,
                                              _mm256_loadu_si256((const __m256i *)x->qs));
     return _mm256_fmadd_ps(_mm256_set1_ps(scale_of(row, x)), _mm256_cvtepi32_ps(sums), acc);
 }
