@@ -11,7 +11,7 @@ extension CommandLineTests {
         #expect(result.status == 0, "\(result.stderr)")
         let comparison = try JSONDecoder().decode(SettingsComparison.self, from: Data(result.stdout.utf8))
         #expect(comparison.a.setting == "same" && comparison.b.setting == "zero=off,residual=off")
-        #expect(!comparison.b.settings.zeroEnabled && !comparison.b.settings.gatingResidual && comparison.b.settings.temperature == 0)
+        #expect(!comparison.b.settings.zeroExperts && !comparison.b.settings.gatingResidual && comparison.b.settings.temperature == 0)
         #expect(comparison.a.decodeRates.count == 2 && comparison.b.decodeRates.count == 2)
         #expect(comparison.a.trace.count == comparison.promptTokens + comparison.a.tokenIds.count)
         #expect(!comparison.b.trace.contains { $0.layers.contains { $0.chosen.contains { $0.kind == .zero } } }, "B ran with zero experts off")

@@ -58,7 +58,7 @@ struct SettingsReplayTests {
         let zero = comparison.a.trace[0].layers[0].probabilities.count - 1
         #expect(comparison.b.trace.allSatisfy { $0.layers.allSatisfy { !$0.chosen.contains { $0.index == zero } } })
         #expect(comparison.a.trace.contains { $0.layers.contains { $0.chosen.contains { $0.index == zero } } })
-        #expect(comparison.b.setting == "zero=off" && !comparison.b.settings.zeroEnabled && comparison.a.settings.zeroEnabled)
+        #expect(comparison.b.setting == "zero=off" && !comparison.b.settings.zeroExperts && comparison.a.settings.zeroExperts)
     }
 
     @Test("top-k 1 diverges: the divergence index is the first differing generated token")

@@ -4,7 +4,9 @@ import Foundation
 public struct ReplaySide: Sendable, Codable {
     /// The setting as typed (`key=value,…`, or "same").
     public var setting: String
-    public var settings: SettingsRecord
+    /// The side's settings as typed values: the playground's own session record (the replay's
+    /// reply length as `maxTokens`; no `adaptiveEpsilon`, which a replay is not given).
+    public var settings: SessionSettings
     public var text: String
     /// Generated token ids, in order (EOS not included), and the text each one added.
     public var tokenIds: [Int]
@@ -105,37 +107,5 @@ public struct SettingsComparison: Sendable, Codable {
     /// S(p, l) above.
     public static func chosenSet(_ routing: LayerRouting) -> Set<Int> {
         Set(routing.chosen.filter { !$0.dropped }.map(\.index))
-    }
-}
-
-/// The settings of one side as typed values (for JSON and the screen).
-public struct SettingsRecord: Sendable, Codable, Equatable {
-    public var zeroEnabled: Bool
-    public var copyEnabled: Bool
-    public var constantEnabled: Bool
-    public var disabledExperts: [Int]
-    /// nil: the model's own top-k.
-    public var topK: Int?
-    public var gatingResidual: Bool
-    /// AdapMoE thresholds t_l per layer; nil: adaptive gating off.
-    public var adaptiveThresholds: [Float]?
-    public var temperature: Float
-    public var samplingTopK: Int
-    public var topP: Float
-    public var seed: UInt64
-
-    public init(_ settings: GenerationSettings) {
-        let routing = settings.routing
-        zeroEnabled = routing.mask.zeroEnabled
-        copyEnabled = routing.mask.copyEnabled
-        constantEnabled = routing.mask.constantEnabled
-        disabledExperts = routing.mask.disabledExperts.sorted()
-        topK = routing.topK
-        gatingResidual = routing.gatingResidual
-        adaptiveThresholds = routing.adaptiveGate?.thresholds
-        temperature = settings.sampling.temperature
-        samplingTopK = settings.sampling.topK
-        topP = settings.sampling.topP
-        seed = settings.sampling.seed
     }
 }

@@ -42,7 +42,7 @@ public struct SettingsReplay: Sendable, Equatable {
             for (name, settings, setting) in [("A", a, aSetting), ("B", b, bSetting)] {
                 onProgress(name, run + 1)
                 let generator = Generator(model: model, tokenizer: tokenizer, controls: LiveControls(settings))
-                var side = ReplaySide(setting: setting, settings: SettingsRecord(settings), text: "", tokenIds: [], pieces: [],
+                var side = ReplaySide(setting: setting, settings: SessionSettings(settings, maxTokens: maxTokens, adaptiveEpsilon: nil), text: "", tokenIds: [], pieces: [],
                                       finish: "", ffnExpertsPerToken: 0, decodeRates: [], trace: [])
                 let report = try generator.generate(prompt: prompt, maxTokens: maxTokens, shouldStop: shouldStop) { event in
                     switch event {
