@@ -6,9 +6,12 @@ Medians with min–max over rounds; a ratio is the median of the per-round ratio
 (each round ran the two engines back to back, so machine load cancels as far as it can).
 Fraction of the memory roofline = decode tok/s × bytes of weights touched per token ÷ the best
 bandwidth sampled between the runs; a fraction above 1 is refused (byte count or probe wrong).
+A file no larger than the last-level cache (MODELS set: the GGUF files are sized) has no memory
+roofline — its weights stay in cache between tokens — and says so instead of a fraction.
 Both engines read the same file, so moepp's count of bytes touched per token stands for both.
 A benchmark helper only, never a dependency of moepp."""
 import math
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -36,6 +39,27 @@ def ratio(moepp, llama):
     if not rounds:
         return "—"
     return f"{statistics.median(rounds):.2f}× ({min(rounds):.2f}–{max(rounds):.2f})"
+
+
+def last_level_cache_bytes():
+    """The L3 size from sysfs (e.g. "260M", "36864K"); 0 where unknown."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index3/size") as f:
+            text = f.read().strip()
+    except OSError:
+        return 0
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    return int(text.rstrip("KMG")) * scale
+
+
+def cached_file(model, fmt):
+    """A note when MODELS/model/fmt.gguf fits in the last-level cache, else None."""
+    models, cache = os.environ.get("MODELS"), last_level_cache_bytes()
+    path = os.path.join(models or "", model, fmt.replace("-act", "") + ".gguf")
+    if not models or not cache or not os.path.exists(path):
+        return None
+    size = os.path.getsize(path)
+    return f"in L3 ({size >> 20} MB ≤ {cache >> 20} MB)" if size <= cache else None
 
 
 def fraction(decode, megabytes, bandwidth):
@@ -73,10 +97,11 @@ def main(path):
         llama_prompt, llama_decode = {r[0]: r[1] for r in llama}, {r[0]: r[2] for r in llama}
         if fmt == "bf16" and threads == 2 and moepp_decode:
             bf16_decode[model] = moepp_decode
+        cached = cached_file(model, fmt)
         print(f"| {model} | {fmt} | {threads} | {megabytes:.1f} | {spread(moepp_prompt.values())} | {spread(llama_prompt.values())} | "
               f"{ratio(moepp_prompt, llama_prompt)} | {spread(moepp_decode.values())} | {spread(llama_decode.values())} | "
-              f"{ratio(moepp_decode, llama_decode)} | {fraction(moepp_decode.values(), megabytes, best)} | "
-              f"{fraction(llama_decode.values(), megabytes, best)} |")
+              f"{ratio(moepp_decode, llama_decode)} | {cached or fraction(moepp_decode.values(), megabytes, best)} | "
+              f"{cached or fraction(llama_decode.values(), megabytes, best)} |")
     print()
     print("moepp with --bf16-activations ÷ moepp exact on the same bf16 file (per-round ratios, prompt | decode):")
     for (model, fmt, threads), engines in sorted(runs.items()):

@@ -44,7 +44,7 @@ read -r -a formats <<<"${FORMATS-f32 f16 bf16 q8_0 q4_k}"
 
 results=$(mktemp /tmp/bench-llamacpp.XXXXXX.tsv)
 echo "results: $results (engine model format threads round prompt_tok_s decode_tok_s MB_per_token bandwidth_GB_s;"
-echo "  an interrupted run's table: python3 Scripts/bench-llamacpp-table.py $results)"
+echo "  an interrupted run's table: MODELS=$MODELS python3 Scripts/bench-llamacpp-table.py $results)"
 echo "load at the start: $(uptime)"
 
 # moepp ROW FILE THREADS ROUND [FLAGS…]: one `moepp bench` repeat; its bandwidth probe (2-thread runs
@@ -107,4 +107,4 @@ if [ "${SKIP_7B:-0}" != 1 ]; then
 fi
 
 echo "load at the end: $(uptime)"
-python3 Scripts/bench-llamacpp-table.py "$results"
+MODELS=$MODELS python3 Scripts/bench-llamacpp-table.py "$results"
