@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench bench-7b bench-families bench-llamacpp compare cache-bench ui-overhead trace-samples hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures quant-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b bench-families bench-llamacpp compare cache-bench ui-overhead trace-samples hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures gguf-trained-fixtures quant-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -103,6 +103,12 @@ torch-fixtures:
 gguf-fixtures:
 	python3 -m pip install -q torch==2.13.0 "gguf==0.19.0" "sentencepiece==0.2.3" "tokenizers==0.22.2" "safetensors==0.8.0"
 	python3 Tests/MoEKitTests/Fixtures/make_gguf_fixtures.py Tests/MoEKitTests/Fixtures/gguf
+
+# A tiny Mixtral and OLMoE trained briefly (a few minutes on 2 cores) on a public-domain paragraph, so
+# their logits are peaked: F16 GGUF by the writers above, with transformers' greedy text and logits.
+gguf-trained-fixtures:
+	python3 -m pip install -q torch==2.13.0 transformers==4.57.1 "gguf==0.19.0" "sentencepiece==0.2.3" "tokenizers==0.22.2" "safetensors==0.8.0"
+	python3 Tests/MoEKitTests/Fixtures/make_gguf_trained_fixtures.py Tests/MoEKitTests/Fixtures/gguf
 
 # Byte-level pre-tokenizer fixtures (Qwen2, Granite's refact, Llama 3, DeepSeek LLM/V3/Coder — the real
 # pre_tokenizer sections, verbatim): tiny tokenizers trained by Hugging Face tokenizers, as tokenizer.json

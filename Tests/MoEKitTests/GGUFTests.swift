@@ -68,6 +68,45 @@ struct GGUFTests {
         }
     }
 
+    /// The trained tiny Mixtral (4 experts) and OLMoE (8 experts) of make_gguf_trained_fixtures.py,
+    /// F16 GGUF by the same writer, with transformers' prompt, 32 greedy tokens and logits.
+    static let trained = ["mixtral-trained-f16.gguf", "olmoe-trained-f16.gguf"]
+    struct Trained: Decodable {
+        let prompt: String
+        let tokens: [Int]
+        let generated: [Int]
+        let text: String
+        /// At every position of `tokens + generated.dropLast()`, teacher-forced.
+        let logits: [[Float]]
+        var sequence: [Int] { tokens + generated.dropLast() }
+    }
+
+    static func trainedExpected(_ name: String) throws -> Trained {
+        let all = try JSONDecoder().decode([String: Trained].self, from: Data(contentsOf: URL(fileURLWithPath: fixture("trained-expected.json"))))
+        return try #require(all[name], "\(name) in trained-expected.json")
+    }
+
+    /// Transformers ran in f32 on the weights rounded to f16, which are exactly what the F16 file
+    /// holds (norms and router F32 with the same values), so only the order of float sums differs.
+    @Test("trained F16 files: logits equal transformers' within 1e-4 at every position, and its 32 greedy tokens", arguments: trained)
+    func trainedMatchesTransformers(name: String) throws {
+        let expected = try Self.trainedExpected(name)
+        let path = Self.fixture(name)
+        let model = try Transformer(directory: path)
+        #expect(try ModelSource(path: path).tokenizer().encode(expected.prompt) == expected.tokens, "the file's own tokenizer")
+        let ours = try model.forward(expected.sequence, cache: model.makeCache(), allLogits: true).logits
+        let v = model.config.vocabSize
+        #expect(ours.count == expected.logits.count * v)
+        var worst: Float = 0
+        for (t, theirs) in expected.logits.enumerated() {
+            let relative = TestSupport.maxAbsoluteDifference(Array(ours[t * v..<(t + 1) * v]), theirs) / theirs.map(abs).max()!
+            #expect(relative <= 1e-4, "\(name) position \(t)")
+            worst = max(worst, relative)
+        }
+        print("\(name) F16 vs transformers: largest max |Δlogit| ÷ max |logit| of a position \(worst)")
+        #expect(try GGUFQuantizeTests.greedy(path, prompt: expected.tokens, count: expected.generated.count) == expected.generated)
+    }
+
     /// Converters before the MLA split kept kv_b_proj whole (`attn_kv_b`) and stated the real head
     /// sizes as key_length / value_length: read as well, to the same logits as the split file.
     @Test("a deepseek2 file with the whole attn_kv_b runs as the split one and the safetensors run")

@@ -184,20 +184,20 @@ def add_gpt2_vocab(writer, tokenizer, pre, samples):
     return [{"text": s, "ids": tokenizer.encode(s).ids} for s in samples]
 
 
-def tiny_sentencepiece():
+def tiny_sentencepiece(corpus=TINY_CORPUS):
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(TINY_CORPUS), model_writer=model, model_type="bpe", vocab_size=64,
+        sentence_iterator=iter(corpus), model_writer=model, model_type="bpe", vocab_size=64,
         character_coverage=1.0, normalization_rule_name="identity", add_dummy_prefix=True,
         remove_extra_whitespaces=False, byte_fallback=False, bos_id=1, eos_id=2, unk_id=0,
         num_threads=1, minloglevel=2)
     return model.getvalue()
 
 
-def tiny_byte_level():
+def tiny_byte_level(corpus=TINY_CORPUS):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.train_from_iterator(TINY_CORPUS, trainers.BpeTrainer(vocab_size=64, special_tokens=["<|endoftext|>"],
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=64, special_tokens=["<|endoftext|>"],
                                                              show_progress=False))
     return tok
 
@@ -464,32 +464,38 @@ def write_vocab_only(name, add_vocab):
     return expected
 
 
-expected = {}
-tiny_sp = tiny_sentencepiece()
-tiny_bl = tiny_byte_level()
-for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
-    expected[f"mixtral-{suffix}.gguf"] = write_model(f"mixtral-{suffix}.gguf", "hf-mixtral", "llama", dtype,
-                                                     lambda w: add_llama_vocab(w, tiny_sp, vocab_size=64))
-    expected[f"olmoe-{suffix}.gguf"] = write_model(f"olmoe-{suffix}.gguf", "hf-olmoe", "olmoe", dtype,
-                                                   lambda w: add_gpt2_vocab(w, tiny_bl, "olmo", TINY_SAMPLES))
-# The HF family fixtures have no tokenizer of their own: each GGUF carries the tiny byte-level
-# vocabulary (pre "gpt-2") so that it runs on its own; Qwen's and Granite's real pre-tokenizers
-# ("qwen2", "refact") are not what these files test.
-for family, hf_dir in [("qwen2moe", "hf-qwen2-moe"), ("qwen3moe", "hf-qwen3-moe"), ("granitemoe", "hf-granitemoe")]:
+# make_gguf_trained_fixtures.py imports the writers above.
+def main():
+    expected = {}
+    tiny_sp = tiny_sentencepiece()
+    tiny_bl = tiny_byte_level()
     for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
-        expected[f"{family}-{suffix}.gguf"] = write_family(f"{family}-{suffix}.gguf", hf_dir, family, dtype,
-                                                           lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES))
-for family, hf_dir in [("deepseek-v2", "hf-deepseek-v2"), ("deepseek-v2-greedy", "hf-deepseek-v2-greedy"), ("deepseek-v3", "hf-deepseek-v3")]:
-    for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
-        expected[f"{family}-{suffix}.gguf"] = write_deepseek(f"{family}-{suffix}.gguf", hf_dir, dtype,
-                                                             lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES))
-expected["deepseek-v3-kvb-f32.gguf"] = write_deepseek("deepseek-v3-kvb-f32.gguf", "hf-deepseek-v3", np.float32,
-                                                      lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES), split_kv_b=False)
-with open(os.path.join(here, "sentencepiece-bpe", "tokenizer.model"), "rb") as f:
-    big_sp = f.read()
-expected["tokenizer-llama.gguf"] = write_vocab_only("tokenizer-llama.gguf", lambda w: add_llama_vocab(w, big_sp, add_bos=True))
-big_bl = Tokenizer.from_file(os.path.join(here, "hf-tokenizer-bytelevel", "tokenizer.json"))
-expected["tokenizer-gpt2.gguf"] = write_vocab_only("tokenizer-gpt2.gguf", lambda w: add_gpt2_vocab(w, big_bl, "gpt-2", SAMPLES + TINY_SAMPLES))
-with open(os.path.join(out_dir, "expected.json"), "w") as f:
-    json.dump(expected, f, ensure_ascii=False, indent=1)
-print("GGUF fixtures written to", out_dir)
+        expected[f"mixtral-{suffix}.gguf"] = write_model(f"mixtral-{suffix}.gguf", "hf-mixtral", "llama", dtype,
+                                                         lambda w: add_llama_vocab(w, tiny_sp, vocab_size=64))
+        expected[f"olmoe-{suffix}.gguf"] = write_model(f"olmoe-{suffix}.gguf", "hf-olmoe", "olmoe", dtype,
+                                                       lambda w: add_gpt2_vocab(w, tiny_bl, "olmo", TINY_SAMPLES))
+    # The HF family fixtures have no tokenizer of their own: each GGUF carries the tiny byte-level
+    # vocabulary (pre "gpt-2") so that it runs on its own; Qwen's and Granite's real pre-tokenizers
+    # ("qwen2", "refact") are not what these files test.
+    for family, hf_dir in [("qwen2moe", "hf-qwen2-moe"), ("qwen3moe", "hf-qwen3-moe"), ("granitemoe", "hf-granitemoe")]:
+        for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
+            expected[f"{family}-{suffix}.gguf"] = write_family(f"{family}-{suffix}.gguf", hf_dir, family, dtype,
+                                                               lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES))
+    for family, hf_dir in [("deepseek-v2", "hf-deepseek-v2"), ("deepseek-v2-greedy", "hf-deepseek-v2-greedy"), ("deepseek-v3", "hf-deepseek-v3")]:
+        for suffix, dtype in [("f32", np.float32), ("f16", np.float16)]:
+            expected[f"{family}-{suffix}.gguf"] = write_deepseek(f"{family}-{suffix}.gguf", hf_dir, dtype,
+                                                                 lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES))
+    expected["deepseek-v3-kvb-f32.gguf"] = write_deepseek("deepseek-v3-kvb-f32.gguf", "hf-deepseek-v3", np.float32,
+                                                          lambda w: add_gpt2_vocab(w, tiny_bl, "gpt-2", TINY_SAMPLES), split_kv_b=False)
+    with open(os.path.join(here, "sentencepiece-bpe", "tokenizer.model"), "rb") as f:
+        big_sp = f.read()
+    expected["tokenizer-llama.gguf"] = write_vocab_only("tokenizer-llama.gguf", lambda w: add_llama_vocab(w, big_sp, add_bos=True))
+    big_bl = Tokenizer.from_file(os.path.join(here, "hf-tokenizer-bytelevel", "tokenizer.json"))
+    expected["tokenizer-gpt2.gguf"] = write_vocab_only("tokenizer-gpt2.gguf", lambda w: add_gpt2_vocab(w, big_bl, "gpt-2", SAMPLES + TINY_SAMPLES))
+    with open(os.path.join(out_dir, "expected.json"), "w") as f:
+        json.dump(expected, f, ensure_ascii=False, indent=1)
+    print("GGUF fixtures written to", out_dir)
+
+
+if __name__ == "__main__":
+    main()
