@@ -4,7 +4,9 @@ import Foundation
 /// positions `start…`, appends what it caches for them to `cache`, returns tokens × hidden.
 /// q/k/v attention (Attention) and Multi-head Latent Attention implement it.
 public protocol SelfAttention: Sendable {
-    func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float]
+    /// Writes tokens × hidden into `out`, working in `scratch` (sized for at least `tokens`).
+    func forward(_ x: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache,
+                 into out: UnsafeMutablePointer<Float>, scratch: DecodeScratch)
     /// Bytes of its weight matrices (what one decode step reads besides the cache).
     var matrixBytes: Int { get }
 }
@@ -44,6 +46,14 @@ public struct Attention: SelfAttention {
         rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, pairing: config.rotaryPairing)
     }
 
+    /// The pass on arrays, with a scratch of its own (tests, one-off calls).
+    public func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
+        var out = [Float](repeating: 0, count: tokens * config.hiddenSize)
+        let scratch = DecodeScratch(config: config, tokens: tokens)
+        out.withUnsafeMutableBufferPointer { forward(x, tokens: tokens, start: start, layer: layer, cache: cache, into: $0.baseAddress!, scratch: scratch) }
+        return out
+    }
+
     /// q, k, v = W_q·x, W_k·x, W_v·x for every token: one token's three products run as one
     /// parallel region (Kernels.matvecs); a batch takes one GEMM per matrix.
     func project(_ x: UnsafePointer<Float>, tokens: Int, _ q: UnsafeMutablePointer<Float>, _ k: UnsafeMutablePointer<Float>,
@@ -54,7 +64,7 @@ public struct Attention: SelfAttention {
             Kernels.matmul(valueProjection, x, tokens: tokens, v)
             return
         }
-        Kernels.matvecs([MatvecProduct(queryProjection, x, q), MatvecProduct(keyProjection, x, k), MatvecProduct(valueProjection, x, v)])
+        Kernels.matvecs(MatvecProduct(queryProjection, x, q), MatvecProduct(keyProjection, x, k), MatvecProduct(valueProjection, x, v))
     }
 
     /// One token's q, k, v after projection: biases, q/k norms, clipping, then RoPE at `position`.
@@ -80,35 +90,34 @@ public struct Attention: SelfAttention {
     }
 
     /// `x` holds `tokens` normalised hidden states at positions `start…`; their keys and values
-    /// are appended to `cache` (which must have room). Returns tokens × hidden.
-    public func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
+    /// are appended to `cache` (which must have room). Writes tokens × hidden into `out`; q, k, v
+    /// and the mixed heads live in `scratch`.
+    public func forward(_ x: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache,
+                        into out: UnsafeMutablePointer<Float>, scratch: DecodeScratch) {
         let (qDim, kvDim) = (config.queryDim, config.keyValueDim)
-        var output = [Float](repeating: 0, count: tokens * config.hiddenSize)
-        // q, k, v and the mixed heads in one scratch (on the stack when it fits), not four arrays a call.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tokens * (2 * qDim + 2 * kvDim)) { scratch in
-            let queries = scratch.baseAddress!, keys = queries + tokens * qDim, values = keys + tokens * kvDim
-            let mixed = values + tokens * kvDim
-            mixed.initialize(repeating: 0, count: tokens * qDim)
-            x.withUnsafeBufferPointer { project($0.baseAddress!, tokens: tokens, queries, keys, values) }
-            for t in 0..<tokens {
-                let (qt, kt, vt) = (queries + t * qDim, keys + t * kvDim, values + t * kvDim)
-                prepare(qt, kt, vt, position: start + t)
-                cache.key(layer, start + t).update(from: kt, count: kvDim)
-                cache.value(layer, start + t).update(from: vt, count: kvDim)
-            }
-            mix(UnsafePointer(queries), tokens: tokens, start: start, layer: layer, cache: cache, into: mixed)
-            output.withUnsafeMutableBufferPointer { Kernels.matmul(outputProjection, mixed, tokens: tokens, $0.baseAddress!) }
+        let queries = scratch.attention, keys = queries + tokens * qDim, values = keys + tokens * kvDim
+        let mixed = values + tokens * kvDim
+        mixed.initialize(repeating: 0, count: tokens * qDim)
+        project(x, tokens: tokens, queries, keys, values)
+        for t in 0..<tokens {
+            let (qt, kt, vt) = (queries + t * qDim, keys + t * kvDim, values + t * kvDim)
+            prepare(qt, kt, vt, position: start + t)
+            cache.key(layer, start + t).update(from: kt, count: kvDim)
+            cache.value(layer, start + t).update(from: vt, count: kvDim)
         }
-        return output
+        let scoreRows = tokens == 1 ? scratch.scoreRows(config.numHeads, length: start + 1) : nil
+        mix(UnsafePointer(queries), tokens: tokens, start: start, layer: layer, cache: cache, into: mixed, scoreRows: scoreRows)
+        Kernels.matmul(outputProjection, mixed, tokens: tokens, out)
     }
 
     /// out_t,h = Σ_{j ≤ start+t} softmax_j(s · q_t,h·k_j) · v_j for every token and head.
-    func mix(_ q: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache, into out: UnsafeMutablePointer<Float>) {
+    func mix(_ q: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache, into out: UnsafeMutablePointer<Float>,
+             scoreRows: UnsafeMutablePointer<Float>? = nil) {
         let (qDim, headDim, heads) = (config.queryDim, config.headDim, config.numHeads)
         let group = heads / config.numKeyValueHeads
         let scale = config.attentionScale ?? 1 / Float(headDim).squareRoot()
         let work = tokens * heads * (start + tokens) * headDim
-        Self.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
+        Self.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work, scoreRows: scoreRows) { t, h, visible, scores in
             let query = q + t * qDim + h * headDim
             let kvOffset = (h / group) * headDim
             for j in 0..<visible {
@@ -126,13 +135,21 @@ public struct Attention: SelfAttention {
 extension Attention {
     /// Runs `body(t, h, visible, scores)` for every query token t (position start + t, which sees
     /// `visible` positions) and head h, split across cores; each chunk has its own scratch of
-    /// start + tokens scores (on the stack when it fits). Both attention kinds loop this way.
+    /// start + tokens scores (on the stack when it fits), or, for one token, each head its row of
+    /// `scoreRows` (heads × (start + 1), kept by the caller: a decode step's rows outgrow the stack
+    /// within a few hundred positions). Both attention kinds loop this way.
     /// Token t's heads cost ∝ start + t + 1 (the positions it sees). Items run in the token order
     /// 0, T−1, 1, T−2, …, in which every two neighbours cost the same, so the pool's equal
     /// contiguous chunks carry equal work (in token order, under the causal mask, the core with
     /// the last tokens did about three quarters of it).
-    static func forEachQueryHead(tokens: Int, heads: Int, start: Int, work: Int,
+    static func forEachQueryHead(tokens: Int, heads: Int, start: Int, work: Int, scoreRows: UnsafeMutablePointer<Float>? = nil,
                                  _ body: (_ t: Int, _ h: Int, _ visible: Int, _ scores: UnsafeMutablePointer<Float>) -> Void) {
+        if tokens == 1, let scoreRows {
+            Parallel.forChunks(heads, work: work) { range in
+                for h in range { body(0, h, start + 1, scoreRows + h * (start + 1)) }
+            }
+            return
+        }
         Parallel.forChunks(tokens * heads, work: work) { range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: start + tokens) { scores in
                 for item in range {

@@ -35,12 +35,12 @@ extension Kernels {
 
     static func matvecs(_ products: UnsafeBufferPointer<MatvecProduct>, path: KernelPath, precision: ComputePrecision = .current) {
         let scratchBytes = products.reduce(0) { $0 + preparedBytes($1.w) }
-        withUnsafeTemporaryAllocation(byteCount: max(64, scratchBytes), alignment: 64) { scratch in
+        ThreadScratch.withBytes(max(64, scratchBytes)) { scratch in
             withUnsafeTemporaryAllocation(of: UnsafeRawPointer.self, capacity: products.count) { inputs in
                 var offset = 0
                 var (totalRows, work) = (0, 0)
                 for (p, product) in products.enumerated() {
-                    let prepared = scratch.baseAddress! + offset
+                    let prepared = scratch + offset
                     prepare(product, into: prepared, path: path, precision: precision)
                     inputs[p] = UnsafeRawPointer(prepared)
                     offset += preparedBytes(product.w)
