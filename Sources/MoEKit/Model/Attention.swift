@@ -111,20 +111,47 @@ public struct Attention: SelfAttention {
     }
 
     /// out_t,h = Σ_{j ≤ start+t} softmax_j(s · q_t,h·k_j) · v_j for every token and head.
+    /// One token (decode) with `scoreRows`: each head its row of scores, and the region's body a
+    /// C function of a `HeadMix` (a closure would cost an allocation per step, see WorkerPool).
     func mix(_ q: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache, into out: UnsafeMutablePointer<Float>,
              scoreRows: UnsafeMutablePointer<Float>? = nil) {
-        let (qDim, headDim, heads) = (config.queryDim, config.headDim, config.numHeads)
-        let group = heads / config.numKeyValueHeads
-        let scale = config.attentionScale ?? 1 / Float(headDim).squareRoot()
+        let (headDim, heads) = (config.headDim, config.numHeads)
+        let mixer = HeadMix(q: q, out: out, cache: cache, layer: layer, queryDim: config.queryDim, headDim: headDim,
+                            group: heads / config.numKeyValueHeads, scale: config.attentionScale ?? 1 / Float(headDim).squareRoot(),
+                            start: start, scoreRows: scoreRows)
         let work = tokens * heads * (start + tokens) * headDim
-        Self.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work, scoreRows: scoreRows) { t, h, visible, scores in
-            let query = q + t * qDim + h * headDim
+        if tokens == 1 && scoreRows != nil {
+            withUnsafePointer(to: mixer) {
+                Parallel.forChunks(heads, work: work, context: $0) { context, lower, upper in
+                    let mixer = context.assumingMemoryBound(to: HeadMix.self).pointee
+                    for h in lower..<upper { mixer.run(t: 0, h: h, visible: mixer.start + 1, scores: mixer.scoreRows! + h * (mixer.start + 1)) }
+                }
+            }
+            return
+        }
+        Self.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
+            mixer.run(t: t, h: h, visible: visible, scores: scores)
+        }
+    }
+
+    /// What one query head of one token reads and writes.
+    struct HeadMix {
+        let q: UnsafePointer<Float>
+        let out: UnsafeMutablePointer<Float>
+        let cache: KVCache
+        let layer: Int, queryDim: Int, headDim: Int, group: Int
+        let scale: Float
+        let start: Int
+        let scoreRows: UnsafeMutablePointer<Float>?
+
+        func run(t: Int, h: Int, visible: Int, scores: UnsafeMutablePointer<Float>) {
+            let query = q + t * queryDim + h * headDim
             let kvOffset = (h / group) * headDim
             for j in 0..<visible {
                 scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
             }
             Kernels.softmax(scores, visible)
-            let target = out + t * qDim + h * headDim
+            let target = out + t * queryDim + h * headDim
             for j in 0..<visible {
                 Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
             }
@@ -135,21 +162,13 @@ public struct Attention: SelfAttention {
 extension Attention {
     /// Runs `body(t, h, visible, scores)` for every query token t (position start + t, which sees
     /// `visible` positions) and head h, split across cores; each chunk has its own scratch of
-    /// start + tokens scores (on the stack when it fits), or, for one token, each head its row of
-    /// `scoreRows` (heads × (start + 1), kept by the caller: a decode step's rows outgrow the stack
-    /// within a few hundred positions). Both attention kinds loop this way.
+    /// start + tokens scores (on the stack when it fits). Both attention kinds loop this way.
     /// Token t's heads cost ∝ start + t + 1 (the positions it sees). Items run in the token order
     /// 0, T−1, 1, T−2, …, in which every two neighbours cost the same, so the pool's equal
     /// contiguous chunks carry equal work (in token order, under the causal mask, the core with
     /// the last tokens did about three quarters of it).
-    static func forEachQueryHead(tokens: Int, heads: Int, start: Int, work: Int, scoreRows: UnsafeMutablePointer<Float>? = nil,
+    static func forEachQueryHead(tokens: Int, heads: Int, start: Int, work: Int,
                                  _ body: (_ t: Int, _ h: Int, _ visible: Int, _ scores: UnsafeMutablePointer<Float>) -> Void) {
-        if tokens == 1, let scoreRows {
-            Parallel.forChunks(heads, work: work) { range in
-                for h in range { body(0, h, start + 1, scoreRows + h * (start + 1)) }
-            }
-            return
-        }
         Parallel.forChunks(tokens * heads, work: work) { range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: start + tokens) { scores in
                 for item in range {
