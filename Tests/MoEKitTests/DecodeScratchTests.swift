@@ -11,11 +11,24 @@ struct DecodeScratchTests {
         return try encoder.encode(layers)
     }
 
-    @Test("decoding into one kept scratch gives, token by token, the logits and records of a fresh pass",
-          arguments: [ModelFamily.moepp, .mixtral, .qwen2MoE, .deepseekV3, .longcatFlash, .graniteMoE])
-    func keptScratchEqualsFreshPasses(family: ModelFamily) throws {
-        let model = try Transformer(directory: TestSupport.randomCheckpoint(family, seed: 5))
-        let prompt = [12, 200, 45, 3]
+    /// Random MoE++, Mixtral and OLMoE checkpoints, and the transformers-made fixtures of the other
+    /// families (shared experts, dense layers, grouped and sigmoid gates, latent attention, shortcut MoE).
+    static let models = ["moepp", "mixtral", "olmoe"] + FamilyTests.withLatentAttention
+
+    static func directory(_ name: String) -> String {
+        switch name {
+        case "moepp": return TestSupport.randomCheckpoint(.moepp, seed: 5)
+        case "mixtral": return TestSupport.randomCheckpoint(.mixtral, seed: 5)
+        case "olmoe": return TestSupport.randomCheckpoint(.olmoe, seed: 5)
+        default: return TestSupport.fixture(name)
+        }
+    }
+
+    @Test("decoding into one kept scratch gives, token by token, the logits and records of a fresh pass", arguments: models)
+    func keptScratchEqualsFreshPasses(name: String) throws {
+        let model = try Transformer(directory: Self.directory(name))
+        let family = name
+        let prompt = [12, 20, 45, 3]
         let (kept, fresh) = (model.makeCache(), model.makeCache())
         var logits = try model.forward(prompt, cache: kept).logits
         _ = try model.forward(prompt, cache: fresh)
