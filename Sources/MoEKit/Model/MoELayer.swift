@@ -166,10 +166,10 @@ public struct MoELayer: Sendable {
             for i in 0..<d { routed.scaled[i] = xt[i] * scale }
             var ffnComputed = 0
             records[t][slot].chosen.removeAll(keepingCapacity: true)
-            for slot2 in 0..<chosenCount {
-                let index = routed.step.decision.chosen[slot2], weight = routed.step.decision.weights[slot2]
+            for rank in 0..<chosenCount {
+                let index = routed.step.decision.chosen[rank], weight = routed.step.decision.weights[rank]
                 let kind = config.kind(ofExpert: index)
-                records[t][slot].chosen.append(ChosenExpert(index: index, kind: kind, weight: weight, dropped: routed.step.droppedSlots.contains(slot2)))
+                records[t][slot].chosen.append(ChosenExpert(index: index, kind: kind, weight: weight, dropped: routed.step.droppedSlots.contains(rank)))
                 guard weight != 0 else { continue }
                 switch kind {
                 case .ffn(let e):
