@@ -61,16 +61,15 @@ public struct DecodeBenchmark {
         for _ in 0..<max(1, repeats) {
             let cache = model.makeCache()
             let promptStart = Date()
-            var output = try model.forward(prompt, cache: cache, controls: controls)
+            let promptLogits = try model.forward(prompt, cache: cache, controls: controls).logits
             promptRates.append(Double(promptTokens) / Date().timeIntervalSince(promptStart))
+            let step = DecodeScratch(config: model.config, tokens: 1)
             let decodeStart = Date()
-            for _ in 0..<decodeTokens {
-                let logits = output.logits
-                var next = 0
-                for i in 1..<vocabulary where logits[i] > logits[next] { next = i }
+            for produced in 0..<decodeTokens {
+                let next = produced == 0 ? Self.argmax(promptLogits) : Self.argmax(step.logits)
                 let context = cache.length + 1
-                output = try model.forward([next], cache: cache, controls: controls)
-                let layers = output.routing[0]
+                try model.decode(next, cache: cache, controls: controls, scratch: step)
+                let layers = step.routing[0]
                 ffnComputed += layers.reduce(0) { $0 + $1.ffnExpertsComputed }
                 layerTokens += layers.count
                 for choice in layers.flatMap(\.chosen) { slots[choice.kind.category.shareName, default: 0] += 1 }
@@ -83,5 +82,12 @@ public struct DecodeBenchmark {
                       ffnExpertsPerTokenPerLayer: Double(ffnComputed) / Double(max(1, layerTokens)),
                       slotShare: slots.mapValues { Double($0) / max(1, totalSlots) },
                       bytesPerToken: bytes / Double(max(1, decodeTokens * repeats)), bandwidthBytesPerSecond: bandwidth)
+    }
+
+    /// The greedy choice: the first id of the largest logit.
+    static func argmax(_ logits: [Float]) -> Int {
+        var best = 0
+        for i in logits.indices where logits[i] > logits[best] { best = i }
+        return best
     }
 }

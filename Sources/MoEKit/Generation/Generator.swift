@@ -51,12 +51,17 @@ public final class Generator: @unchecked Sendable {
     public private(set) var cache: KVCache
     private var sampler: Sampler
     private var lastSeed: UInt64
+    /// The decode loop's buffers and records, reused by every generated token.
+    private let step: DecodeScratch
+    /// Record texts of the ids seen so far (a token's text is the same every time it is seen).
+    private var recordTexts: [Int: String] = [:]
 
     public init(model: Transformer, tokenizer: Tokenizer, controls: LiveControls = LiveControls()) {
         self.model = model
         self.tokenizer = tokenizer
         self.controls = controls
         cache = model.makeCache()
+        step = DecodeScratch(config: model.config, tokens: 1)
         lastSeed = controls.current.sampling.seed
         sampler = Sampler(seed: lastSeed)
     }
@@ -86,6 +91,13 @@ public final class Generator: @unchecked Sendable {
     /// byte-fallback piece, or part of a multi-byte character) would decode to U+FFFD and lose
     /// which byte it was, so it is written as its bytes in hex instead: "<0xE2>", "<0xE2><0x80>".
     func recordText(_ id: Int) -> String {
+        if let known = recordTexts[id] { return known }
+        let text = recordTextOnce(id)
+        recordTexts[id] = text
+        return text
+    }
+
+    private func recordTextOnce(_ id: Int) -> String {
         let text = tokenizer.decode([id])
         let bytes = tokenizer.bytes(of: id)
         guard text.contains("\u{FFFD}"), String(bytes: bytes, encoding: .utf8) == nil else { return text }
@@ -147,10 +159,13 @@ public final class Generator: @unchecked Sendable {
         let promptStart = Date()
         let start = cache.length
         let promptSettings = try checkedControls()
-        var output = try model.forward(ids, cache: cache, controls: promptSettings.routing)
+        let output = try model.forward(ids, cache: cache, controls: promptSettings.routing)
         report.promptSeconds = Date().timeIntervalSince(promptStart)
         onEvent(.prompt(PromptReport(tokens: routingRecords(ids, output.routing, start: start, phase: "prompt"), seconds: report.promptSeconds,
                                      settings: promptSettings)))
+        // The first token is drawn from the prompt's logits, the others from the last step's
+        // (read in place: holding a copy of `step.logits` would make the next step copy them).
+        var afterPrompt = true
         var decoder = StreamingDecoder(tokenizer: tokenizer)
         decoder.atStart = start == 0 && ids.count == (tokenizer.prefixTokenId == nil ? 0 : 1)
         while report.generatedTokens < maxTokens {
@@ -161,15 +176,18 @@ public final class Generator: @unchecked Sendable {
                 lastSeed = settings.sampling.seed
                 sampler = Sampler(seed: lastSeed)
             }
-            let next = sampler.sample(output.logits[...], settings.sampling)
+            let next = afterPrompt ? sampler.sample(output.logits[...], settings.sampling) : sampler.sample(step.logits[...], settings.sampling)
             if model.config.eosTokenIds.contains(next) || (model.config.eosTokenIds.isEmpty && next == tokenizer.eosTokenId) { report.reason = .endOfSequence; break }
             guard cache.length + 1 <= cache.maximumLength else { report.reason = .contextFull; break }
             let position = cache.length
-            output = try model.forward([next], cache: cache, controls: settings.routing)
+            try model.decode(next, cache: cache, controls: settings.routing, scratch: step)
+            afterPrompt = false
             let seconds = Date().timeIntervalSince(stepStart)
             report.generatedTokens += 1
             report.decodeSeconds += seconds
-            let routing = routingRecords([next], output.routing, start: position, phase: "generated")[0]
+            // The records are the step's own buffers: an observer that keeps them keeps a copy
+            // (copy on write when the next step overwrites them); one that does not costs nothing.
+            let routing = TokenRouting(position: position, tokenId: next, text: recordText(next), phase: "generated", layers: step.routing[0])
             onEvent(.token(TokenReport(id: next, text: decoder.push(next), routing: routing, seconds: seconds, settings: settings)))
         }
         // An unfinished character at the end of the stream is shown as U+FFFD, not dropped.

@@ -4,7 +4,9 @@ import Foundation
 /// positions `start…`, appends what it caches for them to `cache`, returns tokens × hidden.
 /// q/k/v attention (Attention) and Multi-head Latent Attention implement it.
 public protocol SelfAttention: Sendable {
-    func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float]
+    /// Writes tokens × hidden into `out`, working in `scratch` (sized for at least `tokens`).
+    func forward(_ x: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache,
+                 into out: UnsafeMutablePointer<Float>, scratch: DecodeScratch)
     /// Bytes of its weight matrices (what one decode step reads besides the cache).
     var matrixBytes: Int { get }
 }
@@ -44,6 +46,14 @@ public struct Attention: SelfAttention {
         rotary = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, pairing: config.rotaryPairing)
     }
 
+    /// The pass on arrays, with a scratch of its own (tests, one-off calls).
+    public func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
+        var out = [Float](repeating: 0, count: tokens * config.hiddenSize)
+        let scratch = DecodeScratch(config: config, tokens: tokens)
+        out.withUnsafeMutableBufferPointer { forward(x, tokens: tokens, start: start, layer: layer, cache: cache, into: $0.baseAddress!, scratch: scratch) }
+        return out
+    }
+
     /// q, k, v = W_q·x, W_k·x, W_v·x for every token: one token's three products run as one
     /// parallel region (Kernels.matvecs); a batch takes one GEMM per matrix.
     func project(_ x: UnsafePointer<Float>, tokens: Int, _ q: UnsafeMutablePointer<Float>, _ k: UnsafeMutablePointer<Float>,
@@ -54,7 +64,7 @@ public struct Attention: SelfAttention {
             Kernels.matmul(valueProjection, x, tokens: tokens, v)
             return
         }
-        Kernels.matvecs([MatvecProduct(queryProjection, x, q), MatvecProduct(keyProjection, x, k), MatvecProduct(valueProjection, x, v)])
+        Kernels.matvecs(MatvecProduct(queryProjection, x, q), MatvecProduct(keyProjection, x, k), MatvecProduct(valueProjection, x, v))
     }
 
     /// One token's q, k, v after projection: biases, q/k norms, clipping, then RoPE at `position`.
@@ -80,42 +90,68 @@ public struct Attention: SelfAttention {
     }
 
     /// `x` holds `tokens` normalised hidden states at positions `start…`; their keys and values
-    /// are appended to `cache` (which must have room). Returns tokens × hidden.
-    public func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
+    /// are appended to `cache` (which must have room). Writes tokens × hidden into `out`; q, k, v
+    /// and the mixed heads live in `scratch`.
+    public func forward(_ x: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache,
+                        into out: UnsafeMutablePointer<Float>, scratch: DecodeScratch) {
         let (qDim, kvDim) = (config.queryDim, config.keyValueDim)
-        var output = [Float](repeating: 0, count: tokens * config.hiddenSize)
-        // q, k, v and the mixed heads in one scratch (on the stack when it fits), not four arrays a call.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tokens * (2 * qDim + 2 * kvDim)) { scratch in
-            let queries = scratch.baseAddress!, keys = queries + tokens * qDim, values = keys + tokens * kvDim
-            let mixed = values + tokens * kvDim
-            mixed.initialize(repeating: 0, count: tokens * qDim)
-            x.withUnsafeBufferPointer { project($0.baseAddress!, tokens: tokens, queries, keys, values) }
-            for t in 0..<tokens {
-                let (qt, kt, vt) = (queries + t * qDim, keys + t * kvDim, values + t * kvDim)
-                prepare(qt, kt, vt, position: start + t)
-                cache.key(layer, start + t).update(from: kt, count: kvDim)
-                cache.value(layer, start + t).update(from: vt, count: kvDim)
-            }
-            mix(UnsafePointer(queries), tokens: tokens, start: start, layer: layer, cache: cache, into: mixed)
-            output.withUnsafeMutableBufferPointer { Kernels.matmul(outputProjection, mixed, tokens: tokens, $0.baseAddress!) }
+        let queries = scratch.attention, keys = queries + tokens * qDim, values = keys + tokens * kvDim
+        let mixed = values + tokens * kvDim
+        mixed.initialize(repeating: 0, count: tokens * qDim)
+        project(x, tokens: tokens, queries, keys, values)
+        for t in 0..<tokens {
+            let (qt, kt, vt) = (queries + t * qDim, keys + t * kvDim, values + t * kvDim)
+            prepare(qt, kt, vt, position: start + t)
+            cache.key(layer, start + t).update(from: kt, count: kvDim)
+            cache.value(layer, start + t).update(from: vt, count: kvDim)
         }
-        return output
+        let scoreRows = tokens == 1 ? scratch.scoreRows(config.numHeads, length: start + 1) : nil
+        mix(UnsafePointer(queries), tokens: tokens, start: start, layer: layer, cache: cache, into: mixed, scoreRows: scoreRows)
+        Kernels.matmul(outputProjection, mixed, tokens: tokens, out)
     }
 
     /// out_t,h = Σ_{j ≤ start+t} softmax_j(s · q_t,h·k_j) · v_j for every token and head.
-    func mix(_ q: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache, into out: UnsafeMutablePointer<Float>) {
-        let (qDim, headDim, heads) = (config.queryDim, config.headDim, config.numHeads)
-        let group = heads / config.numKeyValueHeads
-        let scale = config.attentionScale ?? 1 / Float(headDim).squareRoot()
+    /// One token (decode) with `scoreRows`: each head its row of scores, and the region's body a
+    /// C function of a `HeadMix` (a closure would cost an allocation per step, see WorkerPool).
+    func mix(_ q: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache, into out: UnsafeMutablePointer<Float>,
+             scoreRows: UnsafeMutablePointer<Float>? = nil) {
+        let (headDim, heads) = (config.headDim, config.numHeads)
+        let mixer = HeadMix(q: q, out: out, cache: cache, layer: layer, queryDim: config.queryDim, headDim: headDim,
+                            group: heads / config.numKeyValueHeads, scale: config.attentionScale ?? 1 / Float(headDim).squareRoot(),
+                            start: start, scoreRows: scoreRows)
         let work = tokens * heads * (start + tokens) * headDim
+        if tokens == 1 && scoreRows != nil {
+            withUnsafePointer(to: mixer) {
+                Parallel.forChunks(heads, work: work, context: $0) { context, lower, upper in
+                    let mixer = context.assumingMemoryBound(to: HeadMix.self).pointee
+                    for h in lower..<upper { mixer.run(t: 0, h: h, visible: mixer.start + 1, scores: mixer.scoreRows! + h * (mixer.start + 1)) }
+                }
+            }
+            return
+        }
         Self.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
-            let query = q + t * qDim + h * headDim
+            mixer.run(t: t, h: h, visible: visible, scores: scores)
+        }
+    }
+
+    /// What one query head of one token reads and writes.
+    struct HeadMix {
+        let q: UnsafePointer<Float>
+        let out: UnsafeMutablePointer<Float>
+        let cache: KVCache
+        let layer: Int, queryDim: Int, headDim: Int, group: Int
+        let scale: Float
+        let start: Int
+        let scoreRows: UnsafeMutablePointer<Float>?
+
+        func run(t: Int, h: Int, visible: Int, scores: UnsafeMutablePointer<Float>) {
+            let query = q + t * queryDim + h * headDim
             let kvOffset = (h / group) * headDim
             for j in 0..<visible {
                 scores[j] = Kernels.dot(UnsafeRawPointer(cache.key(layer, j) + kvOffset), .f32, query, headDim) * scale
             }
             Kernels.softmax(scores, visible)
-            let target = out + t * qDim + h * headDim
+            let target = out + t * queryDim + h * headDim
             for j in 0..<visible {
                 Kernels.addScaled(cache.value(layer, j) + kvOffset, scores[j], target, headDim)
             }

@@ -21,28 +21,30 @@ public struct DecoderBlock: Sendable {
     }
 
     func normalized(_ x: [Float], _ weight: [Float], tokens: Int) -> [Float] {
-        let d = config.hiddenSize
         var out = [Float](repeating: 0, count: x.count)
         x.withUnsafeBufferPointer { input in
-            out.withUnsafeMutableBufferPointer { output in
-                for t in 0..<tokens {
-                    Kernels.rmsNorm(input.baseAddress! + t * d, weight, config.rmsNormEps, output.baseAddress! + t * d, d)
-                }
-            }
+            out.withUnsafeMutableBufferPointer { normalize(input.baseAddress!, weight, tokens: tokens, into: $0.baseAddress!) }
         }
         return out
     }
 
-    /// h = x + m·Attn(RMSNorm(x)), in place.
-    func attend(_ hidden: inout [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) {
-        let attended = attention.forward(normalized(hidden, inputNorm, tokens: tokens), tokens: tokens, start: start, layer: layer, cache: cache)
-        addResidual(&hidden, attended)
+    /// RMSNorm of each of `tokens` rows of `x` into `out`.
+    func normalize(_ x: UnsafePointer<Float>, _ weight: [Float], tokens: Int, into out: UnsafeMutablePointer<Float>) {
+        let d = config.hiddenSize
+        for t in 0..<tokens { Kernels.rmsNorm(x + t * d, weight, config.rmsNormEps, out + t * d, d) }
+    }
+
+    /// h = x + m·Attn(RMSNorm(x)), in place on `scratch.hidden`.
+    func attend(tokens: Int, start: Int, layer: Int, cache: KVCache, scratch: DecodeScratch) {
+        normalize(scratch.hidden, inputNorm, tokens: tokens, into: scratch.normed)
+        attention.forward(scratch.normed, tokens: tokens, start: start, layer: layer, cache: cache, into: scratch.sublayerOutput, scratch: scratch)
+        addResidual(scratch.hidden, scratch.sublayerOutput, count: tokens * config.hiddenSize)
     }
 
     /// hidden += m·output. (m = 1 multiplies exactly, so other families are unchanged bit for bit.)
-    func addResidual(_ hidden: inout [Float], _ output: [Float]) {
+    func addResidual(_ hidden: UnsafeMutablePointer<Float>, _ output: UnsafePointer<Float>, count: Int) {
         let m = config.residualMultiplier
-        for i in hidden.indices { hidden[i] += output[i] * m }
+        for i in 0..<count { hidden[i] += output[i] * m }
     }
 }
 

@@ -22,7 +22,7 @@ public struct FFNExpert: Sendable {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * tokens * inner) { scratch in
             let gated = scratch.baseAddress!, upped = gated + tokens * inner
             if tokens == 1 {
-                Kernels.matvecs([MatvecProduct(gate, x, gated), MatvecProduct(up, x, upped)])
+                Kernels.matvecs(MatvecProduct(gate, x, gated), MatvecProduct(up, x, upped))
             } else {
                 Kernels.matmul(gate, x, tokens: tokens, gated)
                 Kernels.matmul(up, x, tokens: tokens, upped)

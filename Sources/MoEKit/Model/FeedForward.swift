@@ -19,15 +19,32 @@ public enum FeedForward: Sendable {
         }
     }
 
-    /// A dense layer's pass: y_t = FFN(x_t) for every token. Its routing record has no router (no
-    /// logits, nothing chosen) and lists the FFN as the always-on `shared(0)`, so that every
-    /// layer keeps one record per token and views show it as always on.
-    static func dense(_ ffn: FFNExpert, _ x: [Float], tokens: Int, layer: Int) -> (hidden: [Float], routing: [LayerRouting]) {
-        var out = [Float](repeating: 0, count: x.count)
-        ffn.forward(x, tokens: tokens, into: &out)
-        let record = LayerRouting(layer: layer, routerLogits: [], residualLogits: [], probabilities: [], chosen: [],
-                                  probabilitiesWithoutResidual: [], chosenWithoutResidual: [], ffnExpertsComputed: 0,
-                                  shared: [ChosenExpert(index: 0, kind: .shared(0), weight: 1)])
-        return (out, Array(repeating: record, count: tokens))
+    /// A dense layer's pass: y_t = FFN(x_t) for every token, into `out`. Its routing record has no
+    /// router (no logits, nothing chosen) and lists the FFN as the always-on `shared(0)`, so that
+    /// every layer keeps one record per token and views show it as always on; `records[t][layer]`
+    /// is rewritten so in place.
+    static func dense(_ ffn: FFNExpert, _ x: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<Float>,
+                      records: inout [[LayerRouting]], layer: Int) {
+        ffn.forward(x, tokens: tokens, into: out)
+        for t in 0..<tokens { records[t][layer].makeDense(layer: layer) }
+    }
+}
+
+extension LayerRouting {
+    /// Turns this record into a dense layer's (see `FeedForward.dense`), reusing its buffers.
+    mutating func makeDense(layer: Int) {
+        self.layer = layer
+        routerLogits.removeAll(keepingCapacity: true)
+        residualLogits.removeAll(keepingCapacity: true)
+        probabilities.removeAll(keepingCapacity: true)
+        probabilitiesWithoutResidual.removeAll(keepingCapacity: true)
+        chosen.removeAll(keepingCapacity: true)
+        chosenWithoutResidual.removeAll(keepingCapacity: true)
+        ffnExpertsComputed = 0
+        predictedExperts = nil
+        cache = nil
+        shared.removeAll(keepingCapacity: true)
+        shared.append(ChosenExpert(index: 0, kind: .shared(0), weight: 1))
+        rule = nil
     }
 }

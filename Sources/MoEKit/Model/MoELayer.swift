@@ -33,53 +33,95 @@ public struct MoELayer: Sendable {
     }
 
     /// The routing half of a layer pass: decisions and records, the cheap experts already added
-    /// into `hidden`, and the FFN work still to do (`assignments`).
+    /// into `hidden`, and the FFN work still to do (`assignments`). A decode loop keeps one and
+    /// routes every layer of every token into it (`route(_:tokens:previousLogits:controls:into:records:slot:)`):
+    /// its arrays are overwritten in place, so steady-state decoding allocates nothing here.
     public struct Routed {
-        public var hidden: [Float]
-        public var passedLogits: [[Float]]
-        public var routing: [LayerRouting]
+        public var hidden: [Float] = []
+        /// Post-residual, pre-normalisation logits per token: the next layer's gating-residual input.
+        public var passedLogits: [[Float]] = []
+        /// Per token, this layer's record (filled by the array form of `route` only).
+        public var routing: [LayerRouting] = []
         /// Per FFN expert, the tokens routed to it with their weights.
-        var assignments: [[(token: Int, weight: Float)]]
-        var inputScale: [Float]
+        var assignments: [[(token: Int, weight: Float)]] = []
+        var inputScale: [Float] = []
         /// Per token, each shared expert's weight g_{t,j}.
-        var sharedWeights: [[Float]]
+        var sharedWeights: [[Float]] = []
+        /// Work buffers kept between tokens: one token's gate, its scaled input, the experts a
+        /// decode step runs and their products and intermediate vectors.
+        var step = GateStep()
+        var scaled: [Float] = []
+        var needed: [Int] = []
+        var experts: [FFNExpert] = []
+        var products: [MatvecProduct] = []
+        var expertBuffer: [Float] = []
+
+        public init() {}
 
         /// FFN experts with at least one token, ascending.
         public var ffnExpertsNeeded: [Int] { assignments.indices.filter { !assignments[$0].isEmpty } }
     }
 
+    /// One token's gate, worked in buffers kept from token to token.
+    struct GateStep {
+        /// W_r·x, and the logits the gate reads (with G·previous when the residual is on).
+        var raw: [Float] = [], logits: [Float] = []
+        var routerHidden: [Float] = [], carried: [Float] = []
+        var decision = Gate.Decision(probabilities: [], chosen: [], weights: [])
+        /// The gate replayed on `raw` alone (only when the residual changed the logits).
+        var withoutResidual = Gate.Decision(probabilities: [], chosen: [], weights: [])
+        var droppedSlots: [Int] = []
+        var gate = Gate.Scratch()
+    }
+
     /// Where FFN experts come from: the mapped checkpoint, or an expert cache.
     public struct ExpertAccess {
-        var acquire: (Int) throws -> FFNExpert
-        var release: (Int) -> Void
+        /// The mapped experts, read directly (no closures: building those would allocate per layer).
+        private var mapped: [FFNExpert]?
+        private var fetch: ((Int) throws -> FFNExpert)?
+        private var giveBack: ((Int) -> Void)?
         /// Whether several experts may be held at once (a decode step then runs all of them
         /// together); false when each acquire may evict the expert acquired before.
         var holdsSeveral: Bool
 
         public init(acquire: @escaping (Int) throws -> FFNExpert, release: @escaping (Int) -> Void, holdsSeveral: Bool = false) {
-            self.acquire = acquire
-            self.release = release
+            fetch = acquire
+            giveBack = release
             self.holdsSeveral = holdsSeveral
         }
 
         /// Experts viewed in the mapped checkpoint: nothing to fetch or give back.
-        public static func mapped(_ experts: [FFNExpert]) -> ExpertAccess {
-            ExpertAccess(acquire: { experts[$0] }, release: { _ in }, holdsSeveral: true)
+        public static func mapped(_ experts: [FFNExpert]) -> ExpertAccess { ExpertAccess(mapped: experts) }
+
+        private init(mapped experts: [FFNExpert]) {
+            mapped = experts
+            holdsSeveral = true
         }
+
+        func acquire(_ e: Int) throws -> FFNExpert { try mapped?[e] ?? fetch!(e) }
+        func release(_ e: Int) { giveBack?(e) }
     }
 
     /// One token's gate: router logits W_r·x, plus G·previous when the gating residual is on,
     /// then the gate's choice and adaptive gating. The prefetcher runs the same steps ahead.
     func decide(_ x: UnsafePointer<Float>, previous: [Float]?, controls: RoutingControls)
         -> (raw: [Float], logits: [Float], decision: Gate.Decision, droppedSlots: [Int]) {
-        let raw = router.logits(x)
-        var logits = raw
+        var step = GateStep()
+        decide(x, previous: previous, controls: controls, into: &step)
+        return (step.raw, step.logits, step.decision, step.droppedSlots)
+    }
+
+    /// `decide` into `step`'s buffers.
+    func decide(_ x: UnsafePointer<Float>, previous: [Float]?, controls: RoutingControls, into step: inout GateStep) {
+        router.logits(x, into: &step.raw, hidden: &step.routerHidden)
         if controls.gatingResidual, let residual = router.residual, let previous {
-            logits = residual.apply(raw, previous: previous)
+            residual.apply(step.raw, previous: previous, into: &step.logits, carried: &step.carried)
+        } else {
+            step.logits.overwrite(with: step.raw)
         }
-        var decision = gate.decide(logits, controls: controls, bias: router.scoreCorrectionBias)
-        let droppedSlots = controls.adaptiveGate?.apply(&decision, layer: layerIndex) ?? []
-        return (raw, logits, decision, droppedSlots)
+        gate.decide(step.logits, controls: controls, bias: router.scoreCorrectionBias, into: &step.decision, scratch: &step.gate)
+        step.droppedSlots.removeAll(keepingCapacity: true)
+        if let adaptive = controls.adaptiveGate { step.droppedSlots.append(contentsOf: adaptive.apply(&step.decision, layer: layerIndex)) }
     }
 
     public func forward(_ x: [Float], tokens: Int, previousLogits: [[Float]]?, controls: RoutingControls) -> Output {
@@ -89,71 +131,87 @@ public struct MoELayer: Sendable {
     }
 
     public func route(_ x: [Float], tokens: Int, previousLogits: [[Float]]?, controls: RoutingControls) -> Routed {
-        let d = config.hiddenSize
-        var out = [Float](repeating: 0, count: tokens * d)
-        var passed: [[Float]] = []
-        var routing: [LayerRouting] = []
-        var assignments = [[(token: Int, weight: Float)]](repeating: [], count: ffnExperts.count)
-        var inputScale = [Float](repeating: 1, count: tokens)
-        var sharedWeights: [[Float]] = []
-        x.withUnsafeBufferPointer { input in
-            out.withUnsafeMutableBufferPointer { output in
-                for t in 0..<tokens {
-                    let xt = input.baseAddress! + t * d
-                    let outT = output.baseAddress! + t * d
-                    let (raw, logits, decision, droppedSlots) = decide(xt, previous: previousLogits?[t], controls: controls)
-                    let withoutResidual = logits == raw ? decision : gate.decide(raw, controls: controls, bias: router.scoreCorrectionBias)
-                    let scale: Float = config.multiplyInputByTopK ? Float(decision.chosen.count) : 1
-                    inputScale[t] = scale
-                    var scaled = [Float](repeating: 0, count: d)
-                    for i in 0..<d { scaled[i] = xt[i] * scale }
-                    var ffnComputed = 0
-                    var chosen: [ChosenExpert] = []
-                    for (slot, index) in decision.chosen.enumerated() {
-                        let weight = decision.weights[slot]
-                        let kind = config.kind(ofExpert: index)
-                        chosen.append(ChosenExpert(index: index, kind: kind, weight: weight, dropped: droppedSlots.contains(slot)))
-                        guard weight != 0 else { continue }
-                        switch kind {
-                        case .ffn(let e):
-                            assignments[e].append((t, weight))
-                            ffnComputed += 1
-                        case .zero, .shared:   // router slots are never shared experts
-                            break
-                        case .copy:
-                            ParameterFreeExpert.accumulateCopy(scaled, weight: weight, into: outT, d)
-                        case .constant(let c):
-                            constantExperts[c].accumulate(scaled, weight: weight, into: outT)
-                        }
-                    }
-                    let sharedWeight = shared.map { $0.weight(xt) }
-                    sharedWeights.append(sharedWeight)
-                    passed.append(logits)
-                    routing.append(LayerRouting(
-                        layer: layerIndex, routerLogits: raw, residualLogits: logits,
-                        probabilities: decision.probabilities, chosen: chosen,
-                        probabilitiesWithoutResidual: withoutResidual.probabilities,
-                        chosenWithoutResidual: withoutResidual.chosen, ffnExpertsComputed: ffnComputed,
-                        shared: sharedRecords(sharedWeight), rule: gate.rule))
-                }
-            }
-        }
-        return Routed(hidden: out, passedLogits: passed, routing: routing, assignments: assignments, inputScale: inputScale,
-                      sharedWeights: sharedWeights)
+        var routed = Routed()
+        var records = [[LayerRouting]](repeating: [LayerRouting(layer: layerIndex)], count: tokens)
+        route(x, tokens: tokens, previousLogits: previousLogits, controls: controls, into: &routed, records: &records, slot: 0)
+        routed.routing = records.map { $0[0] }
+        return routed
     }
 
-    /// One always-on entry per shared expert (a fused FFN of n experts lists n), numbered in order.
-    func sharedRecords(_ weights: [Float]) -> [ChosenExpert] {
-        var records: [ChosenExpert] = []
-        for (expert, weight) in zip(shared, weights) {
-            for _ in 0..<expert.count { records.append(ChosenExpert(index: records.count, kind: .shared(records.count), weight: weight)) }
+    /// Routes `tokens` rows of `x` into `routed` (reused: overwritten in place) and writes token
+    /// t's record into `records[t][slot]`, overwriting that record's arrays in place — a record an
+    /// observer still holds is copied on write instead, so what it holds never changes.
+    func route(_ x: UnsafePointer<Float>, tokens: Int, previousLogits: [[Float]]?, controls: RoutingControls,
+               into routed: inout Routed, records: inout [[LayerRouting]], slot: Int) {
+        let d = config.hiddenSize
+        routed.hidden.resize(to: tokens * d)
+        routed.hidden.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        routed.scaled.resize(to: d)
+        if routed.assignments.count != ffnExperts.count { routed.assignments = Array(repeating: [], count: ffnExperts.count) }
+        for e in routed.assignments.indices { routed.assignments[e].removeAll(keepingCapacity: true) }
+        routed.inputScale.resize(to: tokens)
+        if routed.passedLogits.count != tokens { routed.passedLogits = Array(repeating: [], count: tokens) }
+        if routed.sharedWeights.count != tokens { routed.sharedWeights = Array(repeating: [], count: tokens) }
+        for t in 0..<tokens {
+            let xt = x + t * d
+            decide(xt, previous: previousLogits?[t], controls: controls, into: &routed.step)
+            let residualChanged = routed.step.logits != routed.step.raw
+            if residualChanged {
+                gate.decide(routed.step.raw, controls: controls, bias: router.scoreCorrectionBias, into: &routed.step.withoutResidual,
+                            scratch: &routed.step.gate)
+            }
+            let chosenCount = routed.step.decision.chosen.count
+            let scale: Float = config.multiplyInputByTopK ? Float(chosenCount) : 1
+            routed.inputScale[t] = scale
+            for i in 0..<d { routed.scaled[i] = xt[i] * scale }
+            var ffnComputed = 0
+            records[t][slot].chosen.removeAll(keepingCapacity: true)
+            for rank in 0..<chosenCount {
+                let index = routed.step.decision.chosen[rank], weight = routed.step.decision.weights[rank]
+                let kind = config.kind(ofExpert: index)
+                records[t][slot].chosen.append(ChosenExpert(index: index, kind: kind, weight: weight, dropped: routed.step.droppedSlots.contains(rank)))
+                guard weight != 0 else { continue }
+                switch kind {
+                case .ffn(let e):
+                    routed.assignments[e].append((t, weight))
+                    ffnComputed += 1
+                case .zero, .shared:   // router slots are never shared experts
+                    break
+                case .copy:
+                    routed.hidden.withUnsafeMutableBufferPointer { ParameterFreeExpert.accumulateCopy(routed.scaled, weight: weight, into: $0.baseAddress! + t * d, d) }
+                case .constant(let c):
+                    routed.hidden.withUnsafeMutableBufferPointer { constantExperts[c].accumulate(routed.scaled, weight: weight, into: $0.baseAddress! + t * d) }
+                }
+            }
+            routed.sharedWeights[t].removeAll(keepingCapacity: true)
+            for expert in shared { routed.sharedWeights[t].append(expert.weight(xt)) }
+            routed.passedLogits[t].overwrite(with: routed.step.logits)
+            let withoutResidual = residualChanged ? routed.step.withoutResidual : routed.step.decision
+            write(&records[t][slot], routed.step, withoutResidual: withoutResidual, ffnComputed: ffnComputed, sharedWeights: routed.sharedWeights[t])
         }
-        return records
+    }
+
+    /// Fills a record's fields from a token's gate (the chosen list is already written).
+    private func write(_ record: inout LayerRouting, _ step: GateStep, withoutResidual: Gate.Decision, ffnComputed: Int, sharedWeights: [Float]) {
+        record.layer = layerIndex
+        record.routerLogits.overwrite(with: step.raw)
+        record.residualLogits.overwrite(with: step.logits)
+        record.probabilities.overwrite(with: step.decision.probabilities)
+        record.probabilitiesWithoutResidual.overwrite(with: withoutResidual.probabilities)
+        record.chosenWithoutResidual.overwrite(with: withoutResidual.chosen)
+        record.ffnExpertsComputed = ffnComputed
+        record.predictedExperts = nil
+        record.cache = nil
+        record.shared.removeAll(keepingCapacity: true)
+        for (expert, weight) in zip(shared, sharedWeights) {
+            for _ in 0..<expert.count { record.shared.append(ChosenExpert(index: record.shared.count, kind: .shared(record.shared.count), weight: weight)) }
+        }
+        record.rule = gate.rule
     }
 
     /// The FFN half: each needed expert runs once over all its tokens, its output added with the
     /// tokens' weights.
-    public func runExperts(_ routed: inout Routed, input x: [Float], tokens: Int, access: ExpertAccess) throws {
+    public func runExperts(_ routed: inout Routed, input x: UnsafePointer<Float>, tokens: Int, access: ExpertAccess) throws {
         let d = config.hiddenSize
         if tokens == 1 && access.holdsSeveral {
             try runExpertsTogether(&routed, input: x, access: access)
@@ -161,7 +219,9 @@ public struct MoELayer: Sendable {
             try runExpertsOneByOne(&routed, input: x, access: access)
         }
         for (j, expert) in shared.enumerated() {
-            var result = [Float](repeating: 0, count: tokens * d)
+            var result = routed.expertBuffer
+            routed.expertBuffer = []
+            result.resize(to: tokens * d)
             expert.ffn.forward(x, tokens: tokens, into: &result)
             routed.hidden.withUnsafeMutableBufferPointer { output in
                 result.withUnsafeBufferPointer {
@@ -170,11 +230,12 @@ public struct MoELayer: Sendable {
                     }
                 }
             }
+            routed.expertBuffer = result
         }
     }
 
     /// A batch: each needed expert once over all the tokens routed to it.
-    func runExpertsOneByOne(_ routed: inout Routed, input x: [Float], access: ExpertAccess) throws {
+    func runExpertsOneByOne(_ routed: inout Routed, input x: UnsafePointer<Float>, access: ExpertAccess) throws {
         let d = config.hiddenSize
         for (e, routedTokens) in routed.assignments.enumerated() where !routedTokens.isEmpty {
             let n = routedTokens.count
@@ -201,27 +262,36 @@ public struct MoELayer: Sendable {
     /// as one parallel region, then all their down products as another — instead of three
     /// regions per expert. Same kernels, same order of the weighted sum, so the same result:
     ///   h_e = silu(G_e·(s·x)) ⊙ (U_e·(s·x)),   y += Σ_e w_e · D_e·h_e  (e ascending).
-    func runExpertsTogether(_ routed: inout Routed, input x: [Float], access: ExpertAccess) throws {
+    func runExpertsTogether(_ routed: inout Routed, input x: UnsafePointer<Float>, access: ExpertAccess) throws {
         let d = config.hiddenSize
-        let needed = routed.ffnExpertsNeeded
-        var experts: [FFNExpert] = []
-        experts.reserveCapacity(needed.count)
-        defer { for e in needed.prefix(experts.count) { access.release(e) } }
+        // The work lists and buffers are taken out of `routed` while pointers into them are in use,
+        // and put back after: kept from token to token, they are not reallocated.
+        var (needed, experts, products, buffer) = (routed.needed, routed.experts, routed.products, routed.expertBuffer)
+        (routed.needed, routed.experts, routed.products, routed.expertBuffer) = ([], [], [], [])
+        defer {
+            for e in needed.prefix(experts.count) { access.release(e) }
+            experts.removeAll(keepingCapacity: true)
+            (routed.needed, routed.experts, routed.products, routed.expertBuffer) = (needed, experts, products, buffer)
+        }
+        needed.removeAll(keepingCapacity: true)
+        for e in routed.assignments.indices where !routed.assignments[e].isEmpty { needed.append(e) }
+        experts.removeAll(keepingCapacity: true)
         for e in needed { experts.append(try access.acquire(e)) }
-        let inner = experts.reduce(0) { $0 + $1.intermediateSize }
+        var inner = 0
+        for expert in experts { inner += expert.intermediateSize }
         let scale = routed.inputScale[0]
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: d + 2 * inner + needed.count * d) { buffer in
+        buffer.resize(to: d + 2 * inner + needed.count * d)
+        buffer.withUnsafeMutableBufferPointer { buffer in
             let scaled = buffer.baseAddress!, gated = scaled + d, upped = gated + inner, outputs = upped + inner
             for i in 0..<d { scaled[i] = x[i] * scale }
-            var products: [MatvecProduct] = []
-            products.reserveCapacity(2 * experts.count)
+            products.removeAll(keepingCapacity: true)
             var offset = 0
             for expert in experts {
                 products.append(MatvecProduct(expert.gate, scaled, gated + offset))
                 products.append(MatvecProduct(expert.up, scaled, upped + offset))
                 offset += expert.intermediateSize
             }
-            Kernels.matvecs(products)
+            products.withUnsafeBufferPointer { Kernels.matvecs($0, path: .best) }
             Kernels.siluMultiply(gated, upped, gated, inner)
             products.removeAll(keepingCapacity: true)
             offset = 0
@@ -229,7 +299,7 @@ public struct MoELayer: Sendable {
                 products.append(MatvecProduct(expert.down, gated + offset, outputs + j * d))
                 offset += expert.intermediateSize
             }
-            Kernels.matvecs(products)
+            products.withUnsafeBufferPointer { Kernels.matvecs($0, path: .best) }
             routed.hidden.withUnsafeMutableBufferPointer { output in
                 for (j, e) in needed.enumerated() {
                     Kernels.addScaled(outputs + j * d, routed.assignments[e][0].weight, output.baseAddress!, d)

@@ -98,7 +98,16 @@ public struct MultiHeadLatentAttention: SelfAttention {
         scale = 1 / Float(shape.queryKeyDim).squareRoot() * Float(config.yarn?.softmaxScaleFactor ?? 1)
     }
 
-    public func forward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
+    /// The protocol's pass through `latentForward` (which still works in arrays of its own: MLA
+    /// decoding allocates per step, unlike q/k/v attention).
+    public func forward(_ x: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache,
+                        into out: UnsafeMutablePointer<Float>, scratch: DecodeScratch) {
+        let result = latentForward(Array(UnsafeBufferPointer(start: x, count: tokens * config.hiddenSize)), tokens: tokens, start: start,
+                                   layer: layer, cache: cache)
+        out.update(from: result, count: result.count)
+    }
+
+    func latentForward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
         let (heads, nope, ropeDim, valueDim, rank) = (config.numHeads, shape.nopeDim, shape.ropeDim, shape.valueDim, shape.kvRank)
         let qk = shape.queryKeyDim
         let latentWidth = shape.latentCacheWidth

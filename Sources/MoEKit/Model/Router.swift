@@ -20,18 +20,26 @@ public struct Router: Sendable {
     }
 
     public func logits(_ x: UnsafePointer<Float>) -> [Float] {
+        var out: [Float] = [], hidden: [Float] = []
+        logits(x, into: &out, hidden: &hidden)
+        return out
+    }
+
+    /// `logits` into `out`, with `hidden` for the two-layer gate's tanh(W₁·x): buffers the
+    /// caller keeps, resized only when their length is wrong (never, from token to token).
+    func logits(_ x: UnsafePointer<Float>, into out: inout [Float], hidden: inout [Float]) {
         switch projection {
         case .linear(let w):
-            var out = [Float](repeating: 0, count: w.rows)
-            Kernels.matvec(w, x, &out)
-            return out
+            out.resize(to: w.rows)
+            out.withUnsafeMutableBufferPointer { Kernels.matvec(w, x, $0.baseAddress!) }
         case .twoLayer(let first, let second):
-            var hidden = [Float](repeating: 0, count: first.rows)
-            Kernels.matvec(first, x, &hidden)
-            for i in hidden.indices { hidden[i] = tanhf(hidden[i]) }
-            var out = [Float](repeating: 0, count: second.rows)
-            Kernels.matvec(second, hidden, &out)
-            return out
+            hidden.resize(to: first.rows)
+            hidden.withUnsafeMutableBufferPointer { h in
+                Kernels.matvec(first, x, h.baseAddress!)
+                for i in h.indices { h[i] = tanhf(h[i]) }
+            }
+            out.resize(to: second.rows)
+            hidden.withUnsafeBufferPointer { h in out.withUnsafeMutableBufferPointer { Kernels.matvec(second, h.baseAddress!, $0.baseAddress!) } }
         }
     }
 }
@@ -43,9 +51,24 @@ public struct GatingResidual: Sendable {
     public let matrix: WeightMatrix
 
     public func apply(_ logits: [Float], previous: [Float]) -> [Float] {
-        var carried = [Float](repeating: 0, count: matrix.rows)
-        Kernels.matvec(matrix, previous, &carried)
-        return zip(logits, carried).map(+)
+        var out: [Float] = [], carried: [Float] = []
+        apply(logits, previous: previous, into: &out, carried: &carried)
+        return out
+    }
+
+    /// `apply` into `out`, with `carried` for G·previous (buffers the caller keeps).
+    func apply(_ logits: [Float], previous: [Float], into out: inout [Float], carried: inout [Float]) {
+        carried.resize(to: matrix.rows)
+        carried.withUnsafeMutableBufferPointer { c in previous.withUnsafeBufferPointer { Kernels.matvec(matrix, $0.baseAddress!, c.baseAddress!) } }
+        out.removeAll(keepingCapacity: true)
+        for (logit, carry) in zip(logits, carried) { out.append(logit + carry) }
+    }
+}
+
+extension Array where Element == Float {
+    /// Makes the count `n` (new elements 0), keeping the buffer when it already has that count.
+    mutating func resize(to n: Int) {
+        if count > n { removeLast(count - n) } else if count < n { append(contentsOf: repeatElement(0, count: n - count)) }
     }
 }
 

@@ -117,99 +117,112 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
-    /// A MoE layer's pass: route, read the chosen experts (from the mapping or the expert cache),
-    /// predict and prefetch the next layer's experts, run the experts.
-    private func runMoE(_ moe: MoELayer, layer l: Int, normed: [Float], hidden: [Float], tokens count: Int, controls: RoutingControls,
-                        previousLogits: inout [[Float]]?, predictions: inout [Set<Int>]?) throws -> ([Float], [LayerRouting]) {
-        var routed = moe.route(normed, tokens: count, previousLogits: previousLogits, controls: controls)
+    /// A MoE layer's pass over `scratch.normed`: route (records into `scratch.routing[t][l]`), read
+    /// the chosen experts (from the mapping or the expert cache), predict and prefetch the next
+    /// layer's experts, run the experts. The output is left in `scratch.routed.hidden`.
+    private func runMoE(_ moe: MoELayer, layer l: Int, tokens count: Int, controls: RoutingControls,
+                        predictions: inout [Set<Int>]?, scratch: DecodeScratch) throws {
+        let normed = UnsafePointer(scratch.normed)
+        let previous = scratch.hasPreviousLogits ? scratch.previousLogits : nil
+        moe.route(normed, tokens: count, previousLogits: previous, controls: controls, into: &scratch.routed, records: &scratch.routing, slot: l)
         if let guesses = predictions {
             for t in 0..<count {
-                routed.routing[t].predictedExperts = guesses[t].sorted()
-                predictionStatistics.record(layer: l, actual: Set(routed.routing[t].computedFFNExperts), predicted: guesses[t])
+                scratch.routing[t][l].predictedExperts = guesses[t].sorted()
+                predictionStatistics.record(layer: l, actual: Set(scratch.routing[t][l].computedFFNExperts), predicted: guesses[t])
             }
         }
-        let lease = expertCache?.lease(layer: l, experts: routed.ffnExpertsNeeded)
+        let lease = expertCache.flatMap { $0.lease(layer: l, experts: scratch.routed.ffnExpertsNeeded) }
         // This layer's misses first, so that the next layer's prefetches do not queue in front
         // of reads the compute thread is waiting for; the prefetches then overlap this layer's
         // expert compute and the next layer's attention.
         try lease?.readMisses()
         predictions = nil
         if expertPrediction && l + 1 < blocks.count,
-           let guesses = ExpertPrediction.predict(next: blocks[l + 1], hidden: hidden, tokens: count,
-                                                  passedLogits: routed.passedLogits, controls: controls) {
+           let guesses = ExpertPrediction.predict(next: blocks[l + 1], hidden: Array(UnsafeBufferPointer(start: scratch.hidden, count: count * config.hiddenSize)),
+                                                  tokens: count, passedLogits: scratch.routed.passedLogits, controls: controls) {
             expertCache?.prefetch(layer: l + 1, experts: guesses.reduce(into: Set<Int>()) { $0.formUnion($1) }.sorted())
             predictions = guesses
         }
-        try moe.runExperts(&routed, input: normed, tokens: count, access: expertAccess(layer: l, moe: moe, lease: lease))
+        try moe.runExperts(&scratch.routed, input: normed, tokens: count, access: expertAccess(layer: l, moe: moe, lease: lease))
         lease?.release()
-        previousLogits = routed.passedLogits
-        return (routed.hidden, routed.routing)
+        swap(&scratch.previousLogits, &scratch.routed.passedLogits)
+        scratch.hasPreviousLogits = true
     }
 
     /// Runs `tokens` at the cache's next positions (a prompt batch or one decode step), appending
     /// their keys and values to `cache`.
     public func forward(_ tokens: [Int], cache: KVCache, controls: RoutingControls = RoutingControls(), allLogits: Bool = false) throws -> Output {
+        guard !tokens.isEmpty else { throw ForwardError.noTokens }
+        let scratch = DecodeScratch(config: config, tokens: tokens.count, logitRows: allLogits ? tokens.count : 1)
+        try tokens.withUnsafeBufferPointer { try run($0, cache: cache, controls: controls, scratch: scratch) }
+        return Output(logits: scratch.logits, routing: scratch.routing)
+    }
+
+    /// One decode step: runs `token` at the cache's next position in `scratch` (made for one
+    /// token and kept from step to step), leaving its logits in `scratch.logits` and its records
+    /// in `scratch.routing[0]`. Once the scratch has served a step, a step allocates nothing
+    /// (with the mapped experts, q/k/v attention and no prediction or adaptive gating).
+    public func decode(_ token: Int, cache: KVCache, controls: RoutingControls = RoutingControls(), scratch: DecodeScratch) throws {
+        precondition(scratch.tokens == 1, "decode takes a scratch made for one token")
+        try withUnsafePointer(to: token) { try run(UnsafeBufferPointer(start: $0, count: 1), cache: cache, controls: controls, scratch: scratch) }
+    }
+
+    /// The pass itself: embed → blocks → final norm → lm_head, in `scratch` (sized for the batch).
+    private func run(_ tokens: UnsafeBufferPointer<Int>, cache: KVCache, controls: RoutingControls, scratch: DecodeScratch) throws {
         let (d, count, start) = (config.hiddenSize, tokens.count, cache.length)
         guard count > 0 else { throw ForwardError.noTokens }
         for (i, token) in tokens.enumerated() where token < 0 || token >= config.vocabSize {
             throw ForwardError.tokenOutOfRange(token, position: i, vocabulary: config.vocabSize)
         }
         guard cache.reserve(start + count) else { throw ForwardError.contextFull(cache.maximumLength) }
-        var hidden = [Float](repeating: 0, count: count * d)
-        hidden.withUnsafeMutableBufferPointer { h in
-            for (t, token) in tokens.enumerated() { embedding.copyRow(token, into: h.baseAddress! + t * d) }
-        }
-        if config.embeddingMultiplier != 1 { for i in hidden.indices { hidden[i] *= config.embeddingMultiplier } }
-        var routing = [[LayerRouting]](repeating: [], count: count)
-        var previousLogits: [[Float]]?
+        let hidden = scratch.hidden
+        for (t, token) in tokens.enumerated() { embedding.copyRow(token, into: hidden + t * d) }
+        if config.embeddingMultiplier != 1 { for i in 0..<count * d { hidden[i] *= config.embeddingMultiplier } }
+        scratch.hasPreviousLogits = false
+        scratch.holdsShortcut = false
         var predictions: [Set<Int>]?
-        // LongCat's shortcut MoE: computed in one block, added after the next block's feed-forward.
-        var pendingShortcut: [Float]?, carriedShortcut: [Float]?
         let cacheBefore = expertCache?.statistics
         for (l, block) in blocks.enumerated() {
             let attentionStart = DispatchTime.now()
-            block.attend(&hidden, tokens: count, start: start, layer: l, cache: cache)
+            block.attend(tokens: count, start: start, layer: l, cache: cache, scratch: scratch)
             let moeStart = DispatchTime.now()
-            let normed = block.normalized(hidden, block.postAttentionNorm, tokens: count)
-            let output: [Float], records: [LayerRouting]
+            block.normalize(hidden, block.postAttentionNorm, tokens: count, into: scratch.normed)
+            // LongCat's shortcut MoE: computed in one block, added after the next block's feed-forward.
+            var computedShortcut = false
             switch block.feedForward {
             case .dense(let ffn):
-                (output, records) = FeedForward.dense(ffn, normed, tokens: count, layer: l)
-                previousLogits = nil
+                FeedForward.dense(ffn, scratch.normed, tokens: count, into: scratch.sublayerOutput, records: &scratch.routing, layer: l)
+                block.addResidual(hidden, scratch.sublayerOutput, count: count * d)
+                scratch.hasPreviousLogits = false
                 predictions = nil
             case .moe(let moe):
-                (output, records) = try runMoE(moe, layer: l, normed: normed, hidden: hidden, tokens: count, controls: controls,
-                                               previousLogits: &previousLogits, predictions: &predictions)
+                try runMoE(moe, layer: l, tokens: count, controls: controls, predictions: &predictions, scratch: scratch)
+                scratch.routed.hidden.withUnsafeBufferPointer { block.addResidual(hidden, $0.baseAddress!, count: count * d) }
             case .denseWithShortcut(let ffn, let moe):
-                (output, _) = FeedForward.dense(ffn, normed, tokens: count, layer: l)
-                let (shortcut, routed) = try runMoE(moe, layer: l, normed: normed, hidden: hidden, tokens: count, controls: controls,
-                                                    previousLogits: &previousLogits, predictions: &predictions)
-                records = routed.map { var record = $0; record.shared = [ChosenExpert(index: 0, kind: .shared(0), weight: 1)]; return record }
-                pendingShortcut = shortcut
+                FeedForward.dense(ffn, scratch.normed, tokens: count, into: scratch.sublayerOutput, records: &scratch.routing, layer: l)
+                try runMoE(moe, layer: l, tokens: count, controls: controls, predictions: &predictions, scratch: scratch)
+                for t in 0..<count {
+                    scratch.routing[t][l].shared.removeAll(keepingCapacity: true)
+                    scratch.routing[t][l].shared.append(ChosenExpert(index: 0, kind: .shared(0), weight: 1))
+                }
+                block.addResidual(hidden, scratch.sublayerOutput, count: count * d)
+                computedShortcut = true
             }
-            block.addResidual(&hidden, output)
-            if let shortcut = carriedShortcut { block.addResidual(&hidden, shortcut) }
-            (carriedShortcut, pendingShortcut) = (pendingShortcut, nil)
+            if scratch.holdsShortcut { block.addResidual(hidden, scratch.shortcut, count: count * d) }
+            if computedShortcut { scratch.routed.hidden.withUnsafeBufferPointer { scratch.shortcut.update(from: $0.baseAddress!, count: count * d) } }
+            scratch.holdsShortcut = computedShortcut
             timings?.add(attention: moeStart.uptimeNanoseconds - attentionStart.uptimeNanoseconds,
                          moe: DispatchTime.now().uptimeNanoseconds - moeStart.uptimeNanoseconds, tokens: count)
-            for t in 0..<count { routing[t].append(records[t]) }
         }
         // A batch's cache traffic is reported on its last token (one token per decode step).
         if let before = cacheBefore, let after = expertCache?.statistics {
-            for l in 0..<blocks.count { routing[count - 1][l].cache = after[l] - before[l] }
+            for l in 0..<blocks.count { scratch.routing[count - 1][l].cache = after[l] - before[l] }
         }
         cache.length = start + count
-        let rows = allLogits ? count : 1
+        let rows = scratch.logits.count / config.vocabSize
         let first = count - rows
-        var normed = [Float](repeating: 0, count: rows * d)
-        hidden.withUnsafeBufferPointer { h in
-            normed.withUnsafeMutableBufferPointer { n in
-                for r in 0..<rows { Kernels.rmsNorm(h.baseAddress! + (first + r) * d, finalNorm, config.rmsNormEps, n.baseAddress! + r * d, d) }
-            }
-        }
-        var logits = [Float](repeating: 0, count: rows * config.vocabSize)
-        normed.withUnsafeBufferPointer { Kernels.matmul(lmHead, $0.baseAddress!, tokens: rows, &logits) }
-        if config.logitsScaling != 1 { for i in logits.indices { logits[i] /= config.logitsScaling } }
-        return Output(logits: logits, routing: routing)
+        for r in 0..<rows { Kernels.rmsNorm(hidden + (first + r) * d, finalNorm, config.rmsNormEps, scratch.normed + r * d, d) }
+        scratch.logits.withUnsafeMutableBufferPointer { Kernels.matmul(lmHead, scratch.normed, tokens: rows, $0.baseAddress!) }
+        if config.logitsScaling != 1 { for i in scratch.logits.indices { scratch.logits[i] /= config.logitsScaling } }
     }
 }

@@ -17,11 +17,12 @@ public struct ConstantExpert: Sendable {
     /// The two blend coefficients [a₀, a₁] for input x.
     public func coefficients(_ x: UnsafePointer<Float>) -> (Float, Float) {
         let d = vector.count
-        var logits: [Float] = mixing.withUnsafeBufferPointer { w in
-            [Kernels.dot(UnsafeRawPointer(w.baseAddress!), .f32, x, d), Kernels.dot(UnsafeRawPointer(w.baseAddress! + d), .f32, x, d)]
+        // Two logits in a tuple (contiguous, on the stack) rather than an array per call.
+        var logits: (Float, Float) = mixing.withUnsafeBufferPointer { w in
+            (Kernels.dot(UnsafeRawPointer(w.baseAddress!), .f32, x, d), Kernels.dot(UnsafeRawPointer(w.baseAddress! + d), .f32, x, d))
         }
-        Kernels.softmax(&logits, 2)
-        return (logits[0], logits[1])
+        withUnsafeMutableBytes(of: &logits) { Kernels.softmax($0.baseAddress!.assumingMemoryBound(to: Float.self), 2) }
+        return logits
     }
 
     /// out += weight · E(x)

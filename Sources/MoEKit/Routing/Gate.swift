@@ -30,42 +30,78 @@ public struct Gate: Sendable {
         public var weights: [Float]
     }
 
+    /// Buffers `decide(_:controls:bias:into:scratch:)` works in, kept between tokens so that a
+    /// decode step reuses them instead of allocating.
+    public struct Scratch {
+        /// z: the normalised logits with −∞ for the experts the mask disables.
+        var scores: [Float] = []
+        /// c: the choice scores (rules that choose on p + bias, or within groups).
+        var choice: [Float] = []
+        var groupScores: [Float] = []
+        var bestGroups: [Int] = []
+
+        public init() {}
+    }
+
     public func normalizedLogits(_ logits: [Float]) -> [Float] {
-        guard config.useLogitsNorm, logits.count > 1 else { return logits }
-        let mean = logits.reduce(0, +) / Float(logits.count)
-        let variance = logits.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(logits.count - 1)
+        var z = logits
+        normalize(&z)
+        return z
+    }
+
+    /// z ← z / (std_{n−1}(z) / σ) in place, when the config normalises logits.
+    func normalize(_ z: inout [Float]) {
+        guard config.useLogitsNorm, z.count > 1 else { return }
+        let mean = z.reduce(0, +) / Float(z.count)
+        let variance = z.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(z.count - 1)
         let std = variance.squareRoot()
-        guard std > 0 else { return logits }
+        guard std > 0 else { return }
         let scale = config.gateNormStd / std
-        return logits.map { $0 * scale }
+        for i in z.indices { z[i] *= scale }
     }
 
     /// `bias`: the layer's score-correction bias, when the rule chooses on score + bias.
     public func decide(_ logits: [Float], controls: RoutingControls, bias: [Float]? = nil) -> Decision {
-        let unmasked = normalizedLogits(logits)
-        var z = unmasked
+        var decision = Decision(probabilities: [], chosen: [], weights: [])
+        var scratch = Scratch()
+        decide(logits, controls: controls, bias: bias, into: &decision, scratch: &scratch)
+        return decision
+    }
+
+    /// `decide` into buffers the caller keeps: `decision`'s arrays are overwritten (in place when
+    /// nothing else holds them), so a decode step allocates nothing here.
+    public func decide(_ logits: [Float], controls: RoutingControls, bias: [Float]?, into decision: inout Decision, scratch: inout Scratch) {
+        scratch.scores.overwrite(with: logits)
+        normalize(&scratch.scores)
         var enabled = 0
-        for i in z.indices {
-            if controls.mask.allows(i, kind: config.kind(ofExpert: i)) { enabled += 1 } else { z[i] = -.infinity }
+        for i in logits.indices where controls.mask.allows(i, kind: config.kind(ofExpert: i)) { enabled += 1 }
+        if enabled == 0 {
+            enabled = logits.count
+        } else {
+            for i in logits.indices where !controls.mask.allows(i, kind: config.kind(ofExpert: i)) { scratch.scores[i] = -.infinity }
         }
-        if enabled == 0 { z = unmasked; enabled = z.count }
-        var probabilities = z
+        decision.probabilities.overwrite(with: scratch.scores)
         switch rule.scores {
-        case .softmax: probabilities.withUnsafeMutableBufferPointer { Kernels.softmax($0.baseAddress!, $0.count) }
-        case .sigmoid: probabilities = z.map { 1 / (1 + expf(-$0)) }
+        case .softmax: decision.probabilities.withUnsafeMutableBufferPointer { Kernels.softmax($0.baseAddress!, $0.count) }
+        case .sigmoid: for i in decision.probabilities.indices { decision.probabilities[i] = 1 / (1 + expf(-decision.probabilities[i])) }
         }
         let k = min(max(1, controls.topK ?? config.topK), enabled)
-        let chosen = rule.choiceBias || rule.groups != nil ? Self.topK(choiceScores(probabilities, masked: z, bias: bias), k) : Self.topK(z, k)
-        var weights = chosen.map { probabilities[$0] }
+        if rule.choiceBias || rule.groups != nil {
+            choiceScores(decision.probabilities, masked: scratch.scores, bias: bias, scratch: &scratch)
+            Self.topK(scratch.choice, k, into: &decision.chosen)
+        } else {
+            Self.topK(scratch.scores, k, into: &decision.chosen)
+        }
+        decision.weights.removeAll(keepingCapacity: true)
+        for index in decision.chosen { decision.weights.append(decision.probabilities[index]) }
         if !config.useMixtralGating, let zero = config.zeroExpertIndex {
-            for (slot, index) in chosen.enumerated() where index == zero { weights[slot] = 0 }
+            for (slot, index) in decision.chosen.enumerated() where index == zero { decision.weights[slot] = 0 }
         }
         if config.normalizeTopK {
-            let sum = weights.reduce(0, +)
-            weights = sum > 0 ? weights.map { $0 / sum } : weights.map { _ in 0 }
+            let sum = decision.weights.reduce(0, +)
+            for slot in decision.weights.indices { decision.weights[slot] = sum > 0 ? decision.weights[slot] / sum : 0 }
         }
-        if rule.scaling != 1 { weights = weights.map { $0 * rule.scaling } }
-        return Decision(probabilities: probabilities, chosen: chosen, weights: weights)
+        if rule.scaling != 1 { for slot in decision.weights.indices { decision.weights[slot] *= rule.scaling } }
     }
 
     /// c = p + b, −∞ where the mask disables an expert; with groups, the experts split into equal
@@ -73,21 +109,33 @@ public struct Gate: Sendable {
     /// best `chosen` groups (0 as the references mask, so a negative c inside a chosen group can
     /// lose to an expert outside it, as it does there).
     func choiceScores(_ probabilities: [Float], masked z: [Float], bias: [Float]?) -> [Float] {
-        var c = probabilities
-        if let bias, bias.count == c.count { for i in c.indices { c[i] += bias[i] } }
-        for i in c.indices where z[i] == -.infinity { c[i] = -.infinity }
-        guard let groups = rule.groups, groups.count > 0, c.count % groups.count == 0 else { return c }
-        let size = c.count / groups.count
-        let groupScores: [Float] = (0..<groups.count).map { g in
-            let members = c[g * size..<(g + 1) * size].sorted(by: >)
+        var scratch = Scratch()
+        choiceScores(probabilities, masked: z, bias: bias, scratch: &scratch)
+        return scratch.choice
+    }
+
+    /// `choiceScores` into `scratch.choice`.
+    func choiceScores(_ probabilities: [Float], masked z: [Float], bias: [Float]?, scratch: inout Scratch) {
+        scratch.choice.overwrite(with: probabilities)
+        if let bias, bias.count == probabilities.count { for i in probabilities.indices { scratch.choice[i] += bias[i] } }
+        for i in z.indices where z[i] == -.infinity { scratch.choice[i] = -.infinity }
+        let count = scratch.choice.count
+        guard let groups = rule.groups, groups.count > 0, count % groups.count == 0 else { return }
+        let size = count / groups.count
+        scratch.groupScores.removeAll(keepingCapacity: true)
+        for g in 0..<groups.count {
+            // The best and second best member (what sorting the group descending puts first).
+            var (first, second) = (-Float.infinity, -Float.infinity)
+            for value in scratch.choice[g * size..<(g + 1) * size] {
+                if value > first { (first, second) = (value, first) } else if value > second { second = value }
+            }
             switch groups.score {
-            case .max: return members[0]
-            case .sumOfTopTwo: return members.count > 1 ? members[0] + members[1] : members[0]
+            case .max: scratch.groupScores.append(first)
+            case .sumOfTopTwo: scratch.groupScores.append(size > 1 ? first + second : first)
             }
         }
-        let best = Set(Self.topK(groupScores, groups.chosen))
-        for i in c.indices where !best.contains(i / size) && c[i] > -.infinity { c[i] = 0 }
-        return c
+        Self.topK(scratch.groupScores, groups.chosen, into: &scratch.bestGroups)
+        for i in 0..<count where !scratch.bestGroups.contains(i / size) && scratch.choice[i] > -.infinity { scratch.choice[i] = 0 }
     }
 
     /// Indices of the k largest finite values, largest first; equal values keep index order.
@@ -95,6 +143,13 @@ public struct Gate: Sendable {
     /// an enabled expert's probability underflows to 0.
     static func topK(_ values: [Float], _ k: Int) -> [Int] {
         var best: [Int] = []
+        topK(values, k, into: &best)
+        return best
+    }
+
+    /// `topK` into `best` (overwritten; its buffer reused when it holds k + 1).
+    static func topK(_ values: [Float], _ k: Int, into best: inout [Int]) {
+        best.removeAll(keepingCapacity: true)
         best.reserveCapacity(k + 1)
         for i in values.indices where values[i] > -.infinity {
             var slot = best.count
@@ -104,6 +159,14 @@ public struct Gate: Sendable {
                 if best.count > k { best.removeLast() }
             }
         }
-        return best
+    }
+}
+
+extension Array {
+    /// Replaces the contents with `source`'s, in the existing buffer when it is unshared and
+    /// large enough (what buffers kept from token to token rely on).
+    mutating func overwrite<Source: Collection>(with source: Source) where Source.Element == Element {
+        removeAll(keepingCapacity: true)
+        append(contentsOf: source)
     }
 }

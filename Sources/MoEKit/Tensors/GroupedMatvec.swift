@@ -35,28 +35,42 @@ extension Kernels {
 
     static func matvecs(_ products: UnsafeBufferPointer<MatvecProduct>, path: KernelPath, precision: ComputePrecision = .current) {
         let scratchBytes = products.reduce(0) { $0 + preparedBytes($1.w) }
-        withUnsafeTemporaryAllocation(byteCount: max(64, scratchBytes), alignment: 64) { scratch in
+        ThreadScratch.withBytes(max(64, scratchBytes)) { scratch in
             withUnsafeTemporaryAllocation(of: UnsafeRawPointer.self, capacity: products.count) { inputs in
                 var offset = 0
                 var (totalRows, work) = (0, 0)
                 for (p, product) in products.enumerated() {
-                    let prepared = scratch.baseAddress! + offset
+                    let prepared = scratch + offset
                     prepare(product, into: prepared, path: path, precision: precision)
                     inputs[p] = UnsafeRawPointer(prepared)
                     offset += preparedBytes(product.w)
                     totalRows += product.w.rows
                     work += product.w.rows * product.w.cols
                 }
-                let inputs = UnsafeBufferPointer(inputs)
-                Parallel.forChunks(totalRows, work: work) { range in
-                    var first = 0
-                    for (p, product) in products.enumerated() {
-                        let lower = max(range.lowerBound, first), upper = min(range.upperBound, first + product.w.rows)
-                        if lower < upper { rows(product, input: inputs[p], lower - first ..< upper - first, path: path, precision: precision) }
-                        first += product.w.rows
-                        if first >= range.upperBound { break }
+                // The region's body as a C function of this context: no allocation per region.
+                withUnsafePointer(to: ProductRegion(products: products, inputs: UnsafeBufferPointer(inputs), path: path, precision: precision)) {
+                    Parallel.forChunks(totalRows, work: work, context: $0) { context, lower, upper in
+                        context.assumingMemoryBound(to: ProductRegion.self).pointee.run(lower..<upper)
                     }
                 }
+            }
+        }
+    }
+
+    /// A product list's rows, numbered through the list, with their prepared inputs.
+    private struct ProductRegion {
+        let products: UnsafeBufferPointer<MatvecProduct>
+        let inputs: UnsafeBufferPointer<UnsafeRawPointer>
+        let path: KernelPath
+        let precision: ComputePrecision
+
+        func run(_ range: Range<Int>) {
+            var first = 0
+            for (p, product) in products.enumerated() {
+                let lower = max(range.lowerBound, first), upper = min(range.upperBound, first + product.w.rows)
+                if lower < upper { Kernels.rows(product, input: inputs[p], lower - first ..< upper - first, path: path, precision: precision) }
+                first += product.w.rows
+                if first >= range.upperBound { break }
             }
         }
     }

@@ -16,6 +16,14 @@ public enum Parallel {
         pool.run(count, body)
     }
 
+    /// `forChunks` with the body as a C function of a context (what the caller's closure would
+    /// capture, in a struct it points to): a region handed out so allocates nothing, where a
+    /// closure costs one allocation per region (see WorkerPool).
+    static func forChunks(_ count: Int, work: Int, context: UnsafeRawPointer, _ function: WorkerPool.Function) {
+        if work < 1 << 16 || count < 2 { function(context, 0, count); return }
+        pool.run(count, context: context, function)
+    }
+
     static func allowedCores() -> Int {
         let active = max(1, ProcessInfo.processInfo.activeProcessorCount)
         #if os(Linux)

@@ -18,8 +18,15 @@ import Synchronization
 /// a body calling `forChunks` (nested), or a second thread (the TUI's generation thread while
 /// the prefetch thread works) — runs its loop inline. Nothing ever waits for the owner, so
 /// nothing can deadlock.
+///
+/// A region's body is a C function pointer and a context pointer, which cost nothing to hand to
+/// the workers. A Swift closure (`run(_:_:)`) is lent to them through `withoutActuallyEscaping`,
+/// which allocates its wrapper once per region; hot regions (`Kernels.matvecs`, one per matrix
+/// product of a decode step) pass a function and context instead and allocate nothing.
 final class WorkerPool: @unchecked Sendable {
     typealias Body = (Range<Int>) -> Void
+    /// body(context, lower, upper): runs the items lower..<upper.
+    typealias Function = @convention(c) (UnsafeRawPointer, Int, Int) -> Void
 
     /// Worker threads (the caller is one more participant).
     let workerCount: Int
@@ -47,7 +54,10 @@ final class WorkerPool: @unchecked Sendable {
     // after it has closed the previous region (see `claimChunks`).
     private let regionCount = Atomic<Int>(0)
     private let regionChunks = Atomic<Int>(0)
-    private let regionBody = Atomic<UInt>(0)
+    private let regionFunction = Atomic<UInt>(0)
+    private let regionContext = Atomic<UInt>(0)
+    /// Where `run(_:_:)` keeps the closure it lends (one region at a time: the owner's).
+    private let lentBody = UnsafeMutablePointer<Body>.allocate(capacity: 1)
     /// Chunks of the current region whose body has returned.
     private let finished = Atomic<Int>(0)
     private let owner = Atomic<Bool>(false)
@@ -71,38 +81,56 @@ final class WorkerPool: @unchecked Sendable {
     /// are done. Inline if the pool has no workers or another region is running.
     func run(_ count: Int, _ body: Body) {
         guard count > 0 else { return }
-        guard workerCount > 0, count > 1,
-              owner.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
-        else { body(0..<count); return }
+        guard ownRegion(count) else { body(0..<count); return }
         defer { owner.store(false, ordering: .releasing) }
-        let chunks = min(count, (workerCount + 1) * Self.chunksPerParticipant, Self.maxChunks)
         withoutActuallyEscaping(body) { body in
-            var job: Body = body
-            withUnsafeMutablePointer(to: &job) { job in
-                generation += 1
-                regionCount.store(count, ordering: .sequentiallyConsistent)
-                regionChunks.store(chunks, ordering: .sequentiallyConsistent)
-                regionBody.store(UInt(bitPattern: job), ordering: .sequentiallyConsistent)
-                finished.store(0, ordering: .sequentiallyConsistent)
-                cursor.store(generation << Self.indexBits, ordering: .sequentiallyConsistent)
-                if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                    pthread_mutex_lock(mutex)
-                    pthread_cond_broadcast(wake)
-                    pthread_mutex_unlock(mutex)
-                }
-                claimChunks(generation)
-                // Only bodies already claimed remain, each running on a worker right now; yield
-                // if one takes long (its thread may have been descheduled on a shared core).
-                var polls = 0
-                while finished.load(ordering: .acquiring) < chunks {
-                    polls += 1
-                    if polls > 1_000 { sched_yield() }
-                }
-                // Close before the next region's description is written, so a worker still
-                // holding this cursor value can no longer claim from it.
-                cursor.store(generation << Self.indexBits | Self.closed, ordering: .sequentiallyConsistent)
+            lentBody.initialize(to: body)
+            defer { lentBody.deinitialize(count: 1) }
+            runOwned(count, context: UnsafeRawPointer(lentBody)) { context, lower, upper in
+                context.assumingMemoryBound(to: Body.self).pointee(lower..<upper)
             }
         }
+    }
+
+    /// `run` with the body as `function(context, lower, upper)`.
+    func run(_ count: Int, context: UnsafeRawPointer, _ function: Function) {
+        guard count > 0 else { return }
+        guard ownRegion(count) else { function(context, 0, count); return }
+        defer { owner.store(false, ordering: .releasing) }
+        runOwned(count, context: context, function)
+    }
+
+    /// Takes the pool for a region, unless it has no workers, the region is one item, or
+    /// another region is running (the caller then runs it inline).
+    private func ownRegion(_ count: Int) -> Bool {
+        workerCount > 0 && count > 1 && owner.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    }
+
+    private func runOwned(_ count: Int, context: UnsafeRawPointer, _ function: Function) {
+        let chunks = min(count, (workerCount + 1) * Self.chunksPerParticipant, Self.maxChunks)
+        generation += 1
+        regionCount.store(count, ordering: .sequentiallyConsistent)
+        regionChunks.store(chunks, ordering: .sequentiallyConsistent)
+        regionFunction.store(unsafeBitCast(function, to: UInt.self), ordering: .sequentiallyConsistent)
+        regionContext.store(UInt(bitPattern: context), ordering: .sequentiallyConsistent)
+        finished.store(0, ordering: .sequentiallyConsistent)
+        cursor.store(generation << Self.indexBits, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            pthread_mutex_lock(mutex)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+        }
+        claimChunks(generation)
+        // Only bodies already claimed remain, each running on a worker right now; yield
+        // if one takes long (its thread may have been descheduled on a shared core).
+        var polls = 0
+        while finished.load(ordering: .acquiring) < chunks {
+            polls += 1
+            if polls > 1_000 { sched_yield() }
+        }
+        // Close before the next region's description is written, so a worker still
+        // holding this cursor value can no longer claim from it.
+        cursor.store(generation << Self.indexBits | Self.closed, ordering: .sequentiallyConsistent)
     }
 
     /// Claims and runs chunks of region `generation` until none are left (or it was closed).
@@ -111,15 +139,15 @@ final class WorkerPool: @unchecked Sendable {
     private func claimChunks(_ generation: UInt64) {
         let count = regionCount.load(ordering: .sequentiallyConsistent)
         let chunks = regionChunks.load(ordering: .sequentiallyConsistent)
-        let address = regionBody.load(ordering: .sequentiallyConsistent)
+        let function = unsafeBitCast(regionFunction.load(ordering: .sequentiallyConsistent), to: Function.self)
+        let context = UnsafeRawPointer(bitPattern: regionContext.load(ordering: .sequentiallyConsistent))
         var current = cursor.load(ordering: .sequentiallyConsistent)
         while current >> Self.indexBits == generation {
             let index = Int(current & Self.indexMask)
             if index >= chunks { return }
             let (claimed, seen) = cursor.compareExchange(expected: current, desired: current + 1, ordering: .sequentiallyConsistent)
             if !claimed { current = seen; continue }
-            let body = UnsafeMutablePointer<Body>(bitPattern: address)!
-            body.pointee(count * index / chunks ..< count * (index + 1) / chunks)
+            function(context!, count * index / chunks, count * (index + 1) / chunks)
             finished.add(1, ordering: .releasing)
             current = cursor.load(ordering: .sequentiallyConsistent)
         }

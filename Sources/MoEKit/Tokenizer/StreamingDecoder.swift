@@ -14,7 +14,7 @@ public struct StreamingDecoder {
 
     public mutating func push(_ id: Int) -> String {
         if let processor = tokenizer.processor { return pushPiece(id, processor) }
-        var bytes = tokenizer.bytes(of: id)
+        var bytes = tokenizer.cachedBytes(of: id)
         let visible = !bytes.isEmpty
         // Hugging Face strips one leading space of the whole decoded text (decoder `Strip` /
         // Metaspace), so a special token decoded visibly in front ("<s>") keeps the space after it.
@@ -33,7 +33,7 @@ public struct StreamingDecoder {
     /// first "▁" of the text is dropped when the normaliser could have added it.
     mutating func pushPiece(_ id: Int, _ processor: SentencePieceProcessor) -> String {
         if processor.isByte(id) {
-            pending += processor.bytes(of: id)
+            pending += tokenizer.cachedBytes(of: id)
             let (text, used) = UTF8Prefix.decode(pending, final: false, replaceEachInvalidByte: true)
             pending.removeFirst(used)
             if !text.isEmpty { atStart = false }
@@ -41,7 +41,7 @@ public struct StreamingDecoder {
         }
         var text = finish()
         if !text.isEmpty || droppedLeadingSpace { atStart = false }
-        var bytes = processor.bytes(of: id)
+        var bytes = tokenizer.cachedBytes(of: id)
         droppedLeadingSpace = false
         if atStart && processor.stripsLeadingSpace(id) {
             bytes.removeFirst()
@@ -55,7 +55,7 @@ public struct StreamingDecoder {
     /// Flushes what is left (an unfinished character becomes U+FFFD).
     public mutating func finish() -> String {
         let (text, _) = UTF8Prefix.decode(pending, final: true, replaceEachInvalidByte: tokenizer.processor != nil)
-        pending = []
+        pending.removeAll(keepingCapacity: true)
         return text
     }
 }

@@ -38,6 +38,8 @@ public final class Tokenizer: @unchecked Sendable {
     let processor: SentencePieceProcessor?
     /// `ignore_merges`: a word that is itself a vocabulary entry is taken whole (LLaMA 3 style).
     public let ignoreMerges: Bool
+    /// `bytes(of:)` of the ids decoded so far.
+    let byteCache = TokenBytesCache()
     let byteTokenIds: [Int?]
     let addedById: [Int: AddedToken]
     /// Added-token contents → index in `addedTokens`, so that finding the longest one at each
@@ -169,6 +171,9 @@ public final class Tokenizer: @unchecked Sendable {
             return SentencePieceProcessor.unescape(Array(token.utf8)[...])
         }
     }
+
+    /// `bytes(of:)`, kept per id after its first call (the streaming decoder's per-token lookup).
+    func cachedBytes(of id: Int) -> [UInt8] { byteCache.bytes(of: id) { bytes(of: id) } }
 
     static func fallbackByte(_ token: String) -> UInt8? {
         let utf8 = Array(token.utf8)

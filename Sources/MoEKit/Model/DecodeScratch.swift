@@ -1,0 +1,74 @@
+/// The buffers a forward pass works in, sized once from the config for `tokens` tokens: hidden
+/// states, the attention's q/k/v and scores, the MoE layer's routing state, the logits and one
+/// routing record per token and layer. A generator keeps one for one token and decodes every
+/// token into it (`Transformer.decode`), so that steady-state decoding allocates nothing; a
+/// prompt batch (`Transformer.forward`) takes a fresh one of its size.
+///
+/// The records are overwritten in place by the next step. Their arrays are values: an observer
+/// that keeps a record (the TUI's history, a trace) holds its own, because the next step's write
+/// then finds the buffer shared and copies it first. Only when nobody kept the last step's
+/// records are they reused without a copy.
+public final class DecodeScratch {
+    public let tokens: Int
+    /// Logits of the last token (or of every token when made for all logits), rows × vocab.
+    public internal(set) var logits: [Float]
+    /// Per token, per layer: what the routers did in the last pass.
+    public internal(set) var routing: [[LayerRouting]]
+
+    /// tokens × hidden: the residual stream, a normalised copy, a sublayer's output.
+    let hidden: UnsafeMutablePointer<Float>
+    let normed: UnsafeMutablePointer<Float>
+    let sublayerOutput: UnsafeMutablePointer<Float>
+    /// LongCat's shortcut MoE output, held for the next block (tokens × hidden).
+    let shortcut: UnsafeMutablePointer<Float>
+    var holdsShortcut = false
+    /// q, k, v and the mixed heads of `tokens` tokens (Attention).
+    let attention: UnsafeMutablePointer<Float>
+    /// One row of attention scores per head of a decode token; grows with the context.
+    private(set) var scores: UnsafeMutablePointer<Float>
+    private var scoresCapacity = 0
+    /// The MoE layer's routing state, reused by every layer; `previousLogits` is the last MoE
+    /// layer's `passedLogits` (swapped, not copied), valid while `hasPreviousLogits`.
+    var routed = MoELayer.Routed()
+    var previousLogits: [[Float]] = []
+    var hasPreviousLogits = false
+    private let width: Int
+
+    /// `logitRows`: 1 (the last token's logits) or `tokens` (every token's).
+    public init(config: ModelConfig, tokens: Int, logitRows: Int = 1) {
+        precondition(tokens > 0 && (logitRows == 1 || logitRows == tokens))
+        self.tokens = tokens
+        width = tokens * config.hiddenSize
+        hidden = .allocate(capacity: width)
+        normed = .allocate(capacity: width)
+        sublayerOutput = .allocate(capacity: width)
+        shortcut = .allocate(capacity: width)
+        attention = .allocate(capacity: tokens * (2 * config.queryDim + 2 * config.keyValueDim))
+        scores = .allocate(capacity: 0)
+        logits = [Float](repeating: 0, count: logitRows * config.vocabSize)
+        routing = (0..<tokens).map { _ in (0..<config.numLayers).map { LayerRouting(layer: $0) } }
+    }
+
+    deinit {
+        for buffer in [hidden, normed, sublayerOutput, shortcut, attention, scores] { buffer.deallocate() }
+    }
+
+    /// `rows` score rows of `length` each, stride `length`. Grown (doubling) when the context
+    /// outgrows it: a few allocations over a whole generation, none per step.
+    func scoreRows(_ rows: Int, length: Int) -> UnsafeMutablePointer<Float> {
+        if rows * length > scoresCapacity {
+            scoresCapacity = max(rows * length, 2 * scoresCapacity)
+            scores.deallocate()
+            scores = .allocate(capacity: scoresCapacity)
+        }
+        return scores
+    }
+}
+
+extension LayerRouting {
+    /// A record with nothing in it yet: a buffer a forward pass overwrites.
+    init(layer: Int) {
+        self.init(layer: layer, routerLogits: [], residualLogits: [], probabilities: [], chosen: [], probabilitiesWithoutResidual: [],
+                  chosenWithoutResidual: [], ffnExpertsComputed: 0)
+    }
+}
