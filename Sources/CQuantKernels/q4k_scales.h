@@ -1,5 +1,7 @@
-// Q4_K's packed 6-bit scales and mins, shared by the AVX2/scalar bodies (quant_kernels_body.h) and
-// the VNNI ones (quant_kernels_k_vnni.c) so that the layout is decoded in one place.
+// Q4_K's packed 6-bit scales and mins for the AVX2 and scalar bodies (quant_kernels_body.h, its
+// matvec, batched and dequantising kernels). The VNNI bodies decode the same layout in one 128-bit
+// vector instead (q4k_scales_and_mins in quant_kernels_k_vnni.c; the tests hold both to the Swift
+// reference through their products).
 #ifndef MOEPP_Q4K_SCALES_H
 #define MOEPP_Q4K_SCALES_H
 
