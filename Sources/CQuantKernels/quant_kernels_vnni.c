@@ -14,7 +14,8 @@
 
 int moe_cpu_has_vnni(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+    // BW too: the K formats' kernels (quant_kernels_k_vnni.c) use 512-bit byte and word operations.
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
 }
 
 // Software prefetch this far ahead of the row being read. The hardware prefetchers stop at 4 KiB

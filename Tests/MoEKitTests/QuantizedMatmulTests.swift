@@ -28,12 +28,15 @@ struct QuantizedMatmulTests {
     func bodies(format: WeightFormat) {
         let block = format.elementsPerBlock
         // Odd and even block counts (the 32-wide kernels alternate two accumulators), rows not a
-        // multiple of anything, and 4352-byte Q8_0 rows × 70 > the 256 KiB row tile.
-        let shapes = [(1, block), (7, 3 * block), (13, 2 * block), (70, (4096 / block) * block), (5, 5 * block)]
+        // multiple of anything, and rows × row bytes past the 256 KiB row tile (4352-byte Q8_0
+        // rows × 70; 2304-byte Q4_K rows × 130).
+        let shapes = [(1, block), (7, 3 * block), (13, 2 * block), (70, (4096 / block) * block), (5, 5 * block), (130, (4096 / block) * block)]
         for (rows, cols) in shapes {
             let (w, _) = QuantizationTests.randomMatrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 13 + cols))
             var random = SeededRandom(seed: UInt64(rows + cols))
-            for tokens in [1, 2, 3, 5, 17] {
+            // Groups of four (Q8_0/Q4_0, the AVX2 and scalar bodies) and eight (the K formats' VNNI
+            // bodies): every remainder 1…7 appears (17 = 8 + 8 + 1 = 4·4 + 1, 11 = 8 + 3, 14 = 8 + 6).
+            for tokens in rows >= 130 ? [1, 7, 12] : [1, 2, 3, 5, 7, 11, 14, 17] {
                 let x = (0..<tokens).map { t -> [Float] in
                     var v = random.normals(cols, scale: 1)
                     v[t % cols] = 0; v[cols - 1] = Float(t) - 8   // a spread of magnitudes inside a block

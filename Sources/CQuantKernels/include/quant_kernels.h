@@ -41,11 +41,15 @@ void moe_matvec_q4_0(const void *w, size_t row_bytes, const moe_block_q8 *x, int
 void moe_matvec_q4_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q6_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 
-// AVX-512 VNNI (vpdpbusd) versions of the 32-block kernels, compiled for that target by function
-// attribute and chosen at run time: only call them when moe_cpu_has_vnni() is 1.
+// AVX-512 VNNI versions, compiled for that target by function attribute and chosen at run time:
+// only call them when moe_cpu_has_vnni() is 1 (AVX-512 F/BW/VL/VNNI). The 32-block kernels use
+// vpdpbusd on 256-bit vectors (quant_kernels_vnni.c); the K formats vpmaddubsw + vpdpwssd on
+// 512-bit ones (quant_kernels_k_vnni.c).
 int moe_cpu_has_vnni(void);
 void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q4_k_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q6_k_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 
 // Dequantises n elements (whole blocks) to f32, bit-identical to the Swift reference dequantisers.
 void moe_dequantize_q8_0(const void *src, float *out, int n);

@@ -28,9 +28,12 @@ void moe_matmul_q4_0_scalar(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q6_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 
-// AVX-512 VNNI (vpdpbusd) bodies, chosen at run time: only call them when moe_cpu_has_vnni() is 1.
-// Twins of moe_matvec_<fmt>_vnni (whose lane sums differ from the AVX2 bodies', see quant_matmul_vnni.c).
+// AVX-512 VNNI bodies, chosen at run time: only call them when moe_cpu_has_vnni() is 1. Twins of
+// moe_matvec_<fmt>_vnni (whose lane sums differ from the AVX2 bodies', see quant_matmul_vnni.c and
+// quant_kernels_k_vnni.c).
 void moe_matmul_q8_0_vnni(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_0_vnni(MOE_MATMUL_ARGS(moe_block_q8));
+void moe_matmul_q4_k_vnni(MOE_MATMUL_ARGS(moe_block_q8k));
+void moe_matmul_q6_k_vnni(MOE_MATMUL_ARGS(moe_block_q8k));
 
 #endif

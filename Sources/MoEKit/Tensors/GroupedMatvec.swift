@@ -128,10 +128,10 @@ extension Kernels {
             (scalar ? moe_matvec_q4_0_scalar : vnni ? moe_matvec_q4_0_vnni : moe_matvec_q4_0)(w, rowBytes, xq, n, y, lower, upper)
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
-            (scalar ? moe_matvec_q4_k_scalar : moe_matvec_q4_k)(w, rowBytes, xq, n, y, lower, upper)
+            (scalar ? moe_matvec_q4_k_scalar : vnni ? moe_matvec_q4_k_vnni : moe_matvec_q4_k)(w, rowBytes, xq, n, y, lower, upper)
         case .q6_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
-            (scalar ? moe_matvec_q6_k_scalar : moe_matvec_q6_k)(w, rowBytes, xq, n, y, lower, upper)
+            (scalar ? moe_matvec_q6_k_scalar : vnni ? moe_matvec_q6_k_vnni : moe_matvec_q6_k)(w, rowBytes, xq, n, y, lower, upper)
         }
     }
 

@@ -3,7 +3,7 @@ import CQuantKernels
 /// Matrix–vector products on block-format weights, the way llama.cpp reaches the bandwidth
 /// limit: the activation vector is quantised once per product to 8-bit blocks (32 wide for
 /// Q8_0/Q4_0, 256 wide with 16-element sums for the K formats), then every row is dotted with it
-/// in integers (AVX2 `vpmaddubsw`/`vpmaddwd` in Sources/CQuantKernels), one float multiply-add per
+/// in integers (AVX2 `vpmaddubsw`/`vpmaddwd`, AVX-512 VNNI where present, in Sources/CQuantKernels), one float multiply-add per
 /// block. Rows are split across cores like every other matvec. The naive twin is
 /// `NaiveKernels.quantizedMatvec`; the activation quantiser's is `NaiveKernels.quantizeActivations`.
 enum QuantizedKernels {
@@ -14,7 +14,8 @@ enum QuantizedKernels {
 
     typealias Path = KernelPath
 
-    /// AVX-512 VNNI's vpdpbusd for Q8_0/Q4_0 where the CPU has it (decided once, at run time).
+    /// AVX-512 VNNI bodies where the CPU has it (decided once, at run time): vpdpbusd for
+    /// Q8_0/Q4_0, vpmaddubsw + vpdpwssd on 512-bit vectors for Q4_K/Q6_K.
     static let hasVNNI = moe_cpu_has_vnni() != 0
 
     /// y = W·x (the products themselves run in `Kernels.matvecs`). `path` other than `.best` is

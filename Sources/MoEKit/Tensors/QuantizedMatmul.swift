@@ -43,8 +43,8 @@ enum QuantizedMatmul {
         }
     }
 
-    /// Y[t][r] for r in `range` and every token, by the body `path` picks (VNNI where the CPU has
-    /// it for Q8_0/Q4_0 on `.best`; the K formats have AVX2 and scalar bodies).
+    /// Y[t][r] for r in `range` and every token, by the body `path` picks (AVX-512 VNNI where the
+    /// CPU has it on `.best`, else AVX2; `.scalar` the portable body).
     static func rows(_ w: WeightMatrix, _ input: UnsafeRawPointer, tokens: Int, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, path: KernelPath) {
         let (rowBytes, n, count, ldy) = (w.rowBytes, Int32(w.cols), Int32(tokens), w.rows)
         let (lower, upper) = (Int32(range.lowerBound), Int32(range.upperBound))
@@ -59,10 +59,10 @@ enum QuantizedMatmul {
             (scalar ? moe_matmul_q4_0_scalar : vnni ? moe_matmul_q4_0_vnni : moe_matmul_q4_0)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
-            (scalar ? moe_matmul_q4_k_scalar : moe_matmul_q4_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+            (scalar ? moe_matmul_q4_k_scalar : vnni ? moe_matmul_q4_k_vnni : moe_matmul_q4_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
         case .q6_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
-            (scalar ? moe_matmul_q6_k_scalar : moe_matmul_q6_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+            (scalar ? moe_matmul_q6_k_scalar : vnni ? moe_matmul_q6_k_vnni : moe_matmul_q6_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
         default:
             preconditionFailure("\(w.format.name) is not a block format")
         }
