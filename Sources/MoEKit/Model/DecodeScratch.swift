@@ -1,8 +1,9 @@
 /// The buffers a forward pass works in, sized once from the config for `tokens` tokens: hidden
 /// states, the attention's q/k/v and scores, the MoE layer's routing state, the logits and one
 /// routing record per token and layer. A generator keeps one for one token and decodes every
-/// token into it (`Transformer.decode`), so that steady-state decoding allocates nothing; a
-/// prompt batch (`Transformer.forward`) takes a fresh one of its size.
+/// token into it (`Transformer.decode`), so that a steady-state decode step allocates nothing
+/// (with the exceptions `Transformer.decode` lists); a prompt batch (`Transformer.forward`) takes
+/// a fresh one of its size.
 ///
 /// The records are overwritten in place by the next step. Their arrays are values: an observer
 /// that keeps a record (the TUI's history, a trace) holds its own, because the next step's write
