@@ -1,7 +1,7 @@
 import Foundation
 
 /// A decoder block's attention: reads the normalised hidden states of `tokens` tokens at
-/// positions `start…`, appends what it caches for them to `cache`, returns tokens × hidden.
+/// positions `start…`, appends what it caches for them to `cache`, writes tokens × hidden into `out`.
 /// q/k/v attention (Attention) and Multi-head Latent Attention implement it.
 public protocol SelfAttention: Sendable {
     /// Writes tokens × hidden into `out`, working in `scratch` (sized for at least `tokens`).
@@ -94,6 +94,7 @@ public struct Attention: SelfAttention {
     /// and the mixed heads live in `scratch`.
     public func forward(_ x: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache,
                         into out: UnsafeMutablePointer<Float>, scratch: DecodeScratch) {
+        precondition(tokens <= scratch.tokens, "attention: \(tokens) tokens, but the scratch was made for \(scratch.tokens)")
         let (qDim, kvDim) = (config.queryDim, config.keyValueDim)
         let queries = scratch.attention, keys = queries + tokens * qDim, values = keys + tokens * kvDim
         let mixed = values + tokens * kvDim

@@ -1,8 +1,9 @@
 /// The buffers a forward pass works in, sized once from the config for `tokens` tokens: hidden
 /// states, the attention's q/k/v and scores, the MoE layer's routing state, the logits and one
 /// routing record per token and layer. A generator keeps one for one token and decodes every
-/// token into it (`Transformer.decode`), so that steady-state decoding allocates nothing; a
-/// prompt batch (`Transformer.forward`) takes a fresh one of its size.
+/// token into it (`Transformer.decode`), so that a steady-state decode step allocates nothing
+/// (with the exceptions `Transformer.decode` lists); a prompt batch (`Transformer.forward`) takes
+/// a fresh one of its size.
 ///
 /// The records are overwritten in place by the next step. Their arrays are values: an observer
 /// that keeps a record (the TUI's history, a trace) holds its own, because the next step's write
@@ -10,6 +11,8 @@
 /// records are they reused without a copy.
 public final class DecodeScratch {
     public let tokens: Int
+    /// The model dimensions it was sized for (`fits(_:)` checks them against a model's config).
+    let hiddenSize: Int, queryDim: Int, keyValueDim: Int, vocabSize: Int, numLayers: Int
     /// Logits of the last token (or of every token when made for all logits), rows × vocab.
     public internal(set) var logits: [Float]
     /// Per token, per layer: what the routers did in the last pass.
@@ -38,6 +41,8 @@ public final class DecodeScratch {
     public init(config: ModelConfig, tokens: Int, logitRows: Int = 1) {
         precondition(tokens > 0 && (logitRows == 1 || logitRows == tokens))
         self.tokens = tokens
+        (hiddenSize, queryDim, keyValueDim) = (config.hiddenSize, config.queryDim, config.keyValueDim)
+        (vocabSize, numLayers) = (config.vocabSize, config.numLayers)
         width = tokens * config.hiddenSize
         hidden = .allocate(capacity: width)
         normed = .allocate(capacity: width)
@@ -53,8 +58,18 @@ public final class DecodeScratch {
         for buffer in [hidden, normed, sublayerOutput, shortcut, attention, scores] { buffer.deallocate() }
     }
 
+    /// Why this scratch cannot serve a pass of `config`'s model, or nil when it can.
+    func mismatch(_ config: ModelConfig) -> String? {
+        // Tuples, not arrays: checked on every step, this must not allocate.
+        let mine = (hiddenSize, queryDim, keyValueDim, vocabSize, numLayers)
+        let theirs = (config.hiddenSize, config.queryDim, config.keyValueDim, config.vocabSize, config.numLayers)
+        guard mine != theirs else { return nil }
+        return "the scratch was made for (hidden, query, key-value, vocabulary, layers) = \(mine), the model has \(theirs)"
+    }
+
     /// `rows` score rows of `length` each, stride `length`. Grown (doubling) when the context
-    /// outgrows it: a few allocations over a whole generation, none per step.
+    /// outgrows it: a few allocations over a whole generation, none per step. The pointer is
+    /// valid only until the next call (which may move the rows).
     func scoreRows(_ rows: Int, length: Int) -> UnsafeMutablePointer<Float> {
         if rows * length > scoresCapacity {
             scoresCapacity = max(rows * length, 2 * scoresCapacity)
@@ -62,13 +77,5 @@ public final class DecodeScratch {
             scores = .allocate(capacity: scoresCapacity)
         }
         return scores
-    }
-}
-
-extension LayerRouting {
-    /// A record with nothing in it yet: a buffer a forward pass overwrites.
-    init(layer: Int) {
-        self.init(layer: layer, routerLogits: [], residualLogits: [], probabilities: [], chosen: [], probabilitiesWithoutResidual: [],
-                  chosenWithoutResidual: [], ffnExpertsComputed: 0)
     }
 }

@@ -15,20 +15,31 @@ public struct FFNExpert: Sendable {
         self.down = down
     }
 
-    /// Applies the expert to `tokens` rows of `x` (tokens × d) into `out` (tokens × d).
+    /// Floats of work space `forward(_:tokens:into:work:)` takes for `tokens` rows: the gate and
+    /// up products, tokens × I each.
+    public func workCount(tokens: Int) -> Int { 2 * tokens * intermediateSize }
+
+    /// Applies the expert to `tokens` rows of `x` (tokens × d) into `out` (tokens × d), with work
+    /// space of its own (on the stack when it fits, else on the heap).
     public func forward(_ x: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<Float>) {
-        let inner = intermediateSize
-        // On the stack when it fits (a decode step), instead of two heap buffers a call.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * tokens * inner) { scratch in
-            let gated = scratch.baseAddress!, upped = gated + tokens * inner
-            if tokens == 1 {
-                Kernels.matvecs(MatvecProduct(gate, x, gated), MatvecProduct(up, x, upped))
-            } else {
-                Kernels.matmul(gate, x, tokens: tokens, gated)
-                Kernels.matmul(up, x, tokens: tokens, upped)
-            }
-            Kernels.siluMultiply(gated, upped, gated, tokens * inner)
-            Kernels.matmul(down, gated, tokens: tokens, out)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: workCount(tokens: tokens)) { work in
+            forward(x, tokens: tokens, into: out, work: work.baseAddress!)
         }
+    }
+
+    /// The pass in `work` (`workCount(tokens:)` floats), which a decode loop keeps from step to
+    /// step: its own temporary would be a heap allocation per call above the stack limit (1 KiB).
+    /// Not a ThreadScratch buffer: the matvecs inside take the calling thread's ThreadScratch.
+    public func forward(_ x: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
+        let inner = intermediateSize
+        let gated = work, upped = work + tokens * inner
+        if tokens == 1 {
+            Kernels.matvecs(MatvecProduct(gate, x, gated), MatvecProduct(up, x, upped))
+        } else {
+            Kernels.matmul(gate, x, tokens: tokens, gated)
+            Kernels.matmul(up, x, tokens: tokens, upped)
+        }
+        Kernels.siluMultiply(gated, upped, gated, tokens * inner)
+        Kernels.matmul(down, gated, tokens: tokens, out)
     }
 }

@@ -22,29 +22,14 @@ public enum FeedForward: Sendable {
     /// A dense layer's pass: y_t = FFN(x_t) for every token, into `out`. Its routing record has no
     /// router (no logits, nothing chosen) and lists the FFN as the always-on `shared(0)`, so that
     /// every layer keeps one record per token and views show it as always on; `records[t][layer]`
-    /// is rewritten so in place.
+    /// is rewritten so in place. The FFN works in `work` (resized to fit, kept by the caller).
     static func dense(_ ffn: FFNExpert, _ x: UnsafePointer<Float>, tokens: Int, into out: UnsafeMutablePointer<Float>,
-                      records: inout [[LayerRouting]], layer: Int) {
-        ffn.forward(x, tokens: tokens, into: out)
-        for t in 0..<tokens { records[t][layer].makeDense(layer: layer) }
-    }
-}
-
-extension LayerRouting {
-    /// Turns this record into a dense layer's (see `FeedForward.dense`), reusing its buffers.
-    mutating func makeDense(layer: Int) {
-        self.layer = layer
-        routerLogits.removeAll(keepingCapacity: true)
-        residualLogits.removeAll(keepingCapacity: true)
-        probabilities.removeAll(keepingCapacity: true)
-        probabilitiesWithoutResidual.removeAll(keepingCapacity: true)
-        chosen.removeAll(keepingCapacity: true)
-        chosenWithoutResidual.removeAll(keepingCapacity: true)
-        ffnExpertsComputed = 0
-        predictedExperts = nil
-        cache = nil
-        shared.removeAll(keepingCapacity: true)
-        shared.append(ChosenExpert(index: 0, kind: .shared(0), weight: 1))
-        rule = nil
+                      records: inout [[LayerRouting]], layer: Int, work: inout [Float]) {
+        work.resize(to: ffn.workCount(tokens: tokens))
+        work.withUnsafeMutableBufferPointer { ffn.forward(x, tokens: tokens, into: out, work: $0.baseAddress!) }
+        for t in 0..<tokens {
+            records[t][layer].reset(layer: layer)
+            records[t][layer].listDenseFFNAsShared()
+        }
     }
 }

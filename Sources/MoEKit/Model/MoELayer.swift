@@ -55,6 +55,8 @@ public struct MoELayer: Sendable {
         var experts: [FFNExpert] = []
         var products: [MatvecProduct] = []
         var expertBuffer: [Float] = []
+        /// A dense or shared FFN's work space (FFNExpert.forward(_:tokens:into:work:)).
+        var ffnWork: [Float] = []
 
         public init() {}
 
@@ -165,7 +167,7 @@ public struct MoELayer: Sendable {
             routed.inputScale[t] = scale
             for i in 0..<d { routed.scaled[i] = xt[i] * scale }
             var ffnComputed = 0
-            records[t][slot].chosen.removeAll(keepingCapacity: true)
+            records[t][slot].reset(layer: layerIndex)
             for rank in 0..<chosenCount {
                 let index = routed.step.decision.chosen[rank], weight = routed.step.decision.weights[rank]
                 let kind = config.kind(ofExpert: index)
@@ -191,18 +193,15 @@ public struct MoELayer: Sendable {
         }
     }
 
-    /// Fills a record's fields from a token's gate (the chosen list is already written).
+    /// Fills the rest of a record from a token's gate: the record was reset (`reset(layer:)`) and
+    /// its chosen list written.
     private func write(_ record: inout LayerRouting, _ step: GateStep, withoutResidual: Gate.Decision, ffnComputed: Int, sharedWeights: [Float]) {
-        record.layer = layerIndex
-        record.routerLogits.overwrite(with: step.raw)
-        record.residualLogits.overwrite(with: step.logits)
-        record.probabilities.overwrite(with: step.decision.probabilities)
-        record.probabilitiesWithoutResidual.overwrite(with: withoutResidual.probabilities)
-        record.chosenWithoutResidual.overwrite(with: withoutResidual.chosen)
+        record.routerLogits.append(contentsOf: step.raw)
+        record.residualLogits.append(contentsOf: step.logits)
+        record.probabilities.append(contentsOf: step.decision.probabilities)
+        record.probabilitiesWithoutResidual.append(contentsOf: withoutResidual.probabilities)
+        record.chosenWithoutResidual.append(contentsOf: withoutResidual.chosen)
         record.ffnExpertsComputed = ffnComputed
-        record.predictedExperts = nil
-        record.cache = nil
-        record.shared.removeAll(keepingCapacity: true)
         for (expert, weight) in zip(shared, sharedWeights) {
             for _ in 0..<expert.count { record.shared.append(ChosenExpert(index: record.shared.count, kind: .shared(record.shared.count), weight: weight)) }
         }
@@ -222,7 +221,8 @@ public struct MoELayer: Sendable {
             var result = routed.expertBuffer
             routed.expertBuffer = []
             result.resize(to: tokens * d)
-            expert.ffn.forward(x, tokens: tokens, into: &result)
+            routed.ffnWork.resize(to: expert.ffn.workCount(tokens: tokens))
+            routed.ffnWork.withUnsafeMutableBufferPointer { expert.ffn.forward(x, tokens: tokens, into: &result, work: $0.baseAddress!) }
             routed.hidden.withUnsafeMutableBufferPointer { output in
                 result.withUnsafeBufferPointer {
                     for t in 0..<tokens {
@@ -271,6 +271,8 @@ public struct MoELayer: Sendable {
         defer {
             for e in needed.prefix(experts.count) { access.release(e) }
             experts.removeAll(keepingCapacity: true)
+            // The products point into `buffer` and view the experts just released.
+            products.removeAll(keepingCapacity: true)
             (routed.needed, routed.experts, routed.products, routed.expertBuffer) = (needed, experts, products, buffer)
         }
         needed.removeAll(keepingCapacity: true)

@@ -102,6 +102,7 @@ public struct MultiHeadLatentAttention: SelfAttention {
     /// decoding allocates per step, unlike q/k/v attention).
     public func forward(_ x: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache,
                         into out: UnsafeMutablePointer<Float>, scratch: DecodeScratch) {
+        precondition(tokens <= scratch.tokens, "attention: \(tokens) tokens, but the scratch was made for \(scratch.tokens)")
         let result = latentForward(Array(UnsafeBufferPointer(start: x, count: tokens * config.hiddenSize)), tokens: tokens, start: start,
                                    layer: layer, cache: cache)
         out.update(from: result, count: result.count)

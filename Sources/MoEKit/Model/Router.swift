@@ -1,3 +1,5 @@
+import Foundation
+
 /// The router's projection from a token's hidden state to one logit per expert, computed in f32:
 /// `W_r·x`, or MoE++'s 2-layer gate `W₂·tanh(W₁·x)` (W₁ (8E)×d, W₂ E×(8E)).
 public struct Router: Sendable {
@@ -64,12 +66,3 @@ public struct GatingResidual: Sendable {
         for (logit, carry) in zip(logits, carried) { out.append(logit + carry) }
     }
 }
-
-extension Array where Element == Float {
-    /// Makes the count `n` (new elements 0), keeping the buffer when it already has that count.
-    mutating func resize(to n: Int) {
-        if count > n { removeLast(count - n) } else if count < n { append(contentsOf: repeatElement(0, count: n - count)) }
-    }
-}
-
-import Foundation

@@ -160,8 +160,9 @@ public final class Transformer: @unchecked Sendable {
 
     /// One decode step: runs `token` at the cache's next position in `scratch` (made for one
     /// token and kept from step to step), leaving its logits in `scratch.logits` and its records
-    /// in `scratch.routing[0]`. Once the scratch has served a step, a step allocates nothing
-    /// (with the mapped experts, q/k/v attention and no prediction or adaptive gating).
+    /// in `scratch.routing[0]`. Once the scratch has served a step, a step allocates nothing —
+    /// dense layers and shared experts included (they work in `scratch.routed.ffnWork`) — with
+    /// the mapped experts, q/k/v attention (not MLA) and no prediction or adaptive gating.
     public func decode(_ token: Int, cache: KVCache, controls: RoutingControls = RoutingControls(), scratch: DecodeScratch) throws {
         precondition(scratch.tokens == 1, "decode takes a scratch made for one token")
         try withUnsafePointer(to: token) { try run(UnsafeBufferPointer(start: $0, count: 1), cache: cache, controls: controls, scratch: scratch) }
@@ -171,6 +172,10 @@ public final class Transformer: @unchecked Sendable {
     private func run(_ tokens: UnsafeBufferPointer<Int>, cache: KVCache, controls: RoutingControls, scratch: DecodeScratch) throws {
         let (d, count, start) = (config.hiddenSize, tokens.count, cache.length)
         guard count > 0 else { throw ForwardError.noTokens }
+        // A scratch sized for another model would be read and written out of bounds.
+        if let mismatch = scratch.mismatch(config) { preconditionFailure(mismatch) }
+        precondition(count <= scratch.tokens && scratch.logits.count / config.vocabSize <= count,
+                     "\(count) tokens, but the scratch was made for \(scratch.tokens) with \(scratch.logits.count / config.vocabSize) logit rows")
         for (i, token) in tokens.enumerated() where token < 0 || token >= config.vocabSize {
             throw ForwardError.tokenOutOfRange(token, position: i, vocabulary: config.vocabSize)
         }
@@ -191,7 +196,8 @@ public final class Transformer: @unchecked Sendable {
             var computedShortcut = false
             switch block.feedForward {
             case .dense(let ffn):
-                FeedForward.dense(ffn, scratch.normed, tokens: count, into: scratch.sublayerOutput, records: &scratch.routing, layer: l)
+                FeedForward.dense(ffn, scratch.normed, tokens: count, into: scratch.sublayerOutput, records: &scratch.routing, layer: l,
+                                  work: &scratch.routed.ffnWork)
                 block.addResidual(hidden, scratch.sublayerOutput, count: count * d)
                 scratch.hasPreviousLogits = false
                 predictions = nil
@@ -199,12 +205,10 @@ public final class Transformer: @unchecked Sendable {
                 try runMoE(moe, layer: l, tokens: count, controls: controls, predictions: &predictions, scratch: scratch)
                 scratch.routed.hidden.withUnsafeBufferPointer { block.addResidual(hidden, $0.baseAddress!, count: count * d) }
             case .denseWithShortcut(let ffn, let moe):
-                FeedForward.dense(ffn, scratch.normed, tokens: count, into: scratch.sublayerOutput, records: &scratch.routing, layer: l)
+                FeedForward.dense(ffn, scratch.normed, tokens: count, into: scratch.sublayerOutput, records: &scratch.routing, layer: l,
+                                  work: &scratch.routed.ffnWork)
                 try runMoE(moe, layer: l, tokens: count, controls: controls, predictions: &predictions, scratch: scratch)
-                for t in 0..<count {
-                    scratch.routing[t][l].shared.removeAll(keepingCapacity: true)
-                    scratch.routing[t][l].shared.append(ChosenExpert(index: 0, kind: .shared(0), weight: 1))
-                }
+                for t in 0..<count { scratch.routing[t][l].listDenseFFNAsShared() }
                 block.addResidual(hidden, scratch.sublayerOutput, count: count * d)
                 computedShortcut = true
             }
@@ -223,6 +227,7 @@ public final class Transformer: @unchecked Sendable {
         let first = count - rows
         for r in 0..<rows { Kernels.rmsNorm(hidden + (first + r) * d, finalNorm, config.rmsNormEps, scratch.normed + r * d, d) }
         scratch.logits.withUnsafeMutableBufferPointer { Kernels.matmul(lmHead, scratch.normed, tokens: rows, $0.baseAddress!) }
-        if config.logitsScaling != 1 { for i in scratch.logits.indices { scratch.logits[i] /= config.logitsScaling } }
+        let scaling = config.logitsScaling
+        if scaling != 1 { scratch.logits.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] /= scaling } } }
     }
 }

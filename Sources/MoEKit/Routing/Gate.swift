@@ -161,12 +161,3 @@ public struct Gate: Sendable {
         }
     }
 }
-
-extension Array {
-    /// Replaces the contents with `source`'s, in the existing buffer when it is unshared and
-    /// large enough (what buffers kept from token to token rely on).
-    mutating func overwrite<Source: Collection>(with source: Source) where Source.Element == Element {
-        removeAll(keepingCapacity: true)
-        append(contentsOf: source)
-    }
-}

@@ -58,6 +58,38 @@ public struct LayerRouting: Sendable, Codable {
     }
 }
 
+extension LayerRouting {
+    /// A record with nothing in it yet: a buffer a forward pass overwrites.
+    init(layer: Int) {
+        self.init(layer: layer, routerLogits: [], residualLogits: [], probabilities: [], chosen: [], probabilitiesWithoutResidual: [],
+                  chosenWithoutResidual: [], ffnExpertsComputed: 0)
+    }
+
+    /// Empties every field for `layer`, keeping the arrays' buffers: what a forward pass does
+    /// before writing a record it reuses. (A field added to the record must be cleared here.)
+    mutating func reset(layer: Int) {
+        self.layer = layer
+        routerLogits.removeAll(keepingCapacity: true)
+        residualLogits.removeAll(keepingCapacity: true)
+        probabilities.removeAll(keepingCapacity: true)
+        chosen.removeAll(keepingCapacity: true)
+        probabilitiesWithoutResidual.removeAll(keepingCapacity: true)
+        chosenWithoutResidual.removeAll(keepingCapacity: true)
+        ffnExpertsComputed = 0
+        predictedExperts = nil
+        cache = nil
+        shared.removeAll(keepingCapacity: true)
+        rule = nil
+    }
+
+    /// Lists a dense FFN that every token passes through as the always-on `shared(0)`, weight 1
+    /// (a dense layer's one FFN, LongCat's dense FFN beside its shortcut MoE).
+    mutating func listDenseFFNAsShared() {
+        shared.removeAll(keepingCapacity: true)
+        shared.append(ChosenExpert(index: 0, kind: .shared(0), weight: 1))
+    }
+}
+
 /// Routing of one token through every layer.
 public struct TokenRouting: Sendable, Codable {
     public var position: Int

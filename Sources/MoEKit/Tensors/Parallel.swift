@@ -11,8 +11,11 @@ public enum Parallel {
 
     static let pool = WorkerPool(workers: coreCount - 1)
 
+    /// Whether a region of `count` chunks and `work` multiply-adds runs on the calling thread alone.
+    static func runsInline(_ count: Int, work: Int) -> Bool { work < 1 << 16 || count < 2 }
+
     public static func forChunks(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
-        if work < 1 << 16 || count < 2 { body(0..<count); return }
+        if runsInline(count, work: work) { body(0..<count); return }
         pool.run(count, body)
     }
 
@@ -20,7 +23,7 @@ public enum Parallel {
     /// capture, in a struct it points to): a region handed out so allocates nothing, where a
     /// closure costs one allocation per region (see WorkerPool).
     static func forChunks(_ count: Int, work: Int, context: UnsafeRawPointer, _ function: WorkerPool.Function) {
-        if work < 1 << 16 || count < 2 { function(context, 0, count); return }
+        if runsInline(count, work: work) { function(context, 0, count); return }
         pool.run(count, context: context, function)
     }
 
