@@ -23,7 +23,7 @@ struct FusedKernelTests {
         #expect(Kernels.elementKernelsUseAVX2, "Package.swift compiles CQuantKernels for AVX2 on x86-64")
         #endif
         print("element kernels: AVX-512 \(Kernels.hasAVX512 ? "present, tested as the best path" : "absent")")
-        for (rows, cols) in [(1, 1), (3, 31), (7, 33), (64, 64), (300, 257), (513, 129), (40, 4096)] {
+        for (rows, cols) in [(1, 1), (3, 31), (7, 33), (64, 64), (5, 96), (3, 223), (6, 224), (300, 257), (513, 129), (40, 4096)] {
             let w = Self.matrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 7 + cols))
             var random = SeededRandom(seed: UInt64(cols))
             let x = random.normals(cols, scale: 1)
