@@ -191,30 +191,23 @@ void moe_matvec_f16_avx512(const void *w, size_t row_bytes, const float *x, int 
 }
 
 // One 512-bit load is one block of 32 bf16: its words' low halves (shifted up) are the block's
-// evens, split[0..16), the high halves (masked) its odds, split[16..32).
+// evens, split[0..16), the high halves (masked) its odds, split[16..32). The low 256 bits of
+// `evens`/`odds` sum exactly what the AVX2 body's a0/a1 do, the high ones its a2/a3, in the same
+// order, and they are reduced as it does: the two bodies give the same bits.
 void moe_matvec_bf16_avx512(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
     const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
     for (int r = row_begin; r < row_end; r++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+        __m512 evens = _mm512_setzero_ps(), odds = _mm512_setzero_ps();
         int i = 0;
-        for (; i + 64 <= n; i += 64) {
+        for (; i + 32 <= n; i += 32) {
             _mm_prefetch((const char *)row + 2 * i + STREAM_PREFETCH_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)row + 2 * i + STREAM_PREFETCH_BYTES + 64, _MM_HINT_T0);
-            const __m512i w0 = _mm512_loadu_si512((const void *)(row + 2 * i));
-            const __m512i w1 = _mm512_loadu_si512((const void *)(row + 2 * i + 64));
-            a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w0, 16)), _mm512_loadu_ps(split + i), a0);
-            a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(w0, high)), _mm512_loadu_ps(split + i + 16), a1);
-            a2 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w1, 16)), _mm512_loadu_ps(split + i + 32), a2);
-            a3 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(w1, high)), _mm512_loadu_ps(split + i + 48), a3);
+            const __m512i words = _mm512_loadu_si512((const void *)(row + 2 * i));
+            evens = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(words, 16)), _mm512_loadu_ps(split + i), evens);
+            odds = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(words, high)), _mm512_loadu_ps(split + i + 16), odds);
         }
-        if (i + 32 <= n) {
-            const __m512i w0 = _mm512_loadu_si512((const void *)(row + 2 * i));
-            a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w0, 16)), _mm512_loadu_ps(split + i), a0);
-            a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(w0, high)), _mm512_loadu_ps(split + i + 16), a1);
-            i += 32;
-        }
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        const __m512 pairs = _mm512_add_ps(evens, odds);
+        float sum = moe_hsum8(_mm256_add_ps(_mm512_castps512_ps256(pairs), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(pairs), 1))));
         for (; i < n; i++) sum += bf16_bits_to_float(load_u16(row + 2 * i)) * x[i];
         y[r] = sum;
     }

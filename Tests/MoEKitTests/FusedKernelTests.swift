@@ -36,6 +36,20 @@ struct FusedKernelTests {
         }
     }
 
+    @Test("the bf16 AVX-512 body gives the AVX2 body's bits (same lanes, same order; decode output unchanged by it)")
+    func bf16WideEqualsAVX2() {
+        guard Kernels.hasAVX512 else { print("bf16 AVX-512 body: no AVX-512 here, not compared"); return }
+        for (rows, cols) in [(1, 1), (3, 31), (7, 33), (5, 96), (3, 223), (6, 224), (300, 257), (40, 4096)] {
+            let w = Self.matrix(rows: rows, cols: cols, format: .bf16, seed: UInt64(rows * 5 + cols))
+            var random = SeededRandom(seed: UInt64(cols + 1))
+            let x = random.normals(cols, scale: 1)
+            var wide = [Float](repeating: .nan, count: rows), narrow = [Float](repeating: .nan, count: rows)
+            Kernels.matvec(w, x, &wide, path: .best)
+            Kernels.matvec(w, x, &narrow, path: .avx2)
+            #expect(wide.map(\.bitPattern) == narrow.map(\.bitPattern), "\(rows)×\(cols)")
+        }
+    }
+
     @Test("a group of products run as one region equals each product run alone, bit for bit, on every body")
     func groupEqualsSeparate() {
         let shapes: [(WeightFormat, Int, Int)] = [(.f32, 300, 257), (.bf16, 513, 129), (.f16, 64, 64), (.q8_0, 255, 64),
