@@ -10,14 +10,16 @@
 #include <immintrin.h>
 #endif
 
-// Software prefetch in the AVX-512 bodies only (the ones this Intel machine runs), this far ahead
-// of the byte being read. One row is 4–8 KiB here and the hardware streamer does not cross a
-// 4 KiB page by itself; without help one core kept too few lines in flight and streamed f16 at
-// about 0.6 of a plain read. 4 KiB ahead gave f16 and bf16 +30–40% and f32 +15–25% (interleaved
-// rounds, BENCHMARKS.md "Streaming element matvecs"); 2 KiB about the same, 1 KiB less,
-// non-temporal hints worse. The AVX2 bodies keep none: on a Zen 4 an 8 KiB prefetch halved the
-// bf16 rate (an earlier measurement, not repeated here), and no AVX2-only CPU was at hand to
-// re-measure. A prefetch past the end of the rows is harmless (prefetches never fault).
+// Software prefetch in the f16 and bf16 AVX-512 bodies (the ones this Intel machine runs), this
+// far ahead of the byte being read. A row is 4–8 KiB here and the hardware streamer does not cross
+// a 4 KiB page by itself; these loops spend two conversions and two activation loads per 64-byte
+// line, so without help one core kept too few lines in flight and streamed at about 0.67 of a
+// plain read; with it 0.85–0.96 (moepp matvec-bench, BENCHMARKS.md "Streaming f16/bf16
+// matvecs"). 2 KiB ahead was about the same, 1 KiB less, non-temporal hints worse. f32 (one
+// load per line, already ~0.95 of a plain read) measured 0.95× with it on the 1.1 B model, so it
+// has none. The AVX2 bodies keep none either: on a Zen 4 an 8 KiB prefetch halved the bf16 rate
+// (an earlier measurement, not repeated; no AVX2-only CPU was at hand). Prefetching past the
+// last row is harmless (prefetches never fault).
 #define STREAM_PREFETCH_BYTES 4096
 
 static inline float bf16_bits_to_float(uint16_t b) {
@@ -143,7 +145,7 @@ void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const 
 #endif
 
 // ---- AVX-512F bodies (chosen at run time: moe_cpu_has_avx512) -------------------------------
-// 16-lane vectors with the software prefetch. bf16 once stayed on the AVX2 body (it streamed
+// 16-lane vectors; f16 and bf16 with the software prefetch. bf16 once stayed on the AVX2 body (it streamed
 // faster than a 512-bit one on a Zen 4, both without prefetch); with the prefetch, on this Intel,
 // the 512-bit body is at least as fast as an AVX2 one with the same prefetch.
 
@@ -161,8 +163,6 @@ void moe_matvec_f32_avx512(const void *w, size_t row_bytes, const float *x, int 
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         int i = 0;
         for (; i + 32 <= n; i += 32) {
-            _mm_prefetch((const char *)(row + i) + STREAM_PREFETCH_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)(row + i) + STREAM_PREFETCH_BYTES + 64, _MM_HINT_T0);
             a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
         }

@@ -1,7 +1,7 @@
 // Matrix–vector rows for the element formats (f32, f16, bf16) in C, where the conversions are
 // single instructions: F16C's vcvtph2ps for f16 (Swift's SIMD16<Float16>→Float is an out-of-line
 // call), shifts for bf16; AVX2 bodies (the x86-64 baseline this package compiles for), AVX-512F
-// bodies chosen at run time where the CPU has them (with software prefetch), and portable
+// bodies chosen at run time where the CPU has them (f16/bf16 with software prefetch), and portable
 // scalar bodies.
 // Naive twin: NaiveKernels.matvec (Swift, Double sums).
 #ifndef MOEPP_ELEMENT_KERNELS_H
