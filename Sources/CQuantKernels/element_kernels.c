@@ -145,9 +145,9 @@ void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const 
 #endif
 
 // ---- AVX-512F bodies (chosen at run time: moe_cpu_has_avx512) -------------------------------
-// 16-lane vectors; f16 and bf16 with the software prefetch. bf16 once stayed on the AVX2 body (it streamed
-// faster than a 512-bit one on a Zen 4, both without prefetch); with the prefetch, on this Intel,
-// the 512-bit body is at least as fast as an AVX2 one with the same prefetch.
+// 16-lane vectors; f16 and bf16 with the software prefetch. bf16 once stayed on the AVX2 body
+// (it streamed faster than a 512-bit one on a Zen 4, both without prefetch); with the prefetch,
+// on this Intel, the 512-bit body is as fast as an AVX2 one with the same prefetch.
 
 #if defined(__x86_64__) && defined(__clang__)
 int moe_cpu_has_avx512(void) {
