@@ -10,9 +10,17 @@
 #include <immintrin.h>
 #endif
 
-// No software prefetch: unlike the quantised kernels (quant_kernels_vnni.c), these loops are
-// pure streams the hardware prefetchers follow, and prefetching 8 KiB ahead halved a bf16
-// product's rate on this machine (Zen 4: 1.0 vs 2.5 GB/s on one core, contended, BENCHMARKS.md).
+// Software prefetch in the f16 and bf16 AVX-512 bodies (the ones this Intel machine runs), this
+// far ahead of the byte being read. A row is 4–8 KiB here and the hardware streamer does not cross
+// a 4 KiB page by itself; these loops spend two conversions and two activation loads per 64-byte
+// line, so without help one core kept too few lines in flight and streamed at about 0.67 of a
+// plain read; with it 0.85–0.96 (moepp matvec-bench, BENCHMARKS.md "Streaming f16/bf16
+// matvecs"). 2 KiB ahead was about the same, 1 KiB less, non-temporal hints worse. f32 (one
+// load per line, already ~0.95 of a plain read) measured 0.95× with it on the 1.1 B model, so it
+// has none. The AVX2 bodies keep none either: on a Zen 4 an 8 KiB prefetch halved the bf16 rate
+// (an earlier measurement, not repeated; no AVX2-only CPU was at hand). Prefetching past the
+// last row is harmless (prefetches never fault).
+#define STREAM_PREFETCH_BYTES 4096
 
 static inline float bf16_bits_to_float(uint16_t b) {
     const uint32_t bits = (uint32_t)b << 16;
@@ -137,9 +145,9 @@ void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const 
 #endif
 
 // ---- AVX-512F bodies (chosen at run time: moe_cpu_has_avx512) -------------------------------
-// For f32 and f16 only: a bf16 body on 512-bit vectors streamed slower than the AVX2 one on
-// this Zen 4 (one core, interleaved: about 2.7 vs 3.3 GB/s contended, 8–17 vs 21–23 GB/s in
-// quiet moments), so bf16 takes the AVX2 body everywhere.
+// 16-lane vectors; f16 and bf16 with the software prefetch. bf16 once stayed on the AVX2 body
+// (it streamed faster than a 512-bit one on a Zen 4, both without prefetch); with the prefetch,
+// on this Intel, the 512-bit body is as fast as an AVX2 one with the same prefetch.
 
 #if defined(__x86_64__) && defined(__clang__)
 int moe_cpu_has_avx512(void) {
@@ -172,11 +180,35 @@ void moe_matvec_f16_avx512(const void *w, size_t row_bytes, const float *x, int 
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         int i = 0;
         for (; i + 32 <= n; i += 32) {
+            _mm_prefetch((const char *)row + 2 * i + STREAM_PREFETCH_BYTES, _MM_HINT_T0);
             a0 = _mm512_fmadd_ps(load_f16x16(row + 2 * i), _mm512_loadu_ps(x + i), a0);
             a1 = _mm512_fmadd_ps(load_f16x16(row + 2 * i + 32), _mm512_loadu_ps(x + i + 16), a1);
         }
         float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
         for (; i < n; i++) sum += _cvtsh_ss(load_u16(row + 2 * i)) * x[i];
+        y[r] = sum;
+    }
+}
+
+// One 512-bit load is one block of 32 bf16: its words' low halves (shifted up) are the block's
+// evens, split[0..16), the high halves (masked) its odds, split[16..32). The low 256 bits of
+// `evens`/`odds` sum exactly what the AVX2 body's a0/a1 do, the high ones its a2/a3, in the same
+// order, and they are reduced as it does: the two bodies give the same bits.
+void moe_matvec_bf16_avx512(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
+    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        __m512 evens = _mm512_setzero_ps(), odds = _mm512_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            _mm_prefetch((const char *)row + 2 * i + STREAM_PREFETCH_BYTES, _MM_HINT_T0);
+            const __m512i words = _mm512_loadu_si512((const void *)(row + 2 * i));
+            evens = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(words, 16)), _mm512_loadu_ps(split + i), evens);
+            odds = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(words, high)), _mm512_loadu_ps(split + i + 16), odds);
+        }
+        const __m512 pairs = _mm512_add_ps(evens, odds);
+        float sum = moe_hsum8(_mm256_add_ps(_mm512_castps512_ps256(pairs), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(pairs), 1))));
+        for (; i < n; i++) sum += bf16_bits_to_float(load_u16(row + 2 * i)) * x[i];
         y[r] = sum;
     }
 }
@@ -191,5 +223,8 @@ void moe_matvec_f32_avx512(const void *w, size_t row_bytes, const float *x, int 
 }
 void moe_matvec_f16_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
     moe_matvec_f16(w, row_bytes, x, n, y, row_begin, row_end);
+}
+void moe_matvec_bf16_avx512(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
+    moe_matvec_bf16(w, row_bytes, split, x, n, y, row_begin, row_end);
 }
 #endif

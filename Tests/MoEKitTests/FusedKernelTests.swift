@@ -23,7 +23,7 @@ struct FusedKernelTests {
         #expect(Kernels.elementKernelsUseAVX2, "Package.swift compiles CQuantKernels for AVX2 on x86-64")
         #endif
         print("element kernels: AVX-512 \(Kernels.hasAVX512 ? "present, tested as the best path" : "absent")")
-        for (rows, cols) in [(1, 1), (3, 31), (7, 33), (64, 64), (300, 257), (513, 129), (40, 4096)] {
+        for (rows, cols) in [(1, 1), (3, 31), (7, 33), (64, 64), (5, 96), (3, 223), (6, 224), (300, 257), (513, 129), (40, 4096)] {
             let w = Self.matrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 7 + cols))
             var random = SeededRandom(seed: UInt64(cols))
             let x = random.normals(cols, scale: 1)
@@ -33,6 +33,20 @@ struct FusedKernelTests {
                 Kernels.matvec(w, x, &y, path: path)
                 #expect(TestSupport.close(y, reference, relative: 1e-5), "\(format.name) \(rows)×\(cols) \(path)")
             }
+        }
+    }
+
+    @Test("the bf16 AVX-512 body gives the AVX2 body's bits (same lanes, same order; decode output unchanged by it)")
+    func bf16WideEqualsAVX2() {
+        guard Kernels.hasAVX512 else { print("bf16 AVX-512 body: no AVX-512 here, not compared"); return }
+        for (rows, cols) in [(1, 1), (3, 31), (7, 33), (5, 96), (3, 223), (6, 224), (300, 257), (40, 4096)] {
+            let w = Self.matrix(rows: rows, cols: cols, format: .bf16, seed: UInt64(rows * 5 + cols))
+            var random = SeededRandom(seed: UInt64(cols + 1))
+            let x = random.normals(cols, scale: 1)
+            var wide = [Float](repeating: .nan, count: rows), narrow = [Float](repeating: .nan, count: rows)
+            Kernels.matvec(w, x, &wide, path: .best)
+            Kernels.matvec(w, x, &narrow, path: .avx2)
+            #expect(wide.map(\.bitPattern) == narrow.map(\.bitPattern), "\(rows)×\(cols)")
         }
     }
 

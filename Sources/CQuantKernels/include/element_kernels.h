@@ -1,7 +1,8 @@
 // Matrix–vector rows for the element formats (f32, f16, bf16) in C, where the conversions are
 // single instructions: F16C's vcvtph2ps for f16 (Swift's SIMD16<Float16>→Float is an out-of-line
 // call), shifts for bf16; AVX2 bodies (the x86-64 baseline this package compiles for), AVX-512F
-// bodies for f32 and f16 chosen at run time where the CPU has them, and portable scalar bodies.
+// bodies chosen at run time where the CPU has them (f16/bf16 with software prefetch), and portable
+// scalar bodies.
 // Naive twin: NaiveKernels.matvec (Swift, Double sums).
 #ifndef MOEPP_ELEMENT_KERNELS_H
 #define MOEPP_ELEMENT_KERNELS_H
@@ -18,6 +19,7 @@ void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const 
 
 void moe_matvec_f32_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_f16_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_bf16_avx512(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end);
 
 void moe_matvec_f32_scalar(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_f16_scalar(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end);

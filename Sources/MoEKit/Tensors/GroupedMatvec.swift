@@ -21,7 +21,7 @@ enum KernelPath: CaseIterable {
 }
 
 extension Kernels {
-    /// AVX-512F bodies for f32 and f16 where the CPU has them.
+    /// AVX-512F bodies for f32, f16 and bf16 where the CPU has them.
     static let hasAVX512 = moe_cpu_has_avx512() != 0
 
     /// Runs several products as one parallel region: the rows of all of them are split across the
@@ -118,8 +118,7 @@ extension Kernels {
             bf16DotRows(product, input: input, range, path: path)
         case .bf16:
             let split = input.assumingMemoryBound(to: Float.self)
-            // No AVX-512 body: the AVX2 one streamed faster on Zen 4 (element_kernels.c).
-            (scalar ? moe_matvec_bf16_scalar : moe_matvec_bf16)(w, rowBytes, split, x, n, y, lower, upper)
+            (scalar ? moe_matvec_bf16_scalar : wide ? moe_matvec_bf16_avx512 : moe_matvec_bf16)(w, rowBytes, split, x, n, y, lower, upper)
         case .q8_0:
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             (scalar ? moe_matvec_q8_0_scalar : vnni ? moe_matvec_q8_0_vnni : moe_matvec_q8_0)(w, rowBytes, xq, n, y, lower, upper)
