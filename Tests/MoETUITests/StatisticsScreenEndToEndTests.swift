@@ -77,9 +77,13 @@ extension TerminalEndToEndTests {
         try waitFor("the selection on layer 1 · ffn1") { $0.contains("layer 1 · ffn1") && $0.contains("Co-activation at layer 1") }
 
         try tmux(["resize-window", "-t", tmuxSession, "-x", "100", "-y", "30"])
-        let small = try waitFor("the statistics screen at 100×30") { screen in
+        // Waits for the whole redraw, heat-map rows included: a loaded machine can show the new size
+        // before every row of it is painted.
+        let small = try waitFor("the statistics screen at 100×30 with every layer's row") { screen in
             let lines = screen.split(separator: "\n", omittingEmptySubsequences: true)
+            let rows = boxRows(screen)
             return screen.contains("Routing statistics") && lines.count == 30 && lines.allSatisfy { $0.count <= 100 }
+                && (0..<4).allSatisfy { layer in rows.contains { $0.hasPrefix("L\(layer)  ") } }
         }
         let smallRows = boxRows(small)
         for layer in 0..<4 { #expect(smallRows.contains { $0.hasPrefix("L\(layer)  ") }, "layer \(layer) at 100×30:\n\(small)") }

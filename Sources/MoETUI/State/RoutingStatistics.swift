@@ -3,9 +3,7 @@ import MoEKit
 /// Per-layer routing tallies over a set of tokens: how routed slots split across expert kinds and
 /// how many FFN experts tokens actually ran.
 public struct RoutingStatistics: Sendable {
-    public enum Kind: Int, CaseIterable, Sendable { case ffn, zero, copy, constant }
-
-    public private(set) var slots: [[Int]]          // [layer][kind]
+    public private(set) var slots: [[Int]]          // [layer][slotColumn(category)]
     public private(set) var ffnComputed: [Int]      // [layer]
     /// What a vanilla MoE would have run, summed over tokens: see `vanillaFFN`.
     public private(set) var vanillaFFN: [Int]       // [layer]
@@ -36,20 +34,21 @@ public struct RoutingStatistics: Sendable {
         routedTokens = Array(repeating: 0, count: layers)
     }
 
-    public static func kind(of expert: ExpertKind) -> Kind {
-        switch expert.category {
-        case .ffn: return .ffn
-        case .zero: return .zero
-        case .copy: return .copy
-        case .constant: return .constant
-        case .shared: return .ffn   // never a routed slot; counted as the FFN it is
+    /// The column of `slots` an expert category counts in: FFN, zero, copy, constant. A shared
+    /// expert is never a routed slot; were one listed, it counts as the FFN it is.
+    public static func slotColumn(_ category: ExpertKind.Category) -> Int {
+        switch category {
+        case .ffn, .shared: return 0
+        case .zero: return 1
+        case .copy: return 2
+        case .constant: return 3
         }
     }
 
     public mutating func add(_ token: TokenRouting) {
         tokens += 1
         for layer in token.layers where layer.layer < slots.count {
-            for choice in layer.chosen { slots[layer.layer][Self.kind(of: choice.kind).rawValue] += 1 }
+            for choice in layer.chosen { slots[layer.layer][Self.slotColumn(choice.kind.category)] += 1 }
             if layer.hasRouter { routedTokens[layer.layer] += 1 }
             if expertSlots[layer.layer].count < layer.probabilities.count {
                 expertSlots[layer.layer] += Array(repeating: 0, count: layer.probabilities.count - expertSlots[layer.layer].count)
@@ -92,9 +91,9 @@ public struct RoutingStatistics: Sendable {
 
     public var cacheTotal: LayerCacheStatistics { cache.reduce(LayerCacheStatistics(), +) }
 
-    public func share(layer: Int, _ kind: Kind) -> Double {
+    public func share(layer: Int, _ category: ExpertKind.Category) -> Double {
         let total = slots[layer].reduce(0, +)
-        return total > 0 ? Double(slots[layer][kind.rawValue]) / Double(total) : 0
+        return total > 0 ? Double(slots[layer][Self.slotColumn(category)]) / Double(total) : 0
     }
 
     /// Each router expert's load relative to an even split of the layer's routed slots:

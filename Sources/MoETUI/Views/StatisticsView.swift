@@ -7,10 +7,10 @@ import MoEKit
 /// per-expert load strip (`LoadStrip`). Keeps the selected layer in view when not all fit.
 public enum StatisticsView {
     /// The slot-share columns this model can fill: FFN and each zero-computation kind it has.
-    static func shareColumns(_ config: ModelConfig) -> [(kind: RoutingStatistics.Kind, name: String, color: Color)] {
+    static func shareColumns(_ config: ModelConfig) -> [(kind: ExpertKind.Category, name: String, color: Color)] {
         guard config.hasZeroComputationExperts else { return [] }
         let categories = config.expertCategories
-        var columns: [(kind: RoutingStatistics.Kind, name: String, color: Color)] = [(.ffn, "FFN", .ffn)]
+        var columns: [(kind: ExpertKind.Category, name: String, color: Color)] = [(.ffn, "FFN", .ffn)]
         if categories.contains(.zero) { columns.append((.zero, "Z", .zero)) }
         if categories.contains(.copy) { columns.append((.copy, "C", .copy)) }
         if categories.contains(.constant) { columns.append((.constant, "K", .constant)) }
