@@ -21,6 +21,8 @@ struct BenchCommand: ParsableCommand {
         "Also serve each model with its matrices quantised in memory at load to these block formats (repeatable): q8_0, q4_0, q4_k.",
         discussion: "The stored and quantised variants then run interleaved, one repeat of each per round; figures are medians with min–max."))
     var quantize: [String] = []
+    @Flag(name: .customLong("no-mmap"), help: "Copy each checkpoint file into huge-page memory at load instead of serving weights from its mapping (faster streaming; needs the whole model in RAM).")
+    var noMmap = false
     @OptionGroup var routing: RoutingOptions
     @OptionGroup var precision: PrecisionOptions
 
@@ -60,6 +62,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try precision.apply()
+        MappedFile.copiesIntoMemory = noMmap
         var directories = model
         var families = try synthetic.map { name -> ModelFamily in
             guard let family = ModelFamily(rawValue: name) else { throw ValidationError("--synthetic: expected moe++ or mixtral") }

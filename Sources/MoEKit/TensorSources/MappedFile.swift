@@ -2,36 +2,65 @@ import Foundation
 
 /// A whole file mapped read-only into memory. Weight views point into it, so the checkpoint is
 /// never copied; pages are read from disk (or the page cache) when a kernel first touches them.
+///
+/// Or, with `copiesIntoMemory` (`moepp bench --no-mmap`), the file is read once into anonymous
+/// memory advised for transparent huge pages and the mapping dropped. Why: the page cache maps a
+/// file mostly in 4 KiB pages, and a decode step streams every weight once, so it pays a page
+/// walk per 4 KiB; in 2 MiB pages the same kernels streamed ~15% faster on the f32 1.1 B
+/// (BENCHMARKS.md, "Weights in huge pages"). The price: a copy at load, the whole file resident
+/// (no paging from disk), so it is not for models larger than RAM or for the expert cache.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let base: UnsafeRawPointer
     public let size: Int
+    /// Whether `base` is an anonymous copy rather than the file's mapping.
+    public let isCopy: Bool
 
-    public init(path: String) throws {
+    /// Files opened from now on are copied into huge-page memory (set once, before loading).
+    nonisolated(unsafe) public static var copiesIntoMemory = false
+
+    public init(path: String, copyIntoMemory: Bool = MappedFile.copiesIntoMemory) throws {
         self.path = path
         let (descriptor, fileSize) = try SmallFile.openRegular(path)
         defer { close(descriptor) }
         size = fileSize
         if size == 0 {
             base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 16))
+            isCopy = false
             return
         }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
             throw CheckpointError(file: path, "cannot map: \(String(cString: strerror(errno)))")
         }
-        base = UnsafeRawPointer(mapped)
+        if copyIntoMemory {
+            guard let copy = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), copy != MAP_FAILED else {
+                munmap(mapped, size)
+                throw CheckpointError(file: path, "cannot allocate \(size) bytes to copy it into memory: \(String(cString: strerror(errno)))")
+            }
+            _ = madvise(copy, size, Int32(MADV_HUGEPAGE))
+            copy.copyMemory(from: mapped, byteCount: size)
+            munmap(mapped, size)
+            _ = mprotect(copy, size, PROT_READ)
+            base = UnsafeRawPointer(copy)
+            isCopy = true
+        } else {
+            base = UnsafeRawPointer(mapped)
+            isCopy = false
+        }
     }
 
     /// Asks the kernel not to read ahead around faults: with an expert cache, only the resident
     /// tensors are touched through the mapping, and read-ahead would pull experts in with them.
     public func adviseRandomAccess() {
-        if size > 0 { _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_RANDOM)) }
+        if size > 0 && !isCopy { _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_RANDOM)) }
     }
 
     /// Drops the pages covering bytes [offset, offset + count) from this process (the page
     /// cache keeps them). Rounded out to whole pages: harmless for neighbours, since the mapping
-    /// is read-only and a dropped page faults back in from the file unchanged.
+    /// is read-only and a dropped page faults back in from the file unchanged. A copy keeps its
+    /// pages: dropped anonymous pages would come back as zeros.
     public func dropPages(offset: Int, count: Int) {
+        guard !isCopy else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = offset / page * page, end = min(size, (offset + count + page - 1) / page * page)
         if size > 0 && end > start { _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED)) }
