@@ -66,7 +66,7 @@ public struct DecodeBenchmark {
             let step = DecodeScratch(config: model.config, tokens: 1)
             let decodeStart = Date()
             for produced in 0..<decodeTokens {
-                let next = produced == 0 ? Self.argmax(promptLogits) : Self.argmax(step.logits)
+                let next = Sampler.greedy(produced == 0 ? promptLogits[...] : step.logits[...])
                 let context = cache.length + 1
                 try model.decode(next, cache: cache, controls: controls, scratch: step)
                 let layers = step.routing[0]
@@ -82,12 +82,5 @@ public struct DecodeBenchmark {
                       ffnExpertsPerTokenPerLayer: Double(ffnComputed) / Double(max(1, layerTokens)),
                       slotShare: slots.mapValues { Double($0) / max(1, totalSlots) },
                       bytesPerToken: bytes / Double(max(1, decodeTokens * repeats)), bandwidthBytesPerSecond: bandwidth)
-    }
-
-    /// The greedy choice: the first id of the largest logit.
-    static func argmax(_ logits: [Float]) -> Int {
-        var best = 0
-        for i in logits.indices where logits[i] > logits[best] { best = i }
-        return best
     }
 }

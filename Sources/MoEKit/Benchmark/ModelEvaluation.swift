@@ -108,9 +108,7 @@ public struct ModelEvaluation {
             let started = Date()
             var produced = 0
             while produced < decodeTokens && cache.length < cache.maximumLength {
-                var next = 0
-                for i in logits.indices where logits[i] > logits[next] { next = i }
-                logits = try model.forward([next], cache: cache, controls: controls).logits
+                logits = try model.forward([Sampler.greedy(logits[...])], cache: cache, controls: controls).logits
                 produced += 1
             }
             rates.append(Double(produced) / Date().timeIntervalSince(started))

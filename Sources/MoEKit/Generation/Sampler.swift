@@ -25,13 +25,16 @@ public struct Sampler: Sendable {
 
     public init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
+    /// The greedy choice (temperature 0): the position of the largest logit, the first of equals.
+    public static func greedy(_ logits: ArraySlice<Float>) -> Int {
+        var best = logits.startIndex
+        for i in logits.indices where logits[i] > logits[best] { best = i }
+        return best - logits.startIndex
+    }
+
     public mutating func sample(_ logits: ArraySlice<Float>, _ settings: SamplingSettings) -> Int {
+        guard settings.temperature > 0 else { return Self.greedy(logits) }
         let base = logits.startIndex
-        guard settings.temperature > 0 else {
-            var best = base
-            for i in logits.indices where logits[i] > logits[best] { best = i }
-            return best - base
-        }
         let t = settings.temperature
         let top = logits.max()!
         let ranked = RankedCandidates(logits: logits)

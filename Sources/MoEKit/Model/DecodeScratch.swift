@@ -11,7 +11,7 @@
 /// records are they reused without a copy.
 public final class DecodeScratch {
     public let tokens: Int
-    /// The model dimensions it was sized for (`fits(_:)` checks them against a model's config).
+    /// The model dimensions it was sized for (`mismatch(_:)` checks them against a model's config).
     let hiddenSize: Int, queryDim: Int, keyValueDim: Int, vocabSize: Int, numLayers: Int
     /// Logits of the last token (or of every token when made for all logits), rows × vocab.
     public internal(set) var logits: [Float]

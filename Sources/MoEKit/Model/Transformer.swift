@@ -171,7 +171,6 @@ public final class Transformer: @unchecked Sendable {
     /// The pass itself: embed → blocks → final norm → lm_head, in `scratch` (sized for the batch).
     private func run(_ tokens: UnsafeBufferPointer<Int>, cache: KVCache, controls: RoutingControls, scratch: DecodeScratch) throws {
         let (d, count, start) = (config.hiddenSize, tokens.count, cache.length)
-        guard count > 0 else { throw ForwardError.noTokens }
         // A scratch sized for another model would be read and written out of bounds.
         if let mismatch = scratch.mismatch(config) { preconditionFailure(mismatch) }
         precondition(count <= scratch.tokens && scratch.logits.count / config.vocabSize <= count,

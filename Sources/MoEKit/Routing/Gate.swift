@@ -74,11 +74,13 @@ public struct Gate: Sendable {
         scratch.scores.overwrite(with: logits)
         normalize(&scratch.scores)
         var enabled = 0
-        for i in logits.indices where controls.mask.allows(i, kind: config.kind(ofExpert: i)) { enabled += 1 }
-        if enabled == 0 {
+        for i in logits.indices {
+            if controls.mask.allows(i, kind: config.kind(ofExpert: i)) { enabled += 1 } else { scratch.scores[i] = -.infinity }
+        }
+        if enabled == 0 {   // a mask that disables every expert is ignored: the gate sees them all
+            scratch.scores.overwrite(with: logits)
+            normalize(&scratch.scores)
             enabled = logits.count
-        } else {
-            for i in logits.indices where !controls.mask.allows(i, kind: config.kind(ofExpert: i)) { scratch.scores[i] = -.infinity }
         }
         decision.probabilities.overwrite(with: scratch.scores)
         switch rule.scores {
