@@ -26,7 +26,7 @@ int moe_cpu_has_vnni(void) {
 #define PREFETCH_BYTES 8192
 #endif
 
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni"))), apply_to = function)
 
 static inline float scale_of(const uint8_t *block, const moe_block_q8 *x) {
     uint16_t h;
@@ -52,7 +52,8 @@ static inline __m256 q4_0_block(const uint8_t *row, const moe_block_q8 *x, __m25
     return _mm256_fmadd_ps(_mm256_set1_ps(scale_of(row, x)), _mm256_cvtepi32_ps(sums), acc);
 }
 
-void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+// The 256-bit body: the wide one's fallback for long rows, and its definition of the bits.
+static void moe_matvec_q8_0_vnni_256(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     const int blocks = n / 32;
     for (int r = row_begin; r < row_end; r++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
@@ -66,6 +67,120 @@ void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x
         if (b < blocks) acc0 = q8_0_block(row + (size_t)b * 34, x + b, acc0);
         y[r] = moe_hsum8(_mm256_add_ps(acc0, acc1));
     }
+}
+
+// ---- Q8_0: two blocks per 512-bit vector ---------------------------------------------------------
+// The 256-bit body above spent more time on each block's scalar scale (load, convert, multiply,
+// broadcast) and on its 256-bit operations than memory takes to deliver 34 bytes, so it streamed
+// below a plain read. Here one zmm holds block b in lanes 0–7 and block b + 1 in lanes 8–15, so
+// the accumulator's halves are exactly q8_0_block's acc0 (even blocks) and acc1 (odd blocks): the
+// same float operations in the same order per lane, hence the same bits as before and as the
+// batched kernel (quant_matmul_vnni.c). Eight blocks' f16 scales come in one gather and one
+// convert; the activation is rearranged once per call (quants contiguous, each block's −128·Σx
+// as a ready vector), and two rows share its loads.
+
+// The rearranged activation lives on the stack: past this many blocks (n > 16384) the 256-bit body runs.
+enum { Q8_WIDE_MAX_BLOCKS = 512 };
+
+typedef struct {
+    int8_t *qs;      // 32 per block, contiguous, 64-byte aligned
+    int32_t *bias;   // 8 per block: −128·Σx in lane 0, zeros
+    float *d;        // one per block, then 8 zeros
+} q8_wide_x;
+
+static inline void q8_wide_prepare(const moe_block_q8 *x, int blocks, q8_wide_x *p) {
+    for (int b = 0; b < blocks; b++) {
+        _mm256_store_si256((__m256i *)(p->qs + 32 * b), _mm256_loadu_si256((const __m256i *)x[b].qs));
+        _mm256_store_si256((__m256i *)(p->bias + 8 * b), _mm256_zextsi128_si256(_mm_cvtsi32_si128(-128 * x[b].sum)));
+        p->d[b] = x[b].d;
+    }
+    for (int b = blocks; b < blocks + 8; b++) p->d[b] = 0;
+}
+
+// Blocks b … b + 7 of a row (34 bytes apart, f16 scale first): their d_w·d_x, as scale_of forms them.
+static inline __m256 q8_wide_scales8(const uint8_t *blocks, const float *d) {
+    const __m256i offsets = _mm256_setr_epi32(0, 34, 68, 102, 136, 170, 204, 238);
+    const __m256i words = _mm256_i32gather_epi32((const int *)blocks, offsets, 1);
+    return _mm256_mul_ps(_mm256_cvtph_ps(_mm256_cvtepi32_epi16(words)), _mm256_loadu_ps(d));
+}
+
+// Lanes 0–7 = s[2k], lanes 8–15 = s[2k + 1].
+static inline __m512 q8_wide_spread(__m256 s, int k) {
+    const __m512i index = _mm512_inserti64x4(_mm512_set1_epi32(2 * k), _mm256_set1_epi32(2 * k + 1), 1);
+    return _mm512_permutexvar_ps(index, _mm512_castps256_ps512(s));
+}
+
+static inline float q8_wide_half(const uint8_t *block) {
+    uint16_t h;
+    memcpy(&h, block, 2);
+    return _cvtsh_ss(h);
+}
+
+static inline __m512 q8_wide_pair_scale(const uint8_t *pair, const float *d) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(q8_wide_half(pair) * d[0])),
+                                               _mm256_castps_pd(_mm256_set1_ps(q8_wide_half(pair + 34) * d[1])), 1));
+}
+
+// Blocks b and b + 1 of one row into acc, with their scales s.
+static inline __m512 q8_wide_pair(const uint8_t *pair, const q8_wide_x *p, int b, __m512 s, __m512 acc) {
+    const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(pair + 2))),
+                                         _mm256_loadu_si256((const __m256i *)(pair + 36)), 1);
+    const __m512i sums = _mm512_dpbusd_epi32(_mm512_load_si512(p->bias + 8 * b), _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80)),
+                                             _mm512_load_si512(p->qs + 32 * b));
+    return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(sums), acc);
+}
+
+// The blocks after the last whole eight, then the halves summed as the 256-bit body sums them.
+static inline float q8_wide_finish(const uint8_t *row, const q8_wide_x *p, int b, int blocks, __m512 acc) {
+    for (; b + 1 < blocks; b += 2) {
+        const uint8_t *pair = row + (size_t)b * 34;
+        acc = q8_wide_pair(pair, p, b, q8_wide_pair_scale(pair, p->d + b), acc);
+    }
+    __m256 even = _mm512_castps512_ps256(acc), odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    if (b < blocks) {
+        const uint8_t *block = row + (size_t)b * 34;
+        const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(block + 2)), _mm256_set1_epi8((char)0x80));
+        const __m256i sums = _mm256_dpbusd_epi32(_mm256_load_si256((const __m256i *)(p->bias + 8 * b)), w,
+                                                 _mm256_load_si256((const __m256i *)(p->qs + 32 * b)));
+        even = _mm256_fmadd_ps(_mm256_set1_ps(q8_wide_half(block) * p->d[b]), _mm256_cvtepi32_ps(sums), even);
+    }
+    return moe_hsum8(_mm256_add_ps(even, odd));
+}
+
+// Q8_WIDE_ROWS rows (1 or 2, a constant at each call) from row0, row_bytes apart, eight blocks a
+// step. Prefetch: five lines per row per step, the 272 bytes the step reads, PREFETCH_BYTES ahead.
+static inline __attribute__((always_inline)) void q8_wide_rows(const uint8_t *row0, size_t row_bytes, const q8_wide_x *p, int blocks,
+                                                               float *y, const int rows) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    int b = 0;
+    for (; b + 7 < blocks; b += 8) {
+        __m256 s[2];
+        for (int i = 0; i < rows; i++) {
+            const uint8_t *step = row0 + i * row_bytes + (size_t)b * 34;
+            for (int line = 0; line < 5; line++) _mm_prefetch((const char *)(step + PREFETCH_BYTES + 64 * line), _MM_HINT_T0);
+            s[i] = q8_wide_scales8(step, p->d + b);
+        }
+        for (int k = 0; k < 4; k++)
+            for (int i = 0; i < rows; i++)
+                acc[i] = q8_wide_pair(row0 + i * row_bytes + (size_t)(b + 2 * k) * 34, p, b + 2 * k, q8_wide_spread(s[i], k), acc[i]);
+    }
+    for (int i = 0; i < rows; i++) y[i] = q8_wide_finish(row0 + i * row_bytes, p, b, blocks, acc[i]);
+}
+
+void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    const int blocks = n / 32;
+    if (blocks > Q8_WIDE_MAX_BLOCKS) {
+        moe_matvec_q8_0_vnni_256(w, row_bytes, x, n, y, row_begin, row_end);
+        return;
+    }
+    _Alignas(64) int8_t qs[32 * Q8_WIDE_MAX_BLOCKS];
+    _Alignas(64) int32_t bias[8 * Q8_WIDE_MAX_BLOCKS];
+    float d[Q8_WIDE_MAX_BLOCKS + 8];
+    q8_wide_x p = {qs, bias, d};
+    q8_wide_prepare(x, blocks, &p);
+    int r = row_begin;
+    for (; r + 1 < row_end; r += 2) q8_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, blocks, y + r, 2);
+    if (r < row_end) q8_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, blocks, y + r, 1);
 }
 
 void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {

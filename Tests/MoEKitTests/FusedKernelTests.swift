@@ -72,6 +72,34 @@ struct FusedKernelTests {
         }
     }
 
+    @Test("products reading one input share its prepared form (Q8_0 with Q4_0, Q4_K, bf16) and still equal each alone, bit for bit")
+    func sharedInputEqualsSeparate() {
+        // Two inputs of one length interleaved, so sharing must match by vector, not by position.
+        let shapes: [(WeightFormat, Int, Int)] = [(.q8_0, 37, 512), (.q4_0, 5, 512), (.q8_0, 64, 512), (.q4_k, 9, 512),
+                                                  (.q4_k, 3, 512), (.bf16, 11, 512), (.bf16, 7, 512), (.q8_0, 19, 256)]
+        let matrices = shapes.enumerated().map { Self.matrix(rows: $1.1, cols: $1.2, format: $1.0, seed: UInt64(40 + $0)) }
+        var random = SeededRandom(seed: 6)
+        let a = FloatStorage(random.normals(512, scale: 1)), b = FloatStorage(random.normals(512, scale: 2))
+        let c = FloatStorage(random.normals(256, scale: 1))
+        let sources = [a, a, b, a, b, b, a, c]
+        let sink = FloatStorage(zeros: 64)
+        for path in KernelPath.allCases {
+            let alone: [[Float]] = matrices.indices.map { i in
+                var y = [Float](repeating: .nan, count: matrices[i].rows)
+                Kernels.matvec(matrices[i], Array(UnsafeBufferPointer(start: sources[i].pointer, count: sources[i].count)), &y, path: path)
+                return y
+            }
+            let y = matrices.map { FloatStorage(zeros: $0.rows) }
+            let products = matrices.indices.map { MatvecProduct(matrices[$0], sources[$0].pointer, y[$0].pointer) }
+            products.withUnsafeBufferPointer { Kernels.matvecs($0, path: path) }
+            let outputs = y.map { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) }
+            #expect(outputs.map { $0.map(\.bitPattern) } == alone.map { $0.map(\.bitPattern) }, "\(path)")
+        }
+        #expect(Kernels.sharesPreparedInput(MatvecProduct(matrices[0], a.pointer, sink.pointer), MatvecProduct(matrices[1], a.pointer, sink.pointer)))
+        #expect(!Kernels.sharesPreparedInput(MatvecProduct(matrices[0], a.pointer, sink.pointer), MatvecProduct(matrices[2], b.pointer, sink.pointer)))
+        #expect(!Kernels.sharesPreparedInput(MatvecProduct(matrices[0], a.pointer, sink.pointer), MatvecProduct(matrices[3], a.pointer, sink.pointer)))
+    }
+
     @Test("a decode step runs every chosen expert in two regions and gets the one-by-one result bit for bit")
     func expertsTogether() {
         let d = 256, inner = 384

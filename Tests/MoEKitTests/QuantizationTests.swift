@@ -154,7 +154,10 @@ struct QuantizationTests {
         print("quantised kernels: VNNI \(QuantizedKernels.hasVNNI ? "present, tested as the best path" : "absent")")
         #endif
         let block = format.elementsPerBlock
-        for (rows, cols) in [(1, block), (3, block), (17, 4 * block), (255, block), (255, 16 * block), (64, 1024 / block * block * 4)] {
+        // 5 × 13 and 6 × 23 blocks: the Q8_0 VNNI body's eight-block steps, pairs and last odd block
+        // over an odd and an even row count; 513 blocks: past its stack copy of x (the 256-bit body).
+        for (rows, cols) in [(1, block), (3, block), (17, 4 * block), (255, block), (255, 16 * block), (64, 1024 / block * block * 4),
+                             (5, 13 * block), (6, 23 * block), (3, block == 32 ? 513 * block : 2 * block)] {
             let (w, _) = Self.randomMatrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 31 + cols))
             var random = SeededRandom(seed: UInt64(cols))
             var x = random.normals(cols, scale: 1)

@@ -30,7 +30,8 @@ struct QuantizedMatmulTests {
         // Odd and even block counts (the 32-wide kernels alternate two accumulators), rows not a
         // multiple of anything, and rows × row bytes past the 256 KiB row tile (4352-byte Q8_0
         // rows × 70; 2304-byte Q4_K rows × 130).
-        let shapes = [(1, block), (7, 3 * block), (13, 2 * block), (70, (4096 / block) * block), (5, 5 * block), (130, (4096 / block) * block)]
+        let shapes = [(1, block), (7, 3 * block), (13, 2 * block), (70, (4096 / block) * block), (5, 5 * block), (130, (4096 / block) * block),
+                      (9, 15 * block), (4, 17 * block)]   // the Q8_0 VNNI matvec's eight-block steps with every kind of tail
         for (rows, cols) in shapes {
             let (w, _) = QuantizationTests.randomMatrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 13 + cols))
             var random = SeededRandom(seed: UInt64(rows + cols))

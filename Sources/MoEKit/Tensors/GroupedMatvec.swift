@@ -40,12 +40,17 @@ extension Kernels {
                 var offset = 0
                 var (totalRows, work) = (0, 0)
                 for (p, product) in products.enumerated() {
+                    totalRows += product.w.rows
+                    work += product.w.rows * product.w.cols
+                    // q/k/v, and the gate|up products of every chosen expert, read one input: prepare it once.
+                    if let earlier = (0..<p).first(where: { sharesPreparedInput(products[$0], product) }) {
+                        inputs[p] = inputs[earlier]
+                        continue
+                    }
                     let prepared = scratch + offset
                     prepare(product, into: prepared, path: path, precision: precision)
                     inputs[p] = UnsafeRawPointer(prepared)
                     offset += preparedBytes(product.w)
-                    totalRows += product.w.rows
-                    work += product.w.rows * product.w.cols
                 }
                 // The region's body as a C function of this context: no allocation per region.
                 withUnsafePointer(to: ProductRegion(products: products, inputs: UnsafeBufferPointer(inputs), path: path, precision: precision)) {
@@ -98,6 +103,19 @@ extension Kernels {
         case .q4_k, .q6_k: bytes = w.cols / 256 * MemoryLayout<moe_block_q8k>.stride
         }
         return (bytes + 63) & ~63
+    }
+
+    /// Whether `b`'s prepared input is `a`'s: the same vector, as long, prepared the same way
+    /// (Q8_0 and Q4_0 both quantise to 32-element blocks, Q4_K and Q6_K to 256-element ones).
+    static func sharesPreparedInput(_ a: MatvecProduct, _ b: MatvecProduct) -> Bool {
+        guard a.x == b.x, a.w.cols == b.w.cols else { return false }
+        switch (a.w.format, b.w.format) {
+        case (.q8_0, .q8_0), (.q8_0, .q4_0), (.q4_0, .q8_0), (.q4_0, .q4_0),
+             (.q4_k, .q4_k), (.q4_k, .q6_k), (.q6_k, .q4_k), (.q6_k, .q6_k), (.bf16, .bf16):
+            return true
+        default:
+            return false
+        }
     }
 
     static func prepare(_ product: MatvecProduct, into scratch: UnsafeMutableRawPointer, path: KernelPath, precision: ComputePrecision) {
