@@ -183,7 +183,8 @@ void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x
     if (r < row_end) q8_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, blocks, y + r, 1);
 }
 
-void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+// The 256-bit body: the wide one's fallback for long rows, and its definition of the bits.
+static void moe_matvec_q4_0_vnni_256(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     const int blocks = n / 32;
     for (int r = row_begin; r < row_end; r++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
@@ -197,6 +198,93 @@ void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x
         if (b < blocks) acc0 = q4_0_block(row + (size_t)b * 18, x + b, acc0);
         y[r] = moe_hsum8(_mm256_add_ps(acc0, acc1));
     }
+}
+
+// ---- Q4_0: two blocks per 512-bit vector -------------------------------------------------------
+// As for Q8_0. Block b's 16 bytes hold elements 0–15 in their low nibbles and 16–31 in their high
+// ones; two blocks' bytes side by side in a ymm, masked and shifted, give the 128-bit lanes
+// (b low, b+1 low, b high, b+1 high) at no shuffle, so the activation is rearranged to match
+// (x_b[0..15], x_b+1[0..15], x_b[16..31], x_b+1[16..31]). Int32 lanes 0–3 and 8–11 are then the
+// 256-bit body's lanes 0–7 of block b, lanes 4–7 and 12–15 those of block b + 1: the scales are
+// spread the same way and the halves regrouped at the end, the same operations per lane as before.
+
+static inline void q4_wide_prepare(const moe_block_q8 *x, int blocks, q8_wide_x *p) {
+    for (int b = 0; b + 1 < blocks; b += 2) {
+        int8_t *q = p->qs + 32 * b;
+        memcpy(q, x[b].qs, 16);
+        memcpy(q + 16, x[b + 1].qs, 16);
+        memcpy(q + 32, x[b].qs + 16, 16);
+        memcpy(q + 48, x[b + 1].qs + 16, 16);
+        _mm512_store_si512(p->bias + 8 * b, _mm512_setr_epi32(-8 * x[b].sum, 0, 0, 0, -8 * x[b + 1].sum, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+    }
+    for (int b = 0; b < blocks; b++) p->d[b] = x[b].d;
+    for (int b = blocks; b < blocks + 8; b++) p->d[b] = 0;
+}
+
+static inline __m256 q4_wide_scales8(const uint8_t *blocks, const float *d) {
+    const __m256i offsets = _mm256_setr_epi32(0, 18, 36, 54, 72, 90, 108, 126);
+    const __m256i words = _mm256_i32gather_epi32((const int *)blocks, offsets, 1);
+    return _mm256_mul_ps(_mm256_cvtph_ps(_mm256_cvtepi32_epi16(words)), _mm256_loadu_ps(d));
+}
+
+// Lanes (0–3, 8–11) = s[2k], (4–7, 12–15) = s[2k + 1].
+static inline __m512 q4_wide_spread(__m256 s, int k) {
+    const __m512i index = _mm512_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1,
+                                            2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1);
+    return _mm512_permutexvar_ps(index, _mm512_castps256_ps512(s));
+}
+
+static inline __m512 q4_wide_pair(const uint8_t *pair, const q8_wide_x *p, int b, __m512 s, __m512 acc) {
+    const __m256i packed = _mm256_loadu2_m128i((const __m128i *)(pair + 20), (const __m128i *)(pair + 2));
+    const __m512i n = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(packed), _mm256_srli_epi16(packed, 4), 1), _mm512_set1_epi8(0x0F));
+    const __m512i sums = _mm512_dpbusd_epi32(_mm512_load_si512(p->bias + 8 * b), n, _mm512_load_si512(p->qs + 32 * b));
+    return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(sums), acc);
+}
+
+static inline float q4_wide_finish(const uint8_t *row, const q8_wide_x *p, const moe_block_q8 *x, int b, int blocks, __m512 acc) {
+    for (; b + 1 < blocks; b += 2) {
+        const uint8_t *pair = row + (size_t)b * 18;
+        const __m256 s = _mm256_setr_ps(q8_wide_half(pair) * p->d[b], q8_wide_half(pair + 18) * p->d[b + 1], 0, 0, 0, 0, 0, 0);
+        acc = q4_wide_pair(pair, p, b, q4_wide_spread(s, 0), acc);
+    }
+    const __m512 grouped = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15), acc);
+    __m256 even = _mm512_castps512_ps256(grouped), odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(grouped), 1));
+    if (b < blocks) even = q4_0_block(row + (size_t)b * 18, x + b, even);
+    return moe_hsum8(_mm256_add_ps(even, odd));
+}
+
+static inline __attribute__((always_inline)) void q4_wide_rows(const uint8_t *row0, size_t row_bytes, const q8_wide_x *p, const moe_block_q8 *x,
+                                                               int blocks, float *y, const int rows) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    int b = 0;
+    for (; b + 7 < blocks; b += 8) {
+        __m256 s[2];
+        for (int i = 0; i < rows; i++) {
+            const uint8_t *step = row0 + i * row_bytes + (size_t)b * 18;
+            for (int line = 0; line < 3; line++) _mm_prefetch((const char *)(step + PREFETCH_BYTES + 64 * line), _MM_HINT_T0);
+            s[i] = q4_wide_scales8(step, p->d + b);
+        }
+        for (int k = 0; k < 4; k++)
+            for (int i = 0; i < rows; i++)
+                acc[i] = q4_wide_pair(row0 + i * row_bytes + (size_t)(b + 2 * k) * 18, p, b + 2 * k, q4_wide_spread(s[i], k), acc[i]);
+    }
+    for (int i = 0; i < rows; i++) y[i] = q4_wide_finish(row0 + i * row_bytes, p, x, b, blocks, acc[i]);
+}
+
+void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    const int blocks = n / 32;
+    if (blocks > Q8_WIDE_MAX_BLOCKS) {
+        moe_matvec_q4_0_vnni_256(w, row_bytes, x, n, y, row_begin, row_end);
+        return;
+    }
+    _Alignas(64) int8_t qs[32 * Q8_WIDE_MAX_BLOCKS];
+    _Alignas(64) int32_t bias[8 * Q8_WIDE_MAX_BLOCKS];
+    float d[Q8_WIDE_MAX_BLOCKS + 8];
+    q8_wide_x p = {qs, bias, d};
+    q4_wide_prepare(x, blocks, &p);
+    int r = row_begin;
+    for (; r + 1 < row_end; r += 2) q4_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, x, blocks, y + r, 2);
+    if (r < row_end) q4_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, x, blocks, y + r, 1);
 }
 
 #pragma clang attribute pop
