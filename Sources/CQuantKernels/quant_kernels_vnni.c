@@ -1,5 +1,7 @@
 // Q8_0 and Q4_0 products with AVX-512 VNNI's vpdpbusd (unsigned bytes × signed bytes, four
-// products summed straight into int32 lanes) on 256-bit vectors. vpdpbusd needs one unsigned
+// products summed straight into int32 lanes). The 256-bit bodies come first: they define the bits
+// (the batched kernels in quant_matmul_vnni.c equal them) and serve rows longer than the wide
+// bodies' stack copy of x; the two-blocks-per-zmm bodies after them are what runs. vpdpbusd needs one unsigned
 // side, so the weights are biased to unsigned and the bias times the activation block's sum is
 // taken off: Q8_0 as w + 128 (w XOR 0x80), Q4_0 as its raw nibble n = w + 8. Per block that is
 // two vector operations where the AVX2 kernels need four (vpsignb ×2, vpmaddubsw, vpmaddwd).

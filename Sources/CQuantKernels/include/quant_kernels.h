@@ -43,8 +43,8 @@ void moe_matvec_q6_k(const void *w, size_t row_bytes, const moe_block_q8k *x, in
 
 // AVX-512 VNNI versions, compiled for that target by function attribute and chosen at run time:
 // only call them when moe_cpu_has_vnni() is 1 (AVX-512 F/BW/VL/VNNI). The 32-block kernels use
-// vpdpbusd on 256-bit vectors (quant_kernels_vnni.c); the K formats vpmaddubsw + vpdpwssd on
-// 512-bit ones (quant_kernels_k_vnni.c).
+// vpdpbusd on two blocks per 512-bit vector, with the 256-bit body's bits (quant_kernels_vnni.c);
+// the K formats vpmaddubsw + vpdpwssd on 512-bit vectors (quant_kernels_k_vnni.c).
 int moe_cpu_has_vnni(void);
 void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
