@@ -157,19 +157,51 @@ int moe_cpu_has_avx512(void) {
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f"))), apply_to = function)
 
+// One row: two accumulators (elements 0–15 and 16–31 of each 32), reduced as one vector.
+static inline float f32_row_avx512(const float *row, const float *x, int n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; i < n; i++) sum += row[i] * x[i];
+    return sum;
+}
+
+// Four rows per pass, each summed exactly as f32_row_avx512 sums it (same accumulators, same
+// order, so the same bits), sharing the activation loads. Why: one row at a time is one stream
+// per core, and the hardware prefetcher restarts at every 4 KiB page of the file mapping; four
+// streams keep more lines in flight across those restarts (BENCHMARKS.md "f32 decode: four rows
+// per pass").
 void moe_matvec_f32_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    for (int r = row_begin; r < row_end; r++) {
-        const float *row = (const float *)((const uint8_t *)w + (size_t)r * row_bytes);
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int r = row_begin;
+    for (; r + 4 <= row_end; r += 4) {
+        const float *p0 = (const float *)((const uint8_t *)w + (size_t)r * row_bytes);
+        const float *p1 = (const float *)((const uint8_t *)p0 + row_bytes);
+        const float *p2 = (const float *)((const uint8_t *)p1 + row_bytes);
+        const float *p3 = (const float *)((const uint8_t *)p2 + row_bytes);
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+        __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
         int i = 0;
         for (; i + 32 <= n; i += 32) {
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+            const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p0 + i), x0, a0);
+            b0 = _mm512_fmadd_ps(_mm512_loadu_ps(p1 + i), x0, b0);
+            c0 = _mm512_fmadd_ps(_mm512_loadu_ps(p2 + i), x0, c0);
+            d0 = _mm512_fmadd_ps(_mm512_loadu_ps(p3 + i), x0, d0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(p0 + i + 16), x1, a1);
+            b1 = _mm512_fmadd_ps(_mm512_loadu_ps(p1 + i + 16), x1, b1);
+            c1 = _mm512_fmadd_ps(_mm512_loadu_ps(p2 + i + 16), x1, c1);
+            d1 = _mm512_fmadd_ps(_mm512_loadu_ps(p3 + i + 16), x1, d1);
         }
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-        for (; i < n; i++) sum += row[i] * x[i];
-        y[r] = sum;
+        float s0 = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)), s1 = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+        float s2 = _mm512_reduce_add_ps(_mm512_add_ps(c0, c1)), s3 = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+        for (; i < n; i++) { s0 += p0[i] * x[i]; s1 += p1[i] * x[i]; s2 += p2[i] * x[i]; s3 += p3[i] * x[i]; }
+        y[r] = s0; y[r + 1] = s1; y[r + 2] = s2; y[r + 3] = s3;
     }
+    for (; r < row_end; r++) y[r] = f32_row_avx512((const float *)((const uint8_t *)w + (size_t)r * row_bytes), x, n);
 }
 
 static inline __m512 load_f16x16(const uint8_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }

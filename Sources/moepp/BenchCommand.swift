@@ -62,7 +62,6 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try precision.apply()
-        MappedFile.copiesIntoMemory = noMmap
         var directories = model
         var families = try synthetic.map { name -> ModelFamily in
             guard let family = ModelFamily(rawValue: name) else { throw ValidationError("--synthetic: expected moe++ or mixtral") }
@@ -81,7 +80,7 @@ struct BenchCommand: ParsableCommand {
         }
         print("model | weights MB | prompt tok/s | decode tok/s | FFN experts/token/layer | slots ffn/zero/copy/const | MB/token | roofline tok/s | of roofline")
         for directory in directories {
-            let transformer = try Transformer(directory: directory)
+            let transformer = try Transformer(directory: directory, loading: noMmap ? .copied : .mapped)
             var benchmark = DecodeBenchmark(model: transformer)
             benchmark.promptTokens = promptTokens
             benchmark.decodeTokens = decodeTokens
@@ -106,7 +105,7 @@ struct BenchCommand: ParsableCommand {
     func runQuantized(_ directories: [String], formats: [WeightFormat], bandwidth: Double) throws {
         print("model | format | weights MB | prompt tok/s median (min–max) | decode tok/s median (min–max) | MB/token | roofline tok/s | of roofline | decode × stored")
         for directory in directories {
-            let stored = try Transformer(directory: directory)
+            let stored = try Transformer(directory: directory, loading: noMmap ? .copied : .mapped)
             var variants: [(name: String, model: Transformer)] = [(stored.embeddingFormat.name + " (stored)", stored)]
             for format in formats {
                 FileHandle.standardError.write(Data("quantising \((directory as NSString).lastPathComponent) to \(format.name)…\n".utf8))

@@ -27,10 +27,10 @@ struct ChatCommand: ParsableCommand {
         let colorsWanted = !noColor && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
         let calibration = try Calibrator.load(directory: modelOptions.directory)
         // `/model` and `/load` open models the way this command did: same expert cache options.
-        let cacheOptions = self.cacheOptions
+        let cacheOptions = self.cacheOptions, loading = modelOptions.loading
         let openModel: PlaygroundApp.ModelOpener = { path, controls in
             guard FileManager.default.fileExists(atPath: path) else { throw CheckpointError(file: path, "no such model directory") }
-            let generator = try Generator(directory: path, controls: controls)
+            let generator = try Generator(directory: path, loading: loading, controls: controls)
             try cacheOptions.apply(to: generator.model, directory: path)
             return (generator, try Calibrator.load(directory: path))
         }

@@ -18,7 +18,7 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try Transformer(directory: modelOptions.directory)
+        let model = try Transformer(directory: modelOptions.directory, loading: modelOptions.loading)
         let config = model.config
         let layout = CheckpointLayout(config: config)
         func millions(_ n: Int) -> String { String(format: "%.3fM", Double(n) / 1e6) }

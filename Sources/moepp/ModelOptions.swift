@@ -9,6 +9,11 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Checkpoint directory (config.json, *.safetensors or *.bin, tokenizer.json or tokenizer.model) or a .gguf file. Default: $MOEPP_MODEL or \(bundledModel).")
     var model: String?
 
+    @Flag(name: .customLong("no-mmap"), help: "Copy the checkpoint files into huge-page memory at load instead of serving weights from their mapping (faster decode; the whole model resident in RAM).")
+    var noMmap = false
+
+    var loading: WeightLoading { noMmap ? .copied : .mapped }
+
     var directory: String {
         model ?? ProcessInfo.processInfo.environment["MOEPP_MODEL"] ?? Self.bundledModel
     }
@@ -17,7 +22,7 @@ struct ModelOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: directory) else {
             throw CheckpointError(file: directory, "no such model directory")
         }
-        return try Generator(directory: directory, controls: controls)
+        return try Generator(directory: directory, loading: loading, controls: controls)
     }
 }
 

@@ -1,3 +1,4 @@
+import CQuantKernels
 import Foundation
 import Testing
 @testable import MoEKit
@@ -47,6 +48,25 @@ struct FusedKernelTests {
             Kernels.matvec(w, x, &wide, path: .best)
             Kernels.matvec(w, x, &narrow, path: .avx2)
             #expect(wide.map(\.bitPattern) == narrow.map(\.bitPattern), "\(rows)×\(cols)")
+        }
+    }
+
+    @Test("the f32 AVX-512 body's four-rows-per-pass blocks give each row's one-row bits, any row range")
+    func f32FourRowsEqualOneRow() {
+        guard Kernels.hasAVX512 else { print("f32 AVX-512 body: no AVX-512 here, not compared"); return }
+        for (rows, cols) in [(1, 1), (4, 1), (5, 31), (7, 33), (8, 64), (9, 96), (6, 223), (13, 257), (11, 2048)] {
+            let w = Self.matrix(rows: rows, cols: cols, format: .f32, seed: UInt64(rows * 11 + cols))
+            var random = SeededRandom(seed: UInt64(cols + 3))
+            let x = random.normals(cols, scale: 1)
+            var oneByOne = [Float](repeating: .nan, count: rows)
+            for r in 0..<rows { moe_matvec_f32_avx512(w.base, w.rowBytes, x, Int32(cols), &oneByOne, Int32(r), Int32(r + 1)) }
+            // Ranges starting at every offset 0–3, so each row falls in a four-row block and in the remainder.
+            for begin in 0..<min(4, rows) {
+                var y = oneByOne
+                for r in begin..<rows { y[r] = .nan }
+                moe_matvec_f32_avx512(w.base, w.rowBytes, x, Int32(cols), &y, Int32(begin), Int32(rows))
+                #expect(y.map(\.bitPattern) == oneByOne.map(\.bitPattern), "\(rows)×\(cols) from row \(begin)")
+            }
         }
     }
 

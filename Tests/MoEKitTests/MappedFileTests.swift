@@ -3,7 +3,8 @@ import Testing
 @testable import MoEKit
 
 /// `MappedFile` served from its mapping and copied into (huge-page) memory: same bytes, and a
-/// copy keeps them when pages are dropped (dropped anonymous pages would read back as zeros).
+/// copy keeps them when pages are dropped (dropped anonymous pages would read back as zeros);
+/// a whole model loaded either way (`WeightLoading`, `--no-mmap`) gives the same logits.
 @Suite("Mapped files")
 struct MappedFileTests {
     @Test func copyIntoMemoryHoldsTheFileAndKeepsItsPages() throws {
@@ -13,8 +14,8 @@ struct MappedFileTests {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
 
-        let mapped = try MappedFile(path: path, copyIntoMemory: false)
-        let copied = try MappedFile(path: path, copyIntoMemory: true)
+        let mapped = try MappedFile(path: path, loading: .mapped)
+        let copied = try MappedFile(path: path, loading: .copied)
         #expect(!mapped.isCopy)
         #expect(copied.isCopy)
         #expect(copied.size == bytes.count)
@@ -32,8 +33,27 @@ struct MappedFileTests {
         let path = NSTemporaryDirectory() + "mappedfile-empty-\(UUID().uuidString).bin"
         try Data().write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let file = try MappedFile(path: path, copyIntoMemory: true)
+        let file = try MappedFile(path: path, loading: .copied)
         #expect(file.size == 0)
         #expect(!file.isCopy)
+    }
+
+    @Test("a model loaded copied (--no-mmap) gives the mapped model's logits bit for bit: safetensors, sharded .bin, GGUF",
+          arguments: ["hf-mixtral", "torch-moepp", "gguf/mixtral-f32.gguf", "gguf/granitemoe-f16.gguf"])
+    func copiedModelEqualsMapped(fixture: String) throws {
+        let path = TestSupport.fixture(fixture)
+        let tokens = [3, 17, 42, 5, 9, 60, 1, 33]
+        func logits(_ loading: WeightLoading) throws -> (logits: [Float], copies: [Bool]) {
+            let model = try ModelSource(path: path, loading: loading).transformer()
+            let cache = model.makeCache()
+            var all = try model.forward(tokens, cache: cache, allLogits: true).logits
+            all += try model.forward([7], cache: cache).logits   // one decode step too
+            return (all, model.weights.files.map(\.isCopy))
+        }
+        let (mapped, copied) = (try logits(.mapped), try logits(.copied))
+        #expect(mapped.copies.allSatisfy { !$0 } && !mapped.copies.isEmpty)
+        #expect(copied.copies.allSatisfy { $0 } && copied.copies.count == mapped.copies.count)
+        #expect(copied.logits.map(\.bitPattern) == mapped.logits.map(\.bitPattern))
+        #expect(mapped.logits.contains { $0 != 0 })
     }
 }

@@ -67,9 +67,10 @@ public final class Generator: @unchecked Sendable {
     }
 
     /// Loads a model path (see `ModelSource`): a checkpoint directory (config.json, the weights,
-    /// tokenizer.json or tokenizer.model) or a `.gguf` file holding all three.
-    public convenience init(directory: String, controls: LiveControls = LiveControls()) throws {
-        let source = try ModelSource(path: directory)
+    /// tokenizer.json or tokenizer.model) or a `.gguf` file holding all three; `loading`: mapped
+    /// or copied (`WeightLoading`).
+    public convenience init(directory: String, loading: WeightLoading = .mapped, controls: LiveControls = LiveControls()) throws {
+        let source = try ModelSource(path: directory, loading: loading)
         let model = try source.transformer()
         let tokenizer = try source.tokenizer(vocabularySize: model.config.vocabSize)
         guard tokenizer.vocabularySize <= model.config.vocabSize else {

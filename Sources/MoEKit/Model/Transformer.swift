@@ -22,9 +22,9 @@ public final class Transformer: @unchecked Sendable {
     public var predictionStatistics: PredictionStatistics
 
     /// Loads a model path (see `ModelSource`): a checkpoint directory (config.json + weights) or
-    /// a `.gguf` file (or a directory holding one).
-    public convenience init(directory: String) throws {
-        let source = try ModelSource(path: directory)
+    /// a `.gguf` file (or a directory holding one); `loading`: mapped or copied (`WeightLoading`).
+    public convenience init(directory: String, loading: WeightLoading = .mapped) throws {
+        let source = try ModelSource(path: directory, loading: loading)
         let config = try source.config()
         try self.init(config: config, weights: try source.weights(config: config))
     }

@@ -10,12 +10,12 @@ public final class CheckpointWeights: @unchecked Sendable {
     struct Layout {
         let single: String
         let index: String
-        let open: (String) throws -> any TensorSource
+        let open: (String, WeightLoading) throws -> any TensorSource
     }
 
     static let layouts: [Layout] = [
-        Layout(single: "model.safetensors", index: "model.safetensors.index.json", open: { try SafeTensorsFile(path: $0) }),
-        Layout(single: "pytorch_model.bin", index: "pytorch_model.bin.index.json", open: { try TorchCheckpointFile(path: $0) }),
+        Layout(single: "model.safetensors", index: "model.safetensors.index.json", open: { try SafeTensorsFile(path: $0, loading: $1) }),
+        Layout(single: "pytorch_model.bin", index: "pytorch_model.bin.index.json", open: { try TorchCheckpointFile(path: $0, loading: $1) }),
     ]
 
     public let directory: String
@@ -37,15 +37,15 @@ public final class CheckpointWeights: @unchecked Sendable {
         self.tensors = tensors
     }
 
-    public init(directory: String) throws {
+    public init(directory: String, loading: WeightLoading = .mapped) throws {
         self.directory = directory
         configFile = (directory as NSString).appendingPathComponent("config.json")
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         let exists = { FileManager.default.fileExists(atPath: path($0)) }
         if let layout = Self.layouts.first(where: { exists($0.index) }) {
-            try loadShards(index: path(layout.index), layout: layout)
+            try loadShards(index: path(layout.index), layout: layout, loading: loading)
         } else if let layout = Self.layouts.first(where: { exists($0.single) }) {
-            let source = try layout.open(path(layout.single))
+            let source = try layout.open(path(layout.single), loading)
             sources = [source]
             tensors = source.tensors
         } else {
@@ -54,7 +54,7 @@ public final class CheckpointWeights: @unchecked Sendable {
         }
     }
 
-    private func loadShards(index: String, layout: Layout) throws {
+    private func loadShards(index: String, layout: Layout, loading: WeightLoading) throws {
         let data = try SmallFile.contents(index, maximumBytes: 256 << 20)
         guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw CheckpointError(file: index, "not a JSON object")
@@ -67,7 +67,7 @@ public final class CheckpointWeights: @unchecked Sendable {
             guard !shard.contains("/"), shard != "..", !shard.isEmpty else {
                 throw CheckpointError.badKey("weight_map", file: index, "shard name \"\(shard)\" is not a file in the checkpoint directory")
             }
-            let source = try layout.open((directory as NSString).appendingPathComponent(shard))
+            let source = try layout.open((directory as NSString).appendingPathComponent(shard), loading)
             sources.append(source)
             byShard[shard] = source
         }

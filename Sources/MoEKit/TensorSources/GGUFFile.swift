@@ -29,8 +29,8 @@ public final class GGUFFile: TensorSource, @unchecked Sendable {
     /// Arrays of arrays deeper than this are refused (no file needs them; recursion stays bounded).
     static let maximumNesting = 8
 
-    public init(path: String) throws {
-        file = try MappedFile(path: path)
+    public init(path: String, loading: WeightLoading = .mapped) throws {
+        file = try MappedFile(path: path, loading: loading)
         var cursor = GGUFCursor(file: file)
         let magic = try cursor.uint32("magic")
         guard magic == Self.magic else {

@@ -3,7 +3,7 @@ import Foundation
 /// A whole file mapped read-only into memory. Weight views point into it, so the checkpoint is
 /// never copied; pages are read from disk (or the page cache) when a kernel first touches them.
 ///
-/// Or, with `copiesIntoMemory` (`moepp bench --no-mmap`), the file is read once into anonymous
+/// Or, loaded `.copied` (`--no-mmap`, see `WeightLoading`), the file is read once into anonymous
 /// memory advised for transparent huge pages and the mapping dropped. Why: the page cache maps a
 /// file mostly in 4 KiB pages, and a decode step streams every weight once, so it pays a page
 /// walk per 4 KiB; in 2 MiB pages the same kernels streamed ~15% faster on the f32 1.1 B
@@ -16,10 +16,7 @@ public final class MappedFile: @unchecked Sendable {
     /// Whether `base` is an anonymous copy rather than the file's mapping.
     public let isCopy: Bool
 
-    /// Files opened from now on are copied into huge-page memory (set once, before loading).
-    nonisolated(unsafe) public static var copiesIntoMemory = false
-
-    public init(path: String, copyIntoMemory: Bool = MappedFile.copiesIntoMemory) throws {
+    public init(path: String, loading: WeightLoading = .mapped) throws {
         self.path = path
         let (descriptor, fileSize) = try SmallFile.openRegular(path)
         defer { close(descriptor) }
@@ -32,7 +29,7 @@ public final class MappedFile: @unchecked Sendable {
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
             throw CheckpointError(file: path, "cannot map: \(String(cString: strerror(errno)))")
         }
-        if copyIntoMemory {
+        if loading == .copied {
             guard let copy = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), copy != MAP_FAILED else {
                 munmap(mapped, size)
                 throw CheckpointError(file: path, "cannot allocate \(size) bytes to copy it into memory: \(String(cString: strerror(errno)))")

@@ -9,8 +9,8 @@ public final class SafeTensorsFile: TensorSource, @unchecked Sendable {
     public private(set) var tensors: [String: TensorView] = [:]
     public private(set) var metadata: [String: String] = [:]
 
-    public init(path: String) throws {
-        file = try MappedFile(path: path)
+    public init(path: String, loading: WeightLoading = .mapped) throws {
+        file = try MappedFile(path: path, loading: loading)
         guard file.size >= 8 else { throw CheckpointError(file: path, "truncated: \(file.size) bytes, no header length") }
         let headerLength = Int(clamping: UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
         guard headerLength <= file.size - 8 else {

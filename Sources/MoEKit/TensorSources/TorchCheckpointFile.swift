@@ -10,8 +10,8 @@ public final class TorchCheckpointFile: TensorSource {
     /// Tensor names in the order the state dict was saved.
     public let tensorNames: [String]
 
-    public convenience init(path: String) throws {
-        try self.init(file: MappedFile(path: path))
+    public convenience init(path: String, loading: WeightLoading = .mapped) throws {
+        try self.init(file: MappedFile(path: path, loading: loading))
     }
 
     init(file: MappedFile) throws {

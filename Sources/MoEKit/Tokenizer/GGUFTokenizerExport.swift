@@ -24,7 +24,7 @@ public enum GGUFTokenizerExport {
             var keys: Keys = []
             for key in file.metadata.keys where key.hasPrefix("tokenizer.") { keys.append((key, file.metadata[key]!)) }
             return keys.isEmpty ? nil : (keys, "copied from the GGUF")
-        case .checkpointDirectory(let directory):
+        case .checkpointDirectory(let directory, _):
             func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
             let exists = { FileManager.default.fileExists(atPath: path($0)) }
             if exists("tokenizer.json") {
