@@ -23,6 +23,10 @@ struct BenchCommand: ParsableCommand {
     var quantize: [String] = []
     @Flag(name: .customLong("no-mmap"), help: "Copy each checkpoint file into huge-page memory at load instead of serving weights from its mapping (faster streaming; needs the whole model in RAM).")
     var noMmap = false
+    @Flag(name: .customLong("refresh-page-cache"), help: ArgumentHelp(
+        "Drop each checkpoint file's cached pages before mapping it, so that it is read again from disk in 2 MiB pages.",
+        discussion: "Pages cached by an earlier reader (a copy, the writer, an older moepp) are mostly 4 KiB ones, and stay so; read again through moepp's mapping they come in 2 MiB folios (faster streaming). Costs one read of the model from disk."))
+    var refreshPageCache = false
     @OptionGroup var routing: RoutingOptions
     @OptionGroup var precision: PrecisionOptions
 
@@ -60,6 +64,9 @@ struct BenchCommand: ParsableCommand {
         return directory
     }
 
+    /// `--no-mmap` wins over `--refresh-page-cache` (a copy reads the file anyway).
+    var loading: WeightLoading { noMmap ? .copied : refreshPageCache ? .mappedFromDisk : .mapped }
+
     func run() throws {
         try precision.apply()
         var directories = model
@@ -72,7 +79,8 @@ struct BenchCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         directories += try families.map { try syntheticModel($0, scratch: scratch) }
         var bandwidth = MemoryBandwidth.measure()
-        print(String(format: "memory bandwidth (%d threads, best of 7 passes): %.1f GB/s", Parallel.coreCount, bandwidth / 1e9))
+        print(String(format: "memory bandwidth (%d threads, best of 7 passes over %d MiB, %@): %.1f GB/s", Parallel.coreCount,
+                     MemoryBandwidth.defaultMegabytes, MemoryBandwidth.ReadKernel.probe.name, bandwidth / 1e9))
         print("bf16 products: \(ComputePrecision.current.label)")
         if !quantize.isEmpty {
             try runQuantized(directories, formats: try quantizeFormats(), bandwidth: bandwidth)
@@ -80,7 +88,7 @@ struct BenchCommand: ParsableCommand {
         }
         print("model | weights MB | prompt tok/s | decode tok/s | FFN experts/token/layer | slots ffn/zero/copy/const | MB/token | roofline tok/s | of roofline")
         for directory in directories {
-            let transformer = try Transformer(directory: directory, loading: noMmap ? .copied : .mapped)
+            let transformer = try Transformer(directory: directory, loading: loading)
             var benchmark = DecodeBenchmark(model: transformer)
             benchmark.promptTokens = promptTokens
             benchmark.decodeTokens = decodeTokens
@@ -105,7 +113,7 @@ struct BenchCommand: ParsableCommand {
     func runQuantized(_ directories: [String], formats: [WeightFormat], bandwidth: Double) throws {
         print("model | format | weights MB | prompt tok/s median (min–max) | decode tok/s median (min–max) | MB/token | roofline tok/s | of roofline | decode × stored")
         for directory in directories {
-            let stored = try Transformer(directory: directory, loading: noMmap ? .copied : .mapped)
+            let stored = try Transformer(directory: directory, loading: loading)
             var variants: [(name: String, model: Transformer)] = [(stored.embeddingFormat.name + " (stored)", stored)]
             for format in formats {
                 FileHandle.standardError.write(Data("quantising \((directory as NSString).lastPathComponent) to \(format.name)…\n".utf8))
@@ -116,7 +124,7 @@ struct BenchCommand: ParsableCommand {
             // machine one early measurement can be low, and a fraction above 1 would mean nothing.
             var roundBandwidths = [bandwidth]
             for _ in 0..<repeats {
-                roundBandwidths.append(MemoryBandwidth.measure(megabytes: 256, repeats: 3))
+                roundBandwidths.append(MemoryBandwidth.measure(repeats: 3))
                 for (v, variant) in variants.enumerated() {
                     var benchmark = DecodeBenchmark(model: variant.model)
                     benchmark.promptTokens = promptTokens

@@ -8,7 +8,7 @@ struct Moepp: ParsableCommand {
         commandName: "moepp",
         abstract: "A playground and router visualiser for Mixture-of-Experts language models (MoE++, Mixtral, OLMoE).",
         subcommands: [ChatCommand.self, GenerateCommand.self, RouteCommand.self, LogitsCommand.self, InspectCommand.self,
-                      BenchCommand.self, MatvecBenchCommand.self, MatmulBenchCommand.self, CacheBenchCommand.self, CompareCommand.self, CompareSettingsCommand.self, CalibrateCommand.self, TrainCommand.self, TokenizerTrainCommand.self, FixtureCommand.self, SynthesizeCommand.self, QuantizeCommand.self, StatsCommand.self, ViewCommand.self],
+                      BenchCommand.self, BandwidthCommand.self, MatvecBenchCommand.self, MatmulBenchCommand.self, CacheBenchCommand.self, CompareCommand.self, CompareSettingsCommand.self, CalibrateCommand.self, TrainCommand.self, TokenizerTrainCommand.self, FixtureCommand.self, SynthesizeCommand.self, QuantizeCommand.self, StatsCommand.self, ViewCommand.self],
         defaultSubcommand: ChatCommand.self)
 
     /// Errors become one line on stderr and a non-zero exit (help and version still print in full).

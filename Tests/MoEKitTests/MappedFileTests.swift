@@ -29,6 +29,21 @@ struct MappedFileTests {
         #expect(Array(UnsafeRawBufferPointer(start: mapped.base, count: mapped.size)) == bytes)
     }
 
+    /// Dropping the file's cached pages before mapping (`--refresh-page-cache`) and the huge-page
+    /// advice change where pages come from, never what they hold.
+    @Test func refreshedMappingHoldsTheFile() throws {
+        let bytes = (0..<(5 << 20) + 777).map { UInt8(truncatingIfNeeded: $0 &* 40_503 >> 5) }
+        let path = NSTemporaryDirectory() + "mappedfile-refresh-\(UUID().uuidString).bin"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let refreshed = try MappedFile(path: path, loading: .mappedFromDisk)
+        #expect(!refreshed.isCopy)
+        #expect(Array(UnsafeRawBufferPointer(start: refreshed.base, count: refreshed.size)) == bytes)
+        refreshed.adviseRandomAccess()
+        refreshed.dropPages(offset: 0, count: refreshed.size)
+        #expect(Array(UnsafeRawBufferPointer(start: refreshed.base, count: refreshed.size)) == bytes)
+    }
+
     @Test func emptyFileIsNeverCopied() throws {
         let path = NSTemporaryDirectory() + "mappedfile-empty-\(UUID().uuidString).bin"
         try Data().write(to: URL(fileURLWithPath: path))

@@ -1,40 +1,119 @@
+import CQuantKernels
 import Foundation
 
-/// Measures sustained read bandwidth the way decoding uses memory: every core summing its own
-/// slice of a buffer far larger than the last-level cache. The roofline is a physical limit, so
-/// the best of `repeats` passes is the figure (a pass slowed by another process says nothing about
-/// the memory); a decode faster than that roofline means the probe or the byte count is wrong.
+/// Measures the read bandwidth the machine can sustain, the memory roofline of decoding: every
+/// core reads its own part of a buffer several times larger than the last-level cache with a C
+/// read kernel (`memory_read.c`). The roofline is a physical limit, so the figure is the best of
+/// `repeats` passes: a pass slowed by another process says nothing about the memory. A decode
+/// faster than the roofline means the probe or the byte count is wrong.
+///
+/// Which kernel: `moepp bandwidth` runs every read kernel this CPU has, interleaved, and the probe
+/// uses the one that read highest on our machine (AVX-512, four streams per core, software
+/// prefetch; BENCHMARKS.md, "An honest roofline"). The old probe — a Swift SIMD16 sum over a
+/// malloc'd buffer — read 5–10% below what llama.cpp's decode was seen to stream.
 public enum MemoryBandwidth {
-    public static func measure(megabytes: Int = 512, repeats: Int = 7) -> Double {
-        let count = megabytes * (1 << 20) / 4
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        defer { buffer.deallocate() }
-        for i in stride(from: 0, to: count, by: 1) { buffer[i] = Float(i & 1023) }
-        var rates: [Double] = []
-        var sink: Float = 0
-        let lock = NSLock()
-        for _ in 0..<repeats {
-            let start = Date()
-            Parallel.forChunks(count, work: Int.max) { range in
-                // Four independent sums, so the adds' latency never limits the loads.
-                var a = SIMD16<Float>(), b = SIMD16<Float>(), c = SIMD16<Float>(), d = SIMD16<Float>()
-                var i = range.lowerBound
-                let raw = UnsafeRawPointer(buffer)
-                while i + 64 <= range.upperBound {
-                    a += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                    b += raw.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self)
-                    c += raw.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self)
-                    d += raw.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self)
-                    i += 64
-                }
-                while i < range.upperBound { a[0] += buffer[i]; i += 1 }
-                lock.lock(); sink += (a + b + c + d).sum(); lock.unlock()
+    /// The read kernels the probe can use (`moe_read_variant`).
+    public enum ReadKernel: Int32, CaseIterable, Sendable {
+        case scalar = 0, avx2, avx512, avx512Prefetch, avx512Streams, avx512StreamsPrefetch
+
+        public var name: String {
+            switch self {
+            case .scalar: "scalar"
+            case .avx2: "avx2, 1 stream"
+            case .avx512: "avx512, 1 stream"
+            case .avx512Prefetch: "avx512, 1 stream, prefetch"
+            case .avx512Streams: "avx512, 4 streams"
+            case .avx512StreamsPrefetch: "avx512, 4 streams, prefetch"
             }
-            rates.append(Double(count * 4) / Date().timeIntervalSince(start))
         }
-        if sink.isNaN { print("") }   // keeps the loads alive
-        return rates.max() ?? 0
+
+        public var isAvailable: Bool { moe_read_variant_available(rawValue) != 0 }
+
+        /// The probe's kernel: the fastest measured (see above) that this CPU has.
+        public static var probe: ReadKernel {
+            [.avx512StreamsPrefetch, .avx2, .scalar].first { $0.isAvailable }!
+        }
     }
+
+    /// The probe buffer: 1 GiB, four times the 260 MB L3 of the machine we measure on (a buffer
+    /// near the L3's size is partly read from cache, and reads high).
+    public static let defaultMegabytes = 1024
+
+    /// Best of `repeats` passes, bytes per second.
+    public static func measure(megabytes: Int = defaultMegabytes, repeats: Int = 7) -> Double {
+        let buffer = ProbeBuffer(megabytes: megabytes)
+        return (0..<repeats).map { _ in buffer.pass(.probe) }.max() ?? 0
+    }
+
+    /// Each available kernel in turn, `rounds` times (A B C … A B C …, so machine noise falls on all
+    /// alike): every pass's rate in bytes per second, per kernel.
+    public static func compare(megabytes: Int = defaultMegabytes, rounds: Int) -> [(kernel: ReadKernel, rates: [Double])] {
+        let buffer = ProbeBuffer(megabytes: megabytes)
+        let kernels = ReadKernel.allCases.filter(\.isAvailable)
+        var rates = [[Double]](repeating: [], count: kernels.count)
+        for _ in 0..<rounds {
+            for (k, kernel) in kernels.enumerated() { rates[k].append(buffer.pass(kernel)) }
+        }
+        return Array(zip(kernels, rates)).map { (kernel: $0.0, rates: $0.1) }
+    }
+
+    /// Anonymous memory advised for huge pages (a page walk per 4 KiB would slow the reads, and
+    /// the model's weights are in huge pages when copied in), filled with word i = i, so every
+    /// pass's sum is known and checked: a kernel that skipped bytes would fail, not read fast.
+    final class ProbeBuffer {
+        let base: UnsafeMutableRawPointer
+        let bytes: Int
+        /// Parts the cores split a pass into: 2 MiB each.
+        static let blockBytes = 2 << 20
+
+        init(megabytes: Int) {
+            bytes = max(1, megabytes) << 20
+            let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            precondition(mapped != MAP_FAILED && mapped != nil, "bandwidth probe: cannot map \(bytes) bytes")
+            base = mapped!
+            _ = madvise(base, bytes, Int32(MADV_HUGEPAGE))
+            let words = base.assumingMemoryBound(to: UInt64.self)
+            let count = bytes / 8
+            for i in 0..<count { words[i] = UInt64(i) }
+        }
+
+        deinit { munmap(base, bytes) }
+
+        /// One pass over the whole buffer on every core; bytes per second.
+        func pass(_ kernel: ReadKernel) -> Double {
+            var region = Region(base: base, kernel: kernel.rawValue)
+            let blocks = bytes / Self.blockBytes
+            let start = DispatchTime.now().uptimeNanoseconds
+            withUnsafeMutablePointer(to: &region) { region in
+                Parallel.forChunks(blocks, work: Int.max, context: UnsafeRawPointer(region)) { context, lower, upper in
+                    let region = UnsafeMutableRawPointer(mutating: context).assumingMemoryBound(to: Region.self)
+                    let sum = moe_read_sum(region.pointee.base + lower * ProbeBuffer.blockBytes, (upper - lower) * ProbeBuffer.blockBytes,
+                                           region.pointee.kernel)
+                    region.pointee.sum.add(sum)
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            // Σ i over the words read (the tail past the last whole block is not), wrapping like the kernels.
+            let n = UInt64(blocks * Self.blockBytes / 8)
+            let expected = n % 2 == 0 ? (n / 2) &* (n &- 1) : n &* ((n &- 1) / 2)
+            precondition(region.sum.value == expected, "bandwidth probe: \(kernel.name) read a wrong sum")
+            return Double(blocks * Self.blockBytes) / seconds
+        }
+    }
+
+    private struct Region {
+        let base: UnsafeMutableRawPointer
+        let kernel: Int32
+        let sum = WrappingSum()
+    }
+}
+
+/// The probe's sum of its parts' sums (one add per part, from either core).
+final class WrappingSum: @unchecked Sendable {
+    private var total: UInt64 = 0
+    private let lock = NSLock()
+    func add(_ x: UInt64) { lock.lock(); total &+= x; lock.unlock() }
+    var value: UInt64 { lock.lock(); defer { lock.unlock() }; return total }
 }
 
 public enum Statistics {

@@ -3,6 +3,13 @@ import Foundation
 /// A whole file mapped read-only into memory. Weight views point into it, so the checkpoint is
 /// never copied; pages are read from disk (or the page cache) when a kernel first touches them.
 ///
+/// The mapping is advised `MADV_HUGEPAGE`: pages the kernel reads from disk through it then come
+/// into the page cache as 2 MiB folios and are mapped with 2 MiB entries, and a decode step, which
+/// streams every weight once, pays one page walk per 2 MiB instead of per 4 KiB (BENCHMARKS.md,
+/// "An honest roofline, and the 7B at it"). Pages already cached in small folios stay small (this
+/// kernel cannot collapse file pages: no READ_ONLY_THP_FOR_FS); loading `.mappedFromDisk` drops a
+/// file's cached pages first so that they are read again, once, in 2 MiB folios.
+///
 /// Or, loaded `.copied` (`--no-mmap`, see `WeightLoading`), the file is read once into anonymous
 /// memory advised for transparent huge pages and the mapping dropped. Why: the page cache maps a
 /// file mostly in 4 KiB pages, and a decode step streams every weight once, so it pays a page
@@ -26,6 +33,7 @@ public final class MappedFile: @unchecked Sendable {
             isCopy = false
             return
         }
+        if loading == .mappedFromDisk { _ = posix_fadvise(descriptor, 0, 0, Int32(POSIX_FADV_DONTNEED)) }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
             throw CheckpointError(file: path, "cannot map: \(String(cString: strerror(errno)))")
         }
@@ -41,15 +49,19 @@ public final class MappedFile: @unchecked Sendable {
             base = UnsafeRawPointer(copy)
             isCopy = true
         } else {
+            _ = madvise(mapped, size, Int32(MADV_HUGEPAGE))
             base = UnsafeRawPointer(mapped)
             isCopy = false
         }
     }
 
     /// Asks the kernel not to read ahead around faults: with an expert cache, only the resident
-    /// tensors are touched through the mapping, and read-ahead would pull experts in with them.
+    /// tensors are touched through the mapping, and read-ahead would pull experts in with them
+    /// (so would a 2 MiB folio read around a fault: the huge-page advice is withdrawn too).
     public func adviseRandomAccess() {
-        if size > 0 && !isCopy { _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_RANDOM)) }
+        guard size > 0 && !isCopy else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_NOHUGEPAGE))
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), size, Int32(MADV_RANDOM))
     }
 
     /// Drops the pages covering bytes [offset, offset + count) from this process (the page

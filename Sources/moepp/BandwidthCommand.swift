@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+import MoEKit
+
+/// Compares the bandwidth probe's read kernels on this machine, interleaved: the evidence for the
+/// kernel `moepp bench` probes with (MemoryBandwidth.ReadKernel.probe).
+struct BandwidthCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bandwidth",
+        abstract: "Measure memory read bandwidth with each read kernel, interleaved (best and median per kernel).")
+
+    @Option(help: "Rounds: each kernel reads the buffer once per round, kernels in turn.") var rounds = 7
+    @Option(help: "Buffer size in MiB (keep it several times the last-level cache).") var megabytes = MemoryBandwidth.defaultMegabytes
+
+    func validate() throws {
+        guard rounds >= 1 else { throw ValidationError("--rounds: expected at least 1, found \(rounds)") }
+        guard megabytes >= 4 else { throw ValidationError("--megabytes: expected at least 4, found \(megabytes)") }
+    }
+
+    func run() throws {
+        print("read bandwidth, \(Parallel.coreCount) threads, \(megabytes) MiB buffer, \(rounds) interleaved rounds (GB/s)")
+        print("kernel | best | median | min | probe")
+        for (kernel, rates) in MemoryBandwidth.compare(megabytes: megabytes, rounds: rounds) {
+            print(String(format: "%@ | %.1f | %.1f | %.1f | %@", kernel.name, rates.max()! / 1e9, Statistics.median(rates) / 1e9, rates.min()! / 1e9,
+                         kernel == .probe ? "yes" : ""))
+        }
+    }
+}
