@@ -19,6 +19,18 @@ public enum Parallel {
         pool.run(count, body)
     }
 
+    /// Slices per participant for a batch product's rows (`forChunks(_:work:finely:_:)`): measured
+    /// on the 145 M Mixtral's prompt (BENCHMARKS.md "Two threads on a small model's prompt").
+    static let batchChunksPerParticipant = Int(ProcessInfo.processInfo.environment["MOEPP_BATCH_CHUNKS"] ?? "") ?? 16  // TEMP knob
+
+    /// `forChunks` in `batchChunksPerParticipant` slices per participant when `finely`: a
+    /// prompt's products run a millisecond or so, and with four slices each the core that
+    /// finished first idled for up to an eighth of it.
+    static func forChunks(_ count: Int, work: Int, finely: Bool, _ body: (Range<Int>) -> Void) {
+        if runsInline(count, work: work) { body(0..<count); return }
+        pool.run(count, chunksPerParticipant: finely ? batchChunksPerParticipant : WorkerPool.chunksPerParticipant, body)
+    }
+
     /// `forChunks` with the body as a C function of a context (what the caller's closure would
     /// capture, in a struct it points to): a region handed out so allocates nothing, where a
     /// closure costs one allocation per region (see WorkerPool).
