@@ -19,9 +19,10 @@ public enum Parallel {
         pool.run(count, body)
     }
 
-    /// Slices per participant for a batch product's rows (`forChunks(_:work:finely:_:)`): measured
-    /// on the 145 M Mixtral's prompt (BENCHMARKS.md "Two threads on a small model's prompt").
-    static let batchChunksPerParticipant = Int(ProcessInfo.processInfo.environment["MOEPP_BATCH_CHUNKS"] ?? "") ?? 16  // TEMP knob
+    /// Slices per participant for a batch product's rows (`forChunks(_:work:finely:_:)`). On a
+    /// loaded machine 4–32 could not be told apart (BENCHMARKS.md "Two threads on a small model's
+    /// prompt"); 16 bounds the idle tail to a 32nd of a product and costs a few µs of handing out.
+    static let batchChunksPerParticipant = 16
 
     /// `forChunks` in `batchChunksPerParticipant` slices per participant when `finely`: a
     /// prompt's products run a millisecond or so, and with four slices each the core that
