@@ -30,8 +30,9 @@ public struct Router: Sendable {
     /// W_r·x for `tokens` rows of `x` at once into `out` (tokens × experts), when that equals
     /// `logits` per token bit for bit: a linear router in a block format, whose batch kernels give
     /// each (row, token) what the matrix–vector kernel gives (QuantizedMatmul). A prompt's
-    /// routers then run on every core instead of one token after another on one (1.7% of a
-    /// one-thread Q4_K prompt on the 145 M Mixtral). False (nothing written) otherwise.
+    /// routers then run on every core instead of one token after another on one (a small
+    /// share of the prompt: not measurable apart on our loaded machine). False (nothing written)
+    /// otherwise.
     func batchLogits(_ x: UnsafePointer<Float>, tokens: Int, into out: inout [Float]) -> Bool {
         guard tokens > 1, case .linear(let w) = projection, w.format.elementsPerBlock > 1 else { return false }
         out.resize(to: tokens * w.rows)
