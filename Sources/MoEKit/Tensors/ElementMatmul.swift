@@ -36,7 +36,7 @@ extension Kernels {
         precondition(w.format.elementsPerBlock == 1, "elementMatmul: \(w.format.name) is a block format")
         switch method {
         case .blocked:
-            Parallel.forChunks(w.rows, work: w.rows * w.cols * tokens, finely: true) { range in
+            Parallel.forChunks(w.rows, work: w.rows * w.cols * tokens) { range in
                 elementRows(w, x, tokens: tokens, y, range, path: path)
             }
         case .blas:

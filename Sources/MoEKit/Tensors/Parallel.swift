@@ -19,19 +19,6 @@ public enum Parallel {
         pool.run(count, body)
     }
 
-    /// Slices per participant for a batch product's rows (`forChunks(_:work:finely:_:)`). On a
-    /// loaded machine 4–32 could not be told apart (BENCHMARKS.md "Two threads on a small model's
-    /// prompt"); 16 bounds the idle tail to a 32nd of a product and costs a few µs of handing out.
-    static let batchChunksPerParticipant = 16
-
-    /// `forChunks` in `batchChunksPerParticipant` slices per participant when `finely`: a
-    /// prompt's products run a millisecond or so, and with four slices each the core that
-    /// finished first idled for up to an eighth of it.
-    static func forChunks(_ count: Int, work: Int, finely: Bool, _ body: (Range<Int>) -> Void) {
-        if runsInline(count, work: work) { body(0..<count); return }
-        pool.run(count, chunksPerParticipant: finely ? batchChunksPerParticipant : WorkerPool.chunksPerParticipant, body)
-    }
-
     /// `forChunks` with the body as a C function of a context (what the caller's closure would
     /// capture, in a struct it points to): a region handed out so allocates nothing, where a
     /// closure costs one allocation per region (see WorkerPool).

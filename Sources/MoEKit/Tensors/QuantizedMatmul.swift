@@ -29,7 +29,7 @@ enum QuantizedMatmul {
             for t in range { quantize(w.format, x + t * cols, cols, into: quantized + t * stride, path: path) }
         }
         let input = UnsafeRawPointer(quantized)
-        Parallel.forChunks(w.rows, work: w.rows * cols * tokens, finely: true) { range in
+        Parallel.forChunks(w.rows, work: w.rows * cols * tokens) { range in
             rows(w, input, tokens: tokens, y, range, path: path)
         }
     }

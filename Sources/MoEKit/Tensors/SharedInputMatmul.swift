@@ -14,7 +14,7 @@ extension Kernels {
     /// products, attention's q/k/v. The rows of all of them are split across the cores as one
     /// parallel region, and a block format's X is quantised once, not once per matrix: on the
     /// 145 M Mixtral's prompt each expert's products are a millisecond or less, so every hand-off
-    /// to the pool (and the idle tail while the last chunk finishes) and every serial quantisation
+    /// to the pool (and the idle tail while its last chunk finishes) and every serial quantisation
     /// weighs (BENCHMARKS.md "Two threads on a small model's prompt"). Each (row, token) result is
     /// the one `matmul` gives for that matrix (same kernels, same rows), so nothing moves.
     /// Falls back to one `matmul` per matrix when they differ in format or width, for one token,
@@ -31,7 +31,7 @@ extension Kernels {
         let totalRows = targets.reduce(0) { $0 + $1.w.rows }
         let work = totalRows * cols * tokens
         guard format.elementsPerBlock > 1 else {
-            Parallel.forChunks(totalRows, work: work, finely: true) { range in
+            Parallel.forChunks(totalRows, work: work) { range in
                 forEachSegment(targets, range) { target, rows in elementRows(target.w, x, tokens: tokens, target.y, rows, path: path) }
             }
             return
@@ -44,7 +44,7 @@ extension Kernels {
             for t in range { QuantizedMatmul.quantize(format, x + t * cols, cols, into: quantized + t * stride, path: path) }
         }
         let input = UnsafeRawPointer(quantized)
-        Parallel.forChunks(totalRows, work: work, finely: true) { range in
+        Parallel.forChunks(totalRows, work: work) { range in
             forEachSegment(targets, range) { target, rows in QuantizedMatmul.rows(target.w, input, tokens: tokens, target.y, rows, path: path) }
         }
     }

@@ -79,17 +79,14 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Runs `body` over chunks of `0..<count` on the pool and the calling thread; returns when all
     /// are done. Inline if the pool has no workers or another region is running.
-    /// `chunksPerParticipant` above the default suits regions of a millisecond or more (a
-    /// prompt's batch products), where the idle tail while the last chunk finishes outweighs
-    /// handing out more chunks.
-    func run(_ count: Int, chunksPerParticipant: Int = WorkerPool.chunksPerParticipant, _ body: Body) {
+    func run(_ count: Int, _ body: Body) {
         guard count > 0 else { return }
         guard ownRegion(count) else { body(0..<count); return }
         defer { owner.store(false, ordering: .releasing) }
         withoutActuallyEscaping(body) { body in
             lentBody.initialize(to: body)
             defer { lentBody.deinitialize(count: 1) }
-            runOwned(count, chunksPerParticipant: chunksPerParticipant, context: UnsafeRawPointer(lentBody)) { context, lower, upper in
+            runOwned(count, context: UnsafeRawPointer(lentBody)) { context, lower, upper in
                 context.assumingMemoryBound(to: Body.self).pointee(lower..<upper)
             }
         }
@@ -109,9 +106,8 @@ final class WorkerPool: @unchecked Sendable {
         workerCount > 0 && count > 1 && owner.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
     }
 
-    private func runOwned(_ count: Int, chunksPerParticipant: Int = WorkerPool.chunksPerParticipant, context: UnsafeRawPointer,
-                          _ function: Function) {
-        let chunks = min(count, (workerCount + 1) * chunksPerParticipant, Self.maxChunks)
+    private func runOwned(_ count: Int, context: UnsafeRawPointer, _ function: Function) {
+        let chunks = min(count, (workerCount + 1) * Self.chunksPerParticipant, Self.maxChunks)
         generation += 1
         regionCount.store(count, ordering: .sequentiallyConsistent)
         regionChunks.store(chunks, ordering: .sequentiallyConsistent)
