@@ -55,13 +55,11 @@ public struct Attention: SelfAttention {
     }
 
     /// q, k, v = W_q·x, W_k·x, W_v·x for every token: one token's three products run as one
-    /// parallel region (Kernels.matvecs); a batch takes one GEMM per matrix.
+    /// parallel region (Kernels.matvecs); a batch's three, one batch product (Kernels.matmuls).
     func project(_ x: UnsafePointer<Float>, tokens: Int, _ q: UnsafeMutablePointer<Float>, _ k: UnsafeMutablePointer<Float>,
                  _ v: UnsafeMutablePointer<Float>) {
         guard tokens == 1 else {
-            Kernels.matmul(queryProjection, x, tokens: tokens, q)
-            Kernels.matmul(keyProjection, x, tokens: tokens, k)
-            Kernels.matmul(valueProjection, x, tokens: tokens, v)
+            Kernels.matmuls(x, tokens: tokens, [MatmulTarget(queryProjection, q), MatmulTarget(keyProjection, k), MatmulTarget(valueProjection, v)])
             return
         }
         Kernels.matvecs(MatvecProduct(queryProjection, x, q), MatvecProduct(keyProjection, x, k), MatvecProduct(valueProjection, x, v))

@@ -50,6 +50,8 @@ public struct MoELayer: Sendable {
         /// Work buffers kept between tokens: one token's gate, its scaled input, the experts a
         /// decode step runs and their products and intermediate vectors.
         var step = GateStep()
+        /// A batch's router logits, tokens × experts, when `Router.batchLogits` computes them.
+        var batchRaw: [Float] = []
         var scaled: [Float] = []
         var needed: [Int] = []
         var experts: [FFNExpert] = []
@@ -114,8 +116,10 @@ public struct MoELayer: Sendable {
     }
 
     /// `decide` into `step`'s buffers.
-    func decide(_ x: UnsafePointer<Float>, previous: [Float]?, controls: RoutingControls, into step: inout GateStep) {
-        router.logits(x, into: &step.raw, hidden: &step.routerHidden)
+    /// `raw`, when given, holds W_r·x already (a batch's `Router.batchLogits` row).
+    func decide(_ x: UnsafePointer<Float>, previous: [Float]?, controls: RoutingControls, into step: inout GateStep,
+                raw: UnsafeBufferPointer<Float>? = nil) {
+        if let raw { step.raw.overwrite(with: raw) } else { router.logits(x, into: &step.raw, hidden: &step.routerHidden) }
         if controls.gatingResidual, let residual = router.residual, let previous {
             residual.apply(step.raw, previous: previous, into: &step.logits, carried: &step.carried)
         } else {
@@ -154,9 +158,18 @@ public struct MoELayer: Sendable {
         routed.inputScale.resize(to: tokens)
         if routed.passedLogits.count != tokens { routed.passedLogits = Array(repeating: [], count: tokens) }
         if routed.sharedWeights.count != tokens { routed.sharedWeights = Array(repeating: [], count: tokens) }
+        let experts = router.expertCount
+        let batched = router.batchLogits(x, tokens: tokens, into: &routed.batchRaw)
         for t in 0..<tokens {
             let xt = x + t * d
-            decide(xt, previous: previousLogits?[t], controls: controls, into: &routed.step)
+            if batched {
+                routed.batchRaw.withUnsafeBufferPointer {
+                    decide(xt, previous: previousLogits?[t], controls: controls, into: &routed.step,
+                           raw: UnsafeBufferPointer(rebasing: $0[t * experts..<(t + 1) * experts]))
+                }
+            } else {
+                decide(xt, previous: previousLogits?[t], controls: controls, into: &routed.step)
+            }
             let residualChanged = routed.step.logits != routed.step.raw
             if residualChanged {
                 gate.decide(routed.step.raw, controls: controls, bias: router.scoreCorrectionBias, into: &routed.step.withoutResidual,

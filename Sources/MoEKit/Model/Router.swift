@@ -27,6 +27,19 @@ public struct Router: Sendable {
         return out
     }
 
+    /// W_r·x for `tokens` rows of `x` at once into `out` (tokens × experts), when that equals
+    /// `logits` per token bit for bit: a linear router in a block format, whose batch kernels give
+    /// each (row, token) what the matrix–vector kernel gives (QuantizedMatmul). A prompt's
+    /// routers then run on every core instead of one token after another on one (a small
+    /// share of the prompt: not measurable apart on our loaded machine). False (nothing written)
+    /// otherwise.
+    func batchLogits(_ x: UnsafePointer<Float>, tokens: Int, into out: inout [Float]) -> Bool {
+        guard tokens > 1, case .linear(let w) = projection, w.format.elementsPerBlock > 1 else { return false }
+        out.resize(to: tokens * w.rows)
+        out.withUnsafeMutableBufferPointer { Kernels.matmul(w, x, tokens: tokens, $0.baseAddress!) }
+        return true
+    }
+
     /// `logits` into `out`, with `hidden` for the two-layer gate's tanh(W₁·x): buffers the
     /// caller keeps, resized only when their length is wrong (never, from token to token).
     func logits(_ x: UnsafePointer<Float>, into out: inout [Float], hidden: inout [Float]) {

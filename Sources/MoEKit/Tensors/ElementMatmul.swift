@@ -16,12 +16,13 @@ extension Kernels {
         case blas
     }
 
-    /// Which method `matmul` takes (measured with `moepp matmul-bench`, BENCHMARKS.md "Exact batch
-    /// kernels for f32/f16/bf16"): the blocked kernels, except f32 from 128 tokens up, where
-    /// OpenBLAS's packed sgemm was ~10% faster (f16/bf16 rows would first have to be widened
-    /// into memory, which cost more than that at every batch size).
+    /// Which method `matmul` takes: the blocked kernels, always. f32 from 128 tokens once went to
+    /// OpenBLAS's packed sgemm (~10% ahead where that was measured), but the OpenBLAS we link
+    /// detects the Xeon we measure on as "Prescott" and runs SSE3 kernels there: 2.4–2.8× slower
+    /// than the blocked kernel at 128–256 tokens, and its threads spin beside our pool
+    /// (BENCHMARKS.md "Two threads on a small model's prompt").
     static func preferredElementMethod(_ format: WeightFormat, tokens: Int) -> ElementMatmulMethod {
-        format == .f32 && tokens >= 128 ? .blas : .blocked
+        .blocked
     }
 
     /// Y = X·Wᵀ by `method`; `path` picks the C bodies of `.blocked` (tests).

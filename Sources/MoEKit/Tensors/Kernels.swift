@@ -40,7 +40,7 @@ public enum Kernels {
     /// Y = X·Wᵀ for a batch: X is tokens×cols (row-major), Y tokens×rows. One pass over the weights
     /// serves the whole batch: block formats take integer products on activations quantised once
     /// per token, as decoding does (QuantizedMatmul.swift); element formats take the blocked
-    /// kernels (ElementMatmul.swift) or, f32 with many tokens, BLAS.
+    /// kernels (ElementMatmul.swift). Several matrices of one input: `matmuls` (SharedInputMatmul.swift).
     public static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>) {
         if tokens == 1 { matvec(w, x, y); return }
         if w.format == .bf16 && ComputePrecision.current == .bf16Activations { bf16DotMatmul(w, x, tokens: tokens, y); return }
