@@ -19,7 +19,7 @@ uint64_t moe_read_sum_scalar(const void *p, size_t bytes) {
 
 #if defined(__x86_64__) && defined(__clang__)
 
-// [begin, end) of the 64-byte-aligned blocks of 256 bytes inside [p, p + bytes): the vector
+// [begin, end) of the whole `block`-byte steps (128, 256 or 512) from the first 64-byte boundary inside [p, p + bytes): the vector
 // loop reads those, the ends go word by word.
 static void aligned_span(const unsigned char *p, size_t bytes, size_t block, size_t *begin, size_t *end) {
     size_t head = (size_t)((64 - ((uintptr_t)p & 63)) & 63);

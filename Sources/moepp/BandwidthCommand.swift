@@ -15,6 +15,8 @@ struct BandwidthCommand: ParsableCommand {
     func validate() throws {
         guard rounds >= 1 else { throw ValidationError("--rounds: expected at least 1, found \(rounds)") }
         guard megabytes >= 4 else { throw ValidationError("--megabytes: expected at least 4, found \(megabytes)") }
+        let half = Int(ProcessInfo.processInfo.physicalMemory >> 21)
+        guard megabytes <= half else { throw ValidationError("--megabytes: at most half of this machine's memory, \(half) MiB; found \(megabytes)") }
     }
 
     func run() throws {

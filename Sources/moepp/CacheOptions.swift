@@ -35,6 +35,14 @@ struct CacheOptions: ParsableArguments {
         }
     }
 
+    /// An expert cache bounds the experts' memory by dropping their mapped pages; a copied model
+    /// (`--no-mmap`) keeps every page resident, so the bound would silently not hold.
+    func validate(loading: WeightLoading) throws {
+        if expertBudget != nil && loading == .copied {
+            throw ValidationError("--no-mmap keeps the whole model in memory: it cannot be combined with --expert-budget")
+        }
+    }
+
     /// Installs the cache on the generator's model when a budget was given.
     func apply(to model: Transformer, directory: String) throws {
         guard let expertBudget else { return }

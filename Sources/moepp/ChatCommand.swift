@@ -14,6 +14,10 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @Flag(name: .customLong("no-color"), help: "No colours (glyphs still carry every meaning); NO_COLOR does the same.") var noColor = false
 
+    func validate() throws {
+        try cacheOptions.validate(loading: modelOptions.loading)
+    }
+
     func run() throws {
         // Everything that can fail on input is checked before the screen is taken.
         try precision.apply()

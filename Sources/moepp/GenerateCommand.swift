@@ -36,6 +36,7 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens: expected 0 or more, found \(maxTokens)") }
+        try cacheOptions.validate(loading: modelOptions.loading)
     }
 
     func run() throws {

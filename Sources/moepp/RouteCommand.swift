@@ -16,6 +16,7 @@ struct RouteCommand: ParsableCommand {
 
     func validate() throws {
         guard generate >= 0 else { throw ValidationError("--generate: expected 0 or more, found \(generate)") }
+        try cacheOptions.validate(loading: modelOptions.loading)
     }
 
     func run() throws {

@@ -92,16 +92,19 @@ struct FusedKernelTests {
         }
     }
 
-    @Test("products reading one input share its prepared form (Q8_0 with Q4_0, Q4_K, bf16) and still equal each alone, bit for bit")
+    @Test("products reading one input share its prepared form (Q8_0 with Q4_0, Q4_K with Q6_K, bf16) and still equal each alone, bit for bit")
     func sharedInputEqualsSeparate() {
         // Two inputs of one length interleaved, so sharing must match by vector, not by position.
+        // Shared here: 1 with 0 (Q4_0 after Q8_0), 4 with 3 (Q6_K after Q4_K, Q4_K_M's q/k/v),
+        // 6 with 5 (bf16), 9 with 2 (Q8_0, not the earlier Q8_0 of input a); 7 (Q4_K of b) shares nothing.
         let shapes: [(WeightFormat, Int, Int)] = [(.q8_0, 37, 512), (.q4_0, 5, 512), (.q8_0, 64, 512), (.q4_k, 9, 512),
-                                                  (.q4_k, 3, 512), (.bf16, 11, 512), (.bf16, 7, 512), (.q8_0, 19, 256)]
+                                                  (.q6_k, 3, 512), (.bf16, 11, 512), (.bf16, 7, 512), (.q4_k, 4, 512),
+                                                  (.q8_0, 19, 256), (.q8_0, 6, 512)]
         let matrices = shapes.enumerated().map { Self.matrix(rows: $1.1, cols: $1.2, format: $1.0, seed: UInt64(40 + $0)) }
         var random = SeededRandom(seed: 6)
         let a = FloatStorage(random.normals(512, scale: 1)), b = FloatStorage(random.normals(512, scale: 2))
         let c = FloatStorage(random.normals(256, scale: 1))
-        let sources = [a, a, b, a, b, b, a, c]
+        let sources = [a, a, b, a, a, b, b, b, c, b]
         let sink = FloatStorage(zeros: 64)
         for path in KernelPath.allCases {
             let alone: [[Float]] = matrices.indices.map { i in
@@ -118,6 +121,9 @@ struct FusedKernelTests {
         #expect(Kernels.sharesPreparedInput(MatvecProduct(matrices[0], a.pointer, sink.pointer), MatvecProduct(matrices[1], a.pointer, sink.pointer)))
         #expect(!Kernels.sharesPreparedInput(MatvecProduct(matrices[0], a.pointer, sink.pointer), MatvecProduct(matrices[2], b.pointer, sink.pointer)))
         #expect(!Kernels.sharesPreparedInput(MatvecProduct(matrices[0], a.pointer, sink.pointer), MatvecProduct(matrices[3], a.pointer, sink.pointer)))
+        #expect(Kernels.sharesPreparedInput(MatvecProduct(matrices[3], a.pointer, sink.pointer), MatvecProduct(matrices[4], a.pointer, sink.pointer)))
+        #expect(Kernels.sharesPreparedInput(MatvecProduct(matrices[5], b.pointer, sink.pointer), MatvecProduct(matrices[6], b.pointer, sink.pointer)))
+        #expect(!Kernels.sharesPreparedInput(MatvecProduct(matrices[3], a.pointer, sink.pointer), MatvecProduct(matrices[7], b.pointer, sink.pointer)))
     }
 
     @Test("a decode step runs every chosen expert in two regions and gets the one-by-one result bit for bit")
