@@ -20,18 +20,24 @@ enum QuantizedMatmul {
 
     /// `x` is tokens×cols (row-major), `y` tokens×rows. `path` other than `.best` is for tests.
     static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, _ y: UnsafeMutablePointer<Float>, path: KernelPath = .best) {
-        let stride = activationBytes(w)
-        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(64, tokens * stride), alignment: 64)
+        let quantized = quantizedBatch(w, x, tokens: tokens, path: path)
         defer { quantized.deallocate() }
-        let cols = w.cols
+        let input = UnsafeRawPointer(quantized)
+        Parallel.forChunks(w.rows, work: w.rows * w.cols * tokens) { range in
+            rows(w, input, tokens: tokens, y, range, path: path)
+        }
+    }
+
+    /// Every token of `x` (tokens×cols) quantised for `w`'s format, `activationBytes(w)` apart, in
+    /// a 64-byte-aligned buffer the caller deallocates.
+    static func quantizedBatch(_ w: WeightMatrix, _ x: UnsafePointer<Float>, tokens: Int, path: KernelPath) -> UnsafeMutableRawPointer {
+        let (stride, cols) = (activationBytes(w), w.cols)
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(64, tokens * stride), alignment: 64)
         // Quantising runs at a few elements per ns: only a large batch pays for a hand-off to the pool.
         Parallel.forChunks(tokens, work: tokens * cols / 8) { range in
             for t in range { quantize(w.format, x + t * cols, cols, into: quantized + t * stride, path: path) }
         }
-        let input = UnsafeRawPointer(quantized)
-        Parallel.forChunks(w.rows, work: w.rows * cols * tokens) { range in
-            rows(w, input, tokens: tokens, y, range, path: path)
-        }
+        return quantized
     }
 
     static func quantize(_ format: WeightFormat, _ x: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutableRawPointer, path: KernelPath) {

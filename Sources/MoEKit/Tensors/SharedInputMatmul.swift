@@ -36,13 +36,8 @@ extension Kernels {
             }
             return
         }
-        let stride = QuantizedMatmul.activationBytes(first.w)
-        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(64, tokens * stride), alignment: 64)
+        let quantized = QuantizedMatmul.quantizedBatch(first.w, x, tokens: tokens, path: path)
         defer { quantized.deallocate() }
-        // Quantising runs at a few elements per ns: only a large batch pays for a hand-off to the pool.
-        Parallel.forChunks(tokens, work: tokens * cols / 8) { range in
-            for t in range { QuantizedMatmul.quantize(format, x + t * cols, cols, into: quantized + t * stride, path: path) }
-        }
         let input = UnsafeRawPointer(quantized)
         Parallel.forChunks(totalRows, work: work) { range in
             forEachSegment(targets, range) { target, rows in QuantizedMatmul.rows(target.w, input, tokens: tokens, target.y, rows, path: path) }
