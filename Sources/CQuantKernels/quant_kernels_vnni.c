@@ -54,7 +54,7 @@ static inline __m256 q4_0_block(const uint8_t *row, const moe_block_q8 *x, __m25
     return _mm256_fmadd_ps(_mm256_set1_ps(scale_of(row, x)), _mm256_cvtepi32_ps(sums), acc);
 }
 
-// The 256-bit body: the wide one's fallback for long rows, and its definition of the bits.
+// The 256-bit bodies: the wide ones' fallback for long rows, and their definition of the bits.
 static void moe_matvec_q8_0_vnni_256(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     const int blocks = n / 32;
     for (int r = row_begin; r < row_end; r++) {
@@ -71,121 +71,6 @@ static void moe_matvec_q8_0_vnni_256(const void *w, size_t row_bytes, const moe_
     }
 }
 
-// ---- Q8_0: two blocks per 512-bit vector ---------------------------------------------------------
-// The 256-bit body above spent more time on each block's scalar scale (load, convert, multiply,
-// broadcast) and on its 256-bit operations than memory takes to deliver 34 bytes, so it streamed
-// below a plain read. Here one zmm holds block b in lanes 0–7 and block b + 1 in lanes 8–15, so
-// the accumulator's halves are exactly q8_0_block's acc0 (even blocks) and acc1 (odd blocks): the
-// same float operations in the same order per lane, hence the same bits as before and as the
-// batched kernel (quant_matmul_vnni.c). Eight blocks' f16 scales come in one gather and one
-// convert; the activation is rearranged once per call (quants contiguous, each block's −128·Σx
-// as a ready vector), and two rows share its loads.
-
-// The rearranged activation lives on the stack: past this many blocks (n > 16384) the 256-bit body runs.
-enum { Q8_WIDE_MAX_BLOCKS = 512 };
-
-typedef struct {
-    int8_t *qs;      // 32 per block, contiguous, 64-byte aligned
-    int32_t *bias;   // 8 per block: −128·Σx in lane 0, zeros
-    float *d;        // one per block, then 8 zeros
-} q8_wide_x;
-
-static inline void q8_wide_prepare(const moe_block_q8 *x, int blocks, q8_wide_x *p) {
-    for (int b = 0; b < blocks; b++) {
-        _mm256_store_si256((__m256i *)(p->qs + 32 * b), _mm256_loadu_si256((const __m256i *)x[b].qs));
-        _mm256_store_si256((__m256i *)(p->bias + 8 * b), _mm256_zextsi128_si256(_mm_cvtsi32_si128(-128 * x[b].sum)));
-        p->d[b] = x[b].d;
-    }
-    for (int b = blocks; b < blocks + 8; b++) p->d[b] = 0;
-}
-
-// Blocks b … b + 7 of a row (34 bytes apart, f16 scale first): their d_w·d_x, as scale_of forms them.
-static inline __m256 q8_wide_scales8(const uint8_t *blocks, const float *d) {
-    const __m256i offsets = _mm256_setr_epi32(0, 34, 68, 102, 136, 170, 204, 238);
-    const __m256i words = _mm256_i32gather_epi32((const int *)blocks, offsets, 1);
-    return _mm256_mul_ps(_mm256_cvtph_ps(_mm256_cvtepi32_epi16(words)), _mm256_loadu_ps(d));
-}
-
-// Lanes 0–7 = s[2k], lanes 8–15 = s[2k + 1].
-static inline __m512 q8_wide_spread(__m256 s, int k) {
-    const __m512i index = _mm512_inserti64x4(_mm512_set1_epi32(2 * k), _mm256_set1_epi32(2 * k + 1), 1);
-    return _mm512_permutexvar_ps(index, _mm512_castps256_ps512(s));
-}
-
-static inline float q8_wide_half(const uint8_t *block) {
-    uint16_t h;
-    memcpy(&h, block, 2);
-    return _cvtsh_ss(h);
-}
-
-static inline __m512 q8_wide_pair_scale(const uint8_t *pair, const float *d) {
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(q8_wide_half(pair) * d[0])),
-                                               _mm256_castps_pd(_mm256_set1_ps(q8_wide_half(pair + 34) * d[1])), 1));
-}
-
-// Blocks b and b + 1 of one row into acc, with their scales s.
-static inline __m512 q8_wide_pair(const uint8_t *pair, const q8_wide_x *p, int b, __m512 s, __m512 acc) {
-    const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(pair + 2))),
-                                         _mm256_loadu_si256((const __m256i *)(pair + 36)), 1);
-    const __m512i sums = _mm512_dpbusd_epi32(_mm512_load_si512(p->bias + 8 * b), _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80)),
-                                             _mm512_load_si512(p->qs + 32 * b));
-    return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(sums), acc);
-}
-
-// The blocks after the last whole eight, then the halves summed as the 256-bit body sums them.
-static inline float q8_wide_finish(const uint8_t *row, const q8_wide_x *p, int b, int blocks, __m512 acc) {
-    for (; b + 1 < blocks; b += 2) {
-        const uint8_t *pair = row + (size_t)b * 34;
-        acc = q8_wide_pair(pair, p, b, q8_wide_pair_scale(pair, p->d + b), acc);
-    }
-    __m256 even = _mm512_castps512_ps256(acc), odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
-    if (b < blocks) {
-        const uint8_t *block = row + (size_t)b * 34;
-        const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(block + 2)), _mm256_set1_epi8((char)0x80));
-        const __m256i sums = _mm256_dpbusd_epi32(_mm256_load_si256((const __m256i *)(p->bias + 8 * b)), w,
-                                                 _mm256_load_si256((const __m256i *)(p->qs + 32 * b)));
-        even = _mm256_fmadd_ps(_mm256_set1_ps(q8_wide_half(block) * p->d[b]), _mm256_cvtepi32_ps(sums), even);
-    }
-    return moe_hsum8(_mm256_add_ps(even, odd));
-}
-
-// Q8_WIDE_ROWS rows (1 or 2, a constant at each call) from row0, row_bytes apart, eight blocks a
-// step. Prefetch: five lines per row per step, the 272 bytes the step reads, PREFETCH_BYTES ahead.
-static inline __attribute__((always_inline)) void q8_wide_rows(const uint8_t *row0, size_t row_bytes, const q8_wide_x *p, int blocks,
-                                                               float *y, const int rows) {
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    int b = 0;
-    for (; b + 7 < blocks; b += 8) {
-        __m256 s[2];
-        for (int i = 0; i < rows; i++) {
-            const uint8_t *step = row0 + i * row_bytes + (size_t)b * 34;
-            for (int line = 0; line < 5; line++) _mm_prefetch((const char *)(step + PREFETCH_BYTES + 64 * line), _MM_HINT_T0);
-            s[i] = q8_wide_scales8(step, p->d + b);
-        }
-        for (int k = 0; k < 4; k++)
-            for (int i = 0; i < rows; i++)
-                acc[i] = q8_wide_pair(row0 + i * row_bytes + (size_t)(b + 2 * k) * 34, p, b + 2 * k, q8_wide_spread(s[i], k), acc[i]);
-    }
-    for (int i = 0; i < rows; i++) y[i] = q8_wide_finish(row0 + i * row_bytes, p, b, blocks, acc[i]);
-}
-
-void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
-    const int blocks = n / 32;
-    if (blocks > Q8_WIDE_MAX_BLOCKS) {
-        moe_matvec_q8_0_vnni_256(w, row_bytes, x, n, y, row_begin, row_end);
-        return;
-    }
-    _Alignas(64) int8_t qs[32 * Q8_WIDE_MAX_BLOCKS];
-    _Alignas(64) int32_t bias[8 * Q8_WIDE_MAX_BLOCKS];
-    float d[Q8_WIDE_MAX_BLOCKS + 8];
-    q8_wide_x p = {qs, bias, d};
-    q8_wide_prepare(x, blocks, &p);
-    int r = row_begin;
-    for (; r + 1 < row_end; r += 2) q8_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, blocks, y + r, 2);
-    if (r < row_end) q8_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, blocks, y + r, 1);
-}
-
-// The 256-bit body: the wide one's fallback for long rows, and its definition of the bits.
 static void moe_matvec_q4_0_vnni_256(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     const int blocks = n / 32;
     for (int r = row_begin; r < row_end; r++) {
@@ -202,15 +87,101 @@ static void moe_matvec_q4_0_vnni_256(const void *w, size_t row_bytes, const moe_
     }
 }
 
-// ---- Q4_0: two blocks per 512-bit vector -------------------------------------------------------
-// As for Q8_0. Block b's 16 bytes hold elements 0–15 in their low nibbles and 16–31 in their high
-// ones; two blocks' bytes side by side in a ymm, masked and shifted, give the 128-bit lanes
-// (b low, b+1 low, b high, b+1 high) at no shuffle, so the activation is rearranged to match
-// (x_b[0..15], x_b+1[0..15], x_b[16..31], x_b+1[16..31]). Int32 lanes 0–3 and 8–11 are then the
-// 256-bit body's lanes 0–7 of block b, lanes 4–7 and 12–15 those of block b + 1: the scales are
-// spread the same way and the halves regrouped at the end, the same operations per lane as before.
+// ---- Two blocks per 512-bit vector ---------------------------------------------------------------
+// The 256-bit bodies above spent more time on each block's scalar scale (load, convert, multiply,
+// broadcast) and on their 256-bit operations than memory takes to deliver a block, so they streamed
+// below a plain read. Here one zmm holds two blocks, b and b + 1, each format in the lane order
+// that makes its own unpacking cheapest (below); the scales are spread to match, so each lane gets
+// the same float operations in the same order as in the 256-bit body: the same bits as before and
+// as the batched kernels (quant_matmul_vnni.c). Eight blocks' f16 scales come in one gather and
+// one convert; the activation is rearranged once per call (quants in the format's lane order, each
+// block's −bias·Σx as a ready vector), and two rows share its loads. Both formats share the loop
+// (q32_wide_rows, q32_wide_matvec); only the rearranging, the pair step and the tail differ.
 
-static inline void q4_wide_prepare(const moe_block_q8 *x, int blocks, q8_wide_x *p) {
+// The rearranged activation lives on the stack: past this many blocks (n > 16384) the 256-bit bodies run.
+enum { Q32_WIDE_MAX_BLOCKS = 512 };
+
+typedef struct {
+    int8_t *qs;      // 32 per block, in the format's lane order, 64-byte aligned
+    int32_t *bias;   // 8 per block: the format's −bias·Σx in each block's first int32 lane, zeros
+    float *d;        // one per block, then 8 zeros
+} q32_wide_x;
+
+// Blocks b … b + 7 of a row (stride bytes apart, f16 scale first): their d_w·d_x, as scale_of forms them.
+static inline __attribute__((always_inline)) __m256 q32_wide_scales8(const uint8_t *blocks, const int stride, const float *d) {
+    const __m256i offsets = _mm256_setr_epi32(0, stride, 2 * stride, 3 * stride, 4 * stride, 5 * stride, 6 * stride, 7 * stride);
+    const __m256i words = _mm256_i32gather_epi32((const int *)blocks, offsets, 1);
+    return _mm256_mul_ps(_mm256_cvtph_ps(_mm256_cvtepi32_epi16(words)), _mm256_loadu_ps(d));
+}
+
+// s[2k] into the lanes of block b, s[2k + 1] into those of block b + 1 (the set bits of odd_lanes).
+static inline __attribute__((always_inline)) __m512 q32_wide_spread(__m256 s, int k, const __mmask16 odd_lanes) {
+    const __m512i index = _mm512_mask_set1_epi32(_mm512_set1_epi32(2 * k), odd_lanes, 2 * k + 1);
+    return _mm512_permutexvar_ps(index, _mm512_castps256_ps512(s));
+}
+
+static inline float q32_wide_half(const uint8_t *block) {
+    uint16_t h;
+    memcpy(&h, block, 2);
+    return _cvtsh_ss(h);
+}
+
+// ---- Q8_0 ----------------------------------------------------------------------------------------
+// Block b in lanes 0–7 and block b + 1 in lanes 8–15, so the accumulator's halves are exactly
+// q8_0_block's acc0 (even blocks) and acc1 (odd blocks).
+enum { Q8_WIDE_ODD_LANES = 0xFF00 };
+
+static inline void q8_wide_prepare(const moe_block_q8 *x, int blocks, q32_wide_x *p) {
+    for (int b = 0; b < blocks; b++) {
+        _mm256_store_si256((__m256i *)(p->qs + 32 * b), _mm256_loadu_si256((const __m256i *)x[b].qs));
+        _mm256_store_si256((__m256i *)(p->bias + 8 * b), _mm256_zextsi128_si256(_mm_cvtsi32_si128(-128 * x[b].sum)));
+        p->d[b] = x[b].d;
+    }
+    for (int b = blocks; b < blocks + 8; b++) p->d[b] = 0;
+}
+
+static inline __m512 q8_wide_pair_scale(const uint8_t *pair, const float *d) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(q32_wide_half(pair) * d[0])),
+                                               _mm256_castps_pd(_mm256_set1_ps(q32_wide_half(pair + 34) * d[1])), 1));
+}
+
+// Blocks b and b + 1 of one row into acc, with their scales s.
+static inline __m512 q8_wide_pair(const uint8_t *pair, const q32_wide_x *p, int b, __m512 s, __m512 acc) {
+    const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(pair + 2))),
+                                         _mm256_loadu_si256((const __m256i *)(pair + 36)), 1);
+    const __m512i sums = _mm512_dpbusd_epi32(_mm512_load_si512(p->bias + 8 * b), _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80)),
+                                             _mm512_load_si512(p->qs + 32 * b));
+    return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(sums), acc);
+}
+
+// The blocks after the last whole eight, then the halves summed as the 256-bit body sums them.
+static inline float q8_wide_finish(const uint8_t *row, const q32_wide_x *p, const moe_block_q8 *x, int b, int blocks, __m512 acc) {
+    (void)x;   // the rearranged copy serves the odd last block too
+    for (; b + 1 < blocks; b += 2) {
+        const uint8_t *pair = row + (size_t)b * 34;
+        acc = q8_wide_pair(pair, p, b, q8_wide_pair_scale(pair, p->d + b), acc);
+    }
+    __m256 even = _mm512_castps512_ps256(acc), odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    if (b < blocks) {
+        const uint8_t *block = row + (size_t)b * 34;
+        const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(block + 2)), _mm256_set1_epi8((char)0x80));
+        const __m256i sums = _mm256_dpbusd_epi32(_mm256_load_si256((const __m256i *)(p->bias + 8 * b)), w,
+                                                 _mm256_load_si256((const __m256i *)(p->qs + 32 * b)));
+        even = _mm256_fmadd_ps(_mm256_set1_ps(q32_wide_half(block) * p->d[b]), _mm256_cvtepi32_ps(sums), even);
+    }
+    return moe_hsum8(_mm256_add_ps(even, odd));
+}
+
+// ---- Q4_0 ----------------------------------------------------------------------------------------
+// Block b's 16 bytes hold elements 0–15 in their low nibbles and 16–31 in their high ones; two
+// blocks' bytes side by side in a ymm, masked and shifted, give the 128-bit lanes (b low, b+1 low,
+// b high, b+1 high) at no shuffle, so the activation is rearranged to match (x_b[0..15],
+// x_b+1[0..15], x_b[16..31], x_b+1[16..31]). Int32 lanes 0–3 and 8–11 are then the 256-bit body's
+// lanes 0–7 of block b, lanes 4–7 and 12–15 those of block b + 1: the scales are spread the same
+// way and the halves regrouped at the end, the same operations per lane as before.
+enum { Q4_WIDE_ODD_LANES = 0xF0F0 };
+
+static inline void q4_wide_prepare(const moe_block_q8 *x, int blocks, q32_wide_x *p) {
     for (int b = 0; b + 1 < blocks; b += 2) {
         int8_t *q = p->qs + 32 * b;
         memcpy(q, x[b].qs, 16);
@@ -223,31 +194,18 @@ static inline void q4_wide_prepare(const moe_block_q8 *x, int blocks, q8_wide_x 
     for (int b = blocks; b < blocks + 8; b++) p->d[b] = 0;
 }
 
-static inline __m256 q4_wide_scales8(const uint8_t *blocks, const float *d) {
-    const __m256i offsets = _mm256_setr_epi32(0, 18, 36, 54, 72, 90, 108, 126);
-    const __m256i words = _mm256_i32gather_epi32((const int *)blocks, offsets, 1);
-    return _mm256_mul_ps(_mm256_cvtph_ps(_mm256_cvtepi32_epi16(words)), _mm256_loadu_ps(d));
-}
-
-// Lanes (0–3, 8–11) = s[2k], (4–7, 12–15) = s[2k + 1].
-static inline __m512 q4_wide_spread(__m256 s, int k) {
-    const __m512i index = _mm512_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1,
-                                            2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1);
-    return _mm512_permutexvar_ps(index, _mm512_castps256_ps512(s));
-}
-
-static inline __m512 q4_wide_pair(const uint8_t *pair, const q8_wide_x *p, int b, __m512 s, __m512 acc) {
+static inline __m512 q4_wide_pair(const uint8_t *pair, const q32_wide_x *p, int b, __m512 s, __m512 acc) {
     const __m256i packed = _mm256_loadu2_m128i((const __m128i *)(pair + 20), (const __m128i *)(pair + 2));
     const __m512i n = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(packed), _mm256_srli_epi16(packed, 4), 1), _mm512_set1_epi8(0x0F));
     const __m512i sums = _mm512_dpbusd_epi32(_mm512_load_si512(p->bias + 8 * b), n, _mm512_load_si512(p->qs + 32 * b));
     return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(sums), acc);
 }
 
-static inline float q4_wide_finish(const uint8_t *row, const q8_wide_x *p, const moe_block_q8 *x, int b, int blocks, __m512 acc) {
+static inline float q4_wide_finish(const uint8_t *row, const q32_wide_x *p, const moe_block_q8 *x, int b, int blocks, __m512 acc) {
     for (; b + 1 < blocks; b += 2) {
         const uint8_t *pair = row + (size_t)b * 18;
-        const __m256 s = _mm256_setr_ps(q8_wide_half(pair) * p->d[b], q8_wide_half(pair + 18) * p->d[b + 1], 0, 0, 0, 0, 0, 0);
-        acc = q4_wide_pair(pair, p, b, q4_wide_spread(s, 0), acc);
+        const __m256 s = _mm256_setr_ps(q32_wide_half(pair) * p->d[b], q32_wide_half(pair + 18) * p->d[b + 1], 0, 0, 0, 0, 0, 0);
+        acc = q4_wide_pair(pair, p, b, q32_wide_spread(s, 0, Q4_WIDE_ODD_LANES), acc);
     }
     const __m512 grouped = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15), acc);
     __m256 even = _mm512_castps512_ps256(grouped), odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(grouped), 1));
@@ -255,38 +213,64 @@ static inline float q4_wide_finish(const uint8_t *row, const q8_wide_x *p, const
     return moe_hsum8(_mm256_add_ps(even, odd));
 }
 
-static inline __attribute__((always_inline)) void q4_wide_rows(const uint8_t *row0, size_t row_bytes, const q8_wide_x *p, const moe_block_q8 *x,
-                                                               int blocks, float *y, const int rows) {
+// ---- The shared loop -----------------------------------------------------------------------------
+// The format's block stride, odd lanes and helpers are constants at each call, so everything here
+// is inlined and folded: the same code as a hand-written copy per format.
+typedef void q32_wide_prepare_fn(const moe_block_q8 *x, int blocks, q32_wide_x *p);
+typedef __m512 q32_wide_pair_fn(const uint8_t *pair, const q32_wide_x *p, int b, __m512 s, __m512 acc);
+typedef float q32_wide_finish_fn(const uint8_t *row, const q32_wide_x *p, const moe_block_q8 *x, int b, int blocks, __m512 acc);
+typedef void q32_narrow_fn(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+
+// `rows` rows (1 or 2, a constant at each call) from row0, row_bytes apart, eight blocks a step.
+// Prefetch: per row per step, the lines of the 8 × stride bytes the step reads (5 for Q8_0, 3 for
+// Q4_0), PREFETCH_BYTES ahead.
+static inline __attribute__((always_inline)) void q32_wide_rows(const uint8_t *row0, size_t row_bytes, const q32_wide_x *p, const moe_block_q8 *x,
+                                                                int blocks, float *y, const int rows, const int stride, const __mmask16 odd_lanes,
+                                                                q32_wide_pair_fn *pair, q32_wide_finish_fn *finish) {
     __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     int b = 0;
     for (; b + 7 < blocks; b += 8) {
         __m256 s[2];
         for (int i = 0; i < rows; i++) {
-            const uint8_t *step = row0 + i * row_bytes + (size_t)b * 18;
-            for (int line = 0; line < 3; line++) _mm_prefetch((const char *)(step + PREFETCH_BYTES + 64 * line), _MM_HINT_T0);
-            s[i] = q4_wide_scales8(step, p->d + b);
+            const uint8_t *step = row0 + i * row_bytes + (size_t)b * stride;
+            for (int line = 0; line < (8 * stride + 63) / 64; line++) _mm_prefetch((const char *)(step + PREFETCH_BYTES + 64 * line), _MM_HINT_T0);
+            s[i] = q32_wide_scales8(step, stride, p->d + b);
         }
         for (int k = 0; k < 4; k++)
             for (int i = 0; i < rows; i++)
-                acc[i] = q4_wide_pair(row0 + i * row_bytes + (size_t)(b + 2 * k) * 18, p, b + 2 * k, q4_wide_spread(s[i], k), acc[i]);
+                acc[i] = pair(row0 + i * row_bytes + (size_t)(b + 2 * k) * stride, p, b + 2 * k, q32_wide_spread(s[i], k, odd_lanes), acc[i]);
     }
-    for (int i = 0; i < rows; i++) y[i] = q4_wide_finish(row0 + i * row_bytes, p, x, b, blocks, acc[i]);
+    for (int i = 0; i < rows; i++) y[i] = finish(row0 + i * row_bytes, p, x, b, blocks, acc[i]);
+}
+
+static inline __attribute__((always_inline)) void q32_wide_matvec(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y,
+                                                                  int row_begin, int row_end, const int stride, const __mmask16 odd_lanes,
+                                                                  q32_narrow_fn *narrow, q32_wide_prepare_fn *prepare,
+                                                                  q32_wide_pair_fn *pair, q32_wide_finish_fn *finish) {
+    const int blocks = n / 32;
+    if (blocks > Q32_WIDE_MAX_BLOCKS) {
+        narrow(w, row_bytes, x, n, y, row_begin, row_end);
+        return;
+    }
+    _Alignas(64) int8_t qs[32 * Q32_WIDE_MAX_BLOCKS];
+    _Alignas(64) int32_t bias[8 * Q32_WIDE_MAX_BLOCKS];
+    float d[Q32_WIDE_MAX_BLOCKS + 8];
+    q32_wide_x p = {qs, bias, d};
+    prepare(x, blocks, &p);
+    int r = row_begin;
+    for (; r + 1 < row_end; r += 2)
+        q32_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, x, blocks, y + r, 2, stride, odd_lanes, pair, finish);
+    if (r < row_end) q32_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, x, blocks, y + r, 1, stride, odd_lanes, pair, finish);
+}
+
+void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    q32_wide_matvec(w, row_bytes, x, n, y, row_begin, row_end, 34, Q8_WIDE_ODD_LANES, moe_matvec_q8_0_vnni_256, q8_wide_prepare, q8_wide_pair,
+                    q8_wide_finish);
 }
 
 void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
-    const int blocks = n / 32;
-    if (blocks > Q8_WIDE_MAX_BLOCKS) {
-        moe_matvec_q4_0_vnni_256(w, row_bytes, x, n, y, row_begin, row_end);
-        return;
-    }
-    _Alignas(64) int8_t qs[32 * Q8_WIDE_MAX_BLOCKS];
-    _Alignas(64) int32_t bias[8 * Q8_WIDE_MAX_BLOCKS];
-    float d[Q8_WIDE_MAX_BLOCKS + 8];
-    q8_wide_x p = {qs, bias, d};
-    q4_wide_prepare(x, blocks, &p);
-    int r = row_begin;
-    for (; r + 1 < row_end; r += 2) q4_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, x, blocks, y + r, 2);
-    if (r < row_end) q4_wide_rows((const uint8_t *)w + (size_t)r * row_bytes, row_bytes, &p, x, blocks, y + r, 1);
+    q32_wide_matvec(w, row_bytes, x, n, y, row_begin, row_end, 18, Q4_WIDE_ODD_LANES, moe_matvec_q4_0_vnni_256, q4_wide_prepare, q4_wide_pair,
+                    q4_wide_finish);
 }
 
 #pragma clang attribute pop
