@@ -9,7 +9,7 @@
 // that call the same body on the same values get the same bits. The AVX2 and AVX-512 bodies do
 // the same operations in the same order and agree bit for bit.
 //
-// Range: g → +∞ gives g·up (e^(−g) underflows to 0); g ≤ −88.8 gives ±0 (e^(−g) overflows to ∞;
+// Range: g → +∞ gives g·up (e^(−g) underflows to 0); g < −88.73 gives ±0 (e^(−g) overflows to ∞;
 // the true value is below 3e−37·|up|, as with the expf formula); g = −∞ gives NaN (−∞/∞, as
 // the expf formula and torch's silu); NaN in gives NaN out. `out` may alias `gate` or `up`.
 #ifndef MOEPP_SWIGLU_KERNELS_H
