@@ -7,22 +7,17 @@ import CQuantKernels
 /// is what a prompt's many small batches — the few tokens routed to each expert — paid for.
 /// Naive twin: NaiveKernels.matmul.
 extension Kernels {
-    /// How a batch of an element format is computed: `matmul` takes `preferredElementMethod`;
-    /// choosing one is for tests and `moepp matmul-bench`.
+    /// How a batch of an element format is computed: `matmul` always takes `.blocked`. f32 from
+    /// 128 tokens once went to OpenBLAS's packed sgemm (~10% ahead where that was measured), but
+    /// the OpenBLAS we link detects the Xeon we measure on as "Prescott" and runs SSE3 kernels
+    /// there: 2.4–2.8× slower than the blocked kernel at 128–256 tokens, and its threads spin
+    /// beside our pool (BENCHMARKS.md "Two threads on a small model's prompt"). `.blas` stays for
+    /// tests and `moepp matmul-bench`, which compare the two.
     public enum ElementMatmulMethod: String, CaseIterable, Sendable {
         /// The C kernels (element_gemm.h) on our pool.
         case blocked
         /// Rows widened to f32 a tile at a time, then OpenBLAS sgemm (f32: sgemm on the rows).
         case blas
-    }
-
-    /// Which method `matmul` takes: the blocked kernels, always. f32 from 128 tokens once went to
-    /// OpenBLAS's packed sgemm (~10% ahead where that was measured), but the OpenBLAS we link
-    /// detects the Xeon we measure on as "Prescott" and runs SSE3 kernels there: 2.4–2.8× slower
-    /// than the blocked kernel at 128–256 tokens, and its threads spin beside our pool
-    /// (BENCHMARKS.md "Two threads on a small model's prompt").
-    static func preferredElementMethod(_ format: WeightFormat, tokens: Int) -> ElementMatmulMethod {
-        .blocked
     }
 
     /// Y = X·Wᵀ by `method`; `path` picks the C bodies of `.blocked` (tests).

@@ -46,7 +46,7 @@ public enum Kernels {
         if tokens == 1 { matvec(w, x, y); return }
         if w.format == .bf16 && ComputePrecision.current == .bf16Activations { bf16DotMatmul(w, x, tokens: tokens, y); return }
         if w.format.elementsPerBlock > 1 { QuantizedMatmul.matmul(w, x, tokens: tokens, y); return }
-        elementMatmul(w, x, tokens: tokens, y, method: preferredElementMethod(w.format, tokens: tokens))
+        elementMatmul(w, x, tokens: tokens, y, method: .blocked)
     }
 
     /// The BLAS path: f32 rows straight to sgemm; other formats widened to f32 a tile at a time.
