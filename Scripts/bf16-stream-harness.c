@@ -1,0 +1,180 @@
+// Stand-alone harness (not part of moepp): bf16 matrix-vector variants streaming a 2 GB pool of
+// 8192x1536 bf16 matrices, 2 threads (each half the rows of a product, a barrier per product, as a
+// decode step does), interleaved rounds, GB/s per round. Used to choose element_kernels.c's
+// software prefetch (BENCHMARKS.md "Prefetch into L2").
+// Build: clang -O2 -o /tmp/bf16-stream Scripts/bf16-stream-harness.c -lpthread
+// Run:   ROUNDS=6 /tmp/bf16-stream KIND,DIST,HINT ...   e.g. 3,0,0 0,4096,0 0,4096,1
+//   KIND 0: one row at a time, prefetch DIST bytes ahead (HINT 0 T0, 1 T1, 2 T2, 3 T1 + T0 at 512)
+//   KIND 1: four adjacent rows per pass (T0); 2: prefetch the row DIST rows ahead (HINT 0 T0, 1 T1)
+//   KIND 3: plain 4-stream read with T0 prefetch 2 KiB ahead (moepp's probe); 6: same with T1 4 KiB
+//   KIND 4 / 5: four / two far-apart rows per pass (quarters / halves of the thread's rows)
+#define _GNU_SOURCE
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define ROWS 8192
+#define COLS 1536
+#define POOL_MB 2048
+static int nmat; static uint8_t *pool; static float *split, *y[2];
+static size_t matbytes;
+static int variant;
+static atomic_int gen, done_count;
+
+__attribute__((target("avx512f,avx2,fma")))
+static void v_one(const uint8_t *w, size_t rb, const float *s, int n, float *out, int r0, int r1, int pd, int hint) {
+    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * rb;
+        __m512 e = _mm512_setzero_ps(), o = _mm512_setzero_ps();
+        for (int i = 0; i + 32 <= n; i += 32) {
+            if (pd) { if (hint == 0) _mm_prefetch((const char *)row + 2 * i + pd, _MM_HINT_T0); else if (hint == 1) _mm_prefetch((const char *)row + 2 * i + pd, _MM_HINT_T1); else if (hint == 2) _mm_prefetch((const char *)row + 2 * i + pd, _MM_HINT_T2); else if (hint == 3) { _mm_prefetch((const char *)row + 2 * i + pd, _MM_HINT_T1); _mm_prefetch((const char *)row + 2 * i + 512, _MM_HINT_T0); } else _mm_prefetch((const char *)row + 2 * i + pd, _MM_HINT_NTA); }
+            const __m512i wd = _mm512_loadu_si512(row + 2 * i);
+            e = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(wd, 16)), _mm512_loadu_ps(s + i), e);
+            o = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(wd, high)), _mm512_loadu_ps(s + i + 16), o);
+        }
+        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(e, o));
+    }
+}
+// 4 rows per pass
+__attribute__((target("avx512f,avx2,fma")))
+static void v_four(const uint8_t *w, size_t rb, const float *s, int n, float *out, int r0, int r1, int pd) {
+    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        const uint8_t *p0 = w + (size_t)r * rb, *p1 = p0 + rb, *p2 = p1 + rb, *p3 = p2 + rb;
+        __m512 e0 = _mm512_setzero_ps(), o0 = e0, e1 = e0, o1 = e0, e2 = e0, o2 = e0, e3 = e0, o3 = e0;
+        for (int i = 0; i + 32 <= n; i += 32) {
+            if (pd) { _mm_prefetch((const char *)p0 + 2 * i + pd, _MM_HINT_T0); _mm_prefetch((const char *)p1 + 2 * i + pd, _MM_HINT_T0);
+                      _mm_prefetch((const char *)p2 + 2 * i + pd, _MM_HINT_T0); _mm_prefetch((const char *)p3 + 2 * i + pd, _MM_HINT_T0); }
+            const __m512 se = _mm512_loadu_ps(s + i), so = _mm512_loadu_ps(s + i + 16);
+            __m512i w0 = _mm512_loadu_si512(p0 + 2 * i), w1 = _mm512_loadu_si512(p1 + 2 * i), w2 = _mm512_loadu_si512(p2 + 2 * i), w3 = _mm512_loadu_si512(p3 + 2 * i);
+            e0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w0, 16)), se, e0); o0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(w0, high)), so, o0);
+            e1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w1, 16)), se, e1); o1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(w1, high)), so, o1);
+            e2 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w2, 16)), se, e2); o2 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(w2, high)), so, o2);
+            e3 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w3, 16)), se, e3); o3 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(w3, high)), so, o3);
+        }
+        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(e0, o0)); out[r+1] = _mm512_reduce_add_ps(_mm512_add_ps(e1, o1));
+        out[r+2] = _mm512_reduce_add_ps(_mm512_add_ps(e2, o2)); out[r+3] = _mm512_reduce_add_ps(_mm512_add_ps(e3, o3));
+    }
+    if (r < r1) v_one(w, rb, s, n, out, r, r1, pd, 0);
+}
+// Whole-chunk ahead: prefetch the row `ahead` rows later, one line per 64 bytes consumed.
+__attribute__((target("avx512f,avx2,fma")))
+static void v_rowahead(const uint8_t *w, size_t rb, const float *s, int n, float *out, int r0, int r1, int ahead, int hint) {
+    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * rb;
+        const uint8_t *pf = row + (size_t)ahead * rb;
+        __m512 e = _mm512_setzero_ps(), o = _mm512_setzero_ps();
+        for (int i = 0; i + 32 <= n; i += 32) {
+            if (hint == 0) _mm_prefetch((const char *)pf + 2 * i, _MM_HINT_T0); else _mm_prefetch((const char *)pf + 2 * i, _MM_HINT_T1);
+            const __m512i wd = _mm512_loadu_si512(row + 2 * i);
+            e = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(wd, 16)), _mm512_loadu_ps(s + i), e);
+            o = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(wd, high)), _mm512_loadu_ps(s + i + 16), o);
+        }
+        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(e, o));
+    }
+}
+// S far-apart streams: rows r, r+Q, r+2Q, r+3Q of the range side by side.
+__attribute__((target("avx512f,avx2,fma")))
+static void v_far(const uint8_t *w, size_t rb, const float *s, int n, float *out, int r0, int r1, int pd, int hint, int S) {
+    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    int Q = (r1 - r0) / S;
+    for (int k = 0; k < Q; k++) {
+        const uint8_t *p[4]; __m512 e[4], o[4];
+        for (int j = 0; j < S; j++) { p[j] = w + (size_t)(r0 + j * Q + k) * rb; e[j] = _mm512_setzero_ps(); o[j] = e[j]; }
+        for (int i = 0; i + 32 <= n; i += 32) {
+            const __m512 se = _mm512_loadu_ps(s + i), so = _mm512_loadu_ps(s + i + 16);
+            #pragma clang loop unroll(full)
+            for (int j = 0; j < 4; j++) { if (j >= S) break;
+                if (pd) { if (hint) _mm_prefetch((const char *)p[j] + 2 * i + pd, _MM_HINT_T1); else _mm_prefetch((const char *)p[j] + 2 * i + pd, _MM_HINT_T0); }
+                __m512i wd = _mm512_loadu_si512(p[j] + 2 * i);
+                e[j] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(wd, 16)), se, e[j]);
+                o[j] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(wd, high)), so, o[j]);
+            }
+        }
+        for (int j = 0; j < S; j++) out[r0 + j * Q + k] = _mm512_reduce_add_ps(_mm512_add_ps(e[j], o[j]));
+    }
+}
+__attribute__((target("avx512f")))
+static uint64_t readsum(const uint8_t *p, size_t bytes, int read_hint) {
+    if (read_hint) {
+    size_t q = bytes / 4; const uint8_t *s0 = p, *s1 = p + q, *s2 = p + 2*q, *s3 = p + 3*q;
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    for (size_t i = 0; i < q; i += 128) {
+        _mm_prefetch((const char *)s0 + i + 4096, _MM_HINT_T1); _mm_prefetch((const char *)s1 + i + 4096, _MM_HINT_T1);
+        _mm_prefetch((const char *)s2 + i + 4096, _MM_HINT_T1); _mm_prefetch((const char *)s3 + i + 4096, _MM_HINT_T1);
+        a = _mm512_add_epi64(a, _mm512_add_epi64(_mm512_load_si512(s0 + i), _mm512_load_si512(s0 + i + 64)));
+        b = _mm512_add_epi64(b, _mm512_add_epi64(_mm512_load_si512(s1 + i), _mm512_load_si512(s1 + i + 64)));
+        c = _mm512_add_epi64(c, _mm512_add_epi64(_mm512_load_si512(s2 + i), _mm512_load_si512(s2 + i + 64)));
+        d = _mm512_add_epi64(d, _mm512_add_epi64(_mm512_load_si512(s3 + i), _mm512_load_si512(s3 + i + 64)));
+    }
+    return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+    }
+    size_t q = bytes / 4; const uint8_t *s0 = p, *s1 = p + q, *s2 = p + 2*q, *s3 = p + 3*q;
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    for (size_t i = 0; i < q; i += 128) {
+        _mm_prefetch((const char *)s0 + i + 2048, _MM_HINT_T0); _mm_prefetch((const char *)s1 + i + 2048, _MM_HINT_T0);
+        _mm_prefetch((const char *)s2 + i + 2048, _MM_HINT_T0); _mm_prefetch((const char *)s3 + i + 2048, _MM_HINT_T0);
+        a = _mm512_add_epi64(a, _mm512_add_epi64(_mm512_load_si512(s0 + i), _mm512_load_si512(s0 + i + 64)));
+        b = _mm512_add_epi64(b, _mm512_add_epi64(_mm512_load_si512(s1 + i), _mm512_load_si512(s1 + i + 64)));
+        c = _mm512_add_epi64(c, _mm512_add_epi64(_mm512_load_si512(s2 + i), _mm512_load_si512(s2 + i + 64)));
+        d = _mm512_add_epi64(d, _mm512_add_epi64(_mm512_load_si512(s3 + i), _mm512_load_si512(s3 + i + 64)));
+    }
+    return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+}
+static volatile uint64_t sink;
+static int kinds[32], pds[32], hints[32];
+static void work(int t, int m) {
+    const uint8_t *w = pool + (size_t)m * matbytes;
+    int half = ROWS / 2, r0 = t * half, r1 = r0 + half;
+    int K = kinds[variant], P = pds[variant], H = hints[variant];
+    if (K == 0) { v_one(w, COLS * 2, split, COLS, y[t], r0, r1, P, H); return; }
+    if (K == 1) { v_four(w, COLS * 2, split, COLS, y[t], r0, r1, P); return; }
+    if (K == 2) { v_rowahead(w, COLS * 2, split, COLS, y[t], r0, r1, P, H); return; }
+    if (K == 4) { v_far(w, COLS * 2, split, COLS, y[t], r0, r1, P, H, 4); return; }
+    if (K == 5) { v_far(w, COLS * 2, split, COLS, y[t], r0, r1, P, H, 2); return; }
+    if (K == 6) { sink += readsum(w + (size_t)t * matbytes / 2, matbytes / 2, 1); return; }
+    if (K == 3) { sink += readsum(w + (size_t)t * matbytes / 2, matbytes / 2, 0); return; }
+}
+static void *worker(void *arg) {
+    (void)arg; int seen = 0;
+    for (;;) {
+        int g; while ((g = atomic_load(&gen)) == seen) _mm_pause();
+        if (g < 0) return NULL;
+        seen = g; work(1, (g - 1) % nmat); atomic_fetch_add(&done_count, 1);
+    }
+}
+static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + ts.tv_nsec * 1e-9; }
+int main(int argc, char **argv) {
+    matbytes = (size_t)ROWS * COLS * 2; nmat = (int)((size_t)POOL_MB * 1048576 / matbytes);
+    size_t total = (size_t)nmat * matbytes;
+    pool = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    madvise(pool, total, MADV_HUGEPAGE);
+    for (size_t i = 0; i < total; i += 2) { uint16_t v = (uint16_t)(0x3f80 + (i >> 7) % 64); memcpy(pool + i, &v, 2); }
+    split = aligned_alloc(64, COLS * 4); for (int i = 0; i < COLS; i++) split[i] = 0.001f * i;
+    y[0] = aligned_alloc(64, ROWS * 4); y[1] = aligned_alloc(64, ROWS * 4);
+    pthread_t th; pthread_create(&th, NULL, worker, NULL);
+    int vars[32], nv = 0; for (int i = 1; i < argc; i++) { sscanf(argv[i], "%d,%d,%d", &kinds[nv], &pds[nv], &hints[nv]); vars[nv] = nv; nv++; }
+    int rounds = getenv("ROUNDS") ? atoi(getenv("ROUNDS")) : 5; double res[32][8];
+    int g = 0;
+    for (int round = 0; round < rounds; round++) for (int v = 0; v < nv; v++) {
+        variant = vars[v];
+        double t0 = now();
+        for (int m = 0; m < nmat; m++) {
+            atomic_store(&done_count, 0); atomic_store(&gen, ++g);
+            work(0, (g - 1) % nmat);
+            while (atomic_load(&done_count) < 1) _mm_pause();
+        }
+        res[v][round] = total / (now() - t0) / 1e9;
+    }
+    for (int v = 0; v < nv; v++) { printf("%d,%d,%d:", kinds[v], pds[v], hints[v]); for (int r = 0; r < rounds; r++) printf(" %5.1f", res[v][r]); printf("\n"); }
+    atomic_store(&gen, -1); pthread_join(th, NULL);
+}
