@@ -9,6 +9,7 @@
 #include "quant_matmul_driver.h"
 #include "vector_sums.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__clang__)
@@ -69,7 +70,97 @@ static inline __m256i q4_0_unsigned(const uint8_t *block) {
 VNNI_GROUP(q8_0_group, 34, q8_0_unsigned, 128)
 VNNI_GROUP(q4_0_group, 18, q4_0_unsigned, 8)
 
-MOE_MATMUL_DEFINE(moe_matmul_q8_0_vnni, moe_block_q8, 32, q8_0_group)
+MOE_MATMUL_DEFINE(moe_matmul_q8_0_vnni_256, moe_block_q8, 32, q8_0_group)
+
+// ---- Q8_0, two blocks per zmm ----------------------------------------------------------------------
+// What runs for Q8_0 where the prepared activations can be allocated: blocks b and b + 1 in one
+// 512-bit vpdpbusd, as the wide matvec (quant_kernels_vnni.c q8_wide_pair) does, so the same float
+// operations in the same order per lane — the same bits as the matvec and as the 256-bit body.
+// Why: per pair of blocks and token the 256-bit body spends ten vector operations (a bias moved
+// into a register, the product d_w·d_x broadcast, the dot, the convert, the multiply-add, twice);
+// here four (the dot, the convert, the scale d_w·d_x as one multiply of two spread vectors, the
+// multiply-add). Per group of four tokens the activation is rearranged once: each block's quants,
+// its −128·Σx in its first int32 lane, and d_x spread over the block's eight lanes.
+typedef struct {
+    int8_t *qs;      // [token][block][32]
+    int32_t *bias;   // [token][block][8]: −128·Σx in lane 0, zeros
+    float *dx;       // [token][block][8]: d_x in every lane of its block
+} q8_pairs_x;
+
+static void q8_pairs_prepare(const moe_block_q8 *x, int tokens, int blocks, q8_pairs_x *p) {
+    for (int t = 0; t < tokens; t++)
+        for (int b = 0; b < blocks; b++) {
+            const moe_block_q8 *xb = x + (size_t)t * blocks + b;
+            const size_t at = (size_t)t * blocks + b;
+            _mm256_store_si256((__m256i *)(p->qs + 32 * at), _mm256_loadu_si256((const __m256i *)xb->qs));
+            _mm256_store_si256((__m256i *)(p->bias + 8 * at), _mm256_zextsi128_si256(_mm_cvtsi32_si128(-128 * xb->sum)));
+            _mm256_store_ps(p->dx + 8 * at, _mm256_set1_ps(xb->d));
+        }
+}
+
+// One row × G tokens (a constant at each call, so the accumulators stay in registers).
+static inline __attribute__((always_inline)) void q8_pairs_group(const uint8_t *row, const q8_pairs_x *p, int blocks, float *y, size_t ldy, const int G) {
+    __m512 acc[MOE_MATMUL_GROUP];
+    for (int t = 0; t < G; t++) acc[t] = _mm512_setzero_ps();
+    int b = 0;
+    for (; b + 1 < blocks; b += 2) {
+        const uint8_t *pair = row + (size_t)b * 34;
+        const __m512i u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(pair + 2))),
+                                                              _mm256_loadu_si256((const __m256i *)(pair + 36)), 1),
+                                           _mm512_set1_epi8((char)0x80));
+        const __m512 dw = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(half_scale(pair))),
+                                                              _mm256_castps_pd(_mm256_set1_ps(half_scale(pair + 34))), 1));
+        for (int t = 0; t < G; t++) {
+            const size_t at = (size_t)t * blocks + b;
+            const __m512i sums = _mm512_dpbusd_epi32(_mm512_loadu_si512(p->bias + 8 * at), u, _mm512_loadu_si512(p->qs + 32 * at));
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_loadu_ps(p->dx + 8 * at)), _mm512_cvtepi32_ps(sums), acc[t]);
+        }
+    }
+    for (int t = 0; t < G; t++) {
+        __m256 even = _mm512_castps512_ps256(acc[t]), odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[t]), 1));
+        if (b < blocks) {
+            const uint8_t *block = row + (size_t)b * 34;
+            const size_t at = (size_t)t * blocks + b;
+            const __m256i sums = _mm256_dpbusd_epi32(_mm256_loadu_si256((const __m256i *)(p->bias + 8 * at)), q8_0_unsigned(block),
+                                                     _mm256_loadu_si256((const __m256i *)(p->qs + 32 * at)));
+            even = _mm256_fmadd_ps(_mm256_set1_ps(half_scale(block) * p->dx[8 * at]), _mm256_cvtepi32_ps(sums), even);
+        }
+        y[(size_t)t * ldy] = moe_hsum8(_mm256_add_ps(even, odd));
+    }
+}
+
+void moe_matmul_q8_0_vnni(MOE_MATMUL_ARGS(moe_block_q8)) {
+    const int blocks = n / 32;
+    const size_t count = (size_t)MOE_MATMUL_GROUP * blocks;
+    void *memory = NULL;
+    if (blocks == 0 || posix_memalign(&memory, 64, count * (32 + 32 + 32)) != 0) {
+        moe_matmul_q8_0_vnni_256(w, row_bytes, x, n, tokens, y, ldy, row_begin, row_end);
+        return;
+    }
+    q8_pairs_x p = {(int8_t *)memory, (int32_t *)((uint8_t *)memory + 32 * count), (float *)((uint8_t *)memory + 64 * count)};
+    // Row tiles outside, as the shared driver (quant_matmul_driver.h) has them: a tile comes from
+    // memory once and from L2 once per group; a group is rearranged once per tile (at 4096 columns
+    // a tile is 60 rows, so that is a sixtieth of the group's dot products).
+    const int tile = row_bytes == 0 || row_bytes >= MOE_MATMUL_TILE_BYTES ? 1 : (int)(MOE_MATMUL_TILE_BYTES / row_bytes);
+    for (int r0 = row_begin; r0 < row_end; r0 += tile) {
+        const int r1 = row_end - r0 < tile ? row_end : r0 + tile;
+        for (int t = 0; t < tokens; t += MOE_MATMUL_GROUP) {
+            const int g = tokens - t < MOE_MATMUL_GROUP ? tokens - t : MOE_MATMUL_GROUP;
+            q8_pairs_prepare(x + (size_t)t * blocks, g, blocks, &p);
+            float *yt = y + (size_t)t * ldy;
+            for (int r = r0; r < r1; r++) {
+                const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+                switch (g) {
+                case 4: q8_pairs_group(row, &p, blocks, yt + r, ldy, 4); break;
+                case 3: q8_pairs_group(row, &p, blocks, yt + r, ldy, 3); break;
+                case 2: q8_pairs_group(row, &p, blocks, yt + r, ldy, 2); break;
+                default: q8_pairs_group(row, &p, blocks, yt + r, ldy, 1); break;
+                }
+            }
+        }
+    }
+    free(memory);
+}
 MOE_MATMUL_DEFINE(moe_matmul_q4_0_vnni, moe_block_q8, 32, q4_0_group)
 
 #pragma clang attribute pop
