@@ -5,9 +5,10 @@
 // Build: clang -O2 -o /tmp/bf16-stream Scripts/bf16-stream-harness.c -lpthread
 // Run:   ROUNDS=6 /tmp/bf16-stream KIND,DIST,HINT ...   e.g. 3,0,0 0,4096,0 0,4096,1
 //   KIND 0: one row at a time, prefetch DIST bytes ahead (HINT 0 T0, 1 T1, 2 T2, 3 T1 + T0 at 512)
-//   KIND 1: four adjacent rows per pass (T0); 2: prefetch the row DIST rows ahead (HINT 0 T0, 1 T1)
+//   KIND 1: four adjacent rows per pass (T1 prefetch DIST ahead, 0: none); 2: prefetch the row DIST rows ahead (HINT 0 T0, 1 T1)
 //   KIND 3: plain 4-stream read with T0 prefetch 2 KiB ahead (moepp's probe); 6: same with T1 4 KiB
 //   KIND 4 / 5: four / two far-apart rows per pass (quarters / halves of the thread's rows)
+//   KIND 7: f32, four rows per pass (the same bytes as 4096 rows of 1536 floats), T1 prefetch DIST ahead (0: none)
 #define _GNU_SOURCE
 #include <immintrin.h>
 #include <pthread.h>
@@ -51,8 +52,8 @@ static void v_four(const uint8_t *w, size_t rb, const float *s, int n, float *ou
         const uint8_t *p0 = w + (size_t)r * rb, *p1 = p0 + rb, *p2 = p1 + rb, *p3 = p2 + rb;
         __m512 e0 = _mm512_setzero_ps(), o0 = e0, e1 = e0, o1 = e0, e2 = e0, o2 = e0, e3 = e0, o3 = e0;
         for (int i = 0; i + 32 <= n; i += 32) {
-            if (pd) { _mm_prefetch((const char *)p0 + 2 * i + pd, _MM_HINT_T0); _mm_prefetch((const char *)p1 + 2 * i + pd, _MM_HINT_T0);
-                      _mm_prefetch((const char *)p2 + 2 * i + pd, _MM_HINT_T0); _mm_prefetch((const char *)p3 + 2 * i + pd, _MM_HINT_T0); }
+            if (pd) { _mm_prefetch((const char *)p0 + 2 * i + pd, _MM_HINT_T1); _mm_prefetch((const char *)p1 + 2 * i + pd, _MM_HINT_T1);
+                      _mm_prefetch((const char *)p2 + 2 * i + pd, _MM_HINT_T1); _mm_prefetch((const char *)p3 + 2 * i + pd, _MM_HINT_T1); }
             const __m512 se = _mm512_loadu_ps(s + i), so = _mm512_loadu_ps(s + i + 16);
             __m512i w0 = _mm512_loadu_si512(p0 + 2 * i), w1 = _mm512_loadu_si512(p1 + 2 * i), w2 = _mm512_loadu_si512(p2 + 2 * i), w3 = _mm512_loadu_si512(p3 + 2 * i);
             e0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w0, 16)), se, e0); o0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(w0, high)), so, o0);
@@ -103,6 +104,29 @@ static void v_far(const uint8_t *w, size_t rb, const float *s, int n, float *out
         for (int j = 0; j < S; j++) out[r0 + j * Q + k] = _mm512_reduce_add_ps(_mm512_add_ps(e[j], o[j]));
     }
 }
+// f32 rows, four per pass (as element_kernels.c moe_matvec_f32_avx512), the same bytes read as
+// 4096 rows of 1536 floats; optional prefetch DIST ahead into L2 for each of the four rows.
+__attribute__((target("avx512f,avx2,fma")))
+static void v_f32four(const uint8_t *w, const float *x, int n, float *out, int r0, int r1, int pd) {
+    const size_t rb = (size_t)n * 4;
+    for (int r = r0; r + 4 <= r1; r += 4) {
+        const float *p0 = (const float *)(w + (size_t)r * rb), *p1 = p0 + n, *p2 = p1 + n, *p3 = p2 + n;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        for (int i = 0; i + 32 <= n; i += 32) {
+            if (pd) { _mm_prefetch((const char *)(p0 + i) + pd, _MM_HINT_T1); _mm_prefetch((const char *)(p1 + i) + pd, _MM_HINT_T1);
+                      _mm_prefetch((const char *)(p2 + i) + pd, _MM_HINT_T1); _mm_prefetch((const char *)(p3 + i) + pd, _MM_HINT_T1);
+                      _mm_prefetch((const char *)(p0 + i) + pd + 64, _MM_HINT_T1); _mm_prefetch((const char *)(p1 + i) + pd + 64, _MM_HINT_T1);
+                      _mm_prefetch((const char *)(p2 + i) + pd + 64, _MM_HINT_T1); _mm_prefetch((const char *)(p3 + i) + pd + 64, _MM_HINT_T1); }
+            const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(p0 + i), x0, a0); b0 = _mm512_fmadd_ps(_mm512_loadu_ps(p1 + i), x0, b0);
+            c0 = _mm512_fmadd_ps(_mm512_loadu_ps(p2 + i), x0, c0); d0 = _mm512_fmadd_ps(_mm512_loadu_ps(p3 + i), x0, d0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(p0 + i + 16), x1, a1); b1 = _mm512_fmadd_ps(_mm512_loadu_ps(p1 + i + 16), x1, b1);
+            c1 = _mm512_fmadd_ps(_mm512_loadu_ps(p2 + i + 16), x1, c1); d1 = _mm512_fmadd_ps(_mm512_loadu_ps(p3 + i + 16), x1, d1);
+        }
+        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)); out[r + 1] = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+        out[r + 2] = _mm512_reduce_add_ps(_mm512_add_ps(c0, c1)); out[r + 3] = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+    }
+}
 __attribute__((target("avx512f")))
 static uint64_t readsum(const uint8_t *p, size_t bytes, int read_hint) {
     if (read_hint) {
@@ -142,6 +166,7 @@ static void work(int t, int m) {
     if (K == 4) { v_far(w, COLS * 2, split, COLS, y[t], r0, r1, P, H, 4); return; }
     if (K == 5) { v_far(w, COLS * 2, split, COLS, y[t], r0, r1, P, H, 2); return; }
     if (K == 6) { sink += readsum(w + (size_t)t * matbytes / 2, matbytes / 2, 1); return; }
+    if (K == 7) { v_f32four(w, split, COLS, y[t], t * (ROWS / 4), t * (ROWS / 4) + ROWS / 4, P); return; }
     if (K == 3) { sink += readsum(w + (size_t)t * matbytes / 2, matbytes / 2, 0); return; }
 }
 static void *worker(void *arg) {

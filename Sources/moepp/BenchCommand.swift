@@ -21,12 +21,7 @@ struct BenchCommand: ParsableCommand {
         "Also serve each model with its matrices quantised in memory at load to these block formats (repeatable): q8_0, q4_0, q4_k.",
         discussion: "The stored and quantised variants then run interleaved, one repeat of each per round; figures are medians with min–max."))
     var quantize: [String] = []
-    @Flag(name: .customLong("no-mmap"), help: "Copy each checkpoint file into huge-page memory at load instead of serving weights from its mapping (faster streaming; needs the whole model in RAM).")
-    var noMmap = false
-    @Flag(name: .customLong("refresh-page-cache"), help: ArgumentHelp(
-        "Drop each checkpoint file's cached pages before mapping it, so that it is read again from disk in 2 MiB pages.",
-        discussion: "Pages cached by an earlier reader (a copy, the writer, an older moepp) are mostly 4 KiB ones, and stay so; read again through moepp's mapping they come in 2 MiB folios (faster streaming). Costs one read of the model from disk."))
-    var refreshPageCache = false
+    @OptionGroup var loadingOptions: LoadingOptions
     @OptionGroup var routing: RoutingOptions
     @OptionGroup var precision: PrecisionOptions
 
@@ -64,8 +59,7 @@ struct BenchCommand: ParsableCommand {
         return directory
     }
 
-    /// `--no-mmap` wins over `--refresh-page-cache` (a copy reads the file anyway).
-    var loading: WeightLoading { noMmap ? .copied : refreshPageCache ? .mappedFromDisk : .mapped }
+    var loading: WeightLoading { loadingOptions.loading }
 
     func run() throws {
         try precision.apply()

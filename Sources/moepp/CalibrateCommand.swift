@@ -16,7 +16,8 @@ struct CalibrateCommand: ParsableCommand {
 
     func validate() throws {
         // Calibration pages the weights layer by layer (LayerwiseCalibration); there is no whole-model copy to make.
-        guard !modelOptions.noMmap else { throw ValidationError("--no-mmap does not apply to calibrate (it pages the weights layer by layer)") }
+        guard !modelOptions.loadingOptions.noMmap else { throw ValidationError("--no-mmap does not apply to calibrate (it pages the weights layer by layer)") }
+        guard !modelOptions.loadingOptions.refreshPageCache else { throw ValidationError("--refresh-page-cache does not apply to calibrate (it pages the weights layer by layer)") }
         guard maxTokens >= 2 else { throw ValidationError("--max-tokens: expected at least 2, found \(maxTokens)") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch: expected 1…4096, found \(batch)") }
         if let length { guard length >= 2 else { throw ValidationError("--length: expected at least 2, found \(length)") } }

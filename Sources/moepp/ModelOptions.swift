@@ -9,10 +9,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Checkpoint directory (config.json, *.safetensors or *.bin, tokenizer.json or tokenizer.model) or a .gguf file. Default: $MOEPP_MODEL or \(bundledModel).")
     var model: String?
 
-    @Flag(name: .customLong("no-mmap"), help: "Copy the checkpoint files into huge-page memory at load instead of serving weights from their mapping (faster decode; the whole model resident in RAM).")
-    var noMmap = false
+    @OptionGroup var loadingOptions: LoadingOptions
 
-    var loading: WeightLoading { noMmap ? .copied : .mapped }
+    var loading: WeightLoading { loadingOptions.loading }
 
     var directory: String {
         model ?? ProcessInfo.processInfo.environment["MOEPP_MODEL"] ?? Self.bundledModel

@@ -199,6 +199,7 @@ struct BadInputSuite {
             ("fixture --output under a file", ["fixture", "--output", output + "/a-file/inside"]),
             ("generate --no-mmap with --expert-budget", generate(base, ["--no-mmap", "--expert-budget", "4"])),
             ("calibrate --no-mmap", ["calibrate", "--model", base, "--no-mmap"]),
+            ("calibrate --refresh-page-cache", ["calibrate", "--model", base, "--refresh-page-cache"]),
             ("bandwidth --megabytes beyond memory", ["bandwidth", "--megabytes", "100000000"]),
             ("bench --repeats 0", ["bench", "--repeats", "0"]), ("cache-bench --decode-tokens 0", ["cache-bench", "--decode-tokens", "0"]),
             ("compare --repeats 0", ["compare", "--repeats", "0"]), ("train --max-minutes -1", ["train", "--plan", "p.json", "--run", "r", "--max-minutes=-1"]),

@@ -20,7 +20,10 @@ extension TerminalEndToEndTests {
         defer { endShell() }
         try type("\(binary) chat --model \(model) --temperature 0; echo EXIT=$?")
         try keys("Enter")
-        let opened = try waitFor("the playground") { $0.contains("Routing map") && $0.contains("Inspector") }
+        // The key bar is the last line drawn: under a full suite's load a capture can come between.
+        let opened = try waitFor("the playground") { screen in
+            screen.contains("Routing map") && screen.contains("Inspector") && screen.split(separator: "\n").contains { $0.hasPrefix("F1 ") }
+        }
         let lines = opened.split(separator: "\n").map(String.init)
         let keyBar = lines.last { $0.hasPrefix("F1 ") } ?? ""
         #expect(!keyBar.contains("Zero") && !keyBar.contains("Resid") && keyBar.contains("F7 k+"), "\(keyBar)")

@@ -83,6 +83,7 @@ final class OutputFile {
     /// Flushes to disk and moves the file into place.
     func commit() throws {
         guard fsync(descriptor) == 0 else { throw CheckpointError(file: path, "cannot sync: \(String(cString: strerror(errno)))") }
+        WrittenPages.release(descriptor)
         guard rename(temporaryPath, path) == 0 else {
             throw CheckpointError(file: path, "cannot rename into place: \(String(cString: strerror(errno)))")
         }

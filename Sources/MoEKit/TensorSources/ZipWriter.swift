@@ -108,6 +108,7 @@ final class ZipWriter {
         try append(end.bytes)
         try flush()
         guard fsync(descriptor) == 0 else { throw CheckpointError(file: path, "cannot sync: \(String(cString: strerror(errno)))") }
+        WrittenPages.release(descriptor)
         closed = true
         guard close(descriptor) == 0 else { throw CheckpointError(file: path, "cannot close: \(String(cString: strerror(errno)))") }
     }

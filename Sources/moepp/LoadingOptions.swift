@@ -1,0 +1,17 @@
+import ArgumentParser
+import MoEKit
+
+/// How checkpoint files are brought into memory (`WeightLoading`): shared by every command that
+/// loads a model, `bench` included.
+struct LoadingOptions: ParsableArguments {
+    @Flag(name: .customLong("no-mmap"), help: "Copy the checkpoint files into huge-page memory at load instead of serving weights from their mapping (faster decode; the whole model resident in RAM).")
+    var noMmap = false
+
+    @Flag(name: .customLong("refresh-page-cache"), help: ArgumentHelp(
+        "Drop the checkpoint files' cached pages before mapping them, so that they are read again from disk in 2 MiB pages.",
+        discussion: "Pages cached by an earlier reader or writer (a copy, a download, another tool) are mostly 4 KiB ones, and stay so; read again through moepp's mapping they come in 2 MiB folios (faster decode). Costs one read of the model from disk. Files moepp writes leave no pages behind."))
+    var refreshPageCache = false
+
+    /// `--no-mmap` wins over `--refresh-page-cache` (a copy reads the file anyway).
+    var loading: WeightLoading { noMmap ? .copied : refreshPageCache ? .mappedFromDisk : .mapped }
+}
