@@ -29,8 +29,8 @@ for run in 1 2 3; do
 done
 
 echo "== 2. prompt and decode throughput (medians of 3) against the memory roofline"
-# --refresh-page-cache: the shards were cached by their writer (synthesize) in 4 KiB folios, which
-# stay so; re-read once through moepp's huge-page-advised mapping they stream in 2 MiB pages.
+# --refresh-page-cache: shards cached by an earlier reader or an older synthesize (which left its
+# 4 KiB folios cached) are re-read once through moepp's huge-page-advised mapping, in 2 MiB pages.
 "$bin" bench --model "$dir" --prompt-tokens 128 --decode-tokens 32 --repeats 3 --refresh-page-cache
 
 echo "== 3. the playground: a key typed while it decodes (tmux, 140x45)"

@@ -187,8 +187,9 @@ int main(int argc, char **argv) {
     split = aligned_alloc(64, COLS * 4); for (int i = 0; i < COLS; i++) split[i] = 0.001f * i;
     y[0] = aligned_alloc(64, ROWS * 4); y[1] = aligned_alloc(64, ROWS * 4);
     pthread_t th; pthread_create(&th, NULL, worker, NULL);
-    int vars[32], nv = 0; for (int i = 1; i < argc; i++) { sscanf(argv[i], "%d,%d,%d", &kinds[nv], &pds[nv], &hints[nv]); vars[nv] = nv; nv++; }
-    int rounds = getenv("ROUNDS") ? atoi(getenv("ROUNDS")) : 5; double res[32][8];
+    int vars[32], nv = 0; for (int i = 1; i < argc && nv < 32; i++) { sscanf(argv[i], "%d,%d,%d", &kinds[nv], &pds[nv], &hints[nv]); vars[nv] = nv; nv++; }
+    int rounds = getenv("ROUNDS") ? atoi(getenv("ROUNDS")) : 5;
+    if (rounds < 1 || rounds > 8 || nv < 1 || nv > 32) { fprintf(stderr, "1-32 variants, ROUNDS 1-8\n"); return 1; } double res[32][8];
     int g = 0;
     for (int round = 0; round < rounds; round++) for (int v = 0; v < nv; v++) {
         variant = vars[v];

@@ -14,13 +14,15 @@
 void moe_matmul_q8_0_vnni_256(MOE_MATMUL_ARGS(moe_block_q8));
 static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + ts.tv_nsec * 1e-9; }
 int main(int argc, char **argv) {
+    if (argc != 4) { fprintf(stderr, "usage: q8mm ROWS COLS TOKENS\n"); return 1; }
     int rows = atoi(argv[1]), cols = atoi(argv[2]), tokens = atoi(argv[3]);
+    if (rows < 1 || cols < 32 || cols % 32 || tokens < 1) { fprintf(stderr, "ROWS ≥ 1, COLS a multiple of 32, TOKENS ≥ 1\n"); return 1; }
     int blocks = cols / 32; size_t rb = (size_t)blocks * 34;
     uint8_t *w = malloc(rows * rb);
     for (size_t i = 0; i < rows * rb; i++) w[i] = (uint8_t)rand();
     for (int r = 0; r < rows; r++) for (int b = 0; b < blocks; b++) { uint16_t h = 0x2000 + rand() % 0x800; memcpy(w + r * rb + b * 34, &h, 2); }
     float *xf = malloc(sizeof(float) * cols * tokens);
-    for (int i = 0; i < cols * tokens; i++) xf[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < cols * tokens; i++) xf[i] = (float)(rand() % 65536) / 65536.0f - 0.5f;
     moe_block_q8 *xq = malloc(sizeof(moe_block_q8) * blocks * tokens);
     for (int t = 0; t < tokens; t++) moe_quantize_q8(xf + t * cols, cols, xq + t * blocks);
     float *y1 = malloc(4 * rows * tokens), *y2 = malloc(4 * rows * tokens);

@@ -22,8 +22,9 @@
 // last row is harmless (prefetches never fault).
 // Into L2 (T1), not L1: the L2 streamer then continues from the prefetched line while L1's few
 // fill buffers stay free for the loads. A 2 GB stand-alone bf16 harness (8192×1536 products, 2
-// threads, 6 interleaved rounds) streamed 22.3–23.8 GB/s with T1 against 19.1–21.7 with T0, the
-// 7B MoE++ decoded 1.09–1.24× faster (BENCHMARKS.md "Prefetch into L2").
+// threads, two runs of 6 interleaved rounds) streamed 22.2–23.8 GB/s with T1 (medians ~22.5)
+// against 19.1–22.4 with T0 (~20.5); the 7B MoE++ decoded 1.15× (0.94–1.24) faster over 8
+// interleaved rounds (BENCHMARKS.md "Prefetch into L2").
 #define STREAM_PREFETCH_BYTES 4096
 #define STREAM_PREFETCH_HINT _MM_HINT_T1
 

@@ -78,9 +78,10 @@ MOE_MATMUL_DEFINE(moe_matmul_q8_0_vnni_256, moe_block_q8, 32, q8_0_group)
 // operations in the same order per lane — the same bits as the matvec and as the 256-bit body.
 // Why: per pair of blocks and token the 256-bit body spends ten vector operations (a bias moved
 // into a register, the product d_w·d_x broadcast, the dot, the convert, the multiply-add, twice);
-// here four (the dot, the convert, the scale d_w·d_x as one multiply of two spread vectors, the
-// multiply-add). Per group of four tokens the activation is rearranged once: each block's quants,
-// its −128·Σx in its first int32 lane, and d_x spread over the block's eight lanes.
+// here five (the bias loaded as the dot's accumulator, the dot, the convert, the scale d_w·d_x as
+// one multiply of two spread vectors, the multiply-add). Each group of four tokens is rearranged
+// once per row tile: each block's quants, its −128·Σx in its first int32 lane, and d_x spread over
+// the block's eight lanes.
 typedef struct {
     int8_t *qs;      // [token][block][32]
     int32_t *bias;   // [token][block][8]: −128·Σx in lane 0, zeros

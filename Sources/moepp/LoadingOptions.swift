@@ -9,9 +9,14 @@ struct LoadingOptions: ParsableArguments {
 
     @Flag(name: .customLong("refresh-page-cache"), help: ArgumentHelp(
         "Drop the checkpoint files' cached pages before mapping them, so that they are read again from disk in 2 MiB pages.",
-        discussion: "Pages cached by an earlier reader or writer (a copy, a download, another tool) are mostly 4 KiB ones, and stay so; read again through moepp's mapping they come in 2 MiB folios (faster decode). Costs one read of the model from disk. Files moepp writes leave no pages behind."))
+        discussion: "Pages cached by an earlier reader or writer (a copy, a download, another tool) are mostly 4 KiB ones, and stay so; read again through moepp's mapping they come in 2 MiB folios (faster decode). Costs one read of the model from disk. The files `moepp quantize` and `moepp synthesize` write leave no pages behind."))
     var refreshPageCache = false
 
-    /// `--no-mmap` wins over `--refresh-page-cache` (a copy reads the file anyway).
+    func validate() throws {
+        if noMmap && refreshPageCache {
+            throw ValidationError("--refresh-page-cache does not apply with --no-mmap (the copy reads the files once anyway): give one of them")
+        }
+    }
+
     var loading: WeightLoading { noMmap ? .copied : refreshPageCache ? .mappedFromDisk : .mapped }
 }

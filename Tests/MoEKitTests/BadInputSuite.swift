@@ -200,6 +200,7 @@ struct BadInputSuite {
             ("generate --no-mmap with --expert-budget", generate(base, ["--no-mmap", "--expert-budget", "4"])),
             ("calibrate --no-mmap", ["calibrate", "--model", base, "--no-mmap"]),
             ("calibrate --refresh-page-cache", ["calibrate", "--model", base, "--refresh-page-cache"]),
+            ("generate --no-mmap with --refresh-page-cache", generate(base, ["--no-mmap", "--refresh-page-cache"])),
             ("bandwidth --megabytes beyond memory", ["bandwidth", "--megabytes", "100000000"]),
             ("bench --repeats 0", ["bench", "--repeats", "0"]), ("cache-bench --decode-tokens 0", ["cache-bench", "--decode-tokens", "0"]),
             ("compare --repeats 0", ["compare", "--repeats", "0"]), ("train --max-minutes -1", ["train", "--plan", "p.json", "--run", "r", "--max-minutes=-1"]),

@@ -76,6 +76,36 @@ struct QuantizedMatmulTests {
         #expect(y.map(\.bitPattern) == whole.map(\.bitPattern))
     }
 
+    /// All rows in one kernel call (`QuantizedMatmul.rows`, no worker pool): `matmul` hands each
+    /// core a few rows, so only this reaches a kernel's loop over several 256 KiB row tiles.
+    static func oneCall(_ w: WeightMatrix, _ x: [[Float]]) -> [Float] {
+        let stride = QuantizedMatmul.activationBytes(w)
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: x.count * stride, alignment: 64)
+        defer { quantized.deallocate() }
+        for (t, token) in x.enumerated() {
+            token.withUnsafeBufferPointer { QuantizedMatmul.quantize(w.format, $0.baseAddress!, w.cols, into: quantized + t * stride, path: .best) }
+        }
+        var y = [Float](repeating: .nan, count: x.count * w.rows)
+        y.withUnsafeMutableBufferPointer { QuantizedMatmul.rows(w, quantized, tokens: x.count, $0.baseAddress!, 0..<w.rows, path: .best) }
+        return y
+    }
+
+    @Test("one call over several row tiles, and rows past the wide matvec's 512 blocks, equal the matvec bit for bit",
+          arguments: WeightFormat.blockFormats)
+    func wholeTilesInOneCall(format: WeightFormat) {
+        // 130 rows of 4096 columns: two to four tiles in every format; 16 640 columns: 520
+        // 32-blocks, where the Q8_0/Q4_0 matvecs take their 256-bit bodies (65 K-blocks).
+        for (rows, cols) in [(130, 4096), (3, 16_640)] {
+            let (w, _) = QuantizationTests.randomMatrix(rows: rows, cols: cols, format: format, seed: UInt64(rows + cols))
+            var random = SeededRandom(seed: UInt64(cols))
+            for tokens in [1, 5] {
+                let x = (0..<tokens).map { _ in random.normals(cols, scale: 1) }
+                #expect(Self.oneCall(w, x).map(\.bitPattern) == Self.tokenByToken(w, x, path: .best).map(\.bitPattern),
+                        "\(format.name) \(tokens)×\(rows)×\(cols)")
+            }
+        }
+    }
+
     @Test("a quantised Mixtral's prompt logits equal its incremental decoding's bit for bit", arguments: [WeightFormat.q8_0, .q4_0, .q4_k])
     func promptEqualsDecode(format: WeightFormat) throws {
         let directory = TestSupport.randomCheckpoint(.mixtral, seed: 4) { config in

@@ -80,7 +80,8 @@ final class OutputFile {
         try streamInChunks(count: count, fill: fill, write: write)
     }
 
-    /// Flushes to disk and moves the file into place.
+    /// Flushes to disk, drops the file's pages from the page cache (`WrittenPages`), and moves the
+    /// file into place.
     func commit() throws {
         guard fsync(descriptor) == 0 else { throw CheckpointError(file: path, "cannot sync: \(String(cString: strerror(errno)))") }
         WrittenPages.release(descriptor)

@@ -9,7 +9,7 @@
 /// - `mappedFromDisk`: mapped, after dropping the file's cached pages (`POSIX_FADV_DONTNEED`:
 ///   clean pages no process maps), so that the mapping reads them once more from disk, in 2 MiB
 ///   folios under its huge-page advice. Pages an earlier reader cached are mostly 4 KiB ones and
-///   this kernel cannot collapse file pages (`--refresh-page-cache`; checkpoint writers drop their pages, `WrittenPages`).
+///   this kernel cannot collapse file pages (`--refresh-page-cache`; the streaming checkpoint writers drop their pages, `WrittenPages`).
 public enum WeightLoading: Sendable, Equatable {
     case mapped
     case copied

@@ -75,7 +75,8 @@ final class ZipWriter {
     }
 
     /// Writes the central directory (in `order`, by name, if given; entries not named follow in
-    /// the order they were added) and the end records, and closes the file.
+    /// the order they were added) and the end records, syncs the file, drops its pages from the
+    /// page cache (`WrittenPages`) and closes it.
     func finish(directoryOrder order: [String] = []) throws {
         precondition(!closed)
         let rank = Dictionary(order.enumerated().map { (Array($0.element.utf8), $0.offset) }, uniquingKeysWith: { first, _ in first })

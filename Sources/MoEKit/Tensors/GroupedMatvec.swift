@@ -165,6 +165,12 @@ extension Kernels {
         }
     }
 
+    /// y[r] = row r · x for r in 0..<count, f32 rows `rowBytes` apart, on the calling thread by
+    /// the best body (attention's scores: a cache's rows are not a `WeightMatrix`).
+    static func f32Rows(_ base: UnsafeRawPointer, rowBytes: Int, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        (hasAVX512 ? moe_matvec_f32_avx512 : moe_matvec_f32)(base, rowBytes, x, Int32(n), y, 0, Int32(count))
+    }
+
     /// Whether the AVX2 element bodies were compiled (reports say which path they measured).
     static var elementKernelsUseAVX2: Bool { moe_element_kernels_avx2() != 0 }
 }
