@@ -129,24 +129,18 @@ static void v_f32four(const uint8_t *w, const float *x, int n, float *out, int r
 }
 __attribute__((target("avx512f")))
 static uint64_t readsum(const uint8_t *p, size_t bytes, int read_hint) {
-    if (read_hint) {
+    // read_hint 0: T0 prefetch 2 KiB ahead (moepp's probe); 1: T1 prefetch 4 KiB ahead.
+    const size_t ahead = read_hint ? 4096 : 2048;
     size_t q = bytes / 4; const uint8_t *s0 = p, *s1 = p + q, *s2 = p + 2*q, *s3 = p + 3*q;
     __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
     for (size_t i = 0; i < q; i += 128) {
-        _mm_prefetch((const char *)s0 + i + 4096, _MM_HINT_T1); _mm_prefetch((const char *)s1 + i + 4096, _MM_HINT_T1);
-        _mm_prefetch((const char *)s2 + i + 4096, _MM_HINT_T1); _mm_prefetch((const char *)s3 + i + 4096, _MM_HINT_T1);
-        a = _mm512_add_epi64(a, _mm512_add_epi64(_mm512_load_si512(s0 + i), _mm512_load_si512(s0 + i + 64)));
-        b = _mm512_add_epi64(b, _mm512_add_epi64(_mm512_load_si512(s1 + i), _mm512_load_si512(s1 + i + 64)));
-        c = _mm512_add_epi64(c, _mm512_add_epi64(_mm512_load_si512(s2 + i), _mm512_load_si512(s2 + i + 64)));
-        d = _mm512_add_epi64(d, _mm512_add_epi64(_mm512_load_si512(s3 + i), _mm512_load_si512(s3 + i + 64)));
-    }
-    return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
-    }
-    size_t q = bytes / 4; const uint8_t *s0 = p, *s1 = p + q, *s2 = p + 2*q, *s3 = p + 3*q;
-    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
-    for (size_t i = 0; i < q; i += 128) {
-        _mm_prefetch((const char *)s0 + i + 2048, _MM_HINT_T0); _mm_prefetch((const char *)s1 + i + 2048, _MM_HINT_T0);
-        _mm_prefetch((const char *)s2 + i + 2048, _MM_HINT_T0); _mm_prefetch((const char *)s3 + i + 2048, _MM_HINT_T0);
+        if (read_hint) {
+            _mm_prefetch((const char *)s0 + i + ahead, _MM_HINT_T1); _mm_prefetch((const char *)s1 + i + ahead, _MM_HINT_T1);
+            _mm_prefetch((const char *)s2 + i + ahead, _MM_HINT_T1); _mm_prefetch((const char *)s3 + i + ahead, _MM_HINT_T1);
+        } else {
+            _mm_prefetch((const char *)s0 + i + ahead, _MM_HINT_T0); _mm_prefetch((const char *)s1 + i + ahead, _MM_HINT_T0);
+            _mm_prefetch((const char *)s2 + i + ahead, _MM_HINT_T0); _mm_prefetch((const char *)s3 + i + ahead, _MM_HINT_T0);
+        }
         a = _mm512_add_epi64(a, _mm512_add_epi64(_mm512_load_si512(s0 + i), _mm512_load_si512(s0 + i + 64)));
         b = _mm512_add_epi64(b, _mm512_add_epi64(_mm512_load_si512(s1 + i), _mm512_load_si512(s1 + i + 64)));
         c = _mm512_add_epi64(c, _mm512_add_epi64(_mm512_load_si512(s2 + i), _mm512_load_si512(s2 + i + 64)));

@@ -14,10 +14,11 @@
 // unpacking costs more per block, take eight (MOE_MATMUL_WIDE_GROUP).
 enum { MOE_MATMUL_GROUP = 4, MOE_MATMUL_WIDE_GROUP = 8, MOE_MATMUL_TILE_BYTES = 256 << 10 };
 
-#define MOE_MATMUL_CALL(group, k) case k: group(row, xt, blocks, scales, yt + r, ldy, k); break;
-#define MOE_MATMUL_CASES_4(group) MOE_MATMUL_CALL(group, 4) MOE_MATMUL_CALL(group, 3) MOE_MATMUL_CALL(group, 2)
-#define MOE_MATMUL_CASES_8(group) MOE_MATMUL_CALL(group, 8) MOE_MATMUL_CALL(group, 7) MOE_MATMUL_CALL(group, 6) \
-    MOE_MATMUL_CALL(group, 5) MOE_MATMUL_CASES_4(group)
+#define MOE_MATMUL_CALL(group, context, k) case k: group(row, xt, blocks, context, yt + r, ldy, k); break;
+#define MOE_MATMUL_CASES_4(group, context) MOE_MATMUL_CALL(group, context, 4) MOE_MATMUL_CALL(group, context, 3) \
+    MOE_MATMUL_CALL(group, context, 2)
+#define MOE_MATMUL_CASES_8(group, context) MOE_MATMUL_CALL(group, context, 8) MOE_MATMUL_CALL(group, context, 7) \
+    MOE_MATMUL_CALL(group, context, 6) MOE_MATMUL_CALL(group, context, 5) MOE_MATMUL_CASES_4(group, context)
 
 // Groups of four: before a group's rows, its tokens' activation scales are gathered four to a
 // block (scales[4b + i] = d of token i's block b, zero past the group's end): the 32-wide kernels
@@ -32,28 +33,36 @@ enum { MOE_MATMUL_GROUP = 4, MOE_MATMUL_WIDE_GROUP = 8, MOE_MATMUL_TILE_BYTES = 
 #define MOE_MATMUL_SCALES_8 const float *scales = NULL;
 #define MOE_MATMUL_GATHER_8
 
+// The tile and group loop itself, inside a kernel whose w, row_bytes, x, tokens, y, ldy, row_begin,
+// row_end and blocks are in scope: `prepare` runs once per tile and group (with xt and g, the
+// group's first activation block and its token count, in scope), then `group(row, xt, blocks,
+// context, y, ldy, G)` for each row of the tile. Also used directly by kernels that rearrange a
+// group's activations into memory of their own (quant_matmul_vnni.c, Q8_0 block pairs).
+#define MOE_MATMUL_TILES(XT, group, width, context, prepare)                                         \
+    const int tile = row_bytes == 0 || row_bytes >= MOE_MATMUL_TILE_BYTES ? 1 : (int)(MOE_MATMUL_TILE_BYTES / row_bytes); \
+    for (int r0 = row_begin; r0 < row_end; r0 += tile) {                                             \
+        const int r1 = row_end - r0 < tile ? row_end : r0 + tile;                                    \
+        for (int t = 0; t < tokens; t += (width)) {                                                  \
+            const int g = tokens - t < (width) ? tokens - t : (width);                               \
+            const XT *xt = x + (size_t)t * blocks;                                                   \
+            prepare                                                                                  \
+            float *yt = y + (size_t)t * ldy;                                                         \
+            for (int r = r0; r < r1; r++) {                                                          \
+                const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;                     \
+                switch (g) {                                                                         \
+                MOE_MATMUL_CASES_##width(group, context)                                             \
+                default: group(row, xt, blocks, context, yt + r, ldy, 1); break;                     \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
 #define MOE_MATMUL_DEFINE_GROUPS(name, XT, block_elems, group, width)                                \
     void name(const void *w, size_t row_bytes, const XT *x, int n, int tokens, float *y, size_t ldy, \
               int row_begin, int row_end) {                                                          \
         const int blocks = n / (block_elems);                                                        \
-        const int tile = row_bytes == 0 || row_bytes >= MOE_MATMUL_TILE_BYTES ? 1 : (int)(MOE_MATMUL_TILE_BYTES / row_bytes); \
         MOE_MATMUL_SCALES_##width                                                                    \
-        for (int r0 = row_begin; r0 < row_end; r0 += tile) {                                         \
-            const int r1 = row_end - r0 < tile ? row_end : r0 + tile;                                \
-            for (int t = 0; t < tokens; t += (width)) {                                              \
-                const int g = tokens - t < (width) ? tokens - t : (width);                           \
-                const XT *xt = x + (size_t)t * blocks;                                               \
-                MOE_MATMUL_GATHER_##width                                                            \
-                float *yt = y + (size_t)t * ldy;                                                     \
-                for (int r = r0; r < r1; r++) {                                                      \
-                    const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;                 \
-                    switch (g) {                                                                     \
-                    MOE_MATMUL_CASES_##width(group)                                                  \
-                    default: group(row, xt, blocks, scales, yt + r, ldy, 1); break;                  \
-                    }                                                                                \
-                }                                                                                    \
-            }                                                                                        \
-        }                                                                                            \
+        MOE_MATMUL_TILES(XT, group, width, scales, MOE_MATMUL_GATHER_##width)                        \
     }
 
 #define MOE_MATMUL_DEFINE(name, XT, block_elems, group) MOE_MATMUL_DEFINE_GROUPS(name, XT, block_elems, group, 4)

@@ -99,8 +99,12 @@ static void q8_pairs_prepare(const moe_block_q8 *x, int tokens, int blocks, q8_p
         }
 }
 
-// One row × G tokens (a constant at each call, so the accumulators stay in registers).
-static inline __attribute__((always_inline)) void q8_pairs_group(const uint8_t *row, const q8_pairs_x *p, int blocks, float *y, size_t ldy, const int G) {
+// One row × G tokens (a constant at each call, so the accumulators stay in registers), with the
+// driver's group signature but reading the rearranged copy `p` instead of x. Unaligned loads: a
+// token's blocks start 32 bytes after the previous token's when the block count is odd.
+static inline __attribute__((always_inline)) void q8_pairs_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const q8_pairs_x *p,
+                                                                 float *y, size_t ldy, const int G) {
+    (void)x;
     __m512 acc[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) acc[t] = _mm512_setzero_ps();
     int b = 0;
@@ -139,27 +143,9 @@ void moe_matmul_q8_0_vnni(MOE_MATMUL_ARGS(moe_block_q8)) {
         return;
     }
     q8_pairs_x p = {(int8_t *)memory, (int32_t *)((uint8_t *)memory + 32 * count), (float *)((uint8_t *)memory + 64 * count)};
-    // Row tiles outside, as the shared driver (quant_matmul_driver.h) has them: a tile comes from
-    // memory once and from L2 once per group; a group is rearranged once per tile (at 4096 columns
-    // a tile is 60 rows, so that is a sixtieth of the group's dot products).
-    const int tile = row_bytes == 0 || row_bytes >= MOE_MATMUL_TILE_BYTES ? 1 : (int)(MOE_MATMUL_TILE_BYTES / row_bytes);
-    for (int r0 = row_begin; r0 < row_end; r0 += tile) {
-        const int r1 = row_end - r0 < tile ? row_end : r0 + tile;
-        for (int t = 0; t < tokens; t += MOE_MATMUL_GROUP) {
-            const int g = tokens - t < MOE_MATMUL_GROUP ? tokens - t : MOE_MATMUL_GROUP;
-            q8_pairs_prepare(x + (size_t)t * blocks, g, blocks, &p);
-            float *yt = y + (size_t)t * ldy;
-            for (int r = r0; r < r1; r++) {
-                const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-                switch (g) {
-                case 4: q8_pairs_group(row, &p, blocks, yt + r, ldy, 4); break;
-                case 3: q8_pairs_group(row, &p, blocks, yt + r, ldy, 3); break;
-                case 2: q8_pairs_group(row, &p, blocks, yt + r, ldy, 2); break;
-                default: q8_pairs_group(row, &p, blocks, yt + r, ldy, 1); break;
-                }
-            }
-        }
-    }
+    // The shared driver's tiles and groups (a tile from memory once, from L2 once per group); each
+    // group is rearranged once per tile (at 4096 columns a tile is 60 rows: a sixtieth of its dots).
+    MOE_MATMUL_TILES(moe_block_q8, q8_pairs_group, 4, &p, q8_pairs_prepare(xt, g, blocks, &p);)
     free(memory);
 }
 MOE_MATMUL_DEFINE(moe_matmul_q4_0_vnni, moe_block_q8, 32, q4_0_group)

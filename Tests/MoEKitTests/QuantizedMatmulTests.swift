@@ -65,20 +65,14 @@ struct QuantizedMatmulTests {
         var random = SeededRandom(seed: 10)
         let x = (0..<tokens).map { _ in random.normals(cols, scale: 1) }
         let whole = Self.batched(w, x, path: .best)
-        let stride = QuantizedMatmul.activationBytes(w)
-        let quantized = UnsafeMutableRawPointer.allocate(byteCount: tokens * stride, alignment: 64)
-        defer { quantized.deallocate() }
-        for t in 0..<tokens { x[t].withUnsafeBufferPointer { QuantizedMatmul.quantize(format, $0.baseAddress!, cols, into: quantized + t * stride, path: .best) } }
-        var y = [Float](repeating: .nan, count: tokens * rows)
-        y.withUnsafeMutableBufferPointer { out in
-            for range in [0..<3, 3..<4, 4..<rows] { QuantizedMatmul.rows(w, quantized, tokens: tokens, out.baseAddress!, range, path: .best) }
-        }
+        let y = Self.rows(w, x, ranges: [0..<3, 3..<4, 4..<rows])
         #expect(y.map(\.bitPattern) == whole.map(\.bitPattern))
     }
 
-    /// All rows in one kernel call (`QuantizedMatmul.rows`, no worker pool): `matmul` hands each
-    /// core a few rows, so only this reaches a kernel's loop over several 256 KiB row tiles.
-    static func oneCall(_ w: WeightMatrix, _ x: [[Float]]) -> [Float] {
+    /// The tokens quantised once, then `QuantizedMatmul.rows` once per range, on the calling thread
+    /// (no worker pool) — so one range of all rows reaches a kernel's loop over several 256 KiB row
+    /// tiles, which `matmul` (a few rows per core) does not.
+    static func rows(_ w: WeightMatrix, _ x: [[Float]], ranges: [Range<Int>]) -> [Float] {
         let stride = QuantizedMatmul.activationBytes(w)
         let quantized = UnsafeMutableRawPointer.allocate(byteCount: x.count * stride, alignment: 64)
         defer { quantized.deallocate() }
@@ -86,7 +80,9 @@ struct QuantizedMatmulTests {
             token.withUnsafeBufferPointer { QuantizedMatmul.quantize(w.format, $0.baseAddress!, w.cols, into: quantized + t * stride, path: .best) }
         }
         var y = [Float](repeating: .nan, count: x.count * w.rows)
-        y.withUnsafeMutableBufferPointer { QuantizedMatmul.rows(w, quantized, tokens: x.count, $0.baseAddress!, 0..<w.rows, path: .best) }
+        y.withUnsafeMutableBufferPointer { out in
+            for range in ranges { QuantizedMatmul.rows(w, quantized, tokens: x.count, out.baseAddress!, range, path: .best) }
+        }
         return y
     }
 
@@ -100,7 +96,7 @@ struct QuantizedMatmulTests {
             var random = SeededRandom(seed: UInt64(cols))
             for tokens in [1, 5] {
                 let x = (0..<tokens).map { _ in random.normals(cols, scale: 1) }
-                #expect(Self.oneCall(w, x).map(\.bitPattern) == Self.tokenByToken(w, x, path: .best).map(\.bitPattern),
+                #expect(Self.rows(w, x, ranges: [0..<rows]).map(\.bitPattern) == Self.tokenByToken(w, x, path: .best).map(\.bitPattern),
                         "\(format.name) \(tokens)×\(rows)×\(cols)")
             }
         }
