@@ -22,6 +22,10 @@ public struct SamplingSettings: Hashable, Sendable {
 /// partial selection (RankedCandidates), never a sort of the whole vocabulary.
 public struct Sampler: Sendable {
     var random: SeededRandom
+    // Kept between tokens (their capacity), so drawing allocates nothing in steady state.
+    private var order: [Int] = []
+    private var probabilities: [Float] = []
+    private var heap: [Int] = []
 
     public init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
@@ -38,13 +42,17 @@ public struct Sampler: Sendable {
         let t = settings.temperature
         let top = logits.max()!
         let ranked = RankedCandidates(logits: logits)
-        var order: [Int], probabilities: [Float]
+        probabilities.removeAll(keepingCapacity: true)
         if settings.topK > 0 {
             // p over the k best only, normalised among them.
-            order = ranked.top(min(settings.topK, logits.count))
-            probabilities = order.map { expf((logits[base + $0] - top) / t) }
-            let total = probabilities.reduce(0, +)
-            probabilities = probabilities.map { $0 / total }
+            ranked.top(min(settings.topK, logits.count), into: &order)
+            var total: Float = 0
+            for id in order {
+                let p = expf((logits[base + id] - top) / t)
+                probabilities.append(p)
+                total += p
+            }
+            for slot in probabilities.indices { probabilities[slot] /= total }
         } else {
             // p over the whole vocabulary; ids leave the heap best first only as far as top-p needs.
             var total: Float = 0
@@ -59,9 +67,11 @@ public struct Sampler: Sendable {
                 }
                 return logits.count - 1
             }
-            (order, probabilities) = ([], [])
+            order.removeAll(keepingCapacity: true)
+            ranked.heapOfAll(into: &heap)
+            var size = heap.count
             var cumulative: Float = 0
-            for id in ranked.descending() {
+            while let id = ranked.popBest(&heap, size: &size) {
                 let p = expf((logits[base + id] - top) / t) / total
                 order.append(id)
                 probabilities.append(p)
@@ -69,19 +79,21 @@ public struct Sampler: Sendable {
                 if cumulative >= settings.topP { break }
             }
         }
+        var kept = probabilities.count
         if settings.topP < 1 {
             var cumulative: Float = 0
-            var keep = 0
-            while keep < probabilities.count && cumulative < settings.topP { cumulative += probabilities[keep]; keep += 1 }
-            order = Array(order.prefix(max(1, keep)))
-            probabilities = Array(probabilities.prefix(max(1, keep)))
+            kept = 0
+            while kept < probabilities.count && cumulative < settings.topP { cumulative += probabilities[kept]; kept += 1 }
+            kept = max(1, kept)
         }
-        let draw = random.uniform() * probabilities.reduce(0, +)
+        var mass: Float = 0
+        for slot in 0..<kept { mass += probabilities[slot] }
+        let draw = random.uniform() * mass
         var cumulative: Float = 0
-        for (slot, p) in probabilities.enumerated() {
-            cumulative += p
+        for slot in 0..<kept {
+            cumulative += probabilities[slot]
             if draw < cumulative { return order[slot] }
         }
-        return order[probabilities.count - 1]
+        return order[kept - 1]
     }
 }

@@ -30,6 +30,9 @@ public final class DecodeScratch {
     /// One row of attention scores per head of a decode token; grows with the context.
     private(set) var scores: UnsafeMutablePointer<Float>
     private var scoresCapacity = 0
+    /// Multi-head latent attention's work space (MultiHeadLatentAttention.workCount).
+    private var latent: UnsafeMutablePointer<Float>
+    private var latentCapacity = 0
     /// The MoE layer's routing state, reused by every layer; `previousLogits` is the last MoE
     /// layer's `passedLogits` (swapped, not copied), valid while `hasPreviousLogits`.
     var routed = MoELayer.Routed()
@@ -50,12 +53,13 @@ public final class DecodeScratch {
         shortcut = .allocate(capacity: width)
         attention = .allocate(capacity: tokens * (2 * config.queryDim + 2 * config.keyValueDim))
         scores = .allocate(capacity: 0)
+        latent = .allocate(capacity: 0)
         logits = [Float](repeating: 0, count: logitRows * config.vocabSize)
         routing = (0..<tokens).map { _ in (0..<config.numLayers).map { LayerRouting(layer: $0) } }
     }
 
     deinit {
-        for buffer in [hidden, normed, sublayerOutput, shortcut, attention, scores] { buffer.deallocate() }
+        for buffer in [hidden, normed, sublayerOutput, shortcut, attention, scores, latent] { buffer.deallocate() }
     }
 
     /// Why this scratch cannot serve a pass of `config`'s model, or nil when it can.
@@ -77,5 +81,16 @@ public final class DecodeScratch {
             scores = .allocate(capacity: scoresCapacity)
         }
         return scores
+    }
+
+    /// `count` floats of work space for latent attention: grown on first use, then the same
+    /// buffer every step (valid until the next call).
+    func latentWork(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > latentCapacity {
+            latentCapacity = count
+            latent.deallocate()
+            latent = .allocate(capacity: count)
+        }
+        return latent
     }
 }

@@ -127,7 +127,7 @@ public struct MoELayer: Sendable {
         }
         gate.decide(step.logits, controls: controls, bias: router.scoreCorrectionBias, into: &step.decision, scratch: &step.gate)
         step.droppedSlots.removeAll(keepingCapacity: true)
-        if let adaptive = controls.adaptiveGate { step.droppedSlots.append(contentsOf: adaptive.apply(&step.decision, layer: layerIndex)) }
+        if let adaptive = controls.adaptiveGate { adaptive.apply(&step.decision, layer: layerIndex, dropped: &step.droppedSlots) }
     }
 
     public func forward(_ x: [Float], tokens: Int, previousLogits: [[Float]]?, controls: RoutingControls) -> Output {

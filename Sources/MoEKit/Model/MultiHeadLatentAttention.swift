@@ -98,117 +98,126 @@ public struct MultiHeadLatentAttention: SelfAttention {
         scale = 1 / Float(shape.queryKeyDim).squareRoot() * Float(config.yarn?.softmaxScaleFactor ?? 1)
     }
 
-    /// The protocol's pass through `latentForward` (which still works in arrays of its own: MLA
-    /// decoding allocates per step, unlike q/k/v attention).
+    /// The protocol's pass: `latentForward` in the scratch's latent work space (grown once,
+    /// then reused), its result written straight into `out`, so a decode step allocates nothing.
     public func forward(_ x: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache,
                         into out: UnsafeMutablePointer<Float>, scratch: DecodeScratch) {
         precondition(tokens <= scratch.tokens, "attention: \(tokens) tokens, but the scratch was made for \(scratch.tokens)")
-        let result = latentForward(Array(UnsafeBufferPointer(start: x, count: tokens * config.hiddenSize)), tokens: tokens, start: start,
-                                   layer: layer, cache: cache)
-        out.update(from: result, count: result.count)
+        let work = scratch.latentWork(workCount(tokens: tokens))
+        // A decode token's score rows (one per head) come from the scratch too; a prompt's
+        // tokens × heads rows would be too many to keep, so its chunks take temporaries.
+        let rows = tokens == 1 ? scratch.scoreRows(config.numHeads, length: start + 1) : nil
+        latentForward(x, tokens: tokens, start: start, layer: layer, cache: cache, into: out, work: work, scoreRows: rows)
     }
 
-    func latentForward(_ x: [Float], tokens: Int, start: Int, layer: Int, cache: KVCache) -> [Float] {
+    /// The buffers `latentForward` carves out of its work space, in floats, for `tokens` tokens.
+    private struct WorkLayout {
+        var queries = 0, latents = 0, compressed = 0, absorbed = 0, mixedLatents = 0, mixed = 0
+        var headValues = 0, headQueries = 0, headAbsorbed = 0, row = 0, total = 0
+
+        init(_ shape: LatentAttentionShape, heads: Int, tokens: Int) {
+            // Each buffer starts where the one before ends (no arrays: this runs every step).
+            var next = 0
+            func take(_ count: Int) -> Int { defer { next += count }; return next }
+            queries = take(tokens * heads * shape.queryKeyDim)
+            latents = take(tokens * shape.latentCacheWidth)
+            compressed = take(tokens * (shape.queryRank ?? 0))
+            absorbed = take(tokens * heads * shape.kvRank)
+            mixedLatents = take(heads * tokens * shape.kvRank)
+            mixed = take(tokens * heads * shape.valueDim)
+            headValues = take(tokens * shape.valueDim)
+            headQueries = take(tokens * shape.nopeDim)
+            headAbsorbed = take(tokens * shape.kvRank)
+            row = take(shape.kvRank)
+            total = next
+        }
+    }
+
+    func workCount(tokens: Int) -> Int { WorkLayout(shape, heads: config.numHeads, tokens: tokens).total }
+
+    /// One pass over `tokens` tokens from position `start` into `out` (tokens × hidden), in
+    /// `work` (`workCount(tokens:)` floats). `scoreRows`, when given, holds one score row per
+    /// token and head (start + tokens floats each).
+    func latentForward(_ x: UnsafePointer<Float>, tokens: Int, start: Int, layer: Int, cache: KVCache,
+                       into out: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>, scoreRows: UnsafeMutablePointer<Float>?) {
         let (heads, nope, ropeDim, valueDim, rank) = (config.numHeads, shape.nopeDim, shape.ropeDim, shape.valueDim, shape.kvRank)
         let qk = shape.queryKeyDim
         let latentWidth = shape.latentCacheWidth
-        var queries = [Float](repeating: 0, count: tokens * heads * qk)
-        var latents = [Float](repeating: 0, count: tokens * latentWidth)
-        x.withUnsafeBufferPointer { input in
-            if let queryDown, let queryNorm, let r = shape.queryRank {
-                var compressed = [Float](repeating: 0, count: tokens * r)
-                Kernels.matmul(queryDown, input.baseAddress!, tokens: tokens, &compressed)
-                compressed.withUnsafeMutableBufferPointer { c in
-                    for t in 0..<tokens { Kernels.rmsNorm(c.baseAddress! + t * r, queryNorm, Self.latentNormEpsilon, c.baseAddress! + t * r, r) }
-                }
-                Kernels.matmul(queryUp, compressed, tokens: tokens, &queries)
-            } else {
-                Kernels.matmul(queryUp, input.baseAddress!, tokens: tokens, &queries)
-            }
-            Kernels.matmul(kvDown, input.baseAddress!, tokens: tokens, &latents)
+        let layout = WorkLayout(shape, heads: heads, tokens: tokens)
+        let queries = work + layout.queries, latents = work + layout.latents
+        if let queryDown, let queryNorm, let r = shape.queryRank {
+            let compressed = work + layout.compressed
+            Kernels.matmul(queryDown, x, tokens: tokens, compressed)
+            for t in 0..<tokens { Kernels.rmsNorm(compressed + t * r, queryNorm, Self.latentNormEpsilon, compressed + t * r, r) }
+            Kernels.matmul(queryUp, compressed, tokens: tokens, queries)
+        } else {
+            Kernels.matmul(queryUp, x, tokens: tokens, queries)
         }
-        if shape.loraScales.query != 1 { for i in queries.indices { queries[i] *= shape.loraScales.query } }
-        queries.withUnsafeMutableBufferPointer { q in
-            latents.withUnsafeMutableBufferPointer { kv in
-                for t in 0..<tokens {
-                    let row = kv.baseAddress! + t * latentWidth
-                    Kernels.rmsNorm(row, kvNorm, Self.latentNormEpsilon, row, rank)
-                    if shape.loraScales.kv != 1 { for i in 0..<rank { row[i] *= shape.loraScales.kv } }
-                    rotary.apply(row + rank, heads: 1, position: start + t)
-                    cache.key(layer, start + t).update(from: row, count: latentWidth)
-                    for h in 0..<heads { rotary.apply(q.baseAddress! + (t * heads + h) * qk + nope, heads: 1, position: start + t) }
-                }
-            }
+        Kernels.matmul(kvDown, x, tokens: tokens, latents)
+        if shape.loraScales.query != 1 { for i in 0..<tokens * heads * qk { queries[i] *= shape.loraScales.query } }
+        for t in 0..<tokens {
+            let row = latents + t * latentWidth
+            Kernels.rmsNorm(row, kvNorm, Self.latentNormEpsilon, row, rank)
+            if shape.loraScales.kv != 1 { for i in 0..<rank { row[i] *= shape.loraScales.kv } }
+            rotary.apply(row + rank, heads: 1, position: start + t)
+            cache.key(layer, start + t).update(from: row, count: latentWidth)
+            for h in 0..<heads { rotary.apply(queries + (t * heads + h) * qk + nope, heads: 1, position: start + t) }
         }
-        let absorbed = absorbKeyProjection(queries, tokens: tokens)
+        let absorbed = work + layout.absorbed
+        absorbKeyProjection(queries, tokens: tokens, into: absorbed, work: work, layout: layout)
         // Per head, per token: Σ_j softmax(score)_j c_j, laid out [head][token][r_kv] for the value product.
-        var mixedLatents = [Float](repeating: 0, count: heads * tokens * rank)
-        let work = tokens * heads * (start + tokens) * (rank + ropeDim)
-        absorbed.withUnsafeBufferPointer { absorbed in
-            queries.withUnsafeBufferPointer { q in
-                mixedLatents.withUnsafeMutableBufferPointer { out in
-                    let (absorbed, q, out) = (absorbed.baseAddress!, q.baseAddress!, out.baseAddress!)
-                    Attention.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: work) { t, h, visible, scores in
-                        let queryLatent = absorbed + (t * heads + h) * rank
-                        let queryRope = q + (t * heads + h) * qk + nope
-                        for j in 0..<visible {
-                            let cached = UnsafeRawPointer(cache.key(layer, j))
-                            scores[j] = (Kernels.dot(cached, .f32, queryLatent, rank)
-                                + Kernels.dot(cached + rank * MemoryLayout<Float>.stride, .f32, queryRope, ropeDim)) * scale
-                        }
-                        Kernels.softmax(scores, visible)
-                        let target = out + (h * tokens + t) * rank
-                        for j in 0..<visible { Kernels.addScaled(cache.key(layer, j), scores[j], target, rank) }
-                    }
-                }
+        let mixedLatents = work + layout.mixedLatents
+        mixedLatents.update(repeating: 0, count: heads * tokens * rank)
+        let cost = tokens * heads * (start + tokens) * (rank + ropeDim)
+        let (scale, queriesView) = (scale, UnsafePointer(queries))
+        Attention.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: cost, rows: scoreRows) { t, h, visible, scores in
+            let queryLatent = absorbed + (t * heads + h) * rank
+            let queryRope = queriesView + (t * heads + h) * qk + nope
+            for j in 0..<visible {
+                let cached = UnsafeRawPointer(cache.key(layer, j))
+                scores[j] = (Kernels.dot(cached, .f32, queryLatent, rank)
+                    + Kernels.dot(cached + rank * MemoryLayout<Float>.stride, .f32, queryRope, ropeDim)) * scale
             }
+            Kernels.softmax(scores, visible)
+            let target = mixedLatents + (h * tokens + t) * rank
+            for j in 0..<visible { Kernels.addScaled(cache.key(layer, j), scores[j], target, rank) }
         }
-        var mixed = [Float](repeating: 0, count: tokens * heads * valueDim)
-        var headValues = [Float](repeating: 0, count: tokens * valueDim)
+        let mixed = work + layout.mixed, headValues = work + layout.headValues
         for h in 0..<heads {
-            let valueRows = kvUp.valueRows(head: h, shape: shape)
-            mixedLatents.withUnsafeBufferPointer { Kernels.matmul(valueRows, $0.baseAddress! + h * tokens * rank, tokens: tokens, &headValues) }
-            for t in 0..<tokens {
-                for i in 0..<valueDim { mixed[(t * heads + h) * valueDim + i] = headValues[t * valueDim + i] }
-            }
+            Kernels.matmul(kvUp.valueRows(head: h, shape: shape), mixedLatents + h * tokens * rank, tokens: tokens, headValues)
+            for t in 0..<tokens { (mixed + (t * heads + h) * valueDim).update(from: headValues + t * valueDim, count: valueDim) }
         }
-        var result = [Float](repeating: 0, count: tokens * config.hiddenSize)
-        mixed.withUnsafeBufferPointer { Kernels.matmul(output, $0.baseAddress!, tokens: tokens, &result) }
-        return result
+        Kernels.matmul(output, mixed, tokens: tokens, out)
     }
 
-    /// W_kb,hᵀ q_h^nope for every token and head: [token][head][r_kv].
-    func absorbKeyProjection(_ queries: [Float], tokens: Int) -> [Float] {
+    /// W_kb,hᵀ q_h^nope for every token and head into `absorbed`: [token][head][r_kv].
+    private func absorbKeyProjection(_ queries: UnsafePointer<Float>, tokens: Int, into absorbed: UnsafeMutablePointer<Float>,
+                                     work: UnsafeMutablePointer<Float>, layout: WorkLayout) {
         let (heads, nope, rank, qk) = (config.numHeads, shape.nopeDim, shape.kvRank, shape.queryKeyDim)
-        var absorbed = [Float](repeating: 0, count: tokens * heads * rank)
         let kvUp: WeightMatrix
         switch self.kvUp {
         case .joint(let joint): kvUp = joint
         case .split(let keysTransposed, _):
             // W_kb,hᵀ is stored: one product per head over the tokens' q_h^nope.
-            var headQueries = [Float](repeating: 0, count: tokens * nope), headAbsorbed = [Float](repeating: 0, count: tokens * rank)
+            let headQueries = work + layout.headQueries, headAbsorbed = work + layout.headAbsorbed
             for h in 0..<heads {
-                for t in 0..<tokens { for i in 0..<nope { headQueries[t * nope + i] = queries[(t * heads + h) * qk + i] } }
-                Kernels.matmul(keysTransposed.rowSlice(h * rank..<(h + 1) * rank), headQueries, tokens: tokens, &headAbsorbed)
-                for t in 0..<tokens { for j in 0..<rank { absorbed[(t * heads + h) * rank + j] = headAbsorbed[t * rank + j] } }
+                for t in 0..<tokens { (headQueries + t * nope).update(from: queries + (t * heads + h) * qk, count: nope) }
+                Kernels.matmul(keysTransposed.rowSlice(h * rank..<(h + 1) * rank), headQueries, tokens: tokens, headAbsorbed)
+                for t in 0..<tokens { (absorbed + (t * heads + h) * rank).update(from: headAbsorbed + t * rank, count: rank) }
             }
-            return absorbed
+            return
         }
         // kv_b_proj holds W_kb,h itself: each key row is widened once and added, scaled by the
         // matching q element, into every token's sum.
-        var row = [Float](repeating: 0, count: rank)
-        absorbed.withUnsafeMutableBufferPointer { out in
-            row.withUnsafeMutableBufferPointer { row in
-                for h in 0..<heads {
-                    for i in 0..<nope {
-                        kvUp.copyRow(h * (nope + shape.valueDim) + i, into: row.baseAddress!)
-                        for t in 0..<tokens {
-                            Kernels.addScaled(row.baseAddress!, queries[(t * heads + h) * qk + i], out.baseAddress! + (t * heads + h) * rank, rank)
-                        }
-                    }
+        absorbed.update(repeating: 0, count: tokens * heads * rank)
+        let row = work + layout.row
+        for h in 0..<heads {
+            for i in 0..<nope {
+                kvUp.copyRow(h * (nope + shape.valueDim) + i, into: row)
+                for t in 0..<tokens {
+                    Kernels.addScaled(row, queries[(t * heads + h) * qk + i], absorbed + (t * heads + h) * rank, rank)
                 }
             }
         }
-        return absorbed
     }
 }

@@ -161,8 +161,9 @@ public final class Transformer: @unchecked Sendable {
     /// One decode step: runs `token` at the cache's next position in `scratch` (made for one
     /// token and kept from step to step), leaving its logits in `scratch.logits` and its records
     /// in `scratch.routing[0]`. Once the scratch has served a step, a step allocates nothing —
-    /// dense layers and shared experts included (they work in `scratch.routed.ffnWork`) — with
-    /// the mapped experts, q/k/v attention (not MLA) and no prediction or adaptive gating.
+    /// dense layers and shared experts (`scratch.routed.ffnWork`), latent attention
+    /// (`scratch.latentWork`) and adaptive gating included — while the experts are mapped (the
+    /// expert cache's leases and prediction still allocate; BENCHMARKS.md "Allocations per step").
     public func decode(_ token: Int, cache: KVCache, controls: RoutingControls = RoutingControls(), scratch: DecodeScratch) throws {
         precondition(scratch.tokens == 1, "decode takes a scratch made for one token")
         try withUnsafePointer(to: token) { try run(UnsafeBufferPointer(start: $0, count: 1), cache: cache, controls: controls, scratch: scratch) }

@@ -38,26 +38,48 @@ public struct AdaptiveGate: Hashable, Sendable, Codable {
 
     /// Applies the rule to a decision: returns the slots dropped (their weight becomes 0), weakest first.
     public func apply(_ decision: inout Gate.Decision, layer: Int) -> [Int] {
-        // Slots that carry weight, strongest first; ties keep slot order so the later one goes first.
-        let live = decision.weights.indices.filter { decision.weights[$0] > 0 }
-            .sorted { decision.weights[$0] != decision.weights[$1] ? decision.weights[$0] > decision.weights[$1] : $0 < $1 }
-        guard live.count >= 2 else { return [] }
-        let t = threshold(layer: layer)
-        let total = live.reduce(Float(0)) { $0 + decision.weights[$1] }
-        var kept = live
         var dropped: [Int] = []
-        while kept.count > 1, let weakest = kept.last {
-            let w = decision.weights[weakest]
-            // Renormalised over the slots still kept; exactly w before the first drop.
-            let renormalised = dropped.isEmpty ? w : w * total / kept.reduce(Float(0)) { $0 + decision.weights[$1] }
-            guard renormalised < t else { break }
-            dropped.append(kept.removeLast())
-        }
-        guard !dropped.isEmpty else { return [] }
-        let keptSum = kept.reduce(Float(0)) { $0 + decision.weights[$1] }
-        for slot in dropped { decision.weights[slot] = 0 }
-        for slot in kept { decision.weights[slot] = kept.count == 1 ? 1 : decision.weights[slot] / keptSum }
+        apply(&decision, layer: layer, dropped: &dropped)
         return dropped
+    }
+
+    /// `apply`, appending the dropped slots to `dropped` (weakest first): a decode step passes a
+    /// buffer it keeps, and the walk itself works on the stack, so nothing is allocated per token.
+    func apply(_ decision: inout Gate.Decision, layer: Int, dropped: inout [Int]) {
+        let slots = decision.weights.count
+        guard slots >= 2 else { return }
+        let t = threshold(layer: layer)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: slots) { live in
+            // Slots that carry weight, strongest first; ties keep slot order so the later one
+            // goes first (insertion sort: a handful of slots).
+            var count = 0
+            for slot in 0..<slots where decision.weights[slot] > 0 {
+                var at = count
+                while at > 0 && decision.weights[live[at - 1]] < decision.weights[slot] { live[at] = live[at - 1]; at -= 1 }
+                live[at] = slot
+                count += 1
+            }
+            guard count >= 2 else { return }
+            func sum(_ kept: Int) -> Float {
+                var total: Float = 0
+                for j in 0..<kept { total += decision.weights[live[j]] }
+                return total
+            }
+            let total = sum(count)
+            var kept = count
+            while kept > 1 {
+                let w = decision.weights[live[kept - 1]]
+                // Renormalised over the slots still kept; exactly w before the first drop.
+                let renormalised = kept == count ? w : w * total / sum(kept)
+                guard renormalised < t else { break }
+                dropped.append(live[kept - 1])
+                kept -= 1
+            }
+            guard kept < count else { return }
+            let keptSum = sum(kept)
+            for j in kept..<count { decision.weights[live[j]] = 0 }
+            for j in 0..<kept { decision.weights[live[j]] = kept == 1 ? 1 : decision.weights[live[j]] / keptSum }
+        }
     }
 }
 
