@@ -3,7 +3,7 @@
 // portable path to its twins on a machine that has AVX2). The includer defines MOE_AVX2 and
 // MOE_FN(name). Every kernel has an AVX2 body and a scalar body computing the same integer sums.
 // Block layouts are documented beside their Swift reference dequantisers
-// (Sources/MoEKit/Tensors/Q8_0.swift, Q4_0.swift, Q4_K.swift, Q6_K.swift).
+// (Sources/MoEKit/Tensors/Q8_0.swift, Q4_0.swift, Q4_K.swift, Q5_K.swift, Q6_K.swift).
 #include "quant_kernels.h"
 #include "half_float.h"
 #include "q4k_scales.h"
@@ -26,6 +26,7 @@ enum {
     Q8_0_BYTES = 34,
     Q4_0_BYTES = 18,
     Q4_K_BYTES = 144, Q4_K_SCALES = 4, Q4_K_QS = 16,
+    Q5_K_BYTES = 176, Q5_K_QH = 16, Q5_K_QS = 48,   // Q4_K's d, dmin and scales, then qh[32], qs[128]
     Q6_K_BYTES = 210, Q6_K_QH = 128, Q6_K_SCALES = 192, Q6_K_D = 208,
 };
 
@@ -179,29 +180,54 @@ static inline __attribute__((always_inline)) float dot_q32(const uint8_t *row, i
 static float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q8_0_BYTES, q8_0_weights, x, blocks); }
 static float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q4_0_BYTES, q4_0_weights, x, blocks); }
 
-// ---- Q4_K · q8k ---------------------------------------------------------------------------
+// ---- Q4_K and Q5_K · q8k ---------------------------------------------------------------------
 // Per block: d·dx·Σ_j sc_j·Σ_i n_i·q_i − dmin·dx·Σ_j m_j·(Σ_i q_i over sub-block j).
+// Q5_K is Q4_K with a fifth bit: n = nibble + 16·(bit j of qh[i mod 32]) for element i of
+// sub-block j, its nibbles and scales where Q4_K has them, 32 bytes later (after qh).
 
 // q4k_unpack_scales: q4k_scales.h.
 
-static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
+#if MOE_AVX2
+// Chunk c (sub-blocks 2c, 2c + 1) of a Q4_K/Q5_K block as unsigned quants: *lo and *hi get the
+// low and high nibbles, plus, for Q5_K (`qh` not NULL), bits 2c and 2c + 1 of qh as 16.
+// Shared with the batched kernel (quant_matmul_body.h).
+static inline void kx_chunk(const uint8_t *q, const uint8_t *qh, int c, __m256i *lo, __m256i *hi) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+    *lo = _mm256_and_si256(packed, low4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+    if (qh) {
+        // The 16-bit shifts move bits across bytes; the mask keeps each byte's own bit.
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)qh), one = _mm256_set1_epi8(1);
+        *lo = _mm256_or_si256(*lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * c), one), 4));
+        *hi = _mm256_or_si256(*hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(bits, 2 * c + 1), one), 4));
+    }
+}
+#endif
+
+// Element i of sub-block j of a Q4_K/Q5_K block (q: the nibbles, qh: Q5_K's fifth bits or NULL).
+static inline int kx_quant(const uint8_t *q, const uint8_t *qh, int j, int i) {
+    const uint8_t byte = q[32 * (j / 2) + i];
+    const int nibble = (j % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
+    return qh ? nibble | ((qh[i] >> j) & 1) << 4 : nibble;
+}
+
+static inline __attribute__((always_inline)) float dot_kx(const uint8_t *row, const moe_block_q8k *x, int blocks, const int five) {
+    const int block_bytes = five ? Q5_K_BYTES : Q4_K_BYTES, qs = five ? Q5_K_QS : Q4_K_QS;
 #if MOE_AVX2
     __m256 acc = _mm256_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
+    for (int b = 0; b < blocks; b++, row += block_bytes) {
         // 8 KiB ahead, past the 4 KiB pages the hardware prefetchers stop at (see quant_kernels_vnni.c).
         _mm_prefetch((const char *)(row + 8192), _MM_HINT_T0);
         _mm_prefetch((const char *)(row + 8192 + 64), _MM_HINT_T0);
         uint8_t sc[8], m[8];
         q4k_unpack_scales(row + Q4_K_SCALES, sc, m);
-        const uint8_t *q = row + Q4_K_QS;
         __m256i isum = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
-            const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
-            const __m256i lo = _mm256_and_si256(packed, low4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-            // n ≤ 15 unsigned × q signed: pairs ≤ 2·15·128, no saturation.
+            __m256i lo, hi;
+            kx_chunk(row + qs, five ? row + Q5_K_QH : NULL, c, &lo, &hi);
+            // n ≤ 31 unsigned × q signed: pairs ≤ 2·31·128, no saturation.
             const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * c)));
             const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x[b].qs + 64 * c + 32)));
             isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c])));
@@ -216,17 +242,13 @@ static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
     return moe_hsum8(acc) - moe_hsum4(acc_min);
 #else
     float sum = 0;
-    for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
+    for (int b = 0; b < blocks; b++, row += block_bytes) {
         uint8_t sc[8], m[8];
         q4k_unpack_scales(row + Q4_K_SCALES, sc, m);
-        const uint8_t *q = row + Q4_K_QS;
         int isum = 0, offset = 0;
         for (int j = 0; j < 8; j++) {
             int s = 0;
-            for (int i = 0; i < 32; i++) {
-                const uint8_t byte = q[32 * (j / 2) + i];
-                s += ((j % 2 == 0) ? (byte & 0x0F) : (byte >> 4)) * x[b].qs[32 * j + i];
-            }
+            for (int i = 0; i < 32; i++) s += kx_quant(row + qs, five ? row + Q5_K_QH : NULL, j, i) * x[b].qs[32 * j + i];
             isum += sc[j] * s;
             offset += m[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
         }
@@ -235,6 +257,9 @@ static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) {
     return sum;
 #endif
 }
+
+static float dot_q4_k(const uint8_t *row, const moe_block_q8k *x, int blocks) { return dot_kx(row, x, blocks, 0); }
+static float dot_q5_k(const uint8_t *row, const moe_block_q8k *x, int blocks) { return dot_kx(row, x, blocks, 1); }
 
 // ---- Q6_K · q8k ---------------------------------------------------------------------------
 // Per block: d·dx·Σ_s scale_s·(Σ_i n_i·q_i − 32·Σ_i q_i) over the 16 sub-blocks of 16.
@@ -346,31 +371,39 @@ void MOE_FN(moe_dequantize_q4_0)(const void *src, float *out, int n) {
     }
 }
 
-void MOE_FN(moe_dequantize_q4_k)(const void *src, float *out, int n) {
+static inline __attribute__((always_inline)) void dequantize_kx(const void *src, float *out, int n, const int five) {
     const uint8_t *block = src;
-    for (int b = 0; b < n / 256; b++, block += Q4_K_BYTES, out += 256) {
+    const int block_bytes = five ? Q5_K_BYTES : Q4_K_BYTES, qs = five ? Q5_K_QS : Q4_K_QS;
+    for (int b = 0; b < n / 256; b++, block += block_bytes, out += 256) {
         const float d = half_to_float(load_u16(block)), dmin = half_to_float(load_u16(block + 2));
         uint8_t sc[8], m[8];
         q4k_unpack_scales(block + Q4_K_SCALES, sc, m);
-        const uint8_t *q = block + Q4_K_QS;
+        const uint8_t *q = block + qs, *qh = five ? block + Q5_K_QH : NULL;
         for (int j = 0; j < 8; j++) {
             const float scale = d * (float)sc[j], offset = dmin * (float)m[j];
-            const uint8_t *chunk = q + 32 * (j / 2);
-            const int shift = 4 * (j % 2);
             float *o = out + 32 * j;
 #if MOE_AVX2
+            const uint8_t *chunk = q + 32 * (j / 2);
+            const int shift = 4 * (j % 2);
             const __m256 vs = _mm256_set1_ps(scale), vo = _mm256_set1_ps(offset);
             for (int i = 0; i < 32; i += 8) {
                 const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(chunk + i)));
-                const __m256i nib = _mm256_and_si256(_mm256_srli_epi32(bytes, shift), _mm256_set1_epi32(0x0F));
-                _mm256_storeu_ps(o + i, _mm256_sub_ps(_mm256_mul_ps(vs, _mm256_cvtepi32_ps(nib)), vo));
+                __m256i n5 = _mm256_and_si256(_mm256_srli_epi32(bytes, shift), _mm256_set1_epi32(0x0F));
+                if (qh) {
+                    const __m256i high = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + i)));
+                    n5 = _mm256_or_si256(n5, _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(high, j), _mm256_set1_epi32(1)), 4));
+                }
+                _mm256_storeu_ps(o + i, _mm256_sub_ps(_mm256_mul_ps(vs, _mm256_cvtepi32_ps(n5)), vo));
             }
 #else
-            for (int i = 0; i < 32; i++) o[i] = scale * (float)((chunk[i] >> shift) & 0x0F) - offset;
+            for (int i = 0; i < 32; i++) o[i] = scale * (float)kx_quant(q, qh, j, i) - offset;
 #endif
         }
     }
 }
+
+void MOE_FN(moe_dequantize_q4_k)(const void *src, float *out, int n) { dequantize_kx(src, out, n, 0); }
+void MOE_FN(moe_dequantize_q5_k)(const void *src, float *out, int n) { dequantize_kx(src, out, n, 1); }
 
 void MOE_FN(moe_dequantize_q6_k)(const void *src, float *out, int n) {
     const uint8_t *block = src;
@@ -397,6 +430,10 @@ void MOE_FN(moe_matvec_q4_0)(const void *w, size_t row_bytes, const moe_block_q8
 
 void MOE_FN(moe_matvec_q4_k)(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
     for (int r = row_begin; r < row_end; r++) y[r] = dot_q4_k((const uint8_t *)w + (size_t)r * row_bytes, x, n / 256);
+}
+
+void MOE_FN(moe_matvec_q5_k)(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) y[r] = dot_q5_k((const uint8_t *)w + (size_t)r * row_bytes, x, n / 256);
 }
 
 void MOE_FN(moe_matvec_q6_k)(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {

@@ -75,29 +75,26 @@ MOE_GROUP_FN q4_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, c
     q32_group(row, Q4_0_BYTES, q4_0_weights, x, blocks, scales, y, ldy, G);
 }
 
-// ---- Q4_K ---------------------------------------------------------------------------------------
-MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
-    (void)scales;   // one float multiply-add per 256 elements: not worth gathering the scales
+// ---- Q4_K and Q5_K ------------------------------------------------------------------------------
+MOE_GROUP_FN kx_group(const uint8_t *row, const moe_block_q8k *x, int blocks, float *y, size_t ldy, const int G, const int five) {
+    const int block_bytes = five ? Q5_K_BYTES : Q4_K_BYTES, qs = five ? Q5_K_QS : Q4_K_QS;
 #if MOE_AVX2
     __m256 acc[MOE_MATMUL_GROUP];
     __m128 acc_min[MOE_MATMUL_GROUP];
     for (int t = 0; t < G; t++) { acc[t] = _mm256_setzero_ps(); acc_min[t] = _mm_setzero_ps(); }
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
+    for (int b = 0; b < blocks; b++, row += block_bytes) {
         uint8_t sc[8], m[8];
         q4k_unpack_scales(row + Q4_K_SCALES, sc, m);
-        const uint8_t *q = row + Q4_K_QS;
         __m256i isum[MOE_MATMUL_GROUP];
         for (int t = 0; t < G; t++) isum[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
-            const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
-            const __m256i lo = _mm256_and_si256(packed, low4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            __m256i lo, hi;
+            kx_chunk(row + qs, five ? row + Q5_K_QH : NULL, c, &lo, &hi);
             const __m256i sc_lo = _mm256_set1_epi16(sc[2 * c]), sc_hi = _mm256_set1_epi16(sc[2 * c + 1]);
             for (int t = 0; t < G; t++) {
-                const int8_t *qs = x[(size_t)t * blocks + b].qs + 64 * c;
-                const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)qs));
-                const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(qs + 32)));
+                const int8_t *xq = x[(size_t)t * blocks + b].qs + 64 * c;
+                const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)xq));
+                const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xq + 32)));
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(p0, sc_lo), _mm256_madd_epi16(p1, sc_hi)));
             }
         }
@@ -116,22 +113,19 @@ MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
     }
 #else
     float sum[MOE_MATMUL_GROUP] = {0};
-    for (int b = 0; b < blocks; b++, row += Q4_K_BYTES) {
+    for (int b = 0; b < blocks; b++, row += block_bytes) {
         uint8_t sc[8], m[8];
         q4k_unpack_scales(row + Q4_K_SCALES, sc, m);
-        uint8_t nib[256];
+        uint8_t quants[256];
         for (int j = 0; j < 8; j++)
-            for (int i = 0; i < 32; i++) {
-                const uint8_t byte = row[Q4_K_QS + 32 * (j / 2) + i];
-                nib[32 * j + i] = (j % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
-            }
+            for (int i = 0; i < 32; i++) quants[32 * j + i] = (uint8_t)kx_quant(row + qs, five ? row + Q5_K_QH : NULL, j, i);
         const float d = half_to_float(load_u16(row)), dmin = half_to_float(load_u16(row + 2));
         for (int t = 0; t < G; t++) {
             const moe_block_q8k *xb = x + (size_t)t * blocks + b;
             int isum = 0, offset = 0;
             for (int j = 0; j < 8; j++) {
                 int s = 0;
-                for (int i = 0; i < 32; i++) s += nib[32 * j + i] * xb->qs[32 * j + i];
+                for (int i = 0; i < 32; i++) s += quants[32 * j + i] * xb->qs[32 * j + i];
                 isum += sc[j] * s;
                 offset += m[j] * (xb->bsums[2 * j] + xb->bsums[2 * j + 1]);
             }
@@ -140,6 +134,16 @@ MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
     }
     for (int t = 0; t < G; t++) y[(size_t)t * ldy] = sum[t];
 #endif
+}
+
+// One float multiply-add per 256 elements: not worth gathering the scales, so `scales` goes unused.
+MOE_GROUP_FN q4_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
+    (void)scales;
+    kx_group(row, x, blocks, y, ldy, G, 0);
+}
+MOE_GROUP_FN q5_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
+    (void)scales;
+    kx_group(row, x, blocks, y, ldy, G, 1);
 }
 
 // ---- Q6_K ---------------------------------------------------------------------------------------
@@ -202,6 +206,7 @@ MOE_GROUP_FN q6_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q8_0), moe_block_q8, 32, q8_0_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q4_0), moe_block_q8, 32, q4_0_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q4_k), moe_block_q8k, 256, q4_k_group)
+MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q5_k), moe_block_q8k, 256, q5_k_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q6_k), moe_block_q8k, 256, q6_k_group)
 
 #undef Q32_STEP

@@ -57,7 +57,7 @@ struct GGUFQuantizeTests {
         ]
         var random = SeededRandom(seed: 7)
         let shapes: [(WeightFormat, [Int])] = [(.f32, [3]), (.f16, [5, 7]), (.bf16, [2, 3, 9]), (.q8_0, [3, 64]), (.q4_0, [2, 2, 32]),
-                                               (.q4_k, [3, 256]), (.q6_k, [2, 512])]
+                                               (.q4_k, [3, 256]), (.q5_k, [2, 256]), (.q6_k, [2, 512])]
         var plan: [PlannedTensor] = []
         var values: [[Float]] = []
         for (i, (format, shape)) in shapes.enumerated() {
@@ -94,7 +94,7 @@ struct GGUFQuantizeTests {
             #expect(view.offset % 32 == 0)
             let back = view.floats()
             // Element formats to their rounding; blocks to their quantisers' error.
-            let tolerance: Float = [.f32: 0, .f16: 1e-3, .bf16: 1e-2, .q8_0: 0.02, .q4_0: 0.3, .q4_k: 0.3, .q6_k: 0.08][tensor.format]!
+            let tolerance: Float = [.f32: 0, .f16: 1e-3, .bf16: 1e-2, .q8_0: 0.02, .q4_0: 0.3, .q4_k: 0.3, .q5_k: 0.15, .q6_k: 0.08][tensor.format]!
             #expect(TestSupport.maxAbsoluteDifference(back, x) <= tolerance * x.map(abs).max()!, "\(tensor.name)")
         }
     }
@@ -419,7 +419,7 @@ struct GGUFQuantizeTests {
 
     // MARK: Formats
 
-    @Test("q4_k_m: Q6_K for output and for attn_v/ffn_down in llama.cpp's use_more_bits layers; fallbacks for odd rows")
+    @Test("q4_k_m: Q6_K for output and for attn_v/ffn_down in llama.cpp's use_more_bits layers, 8-expert bumps (Q8_0 attn_v/attn_k, Q5_K attn_output); fallbacks for odd rows")
     func q4KMRule() throws {
         var config = RandomCheckpoint.tinyConfig(.mixtral, hidden: 256, layers: 8, ffnExperts: 2, intermediate: 256)
         config.tieWordEmbeddings = false
@@ -445,6 +445,18 @@ struct GGUFQuantizeTests {
         #expect(tiny.tensors.first { $0.name == "blk.0.attn_q.weight" }?.used == .q4_0)
         let hf = try Self.export(TestSupport.fixture("hf-mixtral"), .q8_0, to: TestSupport.temporaryDirectory() + "/h.gguf")
         #expect(hf.tensors.first { $0.name == "blk.0.ffn_down_exps.weight" }?.used == .f16)
+        // Exactly 8 experts: llama.cpp's bumps — attn_v and attn_k Q8_0, attn_output Q5_K.
+        var eight = RandomCheckpoint.tinyConfig(.mixtral, hidden: 256, layers: 2, ffnExperts: 8, intermediate: 256)
+        eight.tieWordEmbeddings = false
+        let eightInput = TestSupport.temporaryDirectory()
+        try RandomCheckpoint.write(config: eight, to: eightInput, seed: 2, dtype: .bf16)
+        let bumped = Dictionary(uniqueKeysWithValues: try Self.export(eightInput, .q4_k_m, to: TestSupport.temporaryDirectory() + "/e.gguf")
+            .tensors.map { ($0.name, $0.used) })
+        for l in 0..<2 {
+            #expect(bumped["blk.\(l).attn_output.weight"] == .q5_k)
+            #expect(bumped["blk.\(l).attn_v.weight"] == .q8_0 && bumped["blk.\(l).attn_k.weight"] == .q8_0)
+            #expect(bumped["blk.\(l).attn_q.weight"] == .q4_k)
+        }
     }
 
     @Test("the Q6_K quantiser: values within 1.5 steps, RMS error under 3 % of the values' RMS")

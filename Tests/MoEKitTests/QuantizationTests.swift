@@ -37,8 +37,8 @@ struct QuantizationTests {
 
     @Test("formats have ggml's block sizes and names")
     func sizes() {
-        #expect(WeightFormat.blockFormats.map { [$0.elementsPerBlock, $0.bytesPerBlock] } == [[32, 34], [32, 18], [256, 144], [256, 210]])
-        #expect(WeightFormat.blockFormats.map(\.rawValue) == ["Q8_0", "Q4_0", "Q4_K", "Q6_K"])
+        #expect(WeightFormat.blockFormats.map { [$0.elementsPerBlock, $0.bytesPerBlock] } == [[32, 34], [32, 18], [256, 144], [256, 176], [256, 210]])
+        #expect(WeightFormat.blockFormats.map(\.rawValue) == ["Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"])
         #expect(WeightFormat.q4_k.bytesPerRow(512) == 288)
         #expect(!WeightFormat.q8_0.canHoldRow(of: 48))
     }
@@ -62,6 +62,7 @@ struct QuantizationTests {
         case .q8_0: BlockQ8_0.dequantize
         case .q4_0: BlockQ4_0.dequantize
         case .q4_k: BlockQ4_K.dequantize
+        case .q5_k: BlockQ5_K.dequantize
         default: BlockQ6_K.dequantize
         }
         var blocks = [Float](repeating: .nan, count: f.rows * f.cols)
@@ -83,7 +84,7 @@ struct QuantizationTests {
         }
     }
 
-    @Test("the K-quant quantisers equal llama.cpp's reference ones byte for byte (awkward blocks)", arguments: [WeightFormat.q4_k, .q6_k])
+    @Test("the K-quant quantisers equal llama.cpp's reference ones byte for byte (awkward blocks)", arguments: [WeightFormat.q4_k, .q5_k, .q6_k])
     func quantizeLikeLlamaCpp(format: WeightFormat) throws {
         let directory = TestSupport.fixture("kquant-llamacpp")
         let input = try Data(contentsOf: URL(fileURLWithPath: directory + "/input.f32")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -142,11 +143,12 @@ struct QuantizationTests {
         }
     }
 
-    /// Random weights of `format` (quantised from normals; Q6_K from random bytes with sane scales).
+    /// Random weights of `format` (quantised from normals; Q6_K from random bytes with sane scales,
+    /// which reach every level pattern).
     static func randomMatrix(rows: Int, cols: Int, format: WeightFormat, seed: UInt64) -> (WeightMatrix, ByteStorage) {
         var random = SeededRandom(seed: seed)
         let bytes: [UInt8]
-        if canQuantize(to: format) {
+        if format != .q6_k {
             bytes = quantizeBlocks(random.normals(rows * cols, scale: 1), as: format)
         } else {
             var raw = (0..<format.bytesPerRow(cols) * rows).map { _ in UInt8(truncatingIfNeeded: random.next()) }

@@ -1,4 +1,4 @@
-// Integer matrix-vector products for ggml's block formats (Q8_0, Q4_0, Q4_K, Q6_K).
+// Integer matrix-vector products for ggml's block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K).
 //
 // The activation vector is quantised once per product to 8-bit blocks (moe_block_q8 for the
 // 32-element formats, moe_block_q8k for the 256-element K formats); each weight row is then
@@ -39,12 +39,14 @@ void moe_quantize_q8k(const float *x, int n, moe_block_q8k *out);
 void moe_matvec_q8_0(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_0(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q5_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q6_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 
 // AVX-512 VNNI versions, compiled for that target by function attribute and chosen at run time:
 // only call them when moe_cpu_has_vnni() is 1 (AVX-512 F/BW/VL/VNNI). The 32-block kernels use
 // vpdpbusd on two blocks per 512-bit vector, with the 256-bit body's bits (quant_kernels_vnni.c);
-// the K formats vpmaddubsw + vpdpwssd on 512-bit vectors (quant_kernels_k_vnni.c).
+// the K formats vpmaddubsw + vpdpwssd on 512-bit vectors (quant_kernels_k_vnni.c). Q5_K has no
+// VNNI body: the AVX2 one serves it everywhere.
 int moe_cpu_has_vnni(void);
 void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
@@ -55,6 +57,7 @@ void moe_matvec_q6_k_vnni(const void *w, size_t row_bytes, const moe_block_q8k *
 void moe_dequantize_q8_0(const void *src, float *out, int n);
 void moe_dequantize_q4_0(const void *src, float *out, int n);
 void moe_dequantize_q4_k(const void *src, float *out, int n);
+void moe_dequantize_q5_k(const void *src, float *out, int n);
 void moe_dequantize_q6_k(const void *src, float *out, int n);
 
 // 1 when the AVX2 paths were compiled in, 0 for the portable scalar ones.
@@ -66,11 +69,13 @@ void moe_quantize_q8k_scalar(const float *x, int n, moe_block_q8k *out);
 void moe_matvec_q8_0_scalar(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_0_scalar(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q5_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q6_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 int moe_quant_kernels_simd_scalar(void);
 void moe_dequantize_q8_0_scalar(const void *src, float *out, int n);
 void moe_dequantize_q4_0_scalar(const void *src, float *out, int n);
 void moe_dequantize_q4_k_scalar(const void *src, float *out, int n);
+void moe_dequantize_q5_k_scalar(const void *src, float *out, int n);
 void moe_dequantize_q6_k_scalar(const void *src, float *out, int n);
 
 // The batched (prompt) kernels; included here for the same reason as element_kernels.h above.

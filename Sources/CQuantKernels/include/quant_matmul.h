@@ -20,12 +20,14 @@
 void moe_matmul_q8_0(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_0(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_k(MOE_MATMUL_ARGS(moe_block_q8k));
+void moe_matmul_q5_k(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q6_k(MOE_MATMUL_ARGS(moe_block_q8k));
 
 // The scalar bodies under their own names on every machine (tests): twins of moe_matvec_<fmt>_scalar.
 void moe_matmul_q8_0_scalar(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_0_scalar(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
+void moe_matmul_q5_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q6_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 
 // AVX-512 VNNI bodies, chosen at run time: only call them when moe_cpu_has_vnni() is 1. Twins of

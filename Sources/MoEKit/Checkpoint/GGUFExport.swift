@@ -177,11 +177,11 @@ public struct GGUFExport {
     /// - otherwise the type's base format, except for `q4_k_m`, which follows llama.cpp's
     ///   `llama_tensor_get_type` for Q4_K_M where it needs only formats moepp has: `output.weight`
     ///   (or `token_embd` when tied) Q6_K; `attn_v` and `ffn_down`(`_exps`) Q6_K in the layers
-    ///   `usesMoreBits` picks; with exactly 8 experts, `attn_v` and `attn_k` Q8_0 instead (its
-    ///   "8-expert model" bump). Its Q5_K bump of `attn_output` for 8 experts is not made (no Q5_K).
+    ///   `usesMoreBits` picks; with exactly 8 experts, `attn_v` and `attn_k` Q8_0 instead and
+    ///   `attn_output` Q5_K (its "8-expert model" bumps).
     /// - rows that are not whole blocks fall back: Q4_K → Q4_0 (same bits per weight; llama.cpp
-    ///   takes Q5_0, which moepp lacks), Q6_K → Q8_0 (as llama.cpp), and Q8_0/Q4_0 → F16 (as
-    ///   llama.cpp and its converter).
+    ///   takes Q5_0, which moepp lacks), Q5_K → Q8_0 (llama.cpp takes Q5_1, which moepp lacks),
+    ///   Q6_K → Q8_0 (as llama.cpp), and Q8_0/Q4_0 → F16 (as llama.cpp and its converter).
     func format(for tensor: Tensor) -> (wanted: WeightFormat, used: WeightFormat) {
         if tensor.keepF32 || tensor.shape.count < 2 { return (.f32, .f32) }
         var wanted = type.baseFormat
@@ -195,6 +195,8 @@ public struct GGUFExport {
                 wanted = .q8_0
             } else if let l = tensor.layer, name.hasSuffix(".ffn_down_exps.weight"), Self.usesMoreBits(layer: l, layers: config.numLayers) {
                 wanted = .q6_k
+            } else if name.hasSuffix(".attn_output.weight"), config.numExperts == 8 {
+                wanted = .q5_k
             }
         }
         var used = wanted
@@ -202,7 +204,7 @@ public struct GGUFExport {
         while !used.canHoldRow(of: cols) {
             switch used {
             case .q4_k: used = .q4_0
-            case .q6_k: used = .q8_0
+            case .q5_k, .q6_k: used = .q8_0
             default: used = .f16
             }
         }
@@ -333,7 +335,7 @@ public struct GGUFExport {
         case .f32: out.copyMemory(from: x, byteCount: count * 4)
         case .f16: for i in 0..<count { out.storeBytes(of: Float16(x[i]).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self) }
         case .bf16: for i in 0..<count { out.storeBytes(of: floatToBFloat16(x[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
-        case .q8_0, .q4_0, .q4_k, .q6_k: quantizeBlocks(x, count: count, as: format, into: out)
+        case .q8_0, .q4_0, .q4_k, .q5_k, .q6_k: quantizeBlocks(x, count: count, as: format, into: out)
         }
     }
 }

@@ -24,6 +24,7 @@ func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: I
     case .q8_0: dequantize = portable ? moe_dequantize_q8_0_scalar : moe_dequantize_q8_0
     case .q4_0: dequantize = portable ? moe_dequantize_q4_0_scalar : moe_dequantize_q4_0
     case .q4_k: dequantize = portable ? moe_dequantize_q4_k_scalar : moe_dequantize_q4_k
+    case .q5_k: dequantize = portable ? moe_dequantize_q5_k_scalar : moe_dequantize_q5_k
     case .q6_k: dequantize = portable ? moe_dequantize_q6_k_scalar : moe_dequantize_q6_k
     case .f32, .f16, .bf16: preconditionFailure("\(format.name) is not a block format")
     }
@@ -38,7 +39,7 @@ func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: I
 }
 
 /// The formats `moepp bench --quantize` and `WeightMatrix.quantized` offer (Q6_K is quantised
-/// only by `moepp quantize`, for q4_k_m's Q6_K tensors).
+/// and Q5_K are quantised only by `moepp quantize`, for q4_k_m's Q6_K and Q5_K tensors).
 public func canQuantize(to format: WeightFormat) -> Bool {
     [.q8_0, .q4_0, .q4_k].contains(format)
 }
@@ -51,6 +52,7 @@ public func quantizeBlocks(_ x: UnsafePointer<Float>, count: Int, as format: Wei
     case .q8_0: quantize = BlockQ8_0.quantize
     case .q4_0: quantize = BlockQ4_0.quantize
     case .q4_k: quantize = BlockQ4_K.quantize
+    case .q5_k: quantize = BlockQ5_K.quantize
     case .q6_k: quantize = BlockQ6_K.quantize
     case .f32, .f16, .bf16: preconditionFailure("no quantiser for \(format.name)")
     }

@@ -100,18 +100,19 @@ extension Kernels {
         case .f32, .f16: bytes = 0
         case .bf16: bytes = w.cols * MemoryLayout<Float>.stride
         case .q8_0, .q4_0: bytes = w.cols / 32 * MemoryLayout<moe_block_q8>.stride
-        case .q4_k, .q6_k: bytes = w.cols / 256 * MemoryLayout<moe_block_q8k>.stride
+        case .q4_k, .q5_k, .q6_k: bytes = w.cols / 256 * MemoryLayout<moe_block_q8k>.stride
         }
         return (bytes + 63) & ~63
     }
 
     /// Whether `b`'s prepared input is `a`'s: the same vector, as long, prepared the same way
-    /// (Q8_0 and Q4_0 both quantise to 32-element blocks, Q4_K and Q6_K to 256-element ones).
+    /// (Q8_0 and Q4_0 both quantise to 32-element blocks, Q4_K, Q5_K and Q6_K to 256-element ones).
     static func sharesPreparedInput(_ a: MatvecProduct, _ b: MatvecProduct) -> Bool {
         guard a.x == b.x, a.w.cols == b.w.cols else { return false }
         switch (a.w.format, b.w.format) {
         case (.q8_0, .q8_0), (.q8_0, .q4_0), (.q4_0, .q8_0), (.q4_0, .q4_0),
-             (.q4_k, .q4_k), (.q4_k, .q6_k), (.q6_k, .q4_k), (.q6_k, .q6_k), (.bf16, .bf16):
+             (.q4_k, .q4_k), (.q4_k, .q5_k), (.q4_k, .q6_k), (.q5_k, .q4_k), (.q5_k, .q5_k), (.q5_k, .q6_k),
+             (.q6_k, .q4_k), (.q6_k, .q5_k), (.q6_k, .q6_k), (.bf16, .bf16):
             return true
         default:
             return false
@@ -126,7 +127,7 @@ extension Kernels {
         case .bf16: moe_split_even_odd(product.x, n, scratch.assumingMemoryBound(to: Float.self))
         case .q8_0, .q4_0:
             (path == .scalar ? moe_quantize_q8_scalar : moe_quantize_q8)(product.x, n, scratch.assumingMemoryBound(to: moe_block_q8.self))
-        case .q4_k, .q6_k:
+        case .q4_k, .q5_k, .q6_k:
             (path == .scalar ? moe_quantize_q8k_scalar : moe_quantize_q8k)(product.x, n, scratch.assumingMemoryBound(to: moe_block_q8k.self))
         }
     }
@@ -159,6 +160,9 @@ extension Kernels {
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matvec_q4_k_scalar : vnni ? moe_matvec_q4_k_vnni : moe_matvec_q4_k)(w, rowBytes, xq, n, y, lower, upper)
+        case .q5_k:   // no VNNI body: the AVX2 one on every x86-64 machine
+            let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
+            (scalar ? moe_matvec_q5_k_scalar : moe_matvec_q5_k)(w, rowBytes, xq, n, y, lower, upper)
         case .q6_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matvec_q6_k_scalar : vnni ? moe_matvec_q6_k_vnni : moe_matvec_q6_k)(w, rowBytes, xq, n, y, lower, upper)

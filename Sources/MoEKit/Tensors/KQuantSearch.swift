@@ -1,5 +1,5 @@
-/// The scale searches behind the K-quant quantisers (Q4_K, Q6_K): the procedures of llama.cpp's
-/// reference quantisers (`quantize_row_q4_K_ref`, `quantize_row_q6_K_ref` in ggml-quants.c,
+/// The scale searches behind the K-quant quantisers (Q4_K, Q5_K, Q6_K): the procedures of llama.cpp's
+/// reference quantisers (`quantize_row_q{4,5,6}_K_ref` in ggml-quants.c,
 /// without an importance matrix), followed step for step in the same f32 operations, so that
 /// the blocks equal llama.cpp's byte for byte (QuantizationTests, fixtures made by llama.cpp
 /// itself). A plain min/max scale loses to them in error; the search tries a few scales around
@@ -12,7 +12,7 @@ enum KQuantSearch {
         return Int(Int32(bitPattern: shifted.bitPattern & 0x007F_FFFF)) - 0x0040_0000
     }
 
-    /// An asymmetric 4-bit code for `n` values with weights w: levels L ∈ 0…nmax and
+    /// An asymmetric code for `n` values with weights w: levels L ∈ 0…nmax and
     /// x ≈ scale·L − offset. Starting from min/max, it tries iscale = (nmax + rmin + rdelta·k)/(max − min)
     /// for k = 0…steps, fits scale and min to each candidate's levels by weighted least squares
     ///   scale = (Σw·Σwlx − Σwx·Σwl)/D,  min = (Σwl²·Σwx − Σwl·Σwlx)/D,  D = Σw·Σwl² − (Σwl)²
@@ -121,5 +121,55 @@ enum KQuantSearch {
             }
         }
         return scale
+    }
+
+    /// The d, dmin and packed 6-bit scales and mins shared by Q4_K and Q5_K (bytes 0–15 of their
+    /// blocks, `BlockQ4_K.scaleAndMin`'s layout) and the 256 levels (0…nmax) for the caller to pack:
+    /// llama.cpp's `quantize_row_q4_K_ref` / `quantize_row_q5_K_ref` up to the packing. Each sub-block
+    /// of 32 gets its scale and offset from `scaleAndOffset` (weights w_i = rms(x) + |x_i|); the
+    /// eight are coded as 6-bit multiples of d = max scale/63 and dmin = max offset/63, and the
+    /// values re-quantised against the scales as stored (a sub-block whose stored scale is 0 keeps
+    /// its searched levels).
+    static func scalesAndMins(_ x: UnsafePointer<Float>, levels nmax: Int, rmin: Float, steps: Int,
+                              header block: UnsafeMutableRawPointer, into levels: UnsafeMutablePointer<UInt8>) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { candidate in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 + 16) { floats in
+                let weights = floats.baseAddress!, scales = weights + 32, offsets = scales + 8
+                var maxScale: Float = 0, maxOffset: Float = 0
+                for j in 0..<8 {
+                    let sub = x + 32 * j
+                    var sumX2: Float = 0
+                    for i in 0..<32 { sumX2 += sub[i] * sub[i] }
+                    let rms = (sumX2 / 32).squareRoot()
+                    for i in 0..<32 { weights[i] = rms + abs(sub[i]) }
+                    (scales[j], offsets[j]) = scaleAndOffset(sub, weights: weights, count: 32, levels: nmax, rmin: rmin, rdelta: 0.1,
+                                                             steps: steps, into: levels + 32 * j, candidate: candidate.baseAddress!)
+                    if scales[j] > maxScale { maxScale = scales[j] }
+                    if offsets[j] > maxOffset { maxOffset = offsets[j] }
+                }
+                let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
+                let inverseOffset: Float = maxOffset > 0 ? 63 / maxOffset : 0
+                var sc = SIMD8<UInt8>(), m = SIMD8<UInt8>()
+                for j in 0..<8 {
+                    sc[j] = min(63, UInt8(truncatingIfNeeded: nearestInt(inverseScale * scales[j])))
+                    m[j] = min(63, UInt8(truncatingIfNeeded: nearestInt(inverseOffset * offsets[j])))
+                }
+                let s = block + 4
+                for j in 0..<4 {
+                    s.storeBytes(of: sc[j] | (sc[j + 4] >> 4) << 6, toByteOffset: j, as: UInt8.self)
+                    s.storeBytes(of: m[j] | (m[j + 4] >> 4) << 6, toByteOffset: j + 4, as: UInt8.self)
+                    s.storeBytes(of: sc[j + 4] & 0x0F | (m[j + 4] & 0x0F) << 4, toByteOffset: j + 8, as: UInt8.self)
+                }
+                storeHalf(maxScale / 63, block, 0)
+                storeHalf(maxOffset / 63, block, 2)
+                let d = loadHalf(block, 0), dmin = loadHalf(block, 2)
+                for j in 0..<8 {
+                    let scale = d * Float(sc[j])
+                    guard scale != 0 else { continue }
+                    let offset = dmin * Float(m[j])
+                    for i in 32 * j..<32 * (j + 1) { levels[i] = UInt8(max(0, min(nmax, nearestInt((x[i] + offset) / scale)))) }
+                }
+            }
+        }
     }
 }

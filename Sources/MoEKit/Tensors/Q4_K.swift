@@ -41,54 +41,16 @@ public enum BlockQ4_K {
         }
     }
 
-    /// llama.cpp's reference Q4_K quantiser (`quantize_row_q4_K_ref`), byte for byte: each
-    /// sub-block of 32 gets its scale and min by `KQuantSearch.scaleAndOffset` (15 levels,
-    /// weights w_i = rms(x) + |x_i|, 21 candidate scales); the eight scales and mins are coded as
-    /// 6-bit multiples of d = max scale/63 and dmin = max min/63, and the values re-quantised
-    /// against the scales as stored (a sub-block whose stored scale is 0 keeps its searched levels).
+    /// llama.cpp's reference Q4_K quantiser (`quantize_row_q4_K_ref`), byte for byte: the scales,
+    /// mins and 4-bit levels by `KQuantSearch.scalesAndMins` (15 levels, 21 candidate scales per
+    /// sub-block), the levels packed as `nibble(_:_:)` reads them.
     public static func quantize(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: elements + 32) { bytes in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 + 16) { floats in
-                let levels = bytes.baseAddress!, candidate = levels + elements
-                let weights = floats.baseAddress!, scales = weights + 32, offsets = scales + 8
-                var maxScale: Float = 0, maxOffset: Float = 0
-                for j in 0..<8 {
-                    let sub = x + 32 * j
-                    var sumX2: Float = 0
-                    for i in 0..<32 { sumX2 += sub[i] * sub[i] }
-                    let rms = (sumX2 / 32).squareRoot()
-                    for i in 0..<32 { weights[i] = rms + abs(sub[i]) }
-                    (scales[j], offsets[j]) = KQuantSearch.scaleAndOffset(sub, weights: weights, count: 32, levels: 15, rmin: -1, rdelta: 0.1,
-                                                                           steps: 20, into: levels + 32 * j, candidate: candidate)
-                    if scales[j] > maxScale { maxScale = scales[j] }
-                    if offsets[j] > maxOffset { maxOffset = offsets[j] }
-                }
-                let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
-                let inverseOffset: Float = maxOffset > 0 ? 63 / maxOffset : 0
-                var sc = SIMD8<UInt8>(), m = SIMD8<UInt8>()
-                for j in 0..<8 {
-                    sc[j] = min(63, UInt8(truncatingIfNeeded: KQuantSearch.nearestInt(inverseScale * scales[j])))
-                    m[j] = min(63, UInt8(truncatingIfNeeded: KQuantSearch.nearestInt(inverseOffset * offsets[j])))
-                }
-                let s = block + scalesOffset
-                for j in 0..<4 {
-                    s.storeBytes(of: sc[j] | (sc[j + 4] >> 4) << 6, toByteOffset: j, as: UInt8.self)
-                    s.storeBytes(of: m[j] | (m[j + 4] >> 4) << 6, toByteOffset: j + 4, as: UInt8.self)
-                    s.storeBytes(of: sc[j + 4] & 0x0F | (m[j + 4] & 0x0F) << 4, toByteOffset: j + 8, as: UInt8.self)
-                }
-                storeHalf(maxScale / 63, block, 0)
-                storeHalf(maxOffset / 63, block, 2)
-                let d = loadHalf(block, 0), dmin = loadHalf(block, 2)
-                for j in 0..<8 {
-                    let scale = d * Float(sc[j])
-                    guard scale != 0 else { continue }
-                    let offset = dmin * Float(m[j])
-                    for i in 32 * j..<32 * (j + 1) { levels[i] = UInt8(max(0, min(15, KQuantSearch.nearestInt((x[i] + offset) / scale)))) }
-                }
-                for c in 0..<4 {
-                    for l in 0..<32 {
-                        block.storeBytes(of: levels[64 * c + l] | levels[64 * c + 32 + l] << 4, toByteOffset: quantsOffset + 32 * c + l, as: UInt8.self)
-                    }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: elements) { buffer in
+            let levels = buffer.baseAddress!
+            KQuantSearch.scalesAndMins(x, levels: 15, rmin: -1, steps: 20, header: block, into: levels)
+            for c in 0..<4 {
+                for l in 0..<32 {
+                    block.storeBytes(of: levels[64 * c + l] | levels[64 * c + 32 + l] << 4, toByteOffset: quantsOffset + 32 * c + l, as: UInt8.self)
                 }
             }
         }

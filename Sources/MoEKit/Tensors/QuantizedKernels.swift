@@ -9,7 +9,7 @@ import CQuantKernels
 enum QuantizedKernels {
     /// The activation block width a format's kernel pairs with.
     static func activationBlock(_ format: WeightFormat) -> Int {
-        format == .q4_k || format == .q6_k ? 256 : 32
+        format == .q4_k || format == .q5_k || format == .q6_k ? 256 : 32
     }
 
     typealias Path = KernelPath

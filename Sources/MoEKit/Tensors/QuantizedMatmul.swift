@@ -13,7 +13,7 @@ enum QuantizedMatmul {
     static func activationBytes(_ w: WeightMatrix) -> Int {
         switch w.format {
         case .q8_0, .q4_0: return w.cols / 32 * MemoryLayout<moe_block_q8>.stride
-        case .q4_k, .q6_k: return w.cols / 256 * MemoryLayout<moe_block_q8k>.stride
+        case .q4_k, .q5_k, .q6_k: return w.cols / 256 * MemoryLayout<moe_block_q8k>.stride
         default: preconditionFailure("\(w.format.name) is not a block format")
         }
     }
@@ -66,6 +66,9 @@ enum QuantizedMatmul {
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matmul_q4_k_scalar : vnni ? moe_matmul_q4_k_vnni : moe_matmul_q4_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+        case .q5_k:   // no VNNI body: the AVX2 one on every x86-64 machine
+            let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
+            (scalar ? moe_matmul_q5_k_scalar : moe_matmul_q5_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
         case .q6_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matmul_q6_k_scalar : vnni ? moe_matmul_q6_k_vnni : moe_matmul_q6_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)

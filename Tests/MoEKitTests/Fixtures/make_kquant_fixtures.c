@@ -1,11 +1,11 @@
 // Fixtures for the K-quant quantisers: llama.cpp's own reference quantisers
-// (quantize_row_q4_K_ref, quantize_row_q6_K_ref, linked from the vendored llama.cpp that
+// (quantize_row_q4_K_ref, quantize_row_q5_K_ref, quantize_row_q6_K_ref, linked from the vendored llama.cpp that
 // Scripts/build-llamacpp.sh builds) run on awkward inputs, so that QuantizationTests can hold
-// moepp's Q4_K and Q6_K quantisers to them byte for byte.
+// moepp's Q4_K, Q5_K and Q6_K quantisers to them byte for byte.
 //   make kquant-fixtures PEER=DIR   (or by hand:)
 //   L=PEER/llama_cpp_python-0.3.36/vendor/llama.cpp
 //   cc -O2 -I$L/ggml/include -I$L/ggml/src make_kquant_fixtures.c $L/build/ggml/src/libggml-base.a -lstdc++ -lm -lpthread -fopenmp -o /tmp/kq
-//   /tmp/kq kquant-llamacpp        (writes input.f32, q4_k.blocks, q6_k.blocks)
+//   /tmp/kq kquant-llamacpp        (writes input.f32, q4_k.blocks, q5_k.blocks, q6_k.blocks)
 #include "ggml-quants.h"
 #include <math.h>
 #include <stdint.h>
@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
             case 6: v[i] = normal() * 1e4f; break;                           // large
             case 7: v[i] = i == 77 ? 50.f : normal() * 0.01f; break;         // one outlier
             case 8: v[i] = (i / 16) % 2 ? normal() : 0; break;               // zero sub-blocks (Q6_K)
-            case 9: v[i] = (i / 32) % 2 ? normal() : 0; break;               // zero sub-blocks (Q4_K)
+            case 9: v[i] = (i / 32) % 2 ? normal() : 0; break;               // zero sub-blocks (Q4_K, Q5_K)
             case 10: v[i] = (float)(i % 7) - 3; break;                       // exact small integers (ties)
             case 11: v[i] = (i / 32 == 3) ? normal() * 100 : normal() * 0.1f; break;  // one loud sub-block
             default: v[i] = normal() * (b % 2 ? 0.02f : 1.f); break;         // weight-like
@@ -56,12 +56,15 @@ int main(int argc, char **argv) {
         }
     }
     static block_q4_K q4[BLOCKS];
+    static block_q5_K q5[BLOCKS];
     static block_q6_K q6[BLOCKS];
     quantize_row_q4_K_ref(x, q4, BLOCKS * BLOCK);
+    quantize_row_q5_K_ref(x, q5, BLOCKS * BLOCK);
     quantize_row_q6_K_ref(x, q6, BLOCKS * BLOCK);
     write_file(argv[1], "input.f32", x, sizeof x);
     write_file(argv[1], "q4_k.blocks", q4, sizeof q4);
+    write_file(argv[1], "q5_k.blocks", q5, sizeof q5);
     write_file(argv[1], "q6_k.blocks", q6, sizeof q6);
-    printf("%d blocks: q4_k %zu bytes, q6_k %zu bytes\n", BLOCKS, sizeof q4, sizeof q6);
+    printf("%d blocks: q4_k %zu bytes, q5_k %zu bytes, q6_k %zu bytes\n", BLOCKS, sizeof q4, sizeof q5, sizeof q6);
     return 0;
 }

@@ -12,7 +12,7 @@ Writes, under quant/ beside this script (or argv[1]):
 
 Q8_0 and Q4_0 blocks come from gguf.quants.quantize on rows with awkward blocks: zeros, tiny,
 huge (scale still finite in f16), one-signed, ties of magnitude, exact .5 rounding points.
-gguf 0.19.0 has no Q4_K or Q6_K quantiser (it raises NotImplementedError), so those blocks are
+gguf 0.19.0 has no Q4_K, Q5_K or Q6_K quantiser (it raises NotImplementedError), so those blocks are
 seeded random bytes (every bit pattern of the quants and packed scales is a valid block) with
 their f16 scales drawn finite, plus hand-made extremes; gguf's dequantiser is still the oracle.
 """
@@ -59,7 +59,7 @@ def awkward_rows(cols: int, rows: int) -> np.ndarray:
 def random_k_blocks(qtype, count: int) -> np.ndarray:
     block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
     blocks = rng.integers(0, 256, size=(count, type_size), dtype=np.uint8)
-    scale_offsets = [0, 2] if qtype == T.Q4_K else [type_size - 2]   # Q4_K: d, dmin; Q6_K: d last
+    scale_offsets = [0, 2] if qtype in (T.Q4_K, T.Q5_K) else [type_size - 2]   # Q4_K/Q5_K: d, dmin; Q6_K: d last
 
     def put_half(b, offset, value):
         blocks[b, offset:offset + 2] = np.array([value], dtype=np.float16).view(np.uint8)
@@ -89,7 +89,8 @@ for qtype, rows, cols in [(T.Q8_0, 6, 160), (T.Q4_0, 6, 160)]:
     restored.astype(np.float32).tofile(os.path.join(out_dir, f"{name}.dequant.f32"))
     manifest["types"][qtype.name] = {"rows": rows, "cols": cols, "quantizedByGGUF": True}
 
-for qtype, rows, cols in [(T.Q4_K, 4, 512), (T.Q6_K, 4, 512)]:
+# Q5_K last, so that the generator's draws for the others stay what they were.
+for qtype, rows, cols in [(T.Q4_K, 4, 512), (T.Q6_K, 4, 512), (T.Q5_K, 4, 512)]:
     try:
         quantize(np.zeros((1, 256), dtype=np.float32), qtype)
         raise SystemExit(f"gguf now quantises {qtype.name}: make these fixtures with it")
