@@ -3,7 +3,7 @@
 // portable path to its twins on a machine that has AVX2). The includer defines MOE_AVX2 and
 // MOE_FN(name). Every kernel has an AVX2 body and a scalar body computing the same integer sums.
 // Block layouts are documented beside their Swift reference dequantisers
-// (Sources/MoEKit/Tensors/Q8_0.swift, Q4_0.swift, Q4_K.swift, Q5_K.swift, Q6_K.swift).
+// (Sources/MoEKit/Tensors/Q8_0.swift, Q4_0.swift, Q5_0.swift, Q4_K.swift, Q5_K.swift, Q6_K.swift).
 #include "quant_kernels.h"
 #include "half_float.h"
 #include "q4k_scales.h"
@@ -25,6 +25,7 @@ int MOE_FN(moe_quant_kernels_simd)(void) { return MOE_AVX2; }
 enum {
     Q8_0_BYTES = 34,
     Q4_0_BYTES = 18,
+    Q5_0_BYTES = 22,   // f16 d, uint32 qh (the fifth bits), 16 bytes of nibbles
     Q4_K_BYTES = 144, Q4_K_SCALES = 4, Q4_K_QS = 16,
     Q5_K_BYTES = 176, Q5_K_QH = 16, Q5_K_QS = 48,   // Q4_K's d, dmin and scales, then qh[32], qs[128]
     Q6_K_BYTES = 210, Q6_K_QH = 128, Q6_K_SCALES = 192, Q6_K_D = 208,
@@ -128,6 +129,20 @@ static inline q32_weights q4_0_weights(const uint8_t *block) {
     return _mm256_sub_epi8(_mm256_and_si256(w, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
 }
 
+static inline q32_weights q5_0_weights(const uint8_t *block) {
+    // Q4_0's nibbles, then bit i of qh as 16 in byte i: each byte picks its qh byte (i / 8) by a
+    // shuffle and tests its own bit (i mod 8).
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(block + 6));
+    const __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0F));
+    uint32_t qh;
+    memcpy(&qh, block + 2, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10))), _mm256_set1_epi8(16));
+}
+
 // One block's contribution, added to acc: (d_w·d_x)·Σ w·x.
 static inline __m256 q32_block(const uint8_t *block, q32_weights w, const moe_block_q8 *x, __m256 acc) {
     const __m256i v = _mm256_loadu_si256((const __m256i *)x->qs);
@@ -148,9 +163,20 @@ static inline q32_weights q4_0_weights(const uint8_t *block) {
     for (int i = 0; i < 16; i++) { w.q[i] = (int8_t)((block[2 + i] & 0x0F) - 8); w.q[i + 16] = (int8_t)((block[2 + i] >> 4) - 8); }
     return w;
 }
+
+static inline q32_weights q5_0_weights(const uint8_t *block) {
+    q32_weights w;
+    uint32_t qh;
+    memcpy(&qh, block + 2, 4);
+    for (int i = 0; i < 16; i++) {
+        w.q[i] = (int8_t)(((block[6 + i] & 0x0F) | ((qh >> i) & 1) << 4) - 16);
+        w.q[i + 16] = (int8_t)(((block[6 + i] >> 4) | ((qh >> (i + 16)) & 1) << 4) - 16);
+    }
+    return w;
+}
 #endif
 
-// Σ over blocks of (d_w·d_x)·Σ w·x; `weights` is q8_0_weights or q4_0_weights (inlined, since
+// Σ over blocks of (d_w·d_x)·Σ w·x; `weights` is q8_0_weights, q4_0_weights or q5_0_weights (inlined, since
 // every caller passes a constant).
 static inline __attribute__((always_inline)) float dot_q32(const uint8_t *row, int block_bytes, q32_weights (*weights)(const uint8_t *),
                                                            const moe_block_q8 *x, int blocks) {
@@ -179,6 +205,7 @@ static inline __attribute__((always_inline)) float dot_q32(const uint8_t *row, i
 
 static float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q8_0_BYTES, q8_0_weights, x, blocks); }
 static float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q4_0_BYTES, q4_0_weights, x, blocks); }
+static float dot_q5_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q5_0_BYTES, q5_0_weights, x, blocks); }
 
 // ---- Q4_K and Q5_K · q8k ---------------------------------------------------------------------
 // Per block: d·dx·Σ_j sc_j·Σ_i n_i·q_i − dmin·dx·Σ_j m_j·(Σ_i q_i over sub-block j).
@@ -371,6 +398,17 @@ void MOE_FN(moe_dequantize_q4_0)(const void *src, float *out, int n) {
     }
 }
 
+void MOE_FN(moe_dequantize_q5_0)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 32; b++, block += Q5_0_BYTES, out += 32) {
+        const float d = half_to_float(load_u16(block));
+        const q32_weights w = q5_0_weights(block);
+        int8_t q[32];
+        memcpy(q, &w, 32);
+        for (int i = 0; i < 32; i++) out[i] = d * (float)q[i];
+    }
+}
+
 static inline __attribute__((always_inline)) void dequantize_kx(const void *src, float *out, int n, const int five) {
     const uint8_t *block = src;
     const int block_bytes = five ? Q5_K_BYTES : Q4_K_BYTES, qs = five ? Q5_K_QS : Q4_K_QS;
@@ -426,6 +464,10 @@ void MOE_FN(moe_matvec_q8_0)(const void *w, size_t row_bytes, const moe_block_q8
 
 void MOE_FN(moe_matvec_q4_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     for (int r = row_begin; r < row_end; r++) y[r] = dot_q4_0((const uint8_t *)w + (size_t)r * row_bytes, x, n / 32);
+}
+
+void MOE_FN(moe_matvec_q5_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) y[r] = dot_q5_0((const uint8_t *)w + (size_t)r * row_bytes, x, n / 32);
 }
 
 void MOE_FN(moe_matvec_q4_k)(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {

@@ -18,7 +18,7 @@ static inline void block_scales(const uint8_t *row, int block_bytes, int blocks,
 }
 #endif
 
-// ---- Q8_0 and Q4_0 --------------------------------------------------------------------------
+// ---- Q8_0, Q4_0 and Q5_0 --------------------------------------------------------------------------
 #if MOE_AVX2
 // Block b for G tokens into acc[t]: dot_q32's q32_block with |w| shared and the scales formed
 // beforehand (block_scales).
@@ -34,7 +34,7 @@ static inline void block_scales(const uint8_t *row, int block_bytes, int blocks,
     } while (0)
 #endif
 
-// One row × G tokens of either 32-element format; `weights` (q8_0_weights or q4_0_weights) is a
+// One row × G tokens of a 32-element format; `weights` (q8_0_weights, q4_0_weights, q5_0_weights) is a
 // constant at each call, so it is inlined.
 MOE_GROUP_FN q32_group(const uint8_t *row, int block_bytes, q32_weights (*weights)(const uint8_t *),
                        const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
@@ -73,6 +73,10 @@ MOE_GROUP_FN q8_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, c
 
 MOE_GROUP_FN q4_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
     q32_group(row, Q4_0_BYTES, q4_0_weights, x, blocks, scales, y, ldy, G);
+}
+
+MOE_GROUP_FN q5_0_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
+    q32_group(row, Q5_0_BYTES, q5_0_weights, x, blocks, scales, y, ldy, G);
 }
 
 // ---- Q4_K and Q5_K ------------------------------------------------------------------------------
@@ -205,6 +209,7 @@ MOE_GROUP_FN q6_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
 
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q8_0), moe_block_q8, 32, q8_0_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q4_0), moe_block_q8, 32, q4_0_group)
+MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q5_0), moe_block_q8, 32, q5_0_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q4_k), moe_block_q8k, 256, q4_k_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q5_k), moe_block_q8k, 256, q5_k_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q6_k), moe_block_q8k, 256, q6_k_group)

@@ -11,7 +11,7 @@ struct QuantizeCommand: ParsableCommand {
         discussion: """
         Types: q8_0, q4_0, q4_k, q4_k_m (llama.cpp's mix: Q6_K for output and for attn_v/ffn_down in some \
         layers), f16, bf16, f32. Norms, routers, the gating residual and constant experts stay F32; rows that \
-        are not whole blocks fall back (Q4_K → Q4_0, Q6_K → Q8_0, Q8_0/Q4_0 → F16), and each fallback is listed.
+        are not whole blocks fall back as llama.cpp's do (Q4_K → Q5_0, Q6_K → Q8_0, Q8_0/Q4_0/Q5_0 → F16; Q5_K → Q8_0), and each fallback is listed.
         """)
 
     @Option(help: "q8_0, q4_0, q4_k, q4_k_m, f16, bf16 or f32.") var type: String

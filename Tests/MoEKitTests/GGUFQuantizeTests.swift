@@ -56,7 +56,7 @@ struct GGUFQuantizeTests {
             ("nested", .array(itemType: 9, [.array(itemType: 0, [.uint8(1), .uint8(2)]), .array(itemType: 0, [])])),
         ]
         var random = SeededRandom(seed: 7)
-        let shapes: [(WeightFormat, [Int])] = [(.f32, [3]), (.f16, [5, 7]), (.bf16, [2, 3, 9]), (.q8_0, [3, 64]), (.q4_0, [2, 2, 32]),
+        let shapes: [(WeightFormat, [Int])] = [(.f32, [3]), (.f16, [5, 7]), (.bf16, [2, 3, 9]), (.q8_0, [3, 64]), (.q4_0, [2, 2, 32]), (.q5_0, [3, 64]),
                                                (.q4_k, [3, 256]), (.q5_k, [2, 256]), (.q6_k, [2, 512])]
         var plan: [PlannedTensor] = []
         var values: [[Float]] = []
@@ -94,7 +94,7 @@ struct GGUFQuantizeTests {
             #expect(view.offset % 32 == 0)
             let back = view.floats()
             // Element formats to their rounding; blocks to their quantisers' error.
-            let tolerance: Float = [.f32: 0, .f16: 1e-3, .bf16: 1e-2, .q8_0: 0.02, .q4_0: 0.3, .q4_k: 0.3, .q5_k: 0.15, .q6_k: 0.08][tensor.format]!
+            let tolerance: Float = [.f32: 0, .f16: 1e-3, .bf16: 1e-2, .q8_0: 0.02, .q4_0: 0.3, .q5_0: 0.15, .q4_k: 0.3, .q5_k: 0.15, .q6_k: 0.08][tensor.format]!
             #expect(TestSupport.maxAbsoluteDifference(back, x) <= tolerance * x.map(abs).max()!, "\(tensor.name)")
         }
     }
@@ -438,11 +438,11 @@ struct GGUFQuantizeTests {
             #expect(used["blk.\(l).ffn_gate_inp.weight"] == .f32 && used["blk.\(l).attn_norm.weight"] == .f32)
         }
         #expect(report.fallbacks.isEmpty)
-        // Rows of 32 (the tiny default): Q4_K → Q4_0, Q6_K → Q8_0; rows of 48 (HF fixture's experts): → F16.
+        // Rows of 32 (the tiny default): Q4_K → Q5_0, Q6_K → Q8_0 (llama.cpp's fallbacks); rows of 48 (HF fixture's experts): → F16.
         let tiny = try Self.export(TestSupport.randomCheckpoint(.mixtral), .q4_k_m, to: TestSupport.temporaryDirectory() + "/t.gguf")
         let output = try #require(tiny.tensors.first { $0.name == "output.weight" })
         #expect(output.wanted == .q6_k && output.used == .q8_0)
-        #expect(tiny.tensors.first { $0.name == "blk.0.attn_q.weight" }?.used == .q4_0)
+        #expect(tiny.tensors.first { $0.name == "blk.0.attn_q.weight" }?.used == .q5_0)
         let hf = try Self.export(TestSupport.fixture("hf-mixtral"), .q8_0, to: TestSupport.temporaryDirectory() + "/h.gguf")
         #expect(hf.tensors.first { $0.name == "blk.0.ffn_down_exps.weight" }?.used == .f16)
         // Exactly 8 experts: llama.cpp's bumps — attn_v and attn_k Q8_0, attn_output Q5_K.

@@ -19,6 +19,7 @@
 // AVX2 bodies where compiled for it (x86-64), scalar ones elsewhere: twins of moe_matvec_<fmt>.
 void moe_matmul_q8_0(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_0(MOE_MATMUL_ARGS(moe_block_q8));
+void moe_matmul_q5_0(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_k(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q5_k(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q6_k(MOE_MATMUL_ARGS(moe_block_q8k));
@@ -26,6 +27,7 @@ void moe_matmul_q6_k(MOE_MATMUL_ARGS(moe_block_q8k));
 // The scalar bodies under their own names on every machine (tests): twins of moe_matvec_<fmt>_scalar.
 void moe_matmul_q8_0_scalar(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_0_scalar(MOE_MATMUL_ARGS(moe_block_q8));
+void moe_matmul_q5_0_scalar(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q5_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q6_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));

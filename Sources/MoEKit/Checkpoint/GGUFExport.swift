@@ -179,9 +179,9 @@ public struct GGUFExport {
     ///   (or `token_embd` when tied) Q6_K; `attn_v` and `ffn_down`(`_exps`) Q6_K in the layers
     ///   `usesMoreBits` picks; with exactly 8 experts, `attn_v` and `attn_k` Q8_0 instead and
     ///   `attn_output` Q5_K (its "8-expert model" bumps).
-    /// - rows that are not whole blocks fall back: Q4_K → Q4_0 (same bits per weight; llama.cpp
-    ///   takes Q5_0, which moepp lacks), Q5_K → Q8_0 (llama.cpp takes Q5_1, which moepp lacks),
-    ///   Q6_K → Q8_0 (as llama.cpp), and Q8_0/Q4_0 → F16 (as llama.cpp and its converter).
+    /// - rows that are not whole blocks fall back as llama.cpp's do: Q4_K → Q5_0, Q6_K → Q8_0;
+    ///   Q5_K → Q8_0 (llama.cpp takes Q5_1, which moepp lacks); Q8_0/Q4_0/Q5_0 → F16 (as llama.cpp
+    ///   and its converter).
     func format(for tensor: Tensor) -> (wanted: WeightFormat, used: WeightFormat) {
         if tensor.keepF32 || tensor.shape.count < 2 { return (.f32, .f32) }
         var wanted = type.baseFormat
@@ -203,7 +203,7 @@ public struct GGUFExport {
         let cols = tensor.shape.last!
         while !used.canHoldRow(of: cols) {
             switch used {
-            case .q4_k: used = .q4_0
+            case .q4_k: used = .q5_0
             case .q5_k, .q6_k: used = .q8_0
             default: used = .f16
             }
@@ -335,7 +335,7 @@ public struct GGUFExport {
         case .f32: out.copyMemory(from: x, byteCount: count * 4)
         case .f16: for i in 0..<count { out.storeBytes(of: Float16(x[i]).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self) }
         case .bf16: for i in 0..<count { out.storeBytes(of: floatToBFloat16(x[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
-        case .q8_0, .q4_0, .q4_k, .q5_k, .q6_k: quantizeBlocks(x, count: count, as: format, into: out)
+        case .q8_0, .q4_0, .q5_0, .q4_k, .q5_k, .q6_k: quantizeBlocks(x, count: count, as: format, into: out)
         }
     }
 }

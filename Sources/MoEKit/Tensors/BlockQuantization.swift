@@ -23,6 +23,7 @@ func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: I
     switch format {
     case .q8_0: dequantize = portable ? moe_dequantize_q8_0_scalar : moe_dequantize_q8_0
     case .q4_0: dequantize = portable ? moe_dequantize_q4_0_scalar : moe_dequantize_q4_0
+    case .q5_0: dequantize = portable ? moe_dequantize_q5_0_scalar : moe_dequantize_q5_0
     case .q4_k: dequantize = portable ? moe_dequantize_q4_k_scalar : moe_dequantize_q4_k
     case .q5_k: dequantize = portable ? moe_dequantize_q5_k_scalar : moe_dequantize_q5_k
     case .q6_k: dequantize = portable ? moe_dequantize_q6_k_scalar : moe_dequantize_q6_k
@@ -51,6 +52,7 @@ public func quantizeBlocks(_ x: UnsafePointer<Float>, count: Int, as format: Wei
     switch format {
     case .q8_0: quantize = BlockQ8_0.quantize
     case .q4_0: quantize = BlockQ4_0.quantize
+    case .q5_0: quantize = BlockQ5_0.quantize
     case .q4_k: quantize = BlockQ4_K.quantize
     case .q5_k: quantize = BlockQ5_K.quantize
     case .q6_k: quantize = BlockQ6_K.quantize
