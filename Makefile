@@ -6,7 +6,7 @@ RELEASE := .build/release/moepp
 # Debian packages the build needs: OpenBLAS (GEMM), ncursesw (the TUI), tmux (TUI end-to-end tests).
 DEBIAN_PACKAGES := libopenblas-dev libncurses-dev tmux
 
-.PHONY: all deps build run test bench bench-7b bench-families bench-llamacpp compare cache-bench ui-overhead trace-samples hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures gguf-trained-fixtures quant-fixtures kquant-fixtures corpus tokenizer reproduce clean
+.PHONY: all deps build run test bench bench-7b bench-families bench-llamacpp compare cache-bench ui-overhead trace-samples hf-fixtures hf-family-fixtures hf-deepseek-fixtures torch-fixtures sentencepiece-fixtures gguf-fixtures gguf-trained-fixtures quant-fixtures kquant-fixtures llamacpp-q4km-fixtures corpus tokenizer reproduce clean
 
 all: build
 
@@ -147,6 +147,16 @@ trace-samples:
 quant-fixtures:
 	python3 -m pip install -q gguf==0.19.0
 	python3 Tests/MoEKitTests/Fixtures/make_quant_fixtures.py
+
+# llama.cpp's own Q4_K_M of some GGUF fixtures (its K-quants, Q5_0 fallbacks and per-tensor rules),
+# made by llama-quantize from the peer build: GGUFQuantizeTests holds moepp's q4_k_m to them byte for
+# byte and runs them.
+llamacpp-q4km-fixtures:
+	bash Scripts/build-llamacpp.sh $(PEER)
+	L=$$(ls -d $(PEER)/llama_cpp_python-*/vendor/llama.cpp | head -1); \
+	  for m in deepseek-v2-greedy deepseek-v3 olmoe mixtral; do \
+	    $$L/build/bin/llama-quantize Tests/MoEKitTests/Fixtures/gguf/$$m-f32.gguf Tests/MoEKitTests/Fixtures/gguf/$$m-q4km-llamacpp.gguf Q4_K_M 1 >/dev/null 2>&1 || exit 1; \
+	  done
 
 # The K-quant quantiser fixtures: llama.cpp's reference quantisers, from the peer build
 # (Scripts/build-llamacpp.sh, as bench-llamacpp makes it) linked into a small C program.
