@@ -8,6 +8,7 @@
 #        named by addr2line; the binary needs its symbols, as SwiftPM's release build has).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export LC_ALL=C   # sort and join must agree on the order of the site lists
 sites=0
 if [ "${1:-}" = --sites ]; then sites=1; shift; fi
 bin=${1:-.build/release/moepp}

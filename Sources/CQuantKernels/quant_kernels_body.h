@@ -111,10 +111,11 @@ static inline __m256i dot_i8_pairs(__m256i x, __m256i y) {
 }
 #endif
 
-// ---- Q8_0 and Q4_0 · q8 --------------------------------------------------------------------
-// Both are 32 signed weights and an f16 scale per block; only how the weights are stored differs
-// (Q8_0: bytes; Q4_0: nibbles − 8, elements 0–15 the low nibbles, 16–31 the high ones). The
-// batched kernels (quant_matmul_body.h) unpack blocks with the same functions.
+// ---- Q8_0, Q4_0 and Q5_0 · q8 --------------------------------------------------------------
+// All are 32 signed weights and an f16 scale per block; only how the weights are stored differs
+// (Q8_0: bytes; Q4_0: nibbles − 8, elements 0–15 the low nibbles, 16–31 the high ones; Q5_0: those
+// nibbles plus a fifth bit from qh, − 16). The batched kernels (quant_matmul_body.h) unpack blocks
+// with the same functions.
 #if MOE_AVX2
 typedef __m256i q32_weights;
 

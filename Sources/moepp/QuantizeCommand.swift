@@ -10,7 +10,7 @@ struct QuantizeCommand: ParsableCommand {
         abstract: "Write a model (safetensors, .bin or GGUF) as a GGUF file in a quantised or float format.",
         discussion: """
         Types: q8_0, q4_0, q4_k, q4_k_m (llama.cpp's mix: Q6_K for output and for attn_v/ffn_down in some \
-        layers), f16, bf16, f32. Norms, routers, the gating residual and constant experts stay F32; rows that \
+        layers; with exactly 8 experts Q8_0 for attn_v/attn_k and Q5_K for attn_output), f16, bf16, f32. Norms, routers, the gating residual and constant experts stay F32; rows that \
         are not whole blocks fall back as llama.cpp's do (Q4_K → Q5_0, Q6_K → Q8_0, Q8_0/Q4_0/Q5_0 → F16; Q5_K → Q8_0), and each fallback is listed.
         """)
 

@@ -220,6 +220,24 @@ struct FusedKernelTests {
         }
     }
 
+    @Test("ranked candidates: top(k) and the popped heap give a stable descending sort's order, in reused arrays")
+    func rankedCandidatesOrder() {
+        var random = SeededRandom(seed: 78)
+        var ids: [Int] = [], heap: [Int] = []
+        for round in 0..<20 {
+            let logits = random.normals(500, scale: 2).map { ($0 * 2).rounded() / 2 }   // many ties
+            let sorted = logits.indices.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
+            let ranked = RankedCandidates(logits: logits[...])
+            let k = [1, 7, 40, 500][round % 4]
+            ranked.top(k, into: &ids)
+            #expect(ids == Array(sorted.prefix(k)), "top(\(k)), round \(round)")
+            ranked.heapOfAll(into: &heap)
+            var size = heap.count, popped: [Int] = []
+            while let id = ranked.popBest(&heap, size: &size) { popped.append(id) }
+            #expect(popped == sorted, "heap order, round \(round)")
+        }
+    }
+
     @Test("top-k and top-p by partial selection draw the same tokens as a full sort (ties included)")
     func samplerEqualsSort() {
         var random = SeededRandom(seed: 77)

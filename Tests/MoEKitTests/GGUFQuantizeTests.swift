@@ -485,6 +485,13 @@ struct GGUFQuantizeTests {
         try RandomCheckpoint.write(config: eight, to: eightInput, seed: 2, dtype: .bf16)
         let bumped = Dictionary(uniqueKeysWithValues: try Self.export(eightInput, .q4_k_m, to: TestSupport.temporaryDirectory() + "/e.gguf")
             .tensors.map { ($0.name, $0.used) })
+        // Every ffn_down of a bumped layer, as llama.cpp's "ffn_down" category: shared experts'
+        // and a dense layer's too (names only: this Mixtral has neither).
+        let rules = try GGUFExport(config: config, weights: ModelSource(path: input).weights(config: config), type: .q4_k_m)
+        for (name, layer) in [("blk.3.ffn_down_shexp.weight", 3), ("blk.0.ffn_down.weight", 0), ("blk.2.ffn_down_shexp.weight", 2)] {
+            let wanted = rules.format(for: GGUFExport.Tensor(name: name, shape: [256, 256], parts: [], keepF32: false, layer: layer)).wanted
+            #expect(wanted == (layer == 2 ? .q4_k : .q6_k), "\(name)")
+        }
         for l in 0..<2 {
             #expect(bumped["blk.\(l).attn_output.weight"] == .q5_k)
             #expect(bumped["blk.\(l).attn_v.weight"] == .q8_0 && bumped["blk.\(l).attn_k.weight"] == .q8_0)

@@ -17,8 +17,8 @@ public enum MatvecBenchmark {
         public var median: Double { Statistics.median(rates) }
     }
 
-    /// One matrix of `format` with weights ~ N(0, 0.02²) (Q6_K, which has no quantiser here:
-    /// random quants with a small scale), as bytes.
+    /// One matrix of `format` with weights ~ N(0, 0.02²) (Q6_K: random quants with a small scale,
+    /// which is faster to make than its quantiser's search and reads the same), as bytes.
     static func prototype(rows: Int, cols: Int, format: WeightFormat) -> [UInt8] {
         var random = SeededRandom(seed: 7)
         if format == .q6_k {

@@ -5,7 +5,7 @@ import Foundation
 public enum QuantizationType: String, CaseIterable, Sendable {
     case q8_0, q4_0, q4_k, q4_k_m, f16, bf16, f32
 
-    /// The format of every matrix not kept in f32 (before q4_k_m's Q6_K rule and fallbacks).
+    /// The format of every matrix not kept in f32 (before q4_k_m's per-tensor rules and fallbacks).
     public var baseFormat: WeightFormat {
         switch self {
         case .q8_0: return .q8_0
@@ -176,7 +176,7 @@ public struct GGUFExport {
     /// - norms, 1-D tensors, routers, gating residual, constants: F32;
     /// - otherwise the type's base format, except for `q4_k_m`, which follows llama.cpp's
     ///   `llama_tensor_get_type` for Q4_K_M where it needs only formats moepp has: `output.weight`
-    ///   (or `token_embd` when tied) Q6_K; `attn_v` and `ffn_down`(`_exps`) Q6_K in the layers
+    ///   (or `token_embd` when tied) Q6_K; `attn_v` and every `ffn_down` (routed, shared, dense) Q6_K in the layers
     ///   `usesMoreBits` picks; with exactly 8 experts, `attn_v` and `attn_k` Q8_0 instead and
     ///   `attn_output` Q5_K (its "8-expert model" bumps).
     /// - rows that are not whole blocks fall back as llama.cpp's do: Q4_K → Q5_0, Q6_K → Q8_0;
@@ -193,7 +193,9 @@ public struct GGUFExport {
                 wanted = config.numExperts == 8 ? .q8_0 : Self.usesMoreBits(layer: l, layers: config.numLayers) ? .q6_k : .q4_k
             } else if name.hasSuffix(".attn_k.weight"), config.numExperts == 8 {
                 wanted = .q8_0
-            } else if let l = tensor.layer, name.hasSuffix(".ffn_down_exps.weight"), Self.usesMoreBits(layer: l, layers: config.numLayers) {
+            } else if let l = tensor.layer, name.contains("ffn_down"), Self.usesMoreBits(layer: l, layers: config.numLayers) {
+                // Every ffn_down of the layer — routed experts, shared experts, a dense layer's —
+                // as llama.cpp's category does (a name containing "ffn_down", layer from the name).
                 wanted = .q6_k
             } else if name.hasSuffix(".attn_output.weight"), config.numExperts == 8 {
                 wanted = .q5_k

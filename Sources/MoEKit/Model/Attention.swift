@@ -168,23 +168,15 @@ extension Attention {
     /// 0, T−1, 1, T−2, …, in which every two neighbours cost the same, so the pool's equal
     /// contiguous chunks carry equal work (in token order, under the causal mask, the core with
     /// the last tokens did about three quarters of it).
-    /// `rows`, when given, holds a score row (start + tokens floats) per item: a decode step
-    /// passes its scratch's rows; otherwise each chunk takes a temporary row.
-    static func forEachQueryHead(tokens: Int, heads: Int, start: Int, work: Int, rows: UnsafeMutablePointer<Float>? = nil,
+    static func forEachQueryHead(tokens: Int, heads: Int, start: Int, work: Int,
                                  _ body: (_ t: Int, _ h: Int, _ visible: Int, _ scores: UnsafeMutablePointer<Float>) -> Void) {
-        let length = start + tokens
-        func run(_ range: Range<Int>, _ scores: (Int) -> UnsafeMutablePointer<Float>) {
-            for item in range {
-                let (rank, h) = (item / heads, item % heads)
-                let t = rank % 2 == 0 ? rank / 2 : tokens - 1 - rank / 2
-                body(t, h, start + t + 1, scores(item))
-            }
-        }
         Parallel.forChunks(tokens * heads, work: work) { range in
-            if let rows {
-                run(range) { rows + $0 * length }
-            } else {
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: length) { scores in run(range) { _ in scores.baseAddress! } }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: start + tokens) { scores in
+                for item in range {
+                    let (rank, h) = (item / heads, item % heads)
+                    let t = rank % 2 == 0 ? rank / 2 : tokens - 1 - rank / 2
+                    body(t, h, start + t + 1, scores.baseAddress!)
+                }
             }
         }
     }

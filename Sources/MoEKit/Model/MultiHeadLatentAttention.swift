@@ -169,18 +169,22 @@ public struct MultiHeadLatentAttention: SelfAttention {
         let mixedLatents = work + layout.mixedLatents
         mixedLatents.update(repeating: 0, count: heads * tokens * rank)
         let cost = tokens * heads * (start + tokens) * (rank + ropeDim)
-        let (scale, queriesView) = (scale, UnsafePointer(queries))
-        Attention.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: cost, rows: scoreRows) { t, h, visible, scores in
-            let queryLatent = absorbed + (t * heads + h) * rank
-            let queryRope = queriesView + (t * heads + h) * qk + nope
-            for j in 0..<visible {
-                let cached = UnsafeRawPointer(cache.key(layer, j))
-                scores[j] = (Kernels.dot(cached, .f32, queryLatent, rank)
-                    + Kernels.dot(cached + rank * MemoryLayout<Float>.stride, .f32, queryRope, ropeDim)) * scale
+        let mixer = LatentHeadMix(absorbed: absorbed, queries: queries, out: mixedLatents, cache: cache, layer: layer, heads: heads,
+                                  tokens: tokens, queryKeyDim: qk, nope: nope, rank: rank, ropeDim: ropeDim, scale: scale)
+        if let scoreRows, tokens == 1 {
+            // A decode token: one scratch score row per head, and the region's body a C function
+            // of the mixer (a closure region costs an allocation, see WorkerPool).
+            let decode = (mixer: mixer, rows: scoreRows, visible: start + 1)
+            withUnsafePointer(to: decode) {
+                Parallel.forChunks(heads, work: cost, context: $0) { context, lower, upper in
+                    let decode = context.assumingMemoryBound(to: (mixer: LatentHeadMix, rows: UnsafeMutablePointer<Float>, visible: Int).self).pointee
+                    for h in lower..<upper { decode.mixer.run(t: 0, h: h, visible: decode.visible, scores: decode.rows + h * decode.visible) }
+                }
             }
-            Kernels.softmax(scores, visible)
-            let target = mixedLatents + (h * tokens + t) * rank
-            for j in 0..<visible { Kernels.addScaled(cache.key(layer, j), scores[j], target, rank) }
+        } else {
+            Attention.forEachQueryHead(tokens: tokens, heads: heads, start: start, work: cost) { t, h, visible, scores in
+                mixer.run(t: t, h: h, visible: visible, scores: scores)
+            }
         }
         let mixed = work + layout.mixed, headValues = work + layout.headValues
         for h in 0..<heads {
@@ -188,6 +192,29 @@ public struct MultiHeadLatentAttention: SelfAttention {
             for t in 0..<tokens { (mixed + (t * heads + h) * valueDim).update(from: headValues + t * valueDim, count: valueDim) }
         }
         Kernels.matmul(output, mixed, tokens: tokens, out)
+    }
+
+    /// One query head of one token over the latent cache: score_j = s·(q̃_h·c_j + q_h^rope·k_j^rope),
+    /// softmax, and Σ_j p_j c_j into the head's row of `out` ([head][token][r_kv]).
+    struct LatentHeadMix {
+        let absorbed: UnsafePointer<Float>, queries: UnsafePointer<Float>
+        let out: UnsafeMutablePointer<Float>
+        let cache: KVCache
+        let layer: Int, heads: Int, tokens: Int, queryKeyDim: Int, nope: Int, rank: Int, ropeDim: Int
+        let scale: Float
+
+        func run(t: Int, h: Int, visible: Int, scores: UnsafeMutablePointer<Float>) {
+            let queryLatent = absorbed + (t * heads + h) * rank
+            let queryRope = queries + (t * heads + h) * queryKeyDim + nope
+            for j in 0..<visible {
+                let cached = UnsafeRawPointer(cache.key(layer, j))
+                scores[j] = (Kernels.dot(cached, .f32, queryLatent, rank)
+                    + Kernels.dot(cached + rank * MemoryLayout<Float>.stride, .f32, queryRope, ropeDim)) * scale
+            }
+            Kernels.softmax(scores, visible)
+            let target = out + (h * tokens + t) * rank
+            for j in 0..<visible { Kernels.addScaled(cache.key(layer, j), scores[j], target, rank) }
+        }
     }
 
     /// W_kb,hᵀ q_h^nope for every token and head into `absorbed`: [token][head][r_kv].

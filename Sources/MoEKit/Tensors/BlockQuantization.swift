@@ -1,8 +1,8 @@
 import CQuantKernels
 
 /// What the block formats share: their f16 scales, and whole-row conversion to and from f32 by
-/// each format's reference (de)quantiser. Block layouts live in Q8_0.swift, Q4_0.swift, Q4_K.swift,
-/// Q6_K.swift; the integer matrix–vector kernels in QuantizedKernels.swift.
+/// each format's reference (de)quantiser. Block layouts live in Q8_0.swift, Q4_0.swift, Q5_0.swift,
+/// Q4_K.swift, Q5_K.swift, Q6_K.swift; the integer matrix–vector kernels in QuantizedKernels.swift.
 
 /// An f16 scale at `offset` (blocks are packed, so unaligned), widened exactly to f32.
 @inline(__always) func loadHalf(_ block: UnsafeRawPointer, _ offset: Int) -> Float {
@@ -39,8 +39,8 @@ func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: I
     }
 }
 
-/// The formats `moepp bench --quantize` and `WeightMatrix.quantized` offer (Q6_K is quantised
-/// and Q5_K are quantised only by `moepp quantize`, for q4_k_m's Q6_K and Q5_K tensors).
+/// The formats `moepp bench --quantize` and `WeightMatrix.quantized` offer. Q5_0, Q5_K and Q6_K
+/// are quantised only by `moepp quantize`, where q4_k_m's rules and fallbacks call for them.
 public func canQuantize(to format: WeightFormat) -> Bool {
     [.q8_0, .q4_0, .q4_k].contains(format)
 }

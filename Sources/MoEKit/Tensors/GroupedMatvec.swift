@@ -109,15 +109,10 @@ extension Kernels {
     /// (Q8_0, Q4_0 and Q5_0 quantise to 32-element blocks, Q4_K, Q5_K and Q6_K to 256-element ones).
     static func sharesPreparedInput(_ a: MatvecProduct, _ b: MatvecProduct) -> Bool {
         guard a.x == b.x, a.w.cols == b.w.cols else { return false }
-        switch (a.w.format, b.w.format) {
-        case (.q8_0, .q8_0), (.q8_0, .q4_0), (.q8_0, .q5_0), (.q4_0, .q8_0), (.q4_0, .q4_0), (.q4_0, .q5_0),
-             (.q5_0, .q8_0), (.q5_0, .q4_0), (.q5_0, .q5_0),
-             (.q4_k, .q4_k), (.q4_k, .q5_k), (.q4_k, .q6_k), (.q5_k, .q4_k), (.q5_k, .q5_k), (.q5_k, .q6_k),
-             (.q6_k, .q4_k), (.q6_k, .q5_k), (.q6_k, .q6_k), (.bf16, .bf16):
-            return true
-        default:
-            return false
-        }
+        let (f, g) = (a.w.format, b.w.format)
+        if f == .bf16 || g == .bf16 { return f == g }
+        // Block formats quantise the activation by their activation block width alone.
+        return f.elementsPerBlock > 1 && g.elementsPerBlock > 1 && QuantizedKernels.activationBlock(f) == QuantizedKernels.activationBlock(g)
     }
 
     static func prepare(_ product: MatvecProduct, into scratch: UnsafeMutableRawPointer, path: KernelPath, precision: ComputePrecision) {

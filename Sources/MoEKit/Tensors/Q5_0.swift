@@ -28,8 +28,10 @@ public enum BlockQ5_0 {
         return t >= 31 ? 31 : (t >= 0 ? UInt32(t) : 0)
     }
 
-    /// As ggml's `quantize_row_q5_0_ref` (and gguf-py's): the signed value of largest magnitude
-    /// (the first, on ties) maps to −16, so d = max/−16; n = min(31, trunc(x·(1/d) + 16.5)).
+    /// As gguf-py's `quantize` (the test oracle) and ggml's `quantize_row_q5_0_ref`: the signed
+    /// value of largest magnitude (the first, on ties) maps to −16, so d = max/−16; n = min(31,
+    /// trunc(x·(1/d) + 16.5)). (ggml's reference differs only on NaN inputs and on an all-zero
+    /// block starting with −0, where its d is −0.)
     public static func quantize(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         var amax = abs(x[0]), signedMax = x[0]
         for i in 1..<elements where abs(x[i]) > amax {
