@@ -3,7 +3,7 @@
 // portable path to its twins on a machine that has AVX2). The includer defines MOE_AVX2 and
 // MOE_FN(name). Every kernel has an AVX2 body and a scalar body computing the same integer sums.
 // Block layouts are documented beside their Swift reference dequantisers
-// (Sources/MoEKit/Tensors/Q8_0.swift, Q4_0.swift, Q5_0.swift, Q4_K.swift, Q5_K.swift, Q6_K.swift).
+// (Sources/MoEKit/Tensors/Q8_0.swift, Q4_0.swift, Q5_0.swift, Q5_1.swift, Q4_K.swift, Q5_K.swift, Q6_K.swift).
 #include "quant_kernels.h"
 #include "half_float.h"
 #include "q4k_scales.h"
@@ -26,6 +26,7 @@ enum {
     Q8_0_BYTES = 34,
     Q4_0_BYTES = 18,
     Q5_0_BYTES = 22,   // f16 d, uint32 qh (the fifth bits), 16 bytes of nibbles
+    Q5_1_BYTES = 24,   // f16 d, f16 m, uint32 qh, 16 bytes of nibbles
     Q4_K_BYTES = 144, Q4_K_SCALES = 4, Q4_K_QS = 16,
     Q5_K_BYTES = 176, Q5_K_QH = 16, Q5_K_QS = 48,   // Q4_K's d, dmin and scales, then qh[32], qs[128]
     Q6_K_BYTES = 210, Q6_K_QH = 128, Q6_K_SCALES = 192, Q6_K_D = 208,
@@ -116,6 +117,14 @@ static inline __m256i dot_i8_pairs(__m256i x, __m256i y) {
 // (Q8_0: bytes; Q4_0: nibbles − 8, elements 0–15 the low nibbles, 16–31 the high ones; Q5_0: those
 // nibbles plus a fifth bit from qh, − 16). The batched kernels (quant_matmul_body.h) unpack blocks
 // with the same functions.
+// Quant i (0…31) of a Q5_0/Q5_1 block: nibble i mod 16 of qs (low for i < 16) plus bit i of qh.
+static inline int five_bit_quant(const uint8_t *qh_bytes, const uint8_t *qs, int i) {
+    uint32_t qh;
+    memcpy(&qh, qh_bytes, 4);
+    const int nibble = i < 16 ? (qs[i] & 0x0F) : (qs[i - 16] >> 4);
+    return nibble | (int)((qh >> i) & 1) << 4;
+}
+
 #if MOE_AVX2
 typedef __m256i q32_weights;
 
@@ -130,18 +139,22 @@ static inline q32_weights q4_0_weights(const uint8_t *block) {
     return _mm256_sub_epi8(_mm256_and_si256(w, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
 }
 
-static inline q32_weights q5_0_weights(const uint8_t *block) {
-    // Q4_0's nibbles, then bit i of qh as 16 in byte i: each byte picks its qh byte (i / 8) by a
-    // shuffle and tests its own bit (i mod 8).
-    const __m128i packed = _mm_loadu_si128((const __m128i *)(block + 6));
+// The 32 unsigned 5-bit quants of a Q5_0/Q5_1 block: Q4_0's nibble order (qs), then bit i of qh
+// as 16 in byte i — each byte picks its qh byte (i / 8) by a shuffle and tests its own bit (i mod 8).
+static inline __m256i five_bit_quants(const uint8_t *qh_bytes, const uint8_t *qs) {
+    const __m128i packed = _mm_loadu_si128((const __m128i *)qs);
     const __m256i nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0x0F));
     uint32_t qh;
-    memcpy(&qh, block + 2, 4);
+    memcpy(&qh, qh_bytes, 4);
     const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
         _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
     const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
     const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-    return _mm256_sub_epi8(_mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10))), _mm256_set1_epi8(16));
+    return _mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+}
+
+static inline q32_weights q5_0_weights(const uint8_t *block) {
+    return _mm256_sub_epi8(five_bit_quants(block + 2, block + 6), _mm256_set1_epi8(16));
 }
 
 // One block's contribution, added to acc: (d_w·d_x)·Σ w·x.
@@ -167,12 +180,7 @@ static inline q32_weights q4_0_weights(const uint8_t *block) {
 
 static inline q32_weights q5_0_weights(const uint8_t *block) {
     q32_weights w;
-    uint32_t qh;
-    memcpy(&qh, block + 2, 4);
-    for (int i = 0; i < 16; i++) {
-        w.q[i] = (int8_t)(((block[6 + i] & 0x0F) | ((qh >> i) & 1) << 4) - 16);
-        w.q[i + 16] = (int8_t)(((block[6 + i] >> 4) | ((qh >> (i + 16)) & 1) << 4) - 16);
-    }
+    for (int i = 0; i < 32; i++) w.q[i] = (int8_t)(five_bit_quant(block + 2, block + 6, i) - 16);
     return w;
 }
 #endif
@@ -207,6 +215,34 @@ static inline __attribute__((always_inline)) float dot_q32(const uint8_t *row, i
 static float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q8_0_BYTES, q8_0_weights, x, blocks); }
 static float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q4_0_BYTES, q4_0_weights, x, blocks); }
 static float dot_q5_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q5_0_BYTES, q5_0_weights, x, blocks); }
+
+// ---- Q5_1 · q8 ------------------------------------------------------------------------------
+// 32 unsigned 5-bit quants n with a scale d and an offset m per block (value d·n + m):
+//   Σ (d·n_i + m)(dx·q_i) = (d·dx)·Σ n_i q_i + (m·dx)·Σ q_i,
+// the second sum being the activation block's `sum`. (llama.cpp's Q5_K fallback for rows that are
+// not whole 256-blocks: DeepSeek's 128-wide attn_k_b in Q5_K_M files.)
+static float dot_q5_1(const uint8_t *row, const moe_block_q8 *x, int blocks) {
+    float offsets = 0;
+#if MOE_AVX2
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++, row += Q5_1_BYTES) {
+        const __m256i n = five_bit_quants(row + 4, row + 8);   // ≤ 31 unsigned × signed: no saturation
+        const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)x[b].qs)), _mm256_set1_epi16(1));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load_u16(row)) * x[b].d), _mm256_cvtepi32_ps(dot), acc);
+        offsets += half_to_float(load_u16(row + 2)) * x[b].d * (float)x[b].sum;
+    }
+    return moe_hsum8(acc) + offsets;
+#else
+    float sum = 0;
+    for (int b = 0; b < blocks; b++, row += Q5_1_BYTES) {
+        int s = 0;
+        for (int i = 0; i < 32; i++) s += five_bit_quant(row + 4, row + 8, i) * x[b].qs[i];
+        sum += half_to_float(load_u16(row)) * x[b].d * (float)s;
+        offsets += half_to_float(load_u16(row + 2)) * x[b].d * (float)x[b].sum;
+    }
+    return sum + offsets;
+#endif
+}
 
 // ---- Q4_K and Q5_K · q8k ---------------------------------------------------------------------
 // Per block: d·dx·Σ_j sc_j·Σ_i n_i·q_i − dmin·dx·Σ_j m_j·(Σ_i q_i over sub-block j).
@@ -410,6 +446,14 @@ void MOE_FN(moe_dequantize_q5_0)(const void *src, float *out, int n) {
     }
 }
 
+void MOE_FN(moe_dequantize_q5_1)(const void *src, float *out, int n) {
+    const uint8_t *block = src;
+    for (int b = 0; b < n / 32; b++, block += Q5_1_BYTES, out += 32) {
+        const float d = half_to_float(load_u16(block)), m = half_to_float(load_u16(block + 2));
+        for (int i = 0; i < 32; i++) out[i] = d * (float)five_bit_quant(block + 4, block + 8, i) + m;
+    }
+}
+
 static inline __attribute__((always_inline)) void dequantize_kx(const void *src, float *out, int n, const int five) {
     const uint8_t *block = src;
     const int block_bytes = five ? Q5_K_BYTES : Q4_K_BYTES, qs = five ? Q5_K_QS : Q4_K_QS;
@@ -469,6 +513,10 @@ void MOE_FN(moe_matvec_q4_0)(const void *w, size_t row_bytes, const moe_block_q8
 
 void MOE_FN(moe_matvec_q5_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     for (int r = row_begin; r < row_end; r++) y[r] = dot_q5_0((const uint8_t *)w + (size_t)r * row_bytes, x, n / 32);
+}
+
+void MOE_FN(moe_matvec_q5_1)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    for (int r = row_begin; r < row_end; r++) y[r] = dot_q5_1((const uint8_t *)w + (size_t)r * row_bytes, x, n / 32);
 }
 
 void MOE_FN(moe_matvec_q4_k)(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {

@@ -207,9 +207,47 @@ MOE_GROUP_FN q6_k_group(const uint8_t *row, const moe_block_q8k *x, int blocks, 
 #endif
 }
 
+// ---- Q5_1 ---------------------------------------------------------------------------------------
+// dot_q5_1's arithmetic for G tokens, the block's quants unpacked once.
+MOE_GROUP_FN q5_1_group(const uint8_t *row, const moe_block_q8 *x, int blocks, const float *scales, float *y, size_t ldy, const int G) {
+    (void)scales;
+    float offsets[MOE_MATMUL_GROUP] = {0};
+#if MOE_AVX2
+    __m256 acc[MOE_MATMUL_GROUP];
+    for (int t = 0; t < G; t++) acc[t] = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++, row += Q5_1_BYTES) {
+        const __m256i n = five_bit_quants(row + 4, row + 8);
+        const float d = half_to_float(load_u16(row)), m = half_to_float(load_u16(row + 2));
+        for (int t = 0; t < G; t++) {
+            const moe_block_q8 *xb = x + (size_t)t * blocks + b;
+            const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)xb->qs)), _mm256_set1_epi16(1));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb->d), _mm256_cvtepi32_ps(dot), acc[t]);
+            offsets[t] += m * xb->d * (float)xb->sum;
+        }
+    }
+    for (int t = 0; t < G; t++) y[(size_t)t * ldy] = moe_hsum8(acc[t]) + offsets[t];
+#else
+    float sum[MOE_MATMUL_GROUP] = {0};
+    for (int b = 0; b < blocks; b++, row += Q5_1_BYTES) {
+        int n[32];
+        for (int i = 0; i < 32; i++) n[i] = five_bit_quant(row + 4, row + 8, i);
+        const float d = half_to_float(load_u16(row)), m = half_to_float(load_u16(row + 2));
+        for (int t = 0; t < G; t++) {
+            const moe_block_q8 *xb = x + (size_t)t * blocks + b;
+            int s = 0;
+            for (int i = 0; i < 32; i++) s += n[i] * xb->qs[i];
+            sum[t] += d * xb->d * (float)s;
+            offsets[t] += m * xb->d * (float)xb->sum;
+        }
+    }
+    for (int t = 0; t < G; t++) y[(size_t)t * ldy] = sum[t] + offsets[t];
+#endif
+}
+
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q8_0), moe_block_q8, 32, q8_0_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q4_0), moe_block_q8, 32, q4_0_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q5_0), moe_block_q8, 32, q5_0_group)
+MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q5_1), moe_block_q8, 32, q5_1_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q4_k), moe_block_q8k, 256, q4_k_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q5_k), moe_block_q8k, 256, q5_k_group)
 MOE_MATMUL_DEFINE(MOE_FN(moe_matmul_q6_k), moe_block_q8k, 256, q6_k_group)

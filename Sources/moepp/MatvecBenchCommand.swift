@@ -9,7 +9,7 @@ struct MatvecBenchCommand: ParsableCommand {
 
     @Option var rows = 4096
     @Option var cols = 4096
-    @Option(name: .customLong("format"), help: "Formats to measure (repeatable): f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q5_k, q6_k.")
+    @Option(name: .customLong("format"), help: "Formats to measure (repeatable): f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k.")
     var formats: [String] = ["bf16", "q8_0", "q4_0", "q4_k", "q6_k"]
     @Option(help: "Rounds; figures are medians with min–max.") var rounds = 7
     @Option(name: .customLong("pool-mb"), help: "Bytes of copies each format cycles through; below the last-level cache (32 MiB here) it measures the kernels' compute instead of memory.")

@@ -9,12 +9,13 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Write a model (safetensors, .bin or GGUF) as a GGUF file in a quantised or float format.",
         discussion: """
-        Types: q8_0, q4_0, q4_k, q4_k_m (llama.cpp's mix: Q6_K for output and for attn_v/ffn_down in some \
-        layers; with exactly 8 experts Q8_0 for attn_v/attn_k and Q5_K for attn_output), f16, bf16, f32. Norms, routers, the gating residual and constant experts stay F32; rows that \
-        are not whole blocks fall back as llama.cpp's do (Q4_K → Q5_0, Q6_K → Q8_0, Q8_0/Q4_0/Q5_0 → F16; Q5_K → Q8_0), and each fallback is listed.
+        Types: q8_0, q4_0, q4_k, q4_k_m and q5_k_m (llama.cpp's mixes over Q4_K and Q5_K: Q6_K for output and \
+        for attn_v/ffn_down in some layers; with exactly 8 experts Q8_0 for attn_v/attn_k and Q5_K for \
+        attn_output), f16, bf16, f32. Norms, routers, the gating residual and constant experts stay F32; rows that \
+        are not whole blocks fall back as llama.cpp's do (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0, Q8_0/Q4_0/Q5_x → F16), and each fallback is listed.
         """)
 
-    @Option(help: "q8_0, q4_0, q4_k, q4_k_m, f16, bf16 or f32.") var type: String
+    @Option(help: "q8_0, q4_0, q4_k, q4_k_m, q5_k_m, f16, bf16 or f32.") var type: String
     @Flag(help: "Replace OUT if it exists.") var force = false
     @Flag(help: "Print each tensor as it is written.") var verbose = false
     @Argument(help: "The model: a checkpoint directory or a .gguf file.") var input: String

@@ -56,7 +56,7 @@ struct GGUFQuantizeTests {
             ("nested", .array(itemType: 9, [.array(itemType: 0, [.uint8(1), .uint8(2)]), .array(itemType: 0, [])])),
         ]
         var random = SeededRandom(seed: 7)
-        let shapes: [(WeightFormat, [Int])] = [(.f32, [3]), (.f16, [5, 7]), (.bf16, [2, 3, 9]), (.q8_0, [3, 64]), (.q4_0, [2, 2, 32]), (.q5_0, [3, 64]),
+        let shapes: [(WeightFormat, [Int])] = [(.f32, [3]), (.f16, [5, 7]), (.bf16, [2, 3, 9]), (.q8_0, [3, 64]), (.q4_0, [2, 2, 32]), (.q5_0, [3, 64]), (.q5_1, [2, 96]),
                                                (.q4_k, [3, 256]), (.q5_k, [2, 256]), (.q6_k, [2, 512])]
         var plan: [PlannedTensor] = []
         var values: [[Float]] = []
@@ -94,7 +94,7 @@ struct GGUFQuantizeTests {
             #expect(view.offset % 32 == 0)
             let back = view.floats()
             // Element formats to their rounding; blocks to their quantisers' error.
-            let tolerance: Float = [.f32: 0, .f16: 1e-3, .bf16: 1e-2, .q8_0: 0.02, .q4_0: 0.3, .q5_0: 0.15, .q4_k: 0.3, .q5_k: 0.15, .q6_k: 0.08][tensor.format]!
+            let tolerance: Float = [.f32: 0, .f16: 1e-3, .bf16: 1e-2, .q8_0: 0.02, .q4_0: 0.3, .q5_0: 0.15, .q5_1: 0.15, .q4_k: 0.3, .q5_k: 0.15, .q6_k: 0.08][tensor.format]!
             #expect(TestSupport.maxAbsoluteDifference(back, x) <= tolerance * x.map(abs).max()!, "\(tensor.name)")
         }
     }
@@ -492,6 +492,14 @@ struct GGUFQuantizeTests {
             let wanted = rules.format(for: GGUFExport.Tensor(name: name, shape: [256, 256], parts: [], keepF32: false, layer: layer)).wanted
             #expect(wanted == (layer == 2 ? .q4_k : .q6_k), "\(name)")
         }
+        // Q5_K rows that are not whole 256-blocks take Q5_1, as llama.cpp's do.
+        let eightRules = try GGUFExport(config: eight, weights: ModelSource(path: eightInput).weights(config: eight), type: .q4_k_m)
+        let narrow = eightRules.format(for: GGUFExport.Tensor(name: "blk.0.attn_output.weight", shape: [256, 96], parts: [], keepF32: false, layer: 0))
+        #expect(narrow.wanted == .q5_k && narrow.used == .q5_1)
+        // q5_k_m: the same rules over Q5_K.
+        let five = Dictionary(uniqueKeysWithValues: try Self.export(input, .q5_k_m, to: TestSupport.temporaryDirectory() + "/f.gguf").tensors.map { ($0.name, $0.used) })
+        #expect(five["output.weight"] == .q6_k && five["blk.3.ffn_down_exps.weight"] == .q6_k && five["blk.2.ffn_down_exps.weight"] == .q5_k)
+        #expect(five["blk.3.attn_v.weight"] == .q6_k && five["blk.2.attn_v.weight"] == .q5_k && five["blk.2.attn_q.weight"] == .q5_k)
         for l in 0..<2 {
             #expect(bumped["blk.\(l).attn_output.weight"] == .q5_k)
             #expect(bumped["blk.\(l).attn_v.weight"] == .q8_0 && bumped["blk.\(l).attn_k.weight"] == .q8_0)

@@ -37,8 +37,8 @@ struct QuantizationTests {
 
     @Test("formats have ggml's block sizes and names")
     func sizes() {
-        #expect(WeightFormat.blockFormats.map { [$0.elementsPerBlock, $0.bytesPerBlock] } == [[32, 34], [32, 18], [32, 22], [256, 144], [256, 176], [256, 210]])
-        #expect(WeightFormat.blockFormats.map(\.rawValue) == ["Q8_0", "Q4_0", "Q5_0", "Q4_K", "Q5_K", "Q6_K"])
+        #expect(WeightFormat.blockFormats.map { [$0.elementsPerBlock, $0.bytesPerBlock] } == [[32, 34], [32, 18], [32, 22], [32, 24], [256, 144], [256, 176], [256, 210]])
+        #expect(WeightFormat.blockFormats.map(\.rawValue) == ["Q8_0", "Q4_0", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"])
         #expect(WeightFormat.q4_k.bytesPerRow(512) == 288)
         #expect(!WeightFormat.q8_0.canHoldRow(of: 48))
     }
@@ -62,6 +62,7 @@ struct QuantizationTests {
         case .q8_0: BlockQ8_0.dequantize
         case .q4_0: BlockQ4_0.dequantize
         case .q5_0: BlockQ5_0.dequantize
+        case .q5_1: BlockQ5_1.dequantize
         case .q4_k: BlockQ4_K.dequantize
         case .q5_k: BlockQ5_K.dequantize
         default: BlockQ6_K.dequantize
@@ -75,7 +76,7 @@ struct QuantizationTests {
         #expect(blocks.map(\.bitPattern) == f.dequantized.map(\.bitPattern), "Swift reference")
     }
 
-    @Test("the quantiser equals gguf.quants.quantize bit for bit", arguments: [WeightFormat.q8_0, .q4_0, .q5_0])
+    @Test("the quantiser equals gguf.quants.quantize bit for bit", arguments: [WeightFormat.q8_0, .q4_0, .q5_0, .q5_1])
     func quantize(format: WeightFormat) throws {
         let f = try Self.fixture(format)
         let ours = quantizeBlocks(try #require(f.input), as: format)

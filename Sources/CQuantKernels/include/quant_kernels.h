@@ -1,4 +1,4 @@
-// Integer matrix-vector products for ggml's block formats (Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K).
+// Integer matrix-vector products for ggml's block formats (Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K).
 //
 // The activation vector is quantised once per product to 8-bit blocks (moe_block_q8 for the
 // 32-element formats, moe_block_q8k for the 256-element K formats); each weight row is then
@@ -39,6 +39,7 @@ void moe_quantize_q8k(const float *x, int n, moe_block_q8k *out);
 void moe_matvec_q8_0(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_0(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q5_0(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q5_1(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q5_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q6_k(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
@@ -46,7 +47,7 @@ void moe_matvec_q6_k(const void *w, size_t row_bytes, const moe_block_q8k *x, in
 // AVX-512 VNNI versions, compiled for that target by function attribute and chosen at run time:
 // only call them when moe_cpu_has_vnni() is 1 (AVX-512 F/BW/VL/VNNI). The 32-block kernels use
 // vpdpbusd on two blocks per 512-bit vector, with the 256-bit body's bits (quant_kernels_vnni.c);
-// the K formats vpmaddubsw + vpdpwssd on 512-bit vectors (quant_kernels_k_vnni.c). Q5_0 and Q5_K have
+// the K formats vpmaddubsw + vpdpwssd on 512-bit vectors (quant_kernels_k_vnni.c). Q5_0, Q5_1 and Q5_K have
 // no VNNI body: the AVX2 one serves them everywhere.
 int moe_cpu_has_vnni(void);
 void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
@@ -58,6 +59,7 @@ void moe_matvec_q6_k_vnni(const void *w, size_t row_bytes, const moe_block_q8k *
 void moe_dequantize_q8_0(const void *src, float *out, int n);
 void moe_dequantize_q4_0(const void *src, float *out, int n);
 void moe_dequantize_q5_0(const void *src, float *out, int n);
+void moe_dequantize_q5_1(const void *src, float *out, int n);
 void moe_dequantize_q4_k(const void *src, float *out, int n);
 void moe_dequantize_q5_k(const void *src, float *out, int n);
 void moe_dequantize_q6_k(const void *src, float *out, int n);
@@ -71,6 +73,7 @@ void moe_quantize_q8k_scalar(const float *x, int n, moe_block_q8k *out);
 void moe_matvec_q8_0_scalar(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_0_scalar(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q5_0_scalar(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q5_1_scalar(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q5_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q6_k_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
@@ -78,6 +81,7 @@ int moe_quant_kernels_simd_scalar(void);
 void moe_dequantize_q8_0_scalar(const void *src, float *out, int n);
 void moe_dequantize_q4_0_scalar(const void *src, float *out, int n);
 void moe_dequantize_q5_0_scalar(const void *src, float *out, int n);
+void moe_dequantize_q5_1_scalar(const void *src, float *out, int n);
 void moe_dequantize_q4_k_scalar(const void *src, float *out, int n);
 void moe_dequantize_q5_k_scalar(const void *src, float *out, int n);
 void moe_dequantize_q6_k_scalar(const void *src, float *out, int n);

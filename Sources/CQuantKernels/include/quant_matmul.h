@@ -20,6 +20,7 @@
 void moe_matmul_q8_0(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_0(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q5_0(MOE_MATMUL_ARGS(moe_block_q8));
+void moe_matmul_q5_1(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_k(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q5_k(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q6_k(MOE_MATMUL_ARGS(moe_block_q8k));
@@ -28,6 +29,7 @@ void moe_matmul_q6_k(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q8_0_scalar(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_0_scalar(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q5_0_scalar(MOE_MATMUL_ARGS(moe_block_q8));
+void moe_matmul_q5_1_scalar(MOE_MATMUL_ARGS(moe_block_q8));
 void moe_matmul_q4_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q5_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));
 void moe_matmul_q6_k_scalar(MOE_MATMUL_ARGS(moe_block_q8k));

@@ -1,9 +1,9 @@
 import Foundation
 
 /// What `moepp quantize --type` writes: one base format for the large matrices, or llama.cpp's
-/// Q4_K_M mix.
+/// Q4_K_M or Q5_K_M mix.
 public enum QuantizationType: String, CaseIterable, Sendable {
-    case q8_0, q4_0, q4_k, q4_k_m, f16, bf16, f32
+    case q8_0, q4_0, q4_k, q4_k_m, q5_k_m, f16, bf16, f32
 
     /// The format of every matrix not kept in f32 (before q4_k_m's per-tensor rules and fallbacks).
     public var baseFormat: WeightFormat {
@@ -11,6 +11,7 @@ public enum QuantizationType: String, CaseIterable, Sendable {
         case .q8_0: return .q8_0
         case .q4_0: return .q4_0
         case .q4_k, .q4_k_m: return .q4_k
+        case .q5_k_m: return .q5_k
         case .f16: return .f16
         case .bf16: return .bf16
         case .f32: return .f32
@@ -19,7 +20,7 @@ public enum QuantizationType: String, CaseIterable, Sendable {
 
     /// `general.file_type` (llama.cpp's LLAMA_FTYPE: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2,
     /// MOSTLY_Q8_0 7, MOSTLY_Q4_K_S 14 — plain Q4_K everywhere is closest to it —, MOSTLY_Q4_K_M 15,
-    /// MOSTLY_BF16 32).
+    /// MOSTLY_Q5_K_M 17, MOSTLY_BF16 32).
     public var fileType: UInt32 {
         switch self {
         case .f32: return 0
@@ -28,6 +29,7 @@ public enum QuantizationType: String, CaseIterable, Sendable {
         case .q8_0: return 7
         case .q4_k: return 14
         case .q4_k_m: return 15
+        case .q5_k_m: return 17
         case .bf16: return 32
         }
     }
@@ -174,23 +176,22 @@ public struct GGUFExport {
 
     /// The format a tensor is written in:
     /// - norms, 1-D tensors, routers, gating residual, constants: F32;
-    /// - otherwise the type's base format, except for `q4_k_m`, which follows llama.cpp's
-    ///   `llama_tensor_get_type` for Q4_K_M where it needs only formats moepp has: `output.weight`
+    /// - otherwise the type's base format, except for `q4_k_m` and `q5_k_m`, which follow llama.cpp's
+    ///   `llama_tensor_get_type` for Q4_K_M and Q5_K_M (the same rules over another base): `output.weight`
     ///   (or `token_embd` when tied) Q6_K; `attn_v` and every `ffn_down` (routed, shared, dense) Q6_K in the layers
     ///   `usesMoreBits` picks; with exactly 8 experts, `attn_v` and `attn_k` Q8_0 instead and
     ///   `attn_output` Q5_K (its "8-expert model" bumps).
-    /// - rows that are not whole blocks fall back as llama.cpp's do: Q4_K → Q5_0, Q6_K → Q8_0;
-    ///   Q5_K → Q8_0 (llama.cpp takes Q5_1, which moepp lacks); Q8_0/Q4_0/Q5_0 → F16 (as llama.cpp
-    ///   and its converter).
+    /// - rows that are not whole blocks fall back as llama.cpp's do: Q4_K → Q5_0, Q5_K → Q5_1,
+    ///   Q6_K → Q8_0; Q8_0/Q4_0/Q5_0/Q5_1 → F16 (as llama.cpp and its converter).
     func format(for tensor: Tensor) -> (wanted: WeightFormat, used: WeightFormat) {
         if tensor.keepF32 || tensor.shape.count < 2 { return (.f32, .f32) }
         var wanted = type.baseFormat
-        if type == .q4_k_m {
+        if type == .q4_k_m || type == .q5_k_m {
             let name = tensor.name
             if name == "output.weight" || (config.tieWordEmbeddings && name == "token_embd.weight") {
                 wanted = .q6_k
             } else if let l = tensor.layer, name.hasSuffix(".attn_v.weight") {
-                wanted = config.numExperts == 8 ? .q8_0 : Self.usesMoreBits(layer: l, layers: config.numLayers) ? .q6_k : .q4_k
+                wanted = config.numExperts == 8 ? .q8_0 : Self.usesMoreBits(layer: l, layers: config.numLayers) ? .q6_k : type.baseFormat
             } else if name.hasSuffix(".attn_k.weight"), config.numExperts == 8 {
                 wanted = .q8_0
             } else if let l = tensor.layer, name.contains("ffn_down"), Self.usesMoreBits(layer: l, layers: config.numLayers) {
@@ -206,7 +207,8 @@ public struct GGUFExport {
         while !used.canHoldRow(of: cols) {
             switch used {
             case .q4_k: used = .q5_0
-            case .q5_k, .q6_k: used = .q8_0
+            case .q5_k: used = .q5_1
+            case .q6_k: used = .q8_0
             default: used = .f16
             }
         }
@@ -337,7 +339,7 @@ public struct GGUFExport {
         case .f32: out.copyMemory(from: x, byteCount: count * 4)
         case .f16: for i in 0..<count { out.storeBytes(of: Float16(x[i]).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self) }
         case .bf16: for i in 0..<count { out.storeBytes(of: floatToBFloat16(x[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
-        case .q8_0, .q4_0, .q5_0, .q4_k, .q5_k, .q6_k: quantizeBlocks(x, count: count, as: format, into: out)
+        case .q8_0, .q4_0, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k: quantizeBlocks(x, count: count, as: format, into: out)
         }
     }
 }

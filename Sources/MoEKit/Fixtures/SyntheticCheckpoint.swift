@@ -181,7 +181,7 @@ public struct SyntheticCheckpoint {
                 if i + 1 < out.endIndex { out[i + 1] = floatToBFloat16(value(bits >> 32)) }
                 i += 2
             }
-        case .q8_0, .q4_0, .q5_0, .q4_k, .q5_k, .q6_k:
+        case .q8_0, .q4_0, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k:
             preconditionFailure("synthetic checkpoints are written in element formats (safetensors, .bin)")
         }
     }

@@ -64,7 +64,7 @@ struct TorchStateDictPickle {
         case .f32: return "FloatStorage"
         case .f16: return "HalfStorage"
         case .bf16: return "BFloat16Storage"
-        case .q8_0, .q4_0, .q5_0, .q4_k, .q5_k, .q6_k: preconditionFailure("TorchCheckpointWriter refuses block formats before pickling")
+        case .q8_0, .q4_0, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k: preconditionFailure("TorchCheckpointWriter refuses block formats before pickling")
         }
     }
 

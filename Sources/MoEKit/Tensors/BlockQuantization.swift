@@ -1,7 +1,7 @@
 import CQuantKernels
 
 /// What the block formats share: their f16 scales, and whole-row conversion to and from f32 by
-/// each format's reference (de)quantiser. Block layouts live in Q8_0.swift, Q4_0.swift, Q5_0.swift,
+/// each format's reference (de)quantiser. Block layouts live in Q8_0.swift, Q4_0.swift, Q5_0.swift, Q5_1.swift,
 /// Q4_K.swift, Q5_K.swift, Q6_K.swift; the integer matrix–vector kernels in QuantizedKernels.swift.
 
 /// An f16 scale at `offset` (blocks are packed, so unaligned), widened exactly to f32.
@@ -24,6 +24,7 @@ func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: I
     case .q8_0: dequantize = portable ? moe_dequantize_q8_0_scalar : moe_dequantize_q8_0
     case .q4_0: dequantize = portable ? moe_dequantize_q4_0_scalar : moe_dequantize_q4_0
     case .q5_0: dequantize = portable ? moe_dequantize_q5_0_scalar : moe_dequantize_q5_0
+    case .q5_1: dequantize = portable ? moe_dequantize_q5_1_scalar : moe_dequantize_q5_1
     case .q4_k: dequantize = portable ? moe_dequantize_q4_k_scalar : moe_dequantize_q4_k
     case .q5_k: dequantize = portable ? moe_dequantize_q5_k_scalar : moe_dequantize_q5_k
     case .q6_k: dequantize = portable ? moe_dequantize_q6_k_scalar : moe_dequantize_q6_k
@@ -39,7 +40,7 @@ func dequantizeBlocks(_ base: UnsafeRawPointer, _ format: WeightFormat, count: I
     }
 }
 
-/// The formats `moepp bench --quantize` and `WeightMatrix.quantized` offer. Q5_0, Q5_K and Q6_K
+/// The formats `moepp bench --quantize` and `WeightMatrix.quantized` offer. Q5_0, Q5_1, Q5_K and Q6_K
 /// are quantised only by `moepp quantize`, where q4_k_m's rules and fallbacks call for them.
 public func canQuantize(to format: WeightFormat) -> Bool {
     [.q8_0, .q4_0, .q4_k].contains(format)
@@ -53,6 +54,7 @@ public func quantizeBlocks(_ x: UnsafePointer<Float>, count: Int, as format: Wei
     case .q8_0: quantize = BlockQ8_0.quantize
     case .q4_0: quantize = BlockQ4_0.quantize
     case .q5_0: quantize = BlockQ5_0.quantize
+    case .q5_1: quantize = BlockQ5_1.quantize
     case .q4_k: quantize = BlockQ4_K.quantize
     case .q5_k: quantize = BlockQ5_K.quantize
     case .q6_k: quantize = BlockQ6_K.quantize

@@ -99,14 +99,14 @@ extension Kernels {
         switch w.format {
         case .f32, .f16: bytes = 0
         case .bf16: bytes = w.cols * MemoryLayout<Float>.stride
-        case .q8_0, .q4_0, .q5_0: bytes = w.cols / 32 * MemoryLayout<moe_block_q8>.stride
+        case .q8_0, .q4_0, .q5_0, .q5_1: bytes = w.cols / 32 * MemoryLayout<moe_block_q8>.stride
         case .q4_k, .q5_k, .q6_k: bytes = w.cols / 256 * MemoryLayout<moe_block_q8k>.stride
         }
         return (bytes + 63) & ~63
     }
 
     /// Whether `b`'s prepared input is `a`'s: the same vector, as long, prepared the same way
-    /// (Q8_0, Q4_0 and Q5_0 quantise to 32-element blocks, Q4_K, Q5_K and Q6_K to 256-element ones).
+    /// (Q8_0, Q4_0, Q5_0 and Q5_1 quantise to 32-element blocks, Q4_K, Q5_K and Q6_K to 256-element ones).
     static func sharesPreparedInput(_ a: MatvecProduct, _ b: MatvecProduct) -> Bool {
         guard a.x == b.x, a.w.cols == b.w.cols else { return false }
         let (f, g) = (a.w.format, b.w.format)
@@ -121,7 +121,7 @@ extension Kernels {
         case .f32, .f16: break
         case .bf16 where precision == .bf16Activations: roundToBF16(product.x, count: product.w.cols, into: scratch, path: path)
         case .bf16: moe_split_even_odd(product.x, n, scratch.assumingMemoryBound(to: Float.self))
-        case .q8_0, .q4_0, .q5_0:
+        case .q8_0, .q4_0, .q5_0, .q5_1:
             (path == .scalar ? moe_quantize_q8_scalar : moe_quantize_q8)(product.x, n, scratch.assumingMemoryBound(to: moe_block_q8.self))
         case .q4_k, .q5_k, .q6_k:
             (path == .scalar ? moe_quantize_q8k_scalar : moe_quantize_q8k)(product.x, n, scratch.assumingMemoryBound(to: moe_block_q8k.self))
@@ -156,6 +156,9 @@ extension Kernels {
         case .q5_0:   // no VNNI body: the AVX2 one on every x86-64 machine
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             (scalar ? moe_matvec_q5_0_scalar : moe_matvec_q5_0)(w, rowBytes, xq, n, y, lower, upper)
+        case .q5_1:   // no VNNI body: the AVX2 one on every x86-64 machine
+            let xq = input.assumingMemoryBound(to: moe_block_q8.self)
+            (scalar ? moe_matvec_q5_1_scalar : moe_matvec_q5_1)(w, rowBytes, xq, n, y, lower, upper)
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matvec_q4_k_scalar : vnni ? moe_matvec_q4_k_vnni : moe_matvec_q4_k)(w, rowBytes, xq, n, y, lower, upper)

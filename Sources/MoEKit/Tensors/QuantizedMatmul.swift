@@ -12,7 +12,7 @@ enum QuantizedMatmul {
     /// from one token to the next by `cols / block width` blocks).
     static func activationBytes(_ w: WeightMatrix) -> Int {
         switch w.format {
-        case .q8_0, .q4_0, .q5_0: return w.cols / 32 * MemoryLayout<moe_block_q8>.stride
+        case .q8_0, .q4_0, .q5_0, .q5_1: return w.cols / 32 * MemoryLayout<moe_block_q8>.stride
         case .q4_k, .q5_k, .q6_k: return w.cols / 256 * MemoryLayout<moe_block_q8k>.stride
         default: preconditionFailure("\(w.format.name) is not a block format")
         }
@@ -42,7 +42,7 @@ enum QuantizedMatmul {
 
     static func quantize(_ format: WeightFormat, _ x: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutableRawPointer, path: KernelPath) {
         switch format {
-        case .q8_0, .q4_0, .q5_0:
+        case .q8_0, .q4_0, .q5_0, .q5_1:
             (path == .scalar ? moe_quantize_q8_scalar : moe_quantize_q8)(x, Int32(n), out.assumingMemoryBound(to: moe_block_q8.self))
         default:
             (path == .scalar ? moe_quantize_q8k_scalar : moe_quantize_q8k)(x, Int32(n), out.assumingMemoryBound(to: moe_block_q8k.self))
@@ -66,6 +66,9 @@ enum QuantizedMatmul {
         case .q5_0:   // no VNNI body: the AVX2 one on every x86-64 machine
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             (scalar ? moe_matmul_q5_0_scalar : moe_matmul_q5_0)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+        case .q5_1:   // no VNNI body: the AVX2 one on every x86-64 machine
+            let xq = input.assumingMemoryBound(to: moe_block_q8.self)
+            (scalar ? moe_matmul_q5_1_scalar : moe_matmul_q5_1)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matmul_q4_k_scalar : vnni ? moe_matmul_q4_k_vnni : moe_matmul_q4_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)

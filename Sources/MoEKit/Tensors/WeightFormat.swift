@@ -1,5 +1,5 @@
 /// How a weight tensor's elements are stored. Element formats (f32, f16, bf16) hold one value per
-/// element; block formats (ggml's Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K) hold `elementsPerBlock` values in
+/// element; block formats (ggml's Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) hold `elementsPerBlock` values in
 /// `bytesPerBlock` bytes, so a row's bytes are `bytesPerRow(cols)` and a row must be whole blocks.
 /// Raw values are the safetensors header spellings (element formats) and ggml's type names
 /// (block formats; safetensors refuses those). Each block format's layout is in its own file.
@@ -10,6 +10,7 @@ public enum WeightFormat: String, Sendable, CaseIterable {
     case q8_0 = "Q8_0"
     case q4_0 = "Q4_0"
     case q5_0 = "Q5_0"
+    case q5_1 = "Q5_1"
     case q4_k = "Q4_K"
     case q5_k = "Q5_K"
     case q6_k = "Q6_K"
@@ -25,6 +26,7 @@ public enum WeightFormat: String, Sendable, CaseIterable {
         case .q8_0: return BlockQ8_0.elements
         case .q4_0: return BlockQ4_0.elements
         case .q5_0: return BlockQ5_0.elements
+        case .q5_1: return BlockQ5_1.elements
         case .q4_k: return BlockQ4_K.elements
         case .q5_k: return BlockQ5_K.elements
         case .q6_k: return BlockQ6_K.elements
@@ -38,6 +40,7 @@ public enum WeightFormat: String, Sendable, CaseIterable {
         case .q8_0: return BlockQ8_0.bytes
         case .q4_0: return BlockQ4_0.bytes
         case .q5_0: return BlockQ5_0.bytes
+        case .q5_1: return BlockQ5_1.bytes
         case .q4_k: return BlockQ4_K.bytes
         case .q5_k: return BlockQ5_K.bytes
         case .q6_k: return BlockQ6_K.bytes
@@ -85,6 +88,7 @@ public enum WeightFormat: String, Sendable, CaseIterable {
     case .q8_0: return BlockQ8_0.value(base + index / 32 * BlockQ8_0.bytes, index % 32)
     case .q4_0: return BlockQ4_0.value(base + index / 32 * BlockQ4_0.bytes, index % 32)
     case .q5_0: return BlockQ5_0.value(base + index / 32 * BlockQ5_0.bytes, index % 32)
+    case .q5_1: return BlockQ5_1.value(base + index / 32 * BlockQ5_1.bytes, index % 32)
     case .q4_k: return BlockQ4_K.value(base + index / 256 * BlockQ4_K.bytes, index % 256)
     case .q5_k: return BlockQ5_K.value(base + index / 256 * BlockQ5_K.bytes, index % 256)
     case .q6_k: return BlockQ6_K.value(base + index / 256 * BlockQ6_K.bytes, index % 256)
@@ -94,7 +98,7 @@ public enum WeightFormat: String, Sendable, CaseIterable {
 /// Widens `count` elements starting at `base` into `out` (for a block format, `count` whole blocks).
 public func convertToFloat(_ base: UnsafeRawPointer, _ format: WeightFormat, count: Int, into out: UnsafeMutablePointer<Float>) {
     switch format {
-    case .q8_0, .q4_0, .q5_0, .q4_k, .q5_k, .q6_k:
+    case .q8_0, .q4_0, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k:
         dequantizeBlocks(base, format, count: count, into: out)
     case .f32:
         out.update(from: base.assumingMemoryBound(to: Float.self), count: count)
@@ -131,7 +135,7 @@ public func encodeFloats(_ values: [Float], as format: WeightFormat) -> [UInt8] 
             case .f32: raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
             case .f16: raw.storeBytes(of: Float16(value).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self)
             case .bf16: raw.storeBytes(of: floatToBFloat16(value).littleEndian, toByteOffset: i * 2, as: UInt16.self)
-            case .q8_0, .q4_0, .q5_0, .q4_k, .q5_k, .q6_k: preconditionFailure("block formats are quantised above")
+            case .q8_0, .q4_0, .q5_0, .q5_1, .q4_k, .q5_k, .q6_k: preconditionFailure("block formats are quantised above")
             }
         }
     }

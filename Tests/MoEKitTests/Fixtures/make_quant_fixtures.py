@@ -6,11 +6,11 @@ Pinned: gguf==0.19.0 (numpy 2.x).
 Writes, under quant/ beside this script (or argv[1]):
 - manifest.json: gguf's version and, per type, rows × cols and whether the blocks were made by
   gguf's quantiser.
-- <type>.input.f32: the f32 rows quantised (Q8_0, Q4_0, Q5_0 only), little-endian.
+- <type>.input.f32: the f32 rows quantised (Q8_0, Q4_0, Q5_0, Q5_1 only), little-endian.
 - <type>.blocks: the quantised rows, ggml's block layout.
 - <type>.dequant.f32: gguf.quants.dequantize of those blocks.
 
-Q8_0, Q4_0 and Q5_0 blocks come from gguf.quants.quantize on rows with awkward blocks: zeros, tiny,
+Q8_0, Q4_0, Q5_0 and Q5_1 blocks come from gguf.quants.quantize on rows with awkward blocks: zeros, tiny,
 huge (scale still finite in f16), one-signed, ties of magnitude, exact .5 rounding points.
 gguf 0.19.0 has no Q4_K, Q5_K or Q6_K quantiser (it raises NotImplementedError), so those blocks are
 seeded random bytes (every bit pattern of the quants and packed scales is a valid block) with
@@ -103,8 +103,8 @@ for qtype, rows, cols in [(T.Q4_K, 4, 512), (T.Q6_K, 4, 512), (T.Q5_K, 4, 512)]:
     restored.astype(np.float32).tofile(os.path.join(out_dir, f"{name}.dequant.f32"))
     manifest["types"][qtype.name] = {"rows": rows, "cols": cols, "quantizedByGGUF": False}
 
-# Q5_0 last (after the K formats), so that the generator's draws for the others stay what they were.
-for qtype, rows, cols in [(T.Q5_0, 6, 160)]:
+# Q5_0 and Q5_1 last (after the K formats), so that the generator's draws for the others stay what they were.
+for qtype, rows, cols in [(T.Q5_0, 6, 160), (T.Q5_1, 6, 160)]:
     values = awkward_rows(cols, rows)
     blocks = quantize(values, qtype)
     restored = dequantize(blocks, qtype)
