@@ -13,7 +13,7 @@
 
 // Y[t·ldy + r] = row r · x_t for row_begin ≤ r < row_end and 0 ≤ t < tokens. Row r starts at
 // w + r·row_bytes and holds n elements (whole blocks); x_t = x + t·(n / block width) is token t's
-// quantised activation (32-element blocks for Q8_0/Q4_0, 256-element ones for Q4_K/Q6_K).
+// quantised activation (32-element blocks for Q8_0/Q4_0/Q5_0/Q5_1, 256-element ones for Q4_K/Q5_K/Q6_K).
 #define MOE_MATMUL_ARGS(XT) const void *w, size_t row_bytes, const XT *x, int n, int tokens, float *y, size_t ldy, int row_begin, int row_end
 
 // AVX2 bodies where compiled for it (x86-64), scalar ones elsewhere: twins of moe_matvec_<fmt>.

@@ -2,20 +2,20 @@ import CQuantKernels
 
 /// Matrix–vector products on block-format weights, the way llama.cpp reaches the bandwidth
 /// limit: the activation vector is quantised once per product to 8-bit blocks (32 wide for
-/// Q8_0/Q4_0, 256 wide with 16-element sums for the K formats), then every row is dotted with it
+/// Q8_0/Q4_0/Q5_0/Q5_1, 256 wide with 16-element sums for the K formats), then every row is dotted with it
 /// in integers (AVX2 `vpmaddubsw`/`vpmaddwd`, AVX-512 VNNI where present, in Sources/CQuantKernels), one float multiply-add per
 /// block. Rows are split across cores like every other matvec. The naive twin is
 /// `NaiveKernels.quantizedMatvec`; the activation quantiser's is `NaiveKernels.quantizeActivations`.
 enum QuantizedKernels {
     /// The activation block width a format's kernel pairs with.
     static func activationBlock(_ format: WeightFormat) -> Int {
-        format == .q4_k || format == .q5_k || format == .q6_k ? 256 : 32
+        format.elementsPerBlock == 256 ? 256 : 32
     }
 
     typealias Path = KernelPath
 
     /// AVX-512 VNNI bodies where the CPU has it (decided once, at run time): vpdpbusd for
-    /// Q8_0/Q4_0, vpmaddubsw + vpdpwssd on 512-bit vectors for Q4_K/Q6_K.
+    /// Q8_0/Q4_0, vpmaddubsw + vpdpwssd on 512-bit vectors for Q4_K/Q6_K (the Q5 formats: AVX2 only).
     static let hasVNNI = moe_cpu_has_vnni() != 0
 
     /// y = W·x (the products themselves run in `Kernels.matvecs`). `path` other than `.best` is
