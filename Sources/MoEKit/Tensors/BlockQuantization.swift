@@ -14,6 +14,27 @@ import CQuantKernels
     block.storeBytes(of: Float16(value).bitPattern.littleEndian, toByteOffset: offset, as: UInt16.self)
 }
 
+/// trunc(v) clamped to 0…top: the legacy formats' levels (gguf-py and ggml add ½ or the bias plus ½
+/// first). Finite inputs land inside the range; the clamp keeps a NaN or infinity (a scale so small
+/// its inverse overflows) from trapping.
+@inline(__always) func truncatedLevel(_ v: Float, max top: Int) -> Int {
+    let t = v.rounded(.towardZero)
+    return t >= Float(top) ? top : (t >= 0 ? Int(t) : 0)
+}
+
+/// Q4_0's and Q5_0's scale: the signed value of largest magnitude among `count` (the first, on
+/// ties) divided by `divisor` (−8, −16: the extreme lands exactly on the lowest level), and 1/d
+/// (0 when d is 0).
+@inline(__always) func signedMaxScale(_ x: UnsafePointer<Float>, count: Int, divisor: Float) -> (d: Float, inverse: Float) {
+    var amax = abs(x[0]), signedMax = x[0]
+    for i in 1..<count where abs(x[i]) > amax {
+        amax = abs(x[i])
+        signedMax = x[i]
+    }
+    let d = signedMax / divisor
+    return (d, d == 0 ? 0 : 1 / d)
+}
+
 /// Dequantises `count` elements (whole blocks of `format`) at `base` into `out`, by the C
 /// dequantisers (AVX2; `portable`: their scalar bodies), which are bit-identical to the Swift
 /// reference ones (`Block….dequantize`); QuantizationTests hold all of them to gguf-py.

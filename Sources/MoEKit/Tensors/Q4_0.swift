@@ -19,28 +19,15 @@ public enum BlockQ4_0 {
         for i in 0..<elements { out[i] = d * Float(nibble(block, i) - 8) }
     }
 
-    /// trunc(v) clamped to 0…15; finite inputs give v in [0.5, 16.5], the clamp keeps a NaN or
-    /// infinity (a scale so small its inverse overflows) from trapping.
-    @inline(__always) static func level(_ v: Float) -> UInt8 {
-        let t = v.rounded(.towardZero)
-        return t >= 15 ? 15 : (t >= 0 ? UInt8(t) : 0)
-    }
-
     /// As ggml's `quantize_row_q4_0_ref`: the signed value of largest magnitude (the first, on
     /// ties) maps to −8, so d = max/−8; n = min(15, trunc(x·(1/d) + 8.5)). The asymmetry keeps
     /// all 16 levels in use: the extreme lands exactly on −8 and the other sign reaches +7.
     public static func quantize(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        var amax = abs(x[0]), signedMax = x[0]
-        for i in 1..<elements where abs(x[i]) > amax {
-            amax = abs(x[i])
-            signedMax = x[i]
-        }
-        let d = signedMax / -8
-        let id: Float = d == 0 ? 0 : 1 / d
+        let (d, id) = signedMaxScale(x, count: elements, divisor: -8)
         storeHalf(d, block, 0)
         for i in 0..<elements / 2 {
-            let low = level(x[i] * id + 8.5), high = level(x[i + 16] * id + 8.5)
-            block.storeBytes(of: low | high << 4, toByteOffset: 2 + i, as: UInt8.self)
+            let low = truncatedLevel(x[i] * id + 8.5, max: 15), high = truncatedLevel(x[i + 16] * id + 8.5, max: 15)
+            block.storeBytes(of: UInt8(low | high << 4), toByteOffset: 2 + i, as: UInt8.self)
         }
     }
 }

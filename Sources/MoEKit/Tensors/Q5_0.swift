@@ -7,25 +7,31 @@ public enum BlockQ5_0 {
     public static let elements = 32
     public static let bytes = 22
 
-    @inline(__always) static func level(_ block: UnsafeRawPointer, _ i: Int) -> Int {
-        let byte = block.load(fromByteOffset: 6 + i % 16, as: UInt8.self)
-        let high = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian >> UInt32(i) & 1
-        return Int(i < 16 ? byte & 0x0F : byte >> 4) | Int(high) << 4
+    /// n of element i of a Q5_0 or Q5_1 block whose qh starts at byte `high` and nibbles at `quants`.
+    @inline(__always) static func fiveBitLevel(_ block: UnsafeRawPointer, high: Int, quants: Int, _ i: Int) -> Int {
+        let byte = block.load(fromByteOffset: quants + i % 16, as: UInt8.self)
+        let bit = block.loadUnaligned(fromByteOffset: high, as: UInt32.self).littleEndian >> UInt32(i) & 1
+        return Int(i < 16 ? byte & 0x0F : byte >> 4) | Int(bit) << 4
+    }
+
+    /// Writes the 32 levels `level(i)` (0…31) as `fiveBitLevel` reads them.
+    @inline(__always) static func storeFiveBitLevels(_ block: UnsafeMutableRawPointer, high: Int, quants: Int, _ level: (Int) -> Int) {
+        var bits: UInt32 = 0
+        for i in 0..<16 {
+            let low = level(i), top = level(i + 16)
+            block.storeBytes(of: UInt8(low & 0x0F | (top & 0x0F) << 4), toByteOffset: quants + i, as: UInt8.self)
+            bits |= UInt32(low >> 4) << UInt32(i) | UInt32(top >> 4) << UInt32(i + 16)
+        }
+        block.storeBytes(of: bits.littleEndian, toByteOffset: high, as: UInt32.self)
     }
 
     /// Element i: d·(n − 16) in f32 (gguf-py widens the small integer, then multiplies).
     @inline(__always) public static func value(_ block: UnsafeRawPointer, _ i: Int) -> Float {
-        loadHalf(block, 0) * Float(level(block, i) - 16)
+        loadHalf(block, 0) * Float(fiveBitLevel(block, high: 2, quants: 6, i) - 16)
     }
 
     public static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
         for i in 0..<elements { out[i] = value(block, i) }
-    }
-
-    /// trunc(v) clamped to 0…31 (finite inputs give v in [0.5, 32.5]; NaN and infinity cannot trap).
-    @inline(__always) static func quantLevel(_ v: Float) -> UInt32 {
-        let t = v.rounded(.towardZero)
-        return t >= 31 ? 31 : (t >= 0 ? UInt32(t) : 0)
     }
 
     /// As gguf-py's `quantize` (the test oracle) and ggml's `quantize_row_q5_0_ref`: the signed
@@ -33,20 +39,8 @@ public enum BlockQ5_0 {
     /// trunc(x·(1/d) + 16.5)). (ggml's reference differs only on NaN inputs and on an all-zero
     /// block starting with −0, where its d is −0.)
     public static func quantize(_ x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        var amax = abs(x[0]), signedMax = x[0]
-        for i in 1..<elements where abs(x[i]) > amax {
-            amax = abs(x[i])
-            signedMax = x[i]
-        }
-        let d = signedMax / -16
-        let id: Float = d == 0 ? 0 : 1 / d
+        let (d, id) = signedMaxScale(x, count: elements, divisor: -16)
         storeHalf(d, block, 0)
-        var high: UInt32 = 0
-        for i in 0..<elements / 2 {
-            let low = quantLevel(x[i] * id + 16.5), top = quantLevel(x[i + 16] * id + 16.5)
-            block.storeBytes(of: UInt8(low & 0x0F | (top & 0x0F) << 4), toByteOffset: 6 + i, as: UInt8.self)
-            high |= (low >> 4) << UInt32(i) | (top >> 4) << UInt32(i + 16)
-        }
-        block.storeBytes(of: high.littleEndian, toByteOffset: 2, as: UInt32.self)
+        storeFiveBitLevels(block, high: 2, quants: 6) { truncatedLevel(x[$0] * id + 16.5, max: 31) }
     }
 }

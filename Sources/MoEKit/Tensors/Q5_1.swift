@@ -6,15 +6,9 @@ public enum BlockQ5_1 {
     public static let elements = 32
     public static let bytes = 24
 
-    @inline(__always) static func level(_ block: UnsafeRawPointer, _ i: Int) -> Int {
-        let byte = block.load(fromByteOffset: 8 + i % 16, as: UInt8.self)
-        let high = block.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian >> UInt32(i) & 1
-        return Int(i < 16 ? byte & 0x0F : byte >> 4) | Int(high) << 4
-    }
-
     /// Element i: d·n + m in f32, gguf-py's order.
     @inline(__always) public static func value(_ block: UnsafeRawPointer, _ i: Int) -> Float {
-        loadHalf(block, 0) * Float(level(block, i)) + loadHalf(block, 2)
+        loadHalf(block, 0) * Float(BlockQ5_0.fiveBitLevel(block, high: 4, quants: 8, i)) + loadHalf(block, 2)
     }
 
     public static func dequantize(_ block: UnsafeRawPointer, into out: UnsafeMutablePointer<Float>) {
@@ -33,12 +27,6 @@ public enum BlockQ5_1 {
         let id: Float = d == 0 ? 0 : 1 / d
         storeHalf(d, block, 0)
         storeHalf(low, block, 2)
-        var bits: UInt32 = 0
-        for i in 0..<elements / 2 {
-            let a = BlockQ5_0.quantLevel((x[i] - low) * id + 0.5), b = BlockQ5_0.quantLevel((x[i + 16] - low) * id + 0.5)
-            block.storeBytes(of: UInt8(a & 0x0F | (b & 0x0F) << 4), toByteOffset: 8 + i, as: UInt8.self)
-            bits |= (a >> 4) << UInt32(i) | (b >> 4) << UInt32(i + 16)
-        }
-        block.storeBytes(of: bits.littleEndian, toByteOffset: 4, as: UInt32.self)
+        BlockQ5_0.storeFiveBitLevels(block, high: 4, quants: 8) { truncatedLevel((x[$0] - low) * id + 0.5, max: 31) }
     }
 }

@@ -79,7 +79,10 @@ def random_k_blocks(qtype, count: int) -> np.ndarray:
 
 
 manifest = {"gguf": PINNED, "types": {}}
-for qtype, rows, cols in [(T.Q8_0, 6, 160), (T.Q4_0, 6, 160)]:
+
+
+def write_quantized(qtype, rows: int, cols: int):
+    """Awkward rows quantised by gguf, with their dequantisation: the files of a type gguf quantises."""
     values = awkward_rows(cols, rows)
     blocks = quantize(values, qtype)
     restored = dequantize(blocks, qtype)
@@ -88,6 +91,10 @@ for qtype, rows, cols in [(T.Q8_0, 6, 160), (T.Q4_0, 6, 160)]:
     blocks.tofile(os.path.join(out_dir, f"{name}.blocks"))
     restored.astype(np.float32).tofile(os.path.join(out_dir, f"{name}.dequant.f32"))
     manifest["types"][qtype.name] = {"rows": rows, "cols": cols, "quantizedByGGUF": True}
+
+
+for qtype, rows, cols in [(T.Q8_0, 6, 160), (T.Q4_0, 6, 160)]:
+    write_quantized(qtype, rows, cols)
 
 # Q5_K last, so that the generator's draws for the others stay what they were.
 for qtype, rows, cols in [(T.Q4_K, 4, 512), (T.Q6_K, 4, 512), (T.Q5_K, 4, 512)]:
@@ -105,14 +112,7 @@ for qtype, rows, cols in [(T.Q4_K, 4, 512), (T.Q6_K, 4, 512), (T.Q5_K, 4, 512)]:
 
 # Q5_0 and Q5_1 last (after the K formats), so that the generator's draws for the others stay what they were.
 for qtype, rows, cols in [(T.Q5_0, 6, 160), (T.Q5_1, 6, 160)]:
-    values = awkward_rows(cols, rows)
-    blocks = quantize(values, qtype)
-    restored = dequantize(blocks, qtype)
-    name = qtype.name.lower()
-    values.tofile(os.path.join(out_dir, f"{name}.input.f32"))
-    blocks.tofile(os.path.join(out_dir, f"{name}.blocks"))
-    restored.astype(np.float32).tofile(os.path.join(out_dir, f"{name}.dequant.f32"))
-    manifest["types"][qtype.name] = {"rows": rows, "cols": cols, "quantizedByGGUF": True}
+    write_quantized(qtype, rows, cols)
 
 with open(os.path.join(out_dir, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=2, sort_keys=True)
