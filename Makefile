@@ -154,7 +154,7 @@ quant-fixtures:
 llamacpp-q4km-fixtures:
 	bash Scripts/build-llamacpp.sh $(PEER)
 	L=$$(ls -d $(PEER)/llama_cpp_python-*/vendor/llama.cpp | head -1); \
-	  for m in deepseek-v2-greedy deepseek-v3 olmoe mixtral; do \
+	  for m in deepseek-v2-greedy deepseek-v3 olmoe mixtral qwen2moe; do \
 	    $$L/build/bin/llama-quantize Tests/MoEKitTests/Fixtures/gguf/$$m-f32.gguf Tests/MoEKitTests/Fixtures/gguf/$$m-q4km-llamacpp.gguf Q4_K_M 1 >/dev/null 2>&1 || exit 1; \
 	  done
 
