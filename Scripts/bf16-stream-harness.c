@@ -9,6 +9,10 @@
 //   KIND 3: plain 4-stream read with T0 prefetch 2 KiB ahead (moepp's probe); 6: same with T1 4 KiB
 //   KIND 4 / 5: four / two far-apart rows per pass (quarters / halves of the thread's rows)
 //   KIND 7: f32, four rows per pass (the same bytes as 4096 rows of 1536 floats), T1 prefetch DIST ahead (0: none)
+//   AVX2 only (CPUs without AVX-512), element_kernels.c's AVX2 bodies plus a prefetch DIST ahead (0: none; HINT 0 T0, 1 T1):
+//   KIND 8: bf16 one row at a time; KIND 9: f16 one row at a time (the same bytes read as f16);
+//   KIND 10: plain 4-stream AVX2 read, T0 prefetch DIST ahead (0: none); KIND 11 / 12: bf16, four / two far-apart rows per pass
+//   KIND 13: bf16, DIST rows per pass (2–4) summed as KIND 8 sums one (same bits), far apart when HINT 1, adjacent when 0
 #define _GNU_SOURCE
 #include <immintrin.h>
 #include <pthread.h>
@@ -127,6 +131,107 @@ static void v_f32four(const uint8_t *w, const float *x, int n, float *out, int r
         out[r + 2] = _mm512_reduce_add_ps(_mm512_add_ps(c0, c1)); out[r + 3] = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
     }
 }
+static inline void pf(const uint8_t *p, int hint) { if (hint) _mm_prefetch((const char *)p, _MM_HINT_T1); else _mm_prefetch((const char *)p, _MM_HINT_T0); }
+__attribute__((target("avx2,fma")))
+static float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s)); s = _mm_add_ss(s, _mm_movehdup_ps(s)); return _mm_cvtss_f32(s);
+}
+__attribute__((target("avx2,fma")))
+static void v_bf16_avx2(const uint8_t *w, size_t rb, const float *s, int n, float *out, int r0, int r1, int pd, int hint) {
+    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * rb;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i + 32 <= n; i += 32) {
+            if (pd) pf(row + 2 * i + pd, hint);
+            const __m256i w0 = _mm256_loadu_si256((const __m256i *)(row + 2 * i)), w1 = _mm256_loadu_si256((const __m256i *)(row + 2 * i + 32));
+            a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w0, 16)), _mm256_loadu_ps(s + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w0, high)), _mm256_loadu_ps(s + i + 16), a1);
+            a2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w1, 16)), _mm256_loadu_ps(s + i + 8), a2);
+            a3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w1, high)), _mm256_loadu_ps(s + i + 24), a3);
+        }
+        out[r] = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    }
+}
+__attribute__((target("avx2,fma,f16c")))
+static void v_f16_avx2(const uint8_t *w, size_t rb, const float *x, int n, float *out, int r0, int r1, int pd, int hint) {
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w + (size_t)r * rb;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i + 32 <= n; i += 32) {
+            if (pd) pf(row + 2 * i + pd, hint);
+            a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i))), _mm256_loadu_ps(x + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i + 16))), _mm256_loadu_ps(x + i + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i + 32))), _mm256_loadu_ps(x + i + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i + 48))), _mm256_loadu_ps(x + i + 24), a3);
+        }
+        out[r] = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    }
+}
+// S far-apart rows per pass (the thread's rows cut in S parts), as v_far at 256-bit width.
+__attribute__((target("avx2,fma")))
+static void v_far_avx2(const uint8_t *w, size_t rb, const float *s, int n, float *out, int r0, int r1, int pd, int hint, int S) {
+    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+    int Q = (r1 - r0) / S;
+    for (int k = 0; k < Q; k++) {
+        const uint8_t *p[4]; __m256 e[4], o[4];
+        for (int j = 0; j < S; j++) { p[j] = w + (size_t)(r0 + j * Q + k) * rb; e[j] = _mm256_setzero_ps(); o[j] = e[j]; }
+        for (int i = 0; i + 16 <= n; i += 16) {
+            const __m256 se = _mm256_loadu_ps(s + (i & ~31) + (i & 16 ? 8 : 0)), so = _mm256_loadu_ps(s + (i & ~31) + (i & 16 ? 24 : 16));
+            #pragma clang loop unroll(full)
+            for (int j = 0; j < 4; j++) { if (j >= S) break;
+                if (pd && (i & 16) == 0) pf(p[j] + 2 * i + pd, hint);
+                __m256i wd = _mm256_loadu_si256((const __m256i *)(p[j] + 2 * i));
+                e[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(wd, 16)), se, e[j]);
+                o[j] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(wd, high)), so, o[j]);
+            }
+        }
+        for (int j = 0; j < S; j++) out[r0 + j * Q + k] = hsum8(_mm256_add_ps(e[j], o[j]));
+    }
+}
+// S rows per pass summed exactly as v_bf16_avx2 (four accumulators per row, same order, same bits):
+// far-apart (the thread's rows in S parts) when FAR, else S adjacent rows.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void exact_rows(const uint8_t *const *p, const float *s, int n, float *const *out, const int S) {
+    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+    __m256 a[4][4];
+    for (int j = 0; j < S; j++) for (int k = 0; k < 4; k++) a[j][k] = _mm256_setzero_ps();
+    for (int i = 0; i + 32 <= n; i += 32) {
+        #pragma clang loop unroll(full)
+        for (int j = 0; j < 4; j++) { if (j >= S) break;
+            const __m256i w0 = _mm256_loadu_si256((const __m256i *)(p[j] + 2 * i)), w1 = _mm256_loadu_si256((const __m256i *)(p[j] + 2 * i + 32));
+            a[j][0] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w0, 16)), _mm256_loadu_ps(s + i), a[j][0]);
+            a[j][1] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w0, high)), _mm256_loadu_ps(s + i + 16), a[j][1]);
+            a[j][2] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w1, 16)), _mm256_loadu_ps(s + i + 8), a[j][2]);
+            a[j][3] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w1, high)), _mm256_loadu_ps(s + i + 24), a[j][3]);
+        }
+    }
+    for (int j = 0; j < S; j++) *out[j] = hsum8(_mm256_add_ps(_mm256_add_ps(a[j][0], a[j][1]), _mm256_add_ps(a[j][2], a[j][3])));
+}
+__attribute__((target("avx2,fma")))
+static void v_exact(const uint8_t *w, size_t rb, const float *s, int n, float *out, int r0, int r1, int S, int far) {
+    int Q = (r1 - r0) / S;
+    for (int k = 0; k < Q; k++) {
+        const uint8_t *p[4]; float *o[4];
+        for (int j = 0; j < S; j++) { int r = far ? r0 + j * Q + k : r0 + S * k + j; p[j] = w + (size_t)r * rb; o[j] = out + r; }
+        if (S == 4) exact_rows(p, s, n, o, 4); else if (S == 3) exact_rows(p, s, n, o, 3); else exact_rows(p, s, n, o, 2);
+    }
+}
+__attribute__((target("avx2")))
+static uint64_t readsum_avx2(const uint8_t *p, size_t bytes, int ahead) {
+    size_t q = bytes / 4; const uint8_t *s0 = p, *s1 = p + q, *s2 = p + 2*q, *s3 = p + 3*q;
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (size_t i = 0; i < q; i += 64) {
+        if (ahead) { pf(s0 + i + ahead, 0); pf(s1 + i + ahead, 0); pf(s2 + i + ahead, 0); pf(s3 + i + ahead, 0); }
+        a = _mm256_add_epi64(a, _mm256_add_epi64(_mm256_load_si256((const __m256i *)(s0 + i)), _mm256_load_si256((const __m256i *)(s0 + i + 32))));
+        b = _mm256_add_epi64(b, _mm256_add_epi64(_mm256_load_si256((const __m256i *)(s1 + i)), _mm256_load_si256((const __m256i *)(s1 + i + 32))));
+        c = _mm256_add_epi64(c, _mm256_add_epi64(_mm256_load_si256((const __m256i *)(s2 + i)), _mm256_load_si256((const __m256i *)(s2 + i + 32))));
+        d = _mm256_add_epi64(d, _mm256_add_epi64(_mm256_load_si256((const __m256i *)(s3 + i)), _mm256_load_si256((const __m256i *)(s3 + i + 32))));
+    }
+    a = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
+    uint64_t l[4]; _mm256_storeu_si256((__m256i *)l, a); return l[0] + l[1] + l[2] + l[3];
+}
 __attribute__((target("avx512f")))
 static uint64_t readsum(const uint8_t *p, size_t bytes, int read_hint) {
     // read_hint 0: T0 prefetch 2 KiB ahead (moepp's probe); 1: T1 prefetch 4 KiB ahead.
@@ -162,6 +267,12 @@ static void work(int t, int m) {
     if (K == 6) { sink += readsum(w + (size_t)t * matbytes / 2, matbytes / 2, 1); return; }
     if (K == 7) { v_f32four(w, split, COLS, y[t], t * (ROWS / 4), t * (ROWS / 4) + ROWS / 4, P); return; }
     if (K == 3) { sink += readsum(w + (size_t)t * matbytes / 2, matbytes / 2, 0); return; }
+    if (K == 8) { v_bf16_avx2(w, COLS * 2, split, COLS, y[t], r0, r1, P, H); return; }
+    if (K == 9) { v_f16_avx2(w, COLS * 2, split, COLS, y[t], r0, r1, P, H); return; }
+    if (K == 11) { v_far_avx2(w, COLS * 2, split, COLS, y[t], r0, r1, P, H, 4); return; }
+    if (K == 12) { v_far_avx2(w, COLS * 2, split, COLS, y[t], r0, r1, P, H, 2); return; }
+    if (K == 13) { v_exact(w, COLS * 2, split, COLS, y[t], r0, r1, P ? P : 4, H); return; }
+    if (K == 10) { sink += readsum_avx2(w + (size_t)t * matbytes / 2, matbytes / 2, P); return; }
 }
 static void *worker(void *arg) {
     (void)arg; int seen = 0;

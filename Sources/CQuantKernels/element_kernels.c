@@ -80,62 +80,107 @@ void moe_matvec_bf16_scalar(const void *w, size_t row_bytes, const float *split,
 int moe_element_kernels_avx2(void) { return 1; }
 
 
-void moe_matvec_f32(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    for (int r = row_begin; r < row_end; r++) {
-        const float *row = (const float *)((const uint8_t *)w + (size_t)r * row_bytes);
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        int i = 0;
-        for (; i + 32 <= n; i += 32) {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(x + i), a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(row + i + 24), _mm256_loadu_ps(x + i + 24), a3);
-        }
-        float sum = moe_hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-        for (; i < n; i++) sum += row[i] * x[i];
-        y[r] = sum;
-    }
-}
+// Rows several at a time, far apart. One row at a time is one sequential stream per core, and on
+// an AVX2-only Zen 3 that streams well below what the memory gives (a plain read kernel: one
+// stream ~21 GB/s, four ~25–27 GB/s on 2 cores); reading AVX2_ROWS rows side by side — the
+// chunk's rows cut in AVX2_ROWS parts, row k of each — keeps that many streams in flight
+// (BENCHMARKS.md "AVX2-only CPUs"). Each row is still summed exactly as the one-row loop sums it
+// (the same four accumulators, the same order, the same reduction), so the bits do not change.
+#define AVX2_ROWS 4
+
+// The three formats' one-step bodies: 32 elements of a row into a[0..3].
+enum element_format { ELEMENT_F32, ELEMENT_F16, ELEMENT_BF16 };
 
 static inline __m256 load_f16x8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
-void moe_matvec_f16(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    for (int r = row_begin; r < row_end; r++) {
-        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        int i = 0;
-        for (; i + 32 <= n; i += 32) {
-            a0 = _mm256_fmadd_ps(load_f16x8(row + 2 * i), _mm256_loadu_ps(x + i), a0);
-            a1 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 16), _mm256_loadu_ps(x + i + 8), a1);
-            a2 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 32), _mm256_loadu_ps(x + i + 16), a2);
-            a3 = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 48), _mm256_loadu_ps(x + i + 24), a3);
-        }
-        float sum = moe_hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-        for (; i < n; i++) sum += _cvtsh_ss(load_u16(row + 2 * i)) * x[i];
-        y[r] = sum;
+// A block of 32 bf16 is 16 words: words 0–7 hold elements 0–15 (evens at split 0–7, odds at
+// split 16–23), words 8–15 elements 16–31 (evens at split 8–15, odds at split 24–31).
+static inline __attribute__((always_inline)) void step32(const uint8_t *row, int i, const float *x, const float *split,
+                                                         __m256 *a, const enum element_format format) {
+    switch (format) {
+    case ELEMENT_F32: {
+        const float *f = (const float *)row;
+        a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(f + i), _mm256_loadu_ps(x + i), a[0]);
+        a[1] = _mm256_fmadd_ps(_mm256_loadu_ps(f + i + 8), _mm256_loadu_ps(x + i + 8), a[1]);
+        a[2] = _mm256_fmadd_ps(_mm256_loadu_ps(f + i + 16), _mm256_loadu_ps(x + i + 16), a[2]);
+        a[3] = _mm256_fmadd_ps(_mm256_loadu_ps(f + i + 24), _mm256_loadu_ps(x + i + 24), a[3]);
+        break;
+    }
+    case ELEMENT_F16:
+        a[0] = _mm256_fmadd_ps(load_f16x8(row + 2 * i), _mm256_loadu_ps(x + i), a[0]);
+        a[1] = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 16), _mm256_loadu_ps(x + i + 8), a[1]);
+        a[2] = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 32), _mm256_loadu_ps(x + i + 16), a[2]);
+        a[3] = _mm256_fmadd_ps(load_f16x8(row + 2 * i + 48), _mm256_loadu_ps(x + i + 24), a[3]);
+        break;
+    case ELEMENT_BF16: {
+        const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(row + 2 * i));
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(row + 2 * i + 32));
+        a[0] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w0, 16)), _mm256_loadu_ps(split + i), a[0]);
+        a[1] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w0, high)), _mm256_loadu_ps(split + i + 16), a[1]);
+        a[2] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w1, 16)), _mm256_loadu_ps(split + i + 8), a[2]);
+        a[3] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w1, high)), _mm256_loadu_ps(split + i + 24), a[3]);
+        break;
+    }
     }
 }
 
-// A block of 32 bf16 is 16 words: words 0–7 hold elements 0–15 (evens at split 0–7, odds at
-// split 16–23), words 8–15 elements 16–31 (evens at split 8–15, odds at split 24–31).
-void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
-    const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);
-    for (int r = row_begin; r < row_end; r++) {
-        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        int i = 0;
-        for (; i + 32 <= n; i += 32) {
-            const __m256i w0 = _mm256_loadu_si256((const __m256i *)(row + 2 * i));
-            const __m256i w1 = _mm256_loadu_si256((const __m256i *)(row + 2 * i + 32));
-            a0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w0, 16)), _mm256_loadu_ps(split + i), a0);
-            a1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w0, high)), _mm256_loadu_ps(split + i + 16), a1);
-            a2 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(w1, 16)), _mm256_loadu_ps(split + i + 8), a2);
-            a3 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(w1, high)), _mm256_loadu_ps(split + i + 24), a3);
-        }
-        float sum = moe_hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-        for (; i < n; i++) sum += bf16_bits_to_float(load_u16(row + 2 * i)) * x[i];
-        y[r] = sum;
+static inline float element_at(const uint8_t *row, int i, const enum element_format format) {
+    switch (format) {
+    case ELEMENT_F32: return ((const float *)row)[i];
+    case ELEMENT_F16: return _cvtsh_ss(load_u16(row + 2 * i));
+    case ELEMENT_BF16: return bf16_bits_to_float(load_u16(row + 2 * i));
     }
+    return 0;
+}
+
+// rows[0..S) summed side by side into out[0..S): per row (a0 + a1) + (a2 + a3) over whole blocks
+// of 32, then the tail element by element.
+static inline __attribute__((always_inline)) void rows_avx2(const uint8_t *const *rows, const float *x, const float *split, int n,
+                                                            float *const *out, const int S, const enum element_format format) {
+    __m256 a[AVX2_ROWS][4];
+    for (int j = 0; j < S; j++) a[j][0] = a[j][1] = a[j][2] = a[j][3] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int j = 0; j < S; j++) step32(rows[j], i, x, split, a[j], format);
+    }
+    for (int j = 0; j < S; j++) {
+        float sum = moe_hsum8(_mm256_add_ps(_mm256_add_ps(a[j][0], a[j][1]), _mm256_add_ps(a[j][2], a[j][3])));
+        for (int t = i; t < n; t++) sum += element_at(rows[j], t, format) * x[t];
+        *out[j] = sum;
+    }
+}
+
+static inline __attribute__((always_inline)) void matvec_avx2(const void *w, size_t row_bytes, const float *x, const float *split, int n,
+                                                              float *y, int row_begin, int row_end, const enum element_format format) {
+    const int part = (row_end - row_begin) / AVX2_ROWS;
+    for (int k = 0; k < part; k++) {
+        const uint8_t *rows[AVX2_ROWS];
+        float *out[AVX2_ROWS];
+        for (int j = 0; j < AVX2_ROWS; j++) {
+            const int r = row_begin + j * part + k;
+            rows[j] = (const uint8_t *)w + (size_t)r * row_bytes;
+            out[j] = y + r;
+        }
+        rows_avx2(rows, x, split, n, out, AVX2_ROWS, format);
+    }
+    for (int r = row_begin + AVX2_ROWS * part; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        float *out = y + r;
+        rows_avx2(&row, x, split, n, &out, 1, format);
+    }
+}
+
+void moe_matvec_f32(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    matvec_avx2(w, row_bytes, x, NULL, n, y, row_begin, row_end, ELEMENT_F32);
+}
+
+void moe_matvec_f16(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
+    matvec_avx2(w, row_bytes, x, NULL, n, y, row_begin, row_end, ELEMENT_F16);
+}
+
+void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
+    matvec_avx2(w, row_bytes, x, split, n, y, row_begin, row_end, ELEMENT_BF16);
 }
 #else
 int moe_element_kernels_avx2(void) { return 0; }

@@ -212,9 +212,9 @@ static inline __attribute__((always_inline)) float dot_q32(const uint8_t *row, i
 #endif
 }
 
-static float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q8_0_BYTES, q8_0_weights, x, blocks); }
-static float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q4_0_BYTES, q4_0_weights, x, blocks); }
-static float dot_q5_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q5_0_BYTES, q5_0_weights, x, blocks); }
+static inline float dot_q8_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q8_0_BYTES, q8_0_weights, x, blocks); }
+static inline float dot_q4_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q4_0_BYTES, q4_0_weights, x, blocks); }
+static inline float dot_q5_0(const uint8_t *row, const moe_block_q8 *x, int blocks) { return dot_q32(row, Q5_0_BYTES, q5_0_weights, x, blocks); }
 
 // ---- Q5_1 · q8 ------------------------------------------------------------------------------
 // 32 unsigned 5-bit quants n with a scale d and an offset m per block (value d·n + m):
@@ -503,6 +503,63 @@ void MOE_FN(moe_dequantize_q6_k)(const void *src, float *out, int n) {
 }
 
 // ---- row loops ------------------------------------------------------------------------------
+#if MOE_AVX2
+// Q8_0, Q4_0 and Q5_0 rows several at a time, far apart: one row at a time is one sequential
+// stream per core, too few lines in flight on an AVX2-only Zen 3 (see element_kernels.c,
+// AVX2_ROWS). Each row is summed exactly as dot_q32 sums it (its two accumulators, the same
+// order, the same reduction), so the bits do not change.
+#define Q32_ROWS 4
+
+static inline __attribute__((always_inline)) void q32_rows(const uint8_t *const *rows, int block_bytes, q32_weights (*weights)(const uint8_t *),
+                                                           const moe_block_q8 *x, int blocks, float *const *out, const int S) {
+    __m256 acc0[Q32_ROWS], acc1[Q32_ROWS];
+    for (int j = 0; j < S; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 1 < blocks; b += 2) {
+        for (int j = 0; j < S; j++) {
+            const uint8_t *even = rows[j] + (size_t)b * block_bytes, *odd = even + block_bytes;
+            acc0[j] = q32_block(even, weights(even), x + b, acc0[j]);
+            acc1[j] = q32_block(odd, weights(odd), x + b + 1, acc1[j]);
+        }
+    }
+    for (int j = 0; j < S; j++) {
+        if (b < blocks) acc0[j] = q32_block(rows[j] + (size_t)b * block_bytes, weights(rows[j] + (size_t)b * block_bytes), x + b, acc0[j]);
+        *out[j] = moe_hsum8(_mm256_add_ps(acc0[j], acc1[j]));
+    }
+}
+
+static inline __attribute__((always_inline)) void matvec_q32(const void *w, size_t row_bytes, int block_bytes, q32_weights (*weights)(const uint8_t *),
+                                                             const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    const int part = (row_end - row_begin) / Q32_ROWS;
+    for (int k = 0; k < part; k++) {
+        const uint8_t *rows[Q32_ROWS];
+        float *out[Q32_ROWS];
+        for (int j = 0; j < Q32_ROWS; j++) {
+            const int r = row_begin + j * part + k;
+            rows[j] = (const uint8_t *)w + (size_t)r * row_bytes;
+            out[j] = y + r;
+        }
+        q32_rows(rows, block_bytes, weights, x, n / 32, out, Q32_ROWS);
+    }
+    for (int r = row_begin + Q32_ROWS * part; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        float *out = y + r;
+        q32_rows(&row, block_bytes, weights, x, n / 32, &out, 1);
+    }
+}
+
+void MOE_FN(moe_matvec_q8_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    matvec_q32(w, row_bytes, Q8_0_BYTES, q8_0_weights, x, n, y, row_begin, row_end);
+}
+
+void MOE_FN(moe_matvec_q4_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    matvec_q32(w, row_bytes, Q4_0_BYTES, q4_0_weights, x, n, y, row_begin, row_end);
+}
+
+void MOE_FN(moe_matvec_q5_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    matvec_q32(w, row_bytes, Q5_0_BYTES, q5_0_weights, x, n, y, row_begin, row_end);
+}
+#else
 void MOE_FN(moe_matvec_q8_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     for (int r = row_begin; r < row_end; r++) y[r] = dot_q8_0((const uint8_t *)w + (size_t)r * row_bytes, x, n / 32);
 }
@@ -514,6 +571,7 @@ void MOE_FN(moe_matvec_q4_0)(const void *w, size_t row_bytes, const moe_block_q8
 void MOE_FN(moe_matvec_q5_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     for (int r = row_begin; r < row_end; r++) y[r] = dot_q5_0((const uint8_t *)w + (size_t)r * row_bytes, x, n / 32);
 }
+#endif
 
 void MOE_FN(moe_matvec_q5_1)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     for (int r = row_begin; r < row_end; r++) y[r] = dot_q5_1((const uint8_t *)w + (size_t)r * row_bytes, x, n / 32);

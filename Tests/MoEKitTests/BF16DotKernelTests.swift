@@ -49,10 +49,10 @@ struct BF16DotKernelTests {
         if Kernels.hasAVX512BF16 { #expect(Self.rounded(x, vector: true) == expected) }
     }
 
-    @Test("the vector rounding equals the scalar twin bit for bit (random bit patterns, every tail length)")
+    // Skipped (not failed) on a CPU without AVX-512 BF16, where only the scalar body exists.
+    @Test("the vector rounding equals the scalar twin bit for bit (random bit patterns, every tail length)",
+          .enabled(if: Kernels.hasAVX512BF16, "this CPU has no AVX-512 BF16: only the scalar rounding runs"))
     func roundingBodies() throws {
-        print("bf16 dot kernels: AVX-512 BF16 \(Kernels.hasAVX512BF16 ? "present, tested" : "absent (scalar twins only)")")
-        try #require(Kernels.hasAVX512BF16)
         var random = SeededRandom(seed: 12)
         let patterns = (0..<20_000).map { i -> Float in
             var bits = UInt32(truncatingIfNeeded: random.next())

@@ -70,6 +70,45 @@ struct FusedKernelTests {
         }
     }
 
+    @Test("the AVX2 bodies' far-apart row groups give each row's one-row bits, any row range (f32, f16, bf16, Q8_0, Q4_0, Q5_0)",
+          arguments: [WeightFormat.f32, .f16, .bf16, .q8_0, .q4_0, .q5_0])
+    func avx2RowGroupsEqualOneRow(format: WeightFormat) {
+        let quantised = format.elementsPerBlock > 1
+        for (rows, cols) in [(1, 32), (4, 33), (5, 31), (8, 64), (9, 96), (13, 257), (17, 224), (11, 2048)] {
+            let cols = quantised ? (cols + 31) / 32 * 32 : cols
+            let w = Self.matrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 13 + cols))
+            var random = SeededRandom(seed: UInt64(cols + 7))
+            let x = random.normals(cols, scale: 1)
+            var split = [Float](repeating: 0, count: cols)
+            moe_split_even_odd(x, Int32(cols), &split)
+            var blocks = [moe_block_q8](repeating: moe_block_q8(), count: quantised ? cols / 32 : 0)
+            if quantised { moe_quantize_q8(x, Int32(cols), &blocks) }
+            func run(_ y: inout [Float], _ begin: Int, _ end: Int) {
+                let (b, e, n) = (Int32(begin), Int32(end), Int32(cols))
+                switch format {
+                case .f32: moe_matvec_f32(w.base, w.rowBytes, x, n, &y, b, e)
+                case .f16: moe_matvec_f16(w.base, w.rowBytes, x, n, &y, b, e)
+                case .bf16: moe_matvec_bf16(w.base, w.rowBytes, split, x, n, &y, b, e)
+                case .q8_0: moe_matvec_q8_0(w.base, w.rowBytes, blocks, n, &y, b, e)
+                case .q4_0: moe_matvec_q4_0(w.base, w.rowBytes, blocks, n, &y, b, e)
+                default: moe_matvec_q5_0(w.base, w.rowBytes, blocks, n, &y, b, e)
+                }
+            }
+            var oneByOne = [Float](repeating: .nan, count: rows)
+            for r in 0..<rows { run(&oneByOne, r, r + 1) }
+            // Ranges from every start 0–4 to the end and to one row short of it, so each row falls
+            // in each of the four parts and in the remainder somewhere.
+            for begin in 0..<min(5, rows) {
+                for end in Set([rows, max(begin + 1, rows - 1)]) {
+                    var y = oneByOne
+                    for r in begin..<end { y[r] = .nan }
+                    run(&y, begin, end)
+                    #expect(y.map(\.bitPattern) == oneByOne.map(\.bitPattern), "\(format.name) \(rows)×\(cols) rows \(begin)..<\(end)")
+                }
+            }
+        }
+    }
+
     @Test("a group of products run as one region equals each product run alone, bit for bit, on every body")
     func groupEqualsSeparate() {
         let shapes: [(WeightFormat, Int, Int)] = [(.f32, 300, 257), (.bf16, 513, 129), (.f16, 64, 64), (.q8_0, 255, 64),

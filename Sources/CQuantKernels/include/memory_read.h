@@ -17,7 +17,10 @@ enum moe_read_variant {
     MOE_READ_AVX512_PREFETCH = 3, // the same with software prefetch 4 KiB ahead
     MOE_READ_AVX512_STREAMS = 4,  // four streams (the quarters of the range) read side by side
     MOE_READ_AVX512_STREAMS_PREFETCH = 5, // four streams, each prefetched 2 KiB ahead
-    MOE_READ_VARIANTS = 6
+    MOE_READ_AVX2_PREFETCH = 6,   // one stream, 256-bit loads, prefetch 4 KiB ahead
+    MOE_READ_AVX2_STREAMS = 7,    // four streams, 256-bit loads
+    MOE_READ_AVX2_STREAMS_PREFETCH = 8, // four streams, each prefetched 2 KiB ahead
+    MOE_READ_VARIANTS = 9
 };
 
 uint64_t moe_read_sum(const void *p, size_t bytes, int variant);

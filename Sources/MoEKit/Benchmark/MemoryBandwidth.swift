@@ -8,13 +8,16 @@ import Foundation
 /// faster than the roofline means the probe or the byte count is wrong.
 ///
 /// Which kernel: `moepp bandwidth` runs every read kernel this CPU has, interleaved, and the probe
-/// uses the one that read highest on our machine (AVX-512, four streams per core, software
-/// prefetch; BENCHMARKS.md, "An honest roofline"). The old probe — a Swift SIMD16 sum over a
-/// malloc'd buffer — read 5–10% below what llama.cpp's decode was seen to stream.
+/// uses the one that read highest where we measured: on AVX-512 (an Intel Xeon) four streams per
+/// core with software prefetch (BENCHMARKS.md, "An honest roofline"); on AVX2 only (a Zen 3 EPYC)
+/// four streams without prefetch, which read 1.2–1.3× one stream there — a one-stream probe had
+/// put the roofline that much too low (BENCHMARKS.md, "AVX2-only CPUs"). The old probe — a Swift
+/// SIMD16 sum over a malloc'd buffer — read 5–10% below what llama.cpp's decode was seen to stream.
 public enum MemoryBandwidth {
     /// The read kernels the probe can use (`moe_read_variant`).
     public enum ReadKernel: Int32, CaseIterable, Sendable {
         case scalar = 0, avx2, avx512, avx512Prefetch, avx512Streams, avx512StreamsPrefetch
+        case avx2Prefetch, avx2Streams, avx2StreamsPrefetch
 
         public var name: String {
             switch self {
@@ -24,6 +27,9 @@ public enum MemoryBandwidth {
             case .avx512Prefetch: "avx512, 1 stream, prefetch"
             case .avx512Streams: "avx512, 4 streams"
             case .avx512StreamsPrefetch: "avx512, 4 streams, prefetch"
+            case .avx2Prefetch: "avx2, 1 stream, prefetch"
+            case .avx2Streams: "avx2, 4 streams"
+            case .avx2StreamsPrefetch: "avx2, 4 streams, prefetch"
             }
         }
 
@@ -31,7 +37,7 @@ public enum MemoryBandwidth {
 
         /// The probe's kernel: the fastest measured (see above) that this CPU has.
         public static var probe: ReadKernel {
-            [.avx512StreamsPrefetch, .avx2, .scalar].first { $0.isAvailable }!
+            [.avx512StreamsPrefetch, .avx2Streams, .scalar].first { $0.isAvailable }!
         }
     }
 
