@@ -17,9 +17,11 @@
 // plain read; with it 0.85–0.96 (moepp matvec-bench, BENCHMARKS.md "Streaming f16/bf16
 // matvecs"). 2 KiB ahead was about the same, 1 KiB less, non-temporal hints worse. f32 (one
 // load per line, already ~0.95 of a plain read) measured 0.95× with it on the 1.1 B model, so it
-// has none. The AVX2 bodies keep none either: on a Zen 4 an 8 KiB prefetch halved the bf16 rate
-// (an earlier measurement, not repeated; no AVX2-only CPU was at hand). Prefetching past the
-// last row is harmless (prefetches never fault).
+// has none. The AVX2 bodies keep none either: on a Zen 4 an 8 KiB prefetch halved the bf16 rate,
+// and on an AVX2-only Zen 3 the read kernels with it read below the same kernels without (one
+// stream 18.4 against 20.9 GB/s, four streams 24.0 against 27.2; `moepp bandwidth --rounds 5`,
+// BENCHMARKS.md "AVX2-only CPUs"). Prefetching past the last row is harmless (prefetches never
+// fault).
 // Into L2 (T1), not L1: the L2 streamer then continues from the prefetched line while L1's few
 // fill buffers stay free for the loads. A 2 GB stand-alone bf16 harness (8192×1536 products, 2
 // threads, two runs of 6 interleaved rounds) streamed 22.2–23.8 GB/s with T1 (medians ~22.5)

@@ -507,7 +507,10 @@ void MOE_FN(moe_dequantize_q6_k)(const void *src, float *out, int n) {
 // Q8_0, Q4_0 and Q5_0 rows several at a time, far apart: one row at a time is one sequential
 // stream per core, too few lines in flight on an AVX2-only Zen 3 (see element_kernels.c,
 // AVX2_ROWS). Each row is summed exactly as dot_q32 sums it (its two accumulators, the same
-// order, the same reduction), so the bits do not change.
+// order, the same reduction), so the bits do not change. Q4_K, Q5_K and Q6_K stay one row at a
+// time: the same four far rows for them measured 0.85x (Q4_K), 0.77x (Q5_K) and 1.05x (Q6_K) of
+// one row at the 1.1 B Mixtral's expert shape (BENCHMARKS.md "AVX2-only CPUs", tried and not
+// kept; why was not profiled — a K-quant block is far more work per byte than a Q8_0 one).
 #define Q32_ROWS 4
 
 static inline __attribute__((always_inline)) void q32_rows(const uint8_t *const *rows, int block_bytes, q32_weights (*weights)(const uint8_t *),

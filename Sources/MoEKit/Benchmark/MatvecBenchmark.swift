@@ -4,8 +4,11 @@ import Foundation
 /// decode speed follows on a bandwidth-bound machine. Each format cycles through a pool of copies
 /// of one matrix larger in total than the last-level cache, so every product streams from memory;
 /// rounds interleave the formats so that noise from other users of the cores hits all alike.
-/// Each round also times a plain read of a pool of the same size (four accumulators per core):
-/// the bandwidth that round's products are set against, so a busy machine lowers both.
+/// Each round also times the bandwidth probe's read kernel over a buffer of the same size, best of
+/// three passes (one pass slowed by noise would put a kernel above the memory's limit): the
+/// bandwidth that round's products are set against, so a busy machine lowers both. (A
+/// Swift SIMD sum of one stream per core read 1.2–1.3× low on an AVX2-only Zen 3, which put
+/// kernels "above" the read bandwidth there.)
 public enum MatvecBenchmark {
     public struct Result: Sendable {
         public var format: WeightFormat
@@ -50,9 +53,9 @@ public enum MatvecBenchmark {
         let x = random.normals(cols, scale: 1)
         var y = [Float](repeating: 0, count: rows)
         var results = formats.enumerated().map { Result(format: $1, bytesPerProduct: pools[$0].matrices[0].byteCount, rates: [], fractions: []) }
-        let plain = ByteStorage(count: poolBytes)
+        let plain = MemoryBandwidth.ProbeBuffer(megabytes: max(1, poolBytes >> 20))
         for round in -1..<rounds {   // round −1 warms up (page faults, frequency)
-            let stream = readRate(plain)
+            let stream = (0..<3).map { _ in plain.pass(.probe) }.max()!
             for (f, pool) in pools.enumerated() {
                 let start = Date()
                 for matrix in pool.matrices { Kernels.matvec(matrix, x, &y) }
@@ -64,30 +67,5 @@ public enum MatvecBenchmark {
             }
         }
         return results
-    }
-
-    /// Bytes per second of summing `storage` as floats on every core.
-    static func readRate(_ storage: ByteStorage) -> Double {
-        let count = storage.count / 4
-        let floats = UnsafeRawPointer(storage.pointer)
-        let start = Date()
-        var sink = SIMD16<Float>()
-        withUnsafeMutablePointer(to: &sink) { sinkPointer in
-            let lock = NSLock()
-            Parallel.forChunks(count / 64, work: Int.max) { range in
-                var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>(), acc2 = SIMD16<Float>(), acc3 = SIMD16<Float>()
-                for i in range {
-                    let at = i * 256
-                    acc0 += floats.loadUnaligned(fromByteOffset: at, as: SIMD16<Float>.self)
-                    acc1 += floats.loadUnaligned(fromByteOffset: at + 64, as: SIMD16<Float>.self)
-                    acc2 += floats.loadUnaligned(fromByteOffset: at + 128, as: SIMD16<Float>.self)
-                    acc3 += floats.loadUnaligned(fromByteOffset: at + 192, as: SIMD16<Float>.self)
-                }
-                lock.lock(); sinkPointer.pointee += acc0 + acc1 + acc2 + acc3; lock.unlock()
-            }
-        }
-        let seconds = Date().timeIntervalSince(start)
-        if sink.sum().isNaN { print("") }   // keeps the loads alive
-        return Double(count / 64 * 256) / seconds
     }
 }
