@@ -93,7 +93,7 @@ def main(path):
     if not bandwidths:
         sys.exit("bench-llamacpp-table: no bandwidth sample in " + path)
     best = max(bandwidths)
-    print(f"memory bandwidth: {len(bandwidths)} samples between the runs (each the best of 7 passes over 1 GiB, 2 threads, moepp's C read kernel): "
+    print(f"memory bandwidth: {len(bandwidths)} samples between the runs (each the best of 3 passes of every vector read kernel moepp has over 1 GiB, 2 threads): "
           f"median {statistics.median(bandwidths) / 1e9:.1f}, min {min(bandwidths) / 1e9:.1f}, best {best / 1e9:.1f} GB/s; roofline at the best")
     print()
     print("| model | format | threads | MB/token | moepp prompt tok/s | llama.cpp prompt tok/s | prompt ratio "

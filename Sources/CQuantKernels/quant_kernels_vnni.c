@@ -20,6 +20,11 @@ int moe_cpu_has_vnni(void) {
     return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
 }
 
+int moe_cpu_is_amd(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
+}
+
 // Software prefetch this far ahead of the row being read. The hardware prefetchers stop at 4 KiB
 // pages and these loops spend more instructions per byte than the bf16 one, so fewer lines are
 // in flight; measured on 512×1024 and 2048×1024 Q8_0 products, 8 KiB ahead gave +10–20%
@@ -273,11 +278,60 @@ void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x
                     q4_wide_finish);
 }
 
+// ---- Four far-apart rows, 256-bit (chosen on AMD: QuantizedKernels.q8FarRows) ----------------
+// On a Zen 4 the wide body above streamed about half of what the AVX2 body's four far-apart rows
+// did (BENCHMARKS.md "A Zen 4 with AVX-512"); the AVX2 body sums its integers in other lanes, so
+// its bits differ from the batched VNNI kernel's and decoding would no longer equal a prompt
+// recompute. This is the AVX2 loop's shape with the 256-bit VNNI block above: each row summed
+// exactly as moe_matvec_q8_0_vnni_256 sums it (its bits), four rows a quarter of the range apart
+// in one pass, no software prefetch (it read lower with it on that machine).
+enum { Q8_FAR_ROWS = 4 };
+
+static inline __attribute__((always_inline)) void q8_0_vnni_rows(const uint8_t *const *rows, const moe_block_q8 *x, int blocks,
+                                                                 float *const *out, const int S) {
+    __m256 acc0[Q8_FAR_ROWS], acc1[Q8_FAR_ROWS];
+    for (int j = 0; j < S; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 1 < blocks; b += 2) {
+        for (int j = 0; j < S; j++) {
+            acc0[j] = q8_0_block(rows[j] + (size_t)b * 34, x + b, acc0[j]);
+            acc1[j] = q8_0_block(rows[j] + (size_t)(b + 1) * 34, x + b + 1, acc1[j]);
+        }
+    }
+    for (int j = 0; j < S; j++) {
+        if (b < blocks) acc0[j] = q8_0_block(rows[j] + (size_t)b * 34, x + b, acc0[j]);
+        *out[j] = moe_hsum8(_mm256_add_ps(acc0[j], acc1[j]));
+    }
+}
+
+void moe_matvec_q8_0_vnni_far(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    const int part = (row_end - row_begin) / Q8_FAR_ROWS, blocks = n / 32;
+    for (int k = 0; k < part; k++) {
+        const uint8_t *rows[Q8_FAR_ROWS];
+        float *out[Q8_FAR_ROWS];
+        for (int j = 0; j < Q8_FAR_ROWS; j++) {
+            const int r = row_begin + j * part + k;
+            rows[j] = (const uint8_t *)w + (size_t)r * row_bytes;
+            out[j] = y + r;
+        }
+        q8_0_vnni_rows(rows, x, blocks, out, Q8_FAR_ROWS);
+    }
+    for (int r = row_begin + Q8_FAR_ROWS * part; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        float *out = y + r;
+        q8_0_vnni_rows(&row, x, blocks, &out, 1);
+    }
+}
+
 #pragma clang attribute pop
 
 #else
 // Not x86-64 (or not clang): never chosen, since moe_cpu_has_vnni() is 0.
 int moe_cpu_has_vnni(void) { return 0; }
+int moe_cpu_is_amd(void) { return 0; }
+void moe_matvec_q8_0_vnni_far(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
+    moe_matvec_q8_0(w, row_bytes, x, n, y, row_begin, row_end);
+}
 void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
     moe_matvec_q8_0(w, row_bytes, x, n, y, row_begin, row_end);
 }

@@ -73,8 +73,8 @@ struct BenchCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         directories += try families.map { try syntheticModel($0, scratch: scratch) }
         var bandwidth = MemoryBandwidth.measure()
-        print(String(format: "memory bandwidth (%d threads, best of 7 passes over %d MiB, %@): %.1f GB/s", Parallel.coreCount,
-                     MemoryBandwidth.defaultMegabytes, MemoryBandwidth.ReadKernel.probe.name, bandwidth / 1e9))
+        print(String(format: "memory bandwidth (%d threads, %@, 3 passes each over %d MiB): %.1f GB/s", Parallel.coreCount,
+                     MemoryBandwidth.ReadKernel.probeName, MemoryBandwidth.defaultMegabytes, bandwidth / 1e9))
         print("bf16 products: \(ComputePrecision.current.label)")
         if !quantize.isEmpty {
             try runQuantized(directories, formats: try quantizeFormats(), bandwidth: bandwidth)

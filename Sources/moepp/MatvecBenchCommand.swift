@@ -30,7 +30,7 @@ struct MatvecBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        print("\(rows)×\(cols), \(Parallel.coreCount) threads, \(rounds) interleaved rounds; 'of read bandwidth' is each round's rate over the best of three passes of the bandwidth probe's read kernel (\(MemoryBandwidth.ReadKernel.probe.name)) over as many bytes in the same round")
+        print("\(rows)×\(cols), \(Parallel.coreCount) threads, \(rounds) interleaved rounds; 'of read bandwidth' is each round's rate over the bandwidth probe (\(MemoryBandwidth.ReadKernel.probeName), two passes each) over as many bytes in the same round")
         print("format | MB per product | weight GB/s median (min–max) | of read bandwidth median (min–max) | products/s median")
         for r in MatvecBenchmark.run(rows: rows, cols: cols, formats: try parsedFormats(), poolBytes: poolMegabytes << 20, rounds: rounds) {
             print(String(format: "%@ | %.1f | %.1f (%.1f–%.1f) | %.2f (%.2f–%.2f) | %.0f", r.format.name, Double(r.bytesPerProduct) / 1e6,

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MoEKit
+import CQuantKernels
 
 /// Block formats held to gguf-py (`make quant-fixtures`, gguf==0.19.0) bit for bit, and the
 /// integer kernels held to their naive twins.
@@ -200,6 +201,31 @@ struct QuantizationTests {
                 QuantizedKernels.matvec(w, x, &other, path: path)
                 #expect(TestSupport.close(other, NaiveKernels.quantizedMatvec(w, x), relative: 1e-5), "\(format.name) \(rows)×\(cols) \(path)")
             }
+        }
+    }
+
+    /// AMD decodes Q8_0 with the far-row VNNI body (QuantizedKernels.q8FarRows) and prompts with
+    /// the batched VNNI kernel; decoding equals a full recompute only if it has the wide VNNI body's
+    /// bits. Rows not a multiple of four (the far rows' tail), odd block counts, and past 512 blocks
+    /// (where the wide body hands over to its 256-bit one).
+    @Test("the far-row Q8_0 VNNI matvec gives the VNNI body's bits", .enabled(if: QuantizedKernels.hasVNNI))
+    func farRowsGiveVNNIBits() {
+        for (rows, cols) in [(5, 13 * 32), (6, 23 * 32), (64, 4096), (9, 15 * 32), (3, 513 * 32), (11, 32)] {
+            let (w, storage) = Self.randomMatrix(rows: rows, cols: cols, format: .q8_0, seed: UInt64(rows * 7 + cols))
+            var random = SeededRandom(seed: UInt64(cols + 1))
+            var x = random.normals(cols, scale: 1)
+            x[cols - 1] = -9
+            var xq = [moe_block_q8](repeating: moe_block_q8(), count: cols / 32)
+            moe_quantize_q8(x, Int32(cols), &xq)
+            var far = [Float](repeating: .nan, count: rows), wide = far
+            moe_matvec_q8_0_vnni_far(w.base, w.rowBytes, xq, Int32(cols), &far, 0, Int32(rows))
+            moe_matvec_q8_0_vnni(w.base, w.rowBytes, xq, Int32(cols), &wide, 0, Int32(rows))
+            #expect(far.map(\.bitPattern) == wide.map(\.bitPattern), "\(rows)×\(cols)")
+            // A sub-range, as a core gets it.
+            var part = [Float](repeating: .nan, count: rows)
+            moe_matvec_q8_0_vnni_far(w.base, w.rowBytes, xq, Int32(cols), &part, 1, Int32(rows))
+            #expect(part[1...].map(\.bitPattern) == wide[1...].map(\.bitPattern), "\(rows)×\(cols) rows 1…")
+            withExtendedLifetime(storage) {}
         }
     }
 

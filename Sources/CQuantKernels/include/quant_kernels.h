@@ -50,7 +50,11 @@ void moe_matvec_q6_k(const void *w, size_t row_bytes, const moe_block_q8k *x, in
 // the K formats vpmaddubsw + vpdpwssd on 512-bit vectors (quant_kernels_k_vnni.c). Q5_0, Q5_1 and Q5_K have
 // no VNNI body: the AVX2 one serves them everywhere.
 int moe_cpu_has_vnni(void);
+// 1 on an AMD CPU: where the kernels measured differently by vendor (QuantizedKernels.q8FarRows).
+int moe_cpu_is_amd(void);
 void moe_matvec_q8_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
+// Four far-apart rows a pass, 256-bit, each row with moe_matvec_q8_0_vnni's bits (chosen on AMD).
+void moe_matvec_q8_0_vnni_far(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_0_vnni(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q4_k_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_q6_k_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);

@@ -4,8 +4,8 @@ import Foundation
 /// decode speed follows on a bandwidth-bound machine. Each format cycles through a pool of copies
 /// of one matrix larger in total than the last-level cache, so every product streams from memory;
 /// rounds interleave the formats so that noise from other users of the cores hits all alike.
-/// Each round also times the bandwidth probe's read kernel over a buffer of the same size, best of
-/// three passes (one pass slowed by noise would put a kernel above the memory's limit): the
+/// Each round also times the bandwidth probe's read kernels over a buffer of the same size, best of
+/// two passes of each (one pass slowed by noise would put a kernel above the memory's limit): the
 /// bandwidth that round's products are set against, so a busy machine lowers both. (A
 /// Swift SIMD sum of one stream per core read 1.2–1.3× low on an AVX2-only Zen 3, which put
 /// kernels "above" the read bandwidth there.)
@@ -55,7 +55,7 @@ public enum MatvecBenchmark {
         var results = formats.enumerated().map { Result(format: $1, bytesPerProduct: pools[$0].matrices[0].byteCount, rates: [], fractions: []) }
         let plain = MemoryBandwidth.ProbeBuffer(megabytes: max(1, poolBytes >> 20))
         for round in -1..<rounds {   // round −1 warms up (page faults, frequency)
-            let stream = (0..<3).map { _ in plain.pass(.probe) }.max()!
+            let stream = plain.best(passes: 2)
             for (f, pool) in pools.enumerated() {
                 let start = Date()
                 for matrix in pool.matrices { Kernels.matvec(matrix, x, &y) }

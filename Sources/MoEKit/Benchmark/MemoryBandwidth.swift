@@ -7,11 +7,12 @@ import Foundation
 /// `repeats` passes: a pass slowed by another process says nothing about the memory. A decode
 /// faster than the roofline means the probe or the byte count is wrong.
 ///
-/// Which kernel: `moepp bandwidth` runs every read kernel this CPU has, interleaved, and the probe
-/// uses the one that read highest where we measured: on AVX-512 (an Intel Xeon) four streams per
-/// core with software prefetch (BENCHMARKS.md, "An honest roofline"); on AVX2 only (a Zen 3 EPYC)
-/// four streams without prefetch, which read 1.2–1.3× one stream there — a one-stream probe had
-/// put the roofline that much too low (BENCHMARKS.md, "AVX2-only CPUs"). The old probe — a Swift
+/// Which kernel: no one read kernel is the fastest everywhere, so the probe runs every vector
+/// kernel this CPU has, interleaved, and takes the best pass of any. On an Intel Xeon AVX-512 with
+/// software prefetch read highest (BENCHMARKS.md, "An honest roofline"); on an AVX2-only Zen 3
+/// four streams read 1.2–1.3× one stream; on a Zen 4 the prefetching AVX-512 kernel read about half
+/// of AVX2's (27.5 against 53.0 GB/s, medians) — a probe of one fixed kernel had put that machine's
+/// roofline at half its height (BENCHMARKS.md, "A Zen 4 with AVX-512"). The old probe — a Swift
 /// SIMD16 sum over a malloc'd buffer — read 5–10% below what llama.cpp's decode was seen to stream.
 public enum MemoryBandwidth {
     /// The read kernels the probe can use (`moe_read_variant`).
@@ -35,20 +36,23 @@ public enum MemoryBandwidth {
 
         public var isAvailable: Bool { moe_read_variant_available(rawValue) != 0 }
 
-        /// The probe's kernel: the fastest measured (see above) that this CPU has.
-        public static var probe: ReadKernel {
-            [.avx512StreamsPrefetch, .avx2Streams, .scalar].first { $0.isAvailable }!
+        /// The probe's kernels: every vector kernel this CPU has (the scalar one where there is none).
+        public static var probe: [ReadKernel] {
+            let vector = allCases.filter { $0 != .scalar && $0.isAvailable }
+            return vector.isEmpty ? [.scalar] : vector
         }
+
+        /// What the reports print as the probe.
+        public static var probeName: String { probe == [.scalar] ? "the scalar read kernel" : "the best of \(probe.count) read kernels" }
     }
 
     /// The probe buffer: 1 GiB, four times the 260 MB L3 of the machine we measure on (a buffer
     /// near the L3's size is partly read from cache, and reads high).
     public static let defaultMegabytes = 1024
 
-    /// Best of `repeats` passes, bytes per second.
-    public static func measure(megabytes: Int = defaultMegabytes, repeats: Int = 7) -> Double {
-        let buffer = ProbeBuffer(megabytes: megabytes)
-        return (0..<repeats).map { _ in buffer.pass(.probe) }.max() ?? 0
+    /// Best of `repeats` passes of each probe kernel, bytes per second.
+    public static func measure(megabytes: Int = defaultMegabytes, repeats: Int = 3) -> Double {
+        ProbeBuffer(megabytes: megabytes).best(passes: repeats)
     }
 
     /// Each available kernel in turn, `rounds` times (A B C … A B C …, so machine noise falls on all
@@ -84,6 +88,11 @@ public enum MemoryBandwidth {
         }
 
         deinit { munmap(base, bytes) }
+
+        /// The best of `passes` rounds of every probe kernel in turn (A B C A B C …), bytes per second.
+        func best(passes: Int) -> Double {
+            (0..<passes).flatMap { _ in ReadKernel.probe.map(pass) }.max() ?? 0
+        }
 
         /// One pass over the whole buffer on every core; bytes per second.
         func pass(_ kernel: ReadKernel) -> Double {

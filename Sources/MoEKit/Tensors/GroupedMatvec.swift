@@ -149,7 +149,8 @@ extension Kernels {
             (scalar ? moe_matvec_bf16_scalar : wide ? moe_matvec_bf16_avx512 : moe_matvec_bf16)(w, rowBytes, split, x, n, y, lower, upper)
         case .q8_0:
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
-            (scalar ? moe_matvec_q8_0_scalar : vnni ? moe_matvec_q8_0_vnni : moe_matvec_q8_0)(w, rowBytes, xq, n, y, lower, upper)
+            let vnniBody = QuantizedKernels.q8FarRows ? moe_matvec_q8_0_vnni_far : moe_matvec_q8_0_vnni   // far rows on AMD (see there)
+            (scalar ? moe_matvec_q8_0_scalar : vnni ? vnniBody : moe_matvec_q8_0)(w, rowBytes, xq, n, y, lower, upper)
         case .q4_0:
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             (scalar ? moe_matvec_q4_0_scalar : vnni ? moe_matvec_q4_0_vnni : moe_matvec_q4_0)(w, rowBytes, xq, n, y, lower, upper)

@@ -18,6 +18,14 @@ enum QuantizedKernels {
     /// Q8_0/Q4_0, vpmaddubsw + vpdpwssd on 512-bit vectors for Q4_K/Q6_K (the Q5 formats: AVX2 only).
     static let hasVNNI = moe_cpu_has_vnni() != 0
 
+    /// Whether the Q8_0 VNNI matvec (decode) reads four far-apart rows a pass with 256-bit blocks
+    /// (`moe_matvec_q8_0_vnni_far`) instead of two adjacent rows with two blocks per zmm: on AMD. On
+    /// a Zen 4 (EPYC, 2 vCPUs) the two-blocks-per-zmm body — which paid on the Sapphire Rapids-class
+    /// Xeon it was written on — streamed 16.0–18.8 GB/s where four far rows (the AVX2 body's shape)
+    /// streamed 22.7–33.4 (BENCHMARKS.md "A Zen 4 with AVX-512"); why was not profiled. Both VNNI
+    /// bodies give the same bits as the batched VNNI kernel (the AVX2 body does not).
+    static let q8FarRows = hasVNNI && moe_cpu_is_amd() != 0
+
     /// y = W·x (the products themselves run in `Kernels.matvecs`). `path` other than `.best` is
     /// for tests.
     static func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, path: Path = .best) {
