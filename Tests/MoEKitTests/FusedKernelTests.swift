@@ -70,6 +70,31 @@ struct FusedKernelTests {
         }
     }
 
+    @Test("the AVX-512 far-row f16 and bf16 bodies (AMD's) give the one-row AVX-512 bodies' bits, any row range",
+          .enabled(if: Kernels.hasAVX512), arguments: [WeightFormat.f16, .bf16])
+    func avx512FarRowsEqualOneRow(format: WeightFormat) {
+        for (rows, cols) in [(1, 32), (4, 33), (5, 31), (9, 96), (13, 257), (17, 224), (11, 2048)] {
+            let w = Self.matrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 17 + cols))
+            var random = SeededRandom(seed: UInt64(cols + 11))
+            let x = random.normals(cols, scale: 1)
+            var split = [Float](repeating: 0, count: cols)
+            moe_split_even_odd(x, Int32(cols), &split)
+            let n = Int32(cols)
+            var oneRow = [Float](repeating: .nan, count: rows)
+            if format == .f16 { moe_matvec_f16_avx512(w.base, w.rowBytes, x, n, &oneRow, 0, Int32(rows)) }
+            else { moe_matvec_bf16_avx512(w.base, w.rowBytes, split, x, n, &oneRow, 0, Int32(rows)) }
+            for begin in 0..<min(5, rows) {
+                for end in Set([rows, max(begin + 1, rows - 1)]) {
+                    var y = oneRow
+                    for r in begin..<end { y[r] = .nan }
+                    if format == .f16 { moe_matvec_f16_avx512_far(w.base, w.rowBytes, x, n, &y, Int32(begin), Int32(end)) }
+                    else { moe_matvec_bf16_avx512_far(w.base, w.rowBytes, split, x, n, &y, Int32(begin), Int32(end)) }
+                    #expect(y.map(\.bitPattern) == oneRow.map(\.bitPattern), "\(format.name) \(rows)×\(cols) rows \(begin)..<\(end)")
+                }
+            }
+        }
+    }
+
     @Test("the AVX2 bodies' far-apart row groups give each row's one-row bits, any row range (f32, f16, bf16, Q8_0, Q4_0, Q5_0)",
           arguments: [WeightFormat.f32, .f16, .bf16, .q8_0, .q4_0, .q5_0])
     func avx2RowGroupsEqualOneRow(format: WeightFormat) {

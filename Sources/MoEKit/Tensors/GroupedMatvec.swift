@@ -24,6 +24,14 @@ extension Kernels {
     /// AVX-512F bodies for f32, f16 and bf16 where the CPU has them.
     static let hasAVX512 = moe_cpu_has_avx512() != 0
 
+    /// Whether the AVX-512 f16 and bf16 matvecs read four far-apart rows a pass without software
+    /// prefetch (`moe_matvec_f16_avx512_far`) instead of one row with it: on AMD. On a Zen 4, far ÷
+    /// one row: `matvec-bench` 8192×1536 1.10× (1.00–1.20) at f16 and at bf16 over 5 interleaved
+    /// rounds; 1.1 B Mixtral decode 1.20× (0.95–1.46) f16, 1.13× (0.94–1.54) bf16 over 4 — a gain
+    /// smaller than that machine's noise in some rounds (BENCHMARKS.md "A Zen 4 with AVX-512").
+    /// Intel keeps the prefetching one-row bodies, which were tuned there. Same bits either way.
+    static let farRows512 = hasAVX512 && moe_cpu_is_amd() != 0
+
     /// Runs several products as one parallel region: the rows of all of them are split across the
     /// cores together, so q/k/v, or the gate|up products of every expert a token chose, cost one
     /// hand-off to the worker pool instead of one per matrix (and the small ones no longer run
@@ -141,12 +149,14 @@ extension Kernels {
         case .f32:
             (scalar ? moe_matvec_f32_scalar : wide ? moe_matvec_f32_avx512 : moe_matvec_f32)(w, rowBytes, x, n, y, lower, upper)
         case .f16:
-            (scalar ? moe_matvec_f16_scalar : wide ? moe_matvec_f16_avx512 : moe_matvec_f16)(w, rowBytes, x, n, y, lower, upper)
+            let wideBody = farRows512 ? moe_matvec_f16_avx512_far : moe_matvec_f16_avx512
+            (scalar ? moe_matvec_f16_scalar : wide ? wideBody : moe_matvec_f16)(w, rowBytes, x, n, y, lower, upper)
         case .bf16 where precision == .bf16Activations:
             bf16DotRows(product, input: input, range, path: path)
         case .bf16:
             let split = input.assumingMemoryBound(to: Float.self)
-            (scalar ? moe_matvec_bf16_scalar : wide ? moe_matvec_bf16_avx512 : moe_matvec_bf16)(w, rowBytes, split, x, n, y, lower, upper)
+            let wideBody = farRows512 ? moe_matvec_bf16_avx512_far : moe_matvec_bf16_avx512
+            (scalar ? moe_matvec_bf16_scalar : wide ? wideBody : moe_matvec_bf16)(w, rowBytes, split, x, n, y, lower, upper)
         case .q8_0:
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             let vnniBody = QuantizedKernels.q8FarRows ? moe_matvec_q8_0_vnni_far : moe_matvec_q8_0_vnni   // far rows on AMD (see there)
