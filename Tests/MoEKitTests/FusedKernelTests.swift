@@ -70,9 +70,10 @@ struct FusedKernelTests {
         }
     }
 
-    @Test("the AVX-512 far-row f16 and bf16 bodies (AMD's) give the one-row AVX-512 bodies' bits, any row range",
-          .enabled(if: Kernels.hasAVX512), arguments: [WeightFormat.f16, .bf16])
+    @Test("the AVX-512 far-row f32, f16 and bf16 bodies (AMD's) give the AVX-512 bodies' bits, any row range",
+          .enabled(if: Kernels.hasAVX512), arguments: [WeightFormat.f32, .f16, .bf16])
     func avx512FarRowsEqualOneRow(format: WeightFormat) {
+        // The f32 reference is the adjacent-row body over the whole range (its rows have f32_row_avx512's bits).
         for (rows, cols) in [(1, 32), (4, 33), (5, 31), (9, 96), (13, 257), (17, 224), (11, 2048)] {
             let w = Self.matrix(rows: rows, cols: cols, format: format, seed: UInt64(rows * 17 + cols))
             var random = SeededRandom(seed: UInt64(cols + 11))
@@ -81,14 +82,20 @@ struct FusedKernelTests {
             moe_split_even_odd(x, Int32(cols), &split)
             let n = Int32(cols)
             var oneRow = [Float](repeating: .nan, count: rows)
-            if format == .f16 { moe_matvec_f16_avx512(w.base, w.rowBytes, x, n, &oneRow, 0, Int32(rows)) }
-            else { moe_matvec_bf16_avx512(w.base, w.rowBytes, split, x, n, &oneRow, 0, Int32(rows)) }
+            switch format {
+            case .f32: moe_matvec_f32_avx512(w.base, w.rowBytes, x, n, &oneRow, 0, Int32(rows))
+            case .f16: moe_matvec_f16_avx512(w.base, w.rowBytes, x, n, &oneRow, 0, Int32(rows))
+            default: moe_matvec_bf16_avx512(w.base, w.rowBytes, split, x, n, &oneRow, 0, Int32(rows))
+            }
             for begin in 0..<min(5, rows) {
                 for end in Set([rows, max(begin + 1, rows - 1)]) {
                     var y = oneRow
                     for r in begin..<end { y[r] = .nan }
-                    if format == .f16 { moe_matvec_f16_avx512_far(w.base, w.rowBytes, x, n, &y, Int32(begin), Int32(end)) }
-                    else { moe_matvec_bf16_avx512_far(w.base, w.rowBytes, split, x, n, &y, Int32(begin), Int32(end)) }
+                    switch format {
+                    case .f32: moe_matvec_f32_avx512_far(w.base, w.rowBytes, x, n, &y, Int32(begin), Int32(end))
+                    case .f16: moe_matvec_f16_avx512_far(w.base, w.rowBytes, x, n, &y, Int32(begin), Int32(end))
+                    default: moe_matvec_bf16_avx512_far(w.base, w.rowBytes, split, x, n, &y, Int32(begin), Int32(end))
+                    }
                     #expect(y.map(\.bitPattern) == oneRow.map(\.bitPattern), "\(format.name) \(rows)×\(cols) rows \(begin)..<\(end)")
                 }
             }

@@ -20,7 +20,8 @@ void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const 
 void moe_matvec_f32_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_f16_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_bf16_avx512(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end);
-// Four far-apart rows a pass, no software prefetch; each row with the one-row _avx512 body's bits (chosen on AMD).
+// Four far-apart rows a pass, no software prefetch; each row with the _avx512 body's bits (chosen on AMD).
+void moe_matvec_f32_avx512_far(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_f16_avx512_far(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end);
 void moe_matvec_bf16_avx512_far(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end);
 

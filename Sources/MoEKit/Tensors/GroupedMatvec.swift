@@ -24,12 +24,13 @@ extension Kernels {
     /// AVX-512F bodies for f32, f16 and bf16 where the CPU has them.
     static let hasAVX512 = moe_cpu_has_avx512() != 0
 
-    /// Whether the AVX-512 f16 and bf16 matvecs read four far-apart rows a pass without software
-    /// prefetch (`moe_matvec_f16_avx512_far`) instead of one row with it: on AMD. On a Zen 4, far ÷
-    /// one row: `matvec-bench` 8192×1536 1.10× (1.00–1.20) at f16 and at bf16 over 5 interleaved
-    /// rounds; 1.1 B Mixtral decode 1.20× (0.95–1.46) f16, 1.13× (0.94–1.54) bf16 over 4 — a gain
-    /// smaller than that machine's noise in some rounds (BENCHMARKS.md "A Zen 4 with AVX-512").
-    /// Intel keeps the prefetching one-row bodies, which were tuned there. Same bits either way.
+    /// Whether the AVX-512 f32, f16 and bf16 matvecs read four far-apart rows a pass without software
+    /// prefetch (`moe_matvec_f16_avx512_far`, …) instead of one row with prefetch (f16, bf16) or four
+    /// adjacent rows (f32): on AMD. On a Zen 4, far ÷ before: `matvec-bench` 8192×1536 1.10× at f32,
+    /// f16 and bf16 (5 interleaved rounds each); 1.1 B Mixtral decode f32 1.18× (1.13–1.21), f16 1.20×
+    /// (0.95–1.46), bf16 1.13× (0.94–1.54) over 4 — for f16/bf16 a gain smaller than that machine's
+    /// noise in some rounds (BENCHMARKS.md "A Zen 4 with AVX-512"). Intel keeps the bodies tuned
+    /// there. Same bits either way.
     static let farRows512 = hasAVX512 && moe_cpu_is_amd() != 0
 
     /// Runs several products as one parallel region: the rows of all of them are split across the
@@ -147,7 +148,8 @@ extension Kernels {
         let scalar = path == .scalar
         switch product.w.format {
         case .f32:
-            (scalar ? moe_matvec_f32_scalar : wide ? moe_matvec_f32_avx512 : moe_matvec_f32)(w, rowBytes, x, n, y, lower, upper)
+            let wideBody = farRows512 ? moe_matvec_f32_avx512_far : moe_matvec_f32_avx512
+            (scalar ? moe_matvec_f32_scalar : wide ? wideBody : moe_matvec_f32)(w, rowBytes, x, n, y, lower, upper)
         case .f16:
             let wideBody = farRows512 ? moe_matvec_f16_avx512_far : moe_matvec_f16_avx512
             (scalar ? moe_matvec_f16_scalar : wide ? wideBody : moe_matvec_f16)(w, rowBytes, x, n, y, lower, upper)
