@@ -306,41 +306,40 @@ void moe_matvec_bf16_avx512(const void *w, size_t row_bytes, const float *split,
 // ones read ~23), no software prefetch, each row summed exactly as the one-row body sums it.
 enum { FAR_ROWS_512 = 4 };
 
-// f32: the rows summed as f32_row_avx512 sums them (the adjacent-row body above gives the same bits).
-static inline __attribute__((always_inline)) void f32_rows_avx512(const uint8_t *const *rows, const float *x, int n, float *const *out, const int S) {
+// f32 and f16 (`half` a constant where inlined): 16 elements widened to f32, and element t of a row.
+static inline __m512 load16_avx512(const uint8_t *row, int i, const int half) {
+    return half ? load_f16x16(row + 2 * i) : _mm512_loadu_ps((const float *)row + i);
+}
+static inline float element_avx512(const uint8_t *row, int t, const int half) {
+    return half ? _cvtsh_ss(load_u16(row + 2 * t)) : ((const float *)row)[t];
+}
+
+// Each row summed as f32_row_avx512 / the one-row f16 body sums it (for f32 the adjacent-row body
+// above gives the same bits): two accumulators, reduced as one vector, then the tail.
+static inline __attribute__((always_inline)) void rows_avx512(const uint8_t *const *rows, const float *x, int n, float *const *out, const int S,
+                                                              const int half) {
     __m512 a0[FAR_ROWS_512], a1[FAR_ROWS_512];
     for (int j = 0; j < S; j++) a0[j] = a1[j] = _mm512_setzero_ps();
     int i = 0;
     for (; i + 32 <= n; i += 32) {
         const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
         for (int j = 0; j < S; j++) {
-            a0[j] = _mm512_fmadd_ps(_mm512_loadu_ps((const float *)rows[j] + i), x0, a0[j]);
-            a1[j] = _mm512_fmadd_ps(_mm512_loadu_ps((const float *)rows[j] + i + 16), x1, a1[j]);
+            a0[j] = _mm512_fmadd_ps(load16_avx512(rows[j], i, half), x0, a0[j]);
+            a1[j] = _mm512_fmadd_ps(load16_avx512(rows[j], i + 16, half), x1, a1[j]);
         }
     }
     for (int j = 0; j < S; j++) {
         float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0[j], a1[j]));
-        for (int t = i; t < n; t++) sum += ((const float *)rows[j])[t] * x[t];
+        for (int t = i; t < n; t++) sum += element_avx512(rows[j], t, half) * x[t];
         *out[j] = sum;
     }
 }
 
+static inline __attribute__((always_inline)) void f32_rows_avx512(const uint8_t *const *rows, const float *x, int n, float *const *out, const int S) {
+    rows_avx512(rows, x, n, out, S, 0);
+}
 static inline __attribute__((always_inline)) void f16_rows_avx512(const uint8_t *const *rows, const float *x, int n, float *const *out, const int S) {
-    __m512 a0[FAR_ROWS_512], a1[FAR_ROWS_512];
-    for (int j = 0; j < S; j++) a0[j] = a1[j] = _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
-        for (int j = 0; j < S; j++) {
-            a0[j] = _mm512_fmadd_ps(load_f16x16(rows[j] + 2 * i), x0, a0[j]);
-            a1[j] = _mm512_fmadd_ps(load_f16x16(rows[j] + 2 * i + 32), x1, a1[j]);
-        }
-    }
-    for (int j = 0; j < S; j++) {
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(a0[j], a1[j]));
-        for (int t = i; t < n; t++) sum += _cvtsh_ss(load_u16(rows[j] + 2 * t)) * x[t];
-        *out[j] = sum;
-    }
+    rows_avx512(rows, x, n, out, S, 1);
 }
 
 static inline __attribute__((always_inline)) void bf16_rows_avx512(const uint8_t *const *rows, const float *split, const float *x, int n,
