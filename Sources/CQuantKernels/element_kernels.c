@@ -3,6 +3,7 @@
 #include "element_kernels.h"
 #include "half_float.h"
 #include "vector_sums.h"
+#include "far_rows.h"
 
 #include <string.h>
 
@@ -155,22 +156,7 @@ static inline __attribute__((always_inline)) void rows_avx2(const uint8_t *const
 
 static inline __attribute__((always_inline)) void matvec_avx2(const void *w, size_t row_bytes, const float *x, const float *split, int n,
                                                               float *y, int row_begin, int row_end, const enum element_format format) {
-    const int part = (row_end - row_begin) / AVX2_ROWS;
-    for (int k = 0; k < part; k++) {
-        const uint8_t *rows[AVX2_ROWS];
-        float *out[AVX2_ROWS];
-        for (int j = 0; j < AVX2_ROWS; j++) {
-            const int r = row_begin + j * part + k;
-            rows[j] = (const uint8_t *)w + (size_t)r * row_bytes;
-            out[j] = y + r;
-        }
-        rows_avx2(rows, x, split, n, out, AVX2_ROWS, format);
-    }
-    for (int r = row_begin + AVX2_ROWS * part; r < row_end; r++) {
-        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-        float *out = y + r;
-        rows_avx2(&row, x, split, n, &out, 1, format);
-    }
+    MOE_FAR_ROWS(AVX2_ROWS, rows_avx2(far_rows, x, split, n, far_out, far_count, format));
 }
 
 void moe_matvec_f32(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
@@ -335,13 +321,6 @@ static inline __attribute__((always_inline)) void rows_avx512(const uint8_t *con
     }
 }
 
-static inline __attribute__((always_inline)) void f32_rows_avx512(const uint8_t *const *rows, const float *x, int n, float *const *out, const int S) {
-    rows_avx512(rows, x, n, out, S, 0);
-}
-static inline __attribute__((always_inline)) void f16_rows_avx512(const uint8_t *const *rows, const float *x, int n, float *const *out, const int S) {
-    rows_avx512(rows, x, n, out, S, 1);
-}
-
 static inline __attribute__((always_inline)) void bf16_rows_avx512(const uint8_t *const *rows, const float *split, const float *x, int n,
                                                                    float *const *out, const int S) {
     const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
@@ -364,37 +343,16 @@ static inline __attribute__((always_inline)) void bf16_rows_avx512(const uint8_t
     }
 }
 
-// Rows [row_begin, row_end) four far-apart ones a pass, then the last few one at a time.
-#define FAR_ROWS_MATVEC(rows_fn, ...)                                                             \
-    do {                                                                                          \
-        const int part = (row_end - row_begin) / FAR_ROWS_512;                                    \
-        for (int k = 0; k < part; k++) {                                                          \
-            const uint8_t *rows[FAR_ROWS_512];                                                    \
-            float *out[FAR_ROWS_512];                                                             \
-            for (int j = 0; j < FAR_ROWS_512; j++) {                                              \
-                const int r = row_begin + j * part + k;                                           \
-                rows[j] = (const uint8_t *)w + (size_t)r * row_bytes;                             \
-                out[j] = y + r;                                                                   \
-            }                                                                                     \
-            rows_fn(rows, __VA_ARGS__, out, FAR_ROWS_512);                                        \
-        }                                                                                         \
-        for (int r = row_begin + FAR_ROWS_512 * part; r < row_end; r++) {                         \
-            const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;                      \
-            float *out = y + r;                                                                   \
-            rows_fn(&row, __VA_ARGS__, &out, 1);                                                  \
-        }                                                                                         \
-    } while (0)
-
 void moe_matvec_f32_avx512_far(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    FAR_ROWS_MATVEC(f32_rows_avx512, x, n);
+    MOE_FAR_ROWS(FAR_ROWS_512, rows_avx512(far_rows, x, n, far_out, far_count, 0));
 }
 
 void moe_matvec_f16_avx512_far(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    FAR_ROWS_MATVEC(f16_rows_avx512, x, n);
+    MOE_FAR_ROWS(FAR_ROWS_512, rows_avx512(far_rows, x, n, far_out, far_count, 1));
 }
 
 void moe_matvec_bf16_avx512_far(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
-    FAR_ROWS_MATVEC(bf16_rows_avx512, split, x, n);
+    MOE_FAR_ROWS(FAR_ROWS_512, bf16_rows_avx512(far_rows, split, x, n, far_out, far_count));
 }
 
 #pragma clang attribute pop

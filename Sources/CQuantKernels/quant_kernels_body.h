@@ -8,6 +8,7 @@
 #include "half_float.h"
 #include "q4k_scales.h"
 #include "vector_sums.h"
+#include "far_rows.h"
 
 #include <math.h>
 #include <string.h>
@@ -533,22 +534,7 @@ static inline __attribute__((always_inline)) void q32_rows(const uint8_t *const 
 
 static inline __attribute__((always_inline)) void matvec_q32(const void *w, size_t row_bytes, int block_bytes, q32_weights (*weights)(const uint8_t *),
                                                              const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
-    const int part = (row_end - row_begin) / Q32_ROWS;
-    for (int k = 0; k < part; k++) {
-        const uint8_t *rows[Q32_ROWS];
-        float *out[Q32_ROWS];
-        for (int j = 0; j < Q32_ROWS; j++) {
-            const int r = row_begin + j * part + k;
-            rows[j] = (const uint8_t *)w + (size_t)r * row_bytes;
-            out[j] = y + r;
-        }
-        q32_rows(rows, block_bytes, weights, x, n / 32, out, Q32_ROWS);
-    }
-    for (int r = row_begin + Q32_ROWS * part; r < row_end; r++) {
-        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-        float *out = y + r;
-        q32_rows(&row, block_bytes, weights, x, n / 32, &out, 1);
-    }
+    MOE_FAR_ROWS(Q32_ROWS, q32_rows(far_rows, block_bytes, weights, x, n / 32, far_out, far_count));
 }
 
 void MOE_FN(moe_matvec_q8_0)(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {

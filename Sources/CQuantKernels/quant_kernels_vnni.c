@@ -7,6 +7,7 @@
 // two vector operations where the AVX2 kernels need four (vpsignb ×2, vpmaddubsw, vpmaddwd).
 // Compiled for that target by function attribute and chosen at run time (moe_cpu_has_vnni).
 #include "quant_kernels.h"
+#include "far_rows.h"
 #include "vector_sums.h"
 
 #include <string.h>
@@ -305,22 +306,7 @@ static inline __attribute__((always_inline)) void q8_0_vnni_rows(const uint8_t *
 }
 
 void moe_matvec_q8_0_vnni_far(const void *w, size_t row_bytes, const moe_block_q8 *x, int n, float *y, int row_begin, int row_end) {
-    const int part = (row_end - row_begin) / Q8_FAR_ROWS, blocks = n / 32;
-    for (int k = 0; k < part; k++) {
-        const uint8_t *rows[Q8_FAR_ROWS];
-        float *out[Q8_FAR_ROWS];
-        for (int j = 0; j < Q8_FAR_ROWS; j++) {
-            const int r = row_begin + j * part + k;
-            rows[j] = (const uint8_t *)w + (size_t)r * row_bytes;
-            out[j] = y + r;
-        }
-        q8_0_vnni_rows(rows, x, blocks, out, Q8_FAR_ROWS);
-    }
-    for (int r = row_begin + Q8_FAR_ROWS * part; r < row_end; r++) {
-        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
-        float *out = y + r;
-        q8_0_vnni_rows(&row, x, blocks, &out, 1);
-    }
+    MOE_FAR_ROWS(Q8_FAR_ROWS, q8_0_vnni_rows(far_rows, x, n / 32, far_out, far_count));
 }
 
 #pragma clang attribute pop

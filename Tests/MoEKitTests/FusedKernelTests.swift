@@ -70,6 +70,22 @@ struct FusedKernelTests {
         }
     }
 
+    /// `run(&y, begin, end)` over ranges from every start 0–4 to the end and to one row short of it
+    /// (so each row falls in each of a far-row body's four parts and in its remainder somewhere),
+    /// the rows outside each range left as `reference` has them: every range must give its bits.
+    static func expectEveryRange(_ reference: [Float], _ label: String, sourceLocation: SourceLocation = #_sourceLocation,
+                                 _ run: (inout [Float], Int, Int) -> Void) {
+        let rows = reference.count
+        for begin in 0..<min(5, rows) {
+            for end in Set([rows, max(begin + 1, rows - 1)]) {
+                var y = reference
+                for r in begin..<end { y[r] = .nan }
+                run(&y, begin, end)
+                #expect(y.map(\.bitPattern) == reference.map(\.bitPattern), "\(label) rows \(begin)..<\(end)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
     @Test("the AVX-512 far-row f32, f16 and bf16 bodies (AMD's) give the AVX-512 bodies' bits, any row range",
           .enabled(if: Kernels.hasAVX512), arguments: [WeightFormat.f32, .f16, .bf16])
     func avx512FarRowsEqualOneRow(format: WeightFormat) {
@@ -87,16 +103,11 @@ struct FusedKernelTests {
             case .f16: moe_matvec_f16_avx512(w.base, w.rowBytes, x, n, &oneRow, 0, Int32(rows))
             default: moe_matvec_bf16_avx512(w.base, w.rowBytes, split, x, n, &oneRow, 0, Int32(rows))
             }
-            for begin in 0..<min(5, rows) {
-                for end in Set([rows, max(begin + 1, rows - 1)]) {
-                    var y = oneRow
-                    for r in begin..<end { y[r] = .nan }
-                    switch format {
-                    case .f32: moe_matvec_f32_avx512_far(w.base, w.rowBytes, x, n, &y, Int32(begin), Int32(end))
-                    case .f16: moe_matvec_f16_avx512_far(w.base, w.rowBytes, x, n, &y, Int32(begin), Int32(end))
-                    default: moe_matvec_bf16_avx512_far(w.base, w.rowBytes, split, x, n, &y, Int32(begin), Int32(end))
-                    }
-                    #expect(y.map(\.bitPattern) == oneRow.map(\.bitPattern), "\(format.name) \(rows)×\(cols) rows \(begin)..<\(end)")
+            Self.expectEveryRange(oneRow, "\(format.name) \(rows)×\(cols)") { y, begin, end in
+                switch format {
+                case .f32: moe_matvec_f32_avx512_far(w.base, w.rowBytes, x, n, &y, Int32(begin), Int32(end))
+                case .f16: moe_matvec_f16_avx512_far(w.base, w.rowBytes, x, n, &y, Int32(begin), Int32(end))
+                default: moe_matvec_bf16_avx512_far(w.base, w.rowBytes, split, x, n, &y, Int32(begin), Int32(end))
                 }
             }
         }
@@ -128,16 +139,7 @@ struct FusedKernelTests {
             }
             var oneByOne = [Float](repeating: .nan, count: rows)
             for r in 0..<rows { run(&oneByOne, r, r + 1) }
-            // Ranges from every start 0–4 to the end and to one row short of it, so each row falls
-            // in each of the four parts and in the remainder somewhere.
-            for begin in 0..<min(5, rows) {
-                for end in Set([rows, max(begin + 1, rows - 1)]) {
-                    var y = oneByOne
-                    for r in begin..<end { y[r] = .nan }
-                    run(&y, begin, end)
-                    #expect(y.map(\.bitPattern) == oneByOne.map(\.bitPattern), "\(format.name) \(rows)×\(cols) rows \(begin)..<\(end)")
-                }
-            }
+            Self.expectEveryRange(oneByOne, "\(format.name) \(rows)×\(cols)", run)
         }
     }
 
