@@ -6,6 +6,10 @@ Medians with min–max over rounds; a ratio is the median of the per-round ratio
 (each round ran the two engines back to back, so machine load cancels as far as it can).
 Fraction of the memory roofline = decode tok/s × bytes of weights touched per token ÷ the best
 bandwidth sampled between the runs; a fraction above 1 is refused (byte count or probe wrong).
+The best sample is a conservative roofline on a host whose bandwidth swings from one process to
+the next (a Zen 4 VM read 32–59 GB/s within minutes), so each 2-thread moepp run is also set
+against its own probe, taken in the same process just before: "of own probe", the median (min–max)
+of those per-run fractions.
 A file no larger than the last-level cache (MODELS set: the GGUF files are sized) has no memory
 roofline — its weights stay in cache between tokens — and says so instead of a fraction.
 Both engines read the same file, so moepp's count of bytes touched per token stands for both.
@@ -81,13 +85,26 @@ def fraction(decode, megabytes, bandwidth, model, fmt):
     return f"invalid ({value:.2f} > 1{why})"
 
 
+def own_probe(moepp, model, fmt):
+    """Median (min–max) of each run's decode bytes per second ÷ its own probe's bandwidth."""
+    if cached_file(model, fmt):
+        return "—"
+    values = [r[2] * r[3] * 1e6 / (r[4] * 1e9) for r in moepp
+              if not any(math.isnan(v) for v in r[2:5]) and r[4] > 0]
+    if not values:
+        return "—"
+    if max(values) > 1:
+        return f"invalid ({max(values):.2f} > 1)"
+    return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
 def main(path):
     runs = defaultdict(lambda: defaultdict(list))   # (model, format, threads) → engine → rows by round
     bandwidths = []
     with open(path) as results:
         for line in results:
             engine, model, fmt, threads, round_, prompt, decode, megabytes, bandwidth = line.rstrip("\n").split("\t")
-            runs[(model, fmt, int(threads))][engine].append((int(round_), number(prompt), number(decode), number(megabytes)))
+            runs[(model, fmt, int(threads))][engine].append((int(round_), number(prompt), number(decode), number(megabytes), number(bandwidth)))
             if not math.isnan(number(bandwidth)):
                 bandwidths.append(number(bandwidth) * 1e9)
     if not bandwidths:
@@ -97,8 +114,8 @@ def main(path):
           f"median {statistics.median(bandwidths) / 1e9:.1f}, min {min(bandwidths) / 1e9:.1f}, best {best / 1e9:.1f} GB/s; roofline at the best")
     print()
     print("| model | format | threads | MB/token | moepp prompt tok/s | llama.cpp prompt tok/s | prompt ratio "
-          "| moepp decode tok/s | llama.cpp decode tok/s | decode ratio | moepp of roofline | llama.cpp of roofline |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| moepp decode tok/s | llama.cpp decode tok/s | decode ratio | moepp of roofline | llama.cpp of roofline | moepp of own probe |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     bf16_decode = {}
     for (model, fmt, threads), engines in runs.items():
         moepp, llama = engines.get("moepp", []), engines.get("llama.cpp", [])
@@ -112,7 +129,7 @@ def main(path):
         print(f"| {model} | {fmt} | {threads} | {megabytes:.1f} | {spread(moepp_prompt.values())} | {spread(llama_prompt.values())} | "
               f"{ratio(moepp_prompt, llama_prompt)} | {spread(moepp_decode.values())} | {spread(llama_decode.values())} | "
               f"{ratio(moepp_decode, llama_decode)} | {cached or fraction(moepp_decode.values(), megabytes, best, model, fmt)} | "
-              f"{cached or fraction(llama_decode.values(), megabytes, best, model, fmt)} |")
+              f"{cached or fraction(llama_decode.values(), megabytes, best, model, fmt)} | {own_probe(moepp, model, fmt)} |")
     print()
     print("moepp with --bf16-activations ÷ moepp exact on the same bf16 file (per-round ratios, prompt | decode):")
     for (model, fmt, threads), engines in sorted(runs.items()):
