@@ -85,10 +85,8 @@ def fraction(decode, megabytes, bandwidth, model, fmt):
     return f"invalid ({value:.2f} > 1{why})"
 
 
-def own_probe(moepp, model, fmt):
+def own_probe(moepp):
     """Median (min–max) of each run's decode bytes per second ÷ its own probe's bandwidth."""
-    if cached_file(model, fmt):
-        return "—"
     values = [r[2] * r[3] * 1e6 / (r[4] * 1e9) for r in moepp
               if not any(math.isnan(v) for v in r[2:5]) and r[4] > 0]
     if not values:
@@ -129,7 +127,7 @@ def main(path):
         print(f"| {model} | {fmt} | {threads} | {megabytes:.1f} | {spread(moepp_prompt.values())} | {spread(llama_prompt.values())} | "
               f"{ratio(moepp_prompt, llama_prompt)} | {spread(moepp_decode.values())} | {spread(llama_decode.values())} | "
               f"{ratio(moepp_decode, llama_decode)} | {cached or fraction(moepp_decode.values(), megabytes, best, model, fmt)} | "
-              f"{cached or fraction(llama_decode.values(), megabytes, best, model, fmt)} | {own_probe(moepp, model, fmt)} |")
+              f"{cached or fraction(llama_decode.values(), megabytes, best, model, fmt)} | {'—' if cached else own_probe(moepp)} |")
     print()
     print("moepp with --bf16-activations ÷ moepp exact on the same bf16 file (per-round ratios, prompt | decode):")
     for (model, fmt, threads), engines in sorted(runs.items()):

@@ -47,6 +47,21 @@ void moe_split_even_odd(const float *x, int n, float *out) {
     }
 }
 
+// The three matvecs named moe_matvec_{f32,f16,bf16}<name>, each calling moe_matvec_<format><target>
+// with its arguments: where a body is not compiled in, its name still exists and runs the next
+// body down (the callers never choose it there).
+#define MOE_ELEMENT_MATVECS_CALLING(name, target)                                                                          \
+    void moe_matvec_f32##name(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) { \
+        moe_matvec_f32##target(w, row_bytes, x, n, y, row_begin, row_end);                                                 \
+    }                                                                                                                      \
+    void moe_matvec_f16##name(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) { \
+        moe_matvec_f16##target(w, row_bytes, x, n, y, row_begin, row_end);                                                 \
+    }                                                                                                                      \
+    void moe_matvec_bf16##name(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y,      \
+                               int row_begin, int row_end) {                                                               \
+        moe_matvec_bf16##target(w, row_bytes, split, x, n, y, row_begin, row_end);                                         \
+    }
+
 // ---- scalar bodies (every machine; the tests hold them to the naive twin) --------------------
 
 void moe_matvec_f32_scalar(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
@@ -172,15 +187,7 @@ void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const 
 }
 #else
 int moe_element_kernels_avx2(void) { return 0; }
-void moe_matvec_f32(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_f32_scalar(w, row_bytes, x, n, y, row_begin, row_end);
-}
-void moe_matvec_f16(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_f16_scalar(w, row_bytes, x, n, y, row_begin, row_end);
-}
-void moe_matvec_bf16(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_bf16_scalar(w, row_bytes, split, x, n, y, row_begin, row_end);
-}
+MOE_ELEMENT_MATVECS_CALLING(, _scalar)
 #endif
 
 // ---- AVX-512F bodies (chosen at run time: moe_cpu_has_avx512) -------------------------------
@@ -360,22 +367,6 @@ void moe_matvec_bf16_avx512_far(const void *w, size_t row_bytes, const float *sp
 #else
 // Not x86-64 (or not clang): never chosen, since moe_cpu_has_avx512() is 0.
 int moe_cpu_has_avx512(void) { return 0; }
-void moe_matvec_f32_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_f32(w, row_bytes, x, n, y, row_begin, row_end);
-}
-void moe_matvec_f16_avx512(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_f16(w, row_bytes, x, n, y, row_begin, row_end);
-}
-void moe_matvec_bf16_avx512(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_bf16(w, row_bytes, split, x, n, y, row_begin, row_end);
-}
-void moe_matvec_f32_avx512_far(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_f32(w, row_bytes, x, n, y, row_begin, row_end);
-}
-void moe_matvec_f16_avx512_far(const void *w, size_t row_bytes, const float *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_f16(w, row_bytes, x, n, y, row_begin, row_end);
-}
-void moe_matvec_bf16_avx512_far(const void *w, size_t row_bytes, const float *split, const float *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_bf16(w, row_bytes, split, x, n, y, row_begin, row_end);
-}
+MOE_ELEMENT_MATVECS_CALLING(_avx512, )
+MOE_ELEMENT_MATVECS_CALLING(_avx512_far, )
 #endif
