@@ -63,6 +63,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try precision.apply()
+        loadingOptions.applyInterleaving(expertCache: false)
         var directories = model
         var families = try synthetic.map { name -> ModelFamily in
             guard let family = ModelFamily(rawValue: name) else { throw ValidationError("--synthetic: expected moe++ or mixtral") }

@@ -33,7 +33,7 @@ struct CacheBenchCommand: ParsableCommand {
     func run() throws {
         let text = try validation.map { try corpusFiles($0).map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n") }
         for directory in model {
-            let probe = try Transformer(directory: directory)
+            let probe = try Transformer(directory: directory, interleaving: .off)   // only its config and vocabulary are read
             let experts = probe.config.numLayers * probe.config.numFFNExperts
             let budget = try expertBudget.map { try ExpertBudget(parsing: $0) } ?? .slots((experts + 2) / 3)
             var benchmark = CacheBenchmark(directory: directory, budget: budget)

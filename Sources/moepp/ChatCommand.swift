@@ -21,7 +21,7 @@ struct ChatCommand: ParsableCommand {
     func run() throws {
         // Everything that can fail on input is checked before the screen is taken.
         try precision.apply()
-        let generator = try modelOptions.loadGenerator()
+        let generator = try modelOptions.loadGenerator(expertCache: cacheOptions.expertBudget != nil)
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
         generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings(defaults: SamplingOptions.playgroundDefaults)) }

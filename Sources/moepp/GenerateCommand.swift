@@ -42,7 +42,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try precision.apply()
         let prompt = try promptOptions.text()
-        let generator = try modelOptions.loadGenerator()
+        let generator = try modelOptions.loadGenerator(expertCache: cacheOptions.expertBudget != nil)
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
         generator.controls.update { $0 = GenerationSettings(routing: controls, sampling: sampling.settings()) }

@@ -18,6 +18,7 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
+        modelOptions.loadingOptions.applyInterleaving(expertCache: false)
         let model = try Transformer(directory: modelOptions.directory, loading: modelOptions.loading)
         let config = model.config
         let layout = CheckpointLayout(config: config)

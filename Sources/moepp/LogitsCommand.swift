@@ -29,6 +29,7 @@ struct LogitsCommand: ParsableCommand {
             return id
         }
         guard !ids.isEmpty else { throw ValidationError("--tokens: no token ids") }
+        modelOptions.loadingOptions.applyInterleaving(expertCache: false)
         let model = try Transformer(directory: modelOptions.directory, loading: modelOptions.loading)
         // The same one-line refusal as `generate` and `route` (the forward pass's own error is terser).
         guard ids.count <= model.config.maxPositionEmbeddings else {

@@ -17,10 +17,12 @@ struct ModelOptions: ParsableArguments {
         model ?? ProcessInfo.processInfo.environment["MOEPP_MODEL"] ?? Self.bundledModel
     }
 
-    func loadGenerator(controls: LiveControls = LiveControls()) throws -> Generator {
+    /// `expertCache`: whether an expert cache will be installed (its experts stay as stored).
+    func loadGenerator(controls: LiveControls = LiveControls(), expertCache: Bool = false) throws -> Generator {
         guard FileManager.default.fileExists(atPath: directory) else {
             throw CheckpointError(file: directory, "no such model directory")
         }
+        loadingOptions.applyInterleaving(expertCache: expertCache)
         return try Generator(directory: directory, loading: loading, controls: controls)
     }
 }

@@ -22,7 +22,7 @@ struct RouteCommand: ParsableCommand {
     func run() throws {
         try precision.apply()
         let prompt = try promptOptions.text()
-        let generator = try modelOptions.loadGenerator()
+        let generator = try modelOptions.loadGenerator(expertCache: cacheOptions.expertBudget != nil)
         try cacheOptions.apply(to: generator.model, directory: modelOptions.directory)
         let controls = try routing.controls(for: generator.model.config, modelDirectory: modelOptions.directory)
         generator.controls.update { $0.routing = controls }

@@ -92,5 +92,7 @@ void moe_dequantize_q6_k_scalar(const void *src, float *out, int n);
 
 // The batched (prompt) kernels; included here for the same reason as element_kernels.h above.
 #include "quant_matmul.h"
+// Q4_K in interleaved groups of eight rows; the same reason.
+#include "q4k_rows8.h"
 
 #endif

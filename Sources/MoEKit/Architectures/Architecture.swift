@@ -205,7 +205,9 @@ extension Architecture {
 
     /// The layer's FFN experts as views of the checkpoint.
     public func loadFFNExperts(layer l: Int, config: ModelConfig, weights: CheckpointWeights) throws -> [FFNExpert] {
-        try (0..<config.numFFNExperts).map { e in
+        weights.loadingRoutedExperts = true
+        defer { weights.loadingRoutedExperts = false }
+        return try (0..<config.numFFNExperts).map { e in
             try loadFFN(expertNames(layer: l, expert: e), inner: config.intermediateSize, config: config, weights: weights)
         }
     }

@@ -94,7 +94,10 @@ public struct GraniteMoEArchitecture: Architecture {
         guard tensor.format.canHoldRow(of: cols) else {
             throw CheckpointError(file: tensor.file.path, "tensor '\(name)': rows of \(cols) are not whole \(tensor.format.name) blocks")
         }
-        return WeightMatrix(rows: experts * rows, cols: cols, format: tensor.format, base: tensor.base, owner: tensor.file)
+        let matrix = WeightMatrix(rows: experts * rows, cols: cols, format: tensor.format, base: tensor.base, owner: tensor.file)
+        weights.loadingRoutedExperts = true
+        defer { weights.loadingRoutedExperts = false }
+        return try weights.interleavedIfChosen(matrix, name: name, file: tensor.file.path)
     }
 }
 

@@ -90,7 +90,9 @@ public struct CacheBenchmark {
 
     private func runOnce(_ configuration: Configuration) throws -> Row {
         ExpertStore.dropPageCache(directory: directory)
-        let model = try Transformer(directory: directory)
+        // The cache reads routed experts from the file itself: they stay as stored.
+        let interleaving: RowInterleaving = configuration.policy == nil || RowInterleaving.current == .off ? .current : .allButRoutedExperts
+        let model = try Transformer(directory: directory, interleaving: interleaving)
         let tokenizer = try Tokenizer.load(directory: directory, vocabularySize: model.config.vocabSize)
         var cache: ExpertCache?
         if let policy = configuration.policy {

@@ -68,8 +68,7 @@ public enum ModelSource {
         }
     }
 
-    public func transformer() throws -> Transformer {
-        let config = try config()
-        return try Transformer(config: config, weights: try weights(config: config))
+    public func transformer(interleaving: RowInterleaving = .current) throws -> Transformer {
+        try Transformer(source: self, interleaving: interleaving)
     }
 }

@@ -23,10 +23,17 @@ public final class Transformer: @unchecked Sendable {
 
     /// Loads a model path (see `ModelSource`): a checkpoint directory (config.json + weights) or
     /// a `.gguf` file (or a directory holding one); `loading`: mapped or copied (`WeightLoading`).
-    public convenience init(directory: String, loading: WeightLoading = .mapped) throws {
+    /// `interleaving`: which Q4_K matrices are rewritten into rows8 groups at load (`RowInterleaving`).
+    public convenience init(directory: String, loading: WeightLoading = .mapped, interleaving: RowInterleaving = .current) throws {
         let source = try ModelSource(path: directory, loading: loading)
+        try self.init(source: source, interleaving: interleaving)
+    }
+
+    public convenience init(source: ModelSource, interleaving: RowInterleaving = .current) throws {
         let config = try source.config()
-        try self.init(config: config, weights: try source.weights(config: config))
+        let weights = try source.weights(config: config)
+        weights.interleaving = interleaving
+        try self.init(config: config, weights: weights)
     }
 
     public init(config: ModelConfig, weights: CheckpointWeights) throws {
@@ -34,9 +41,10 @@ public final class Transformer: @unchecked Sendable {
         self.weights = weights
         let names = TensorNames(family: config.family)
         let (d, v) = (config.hiddenSize, config.vocabSize)
-        embedding = try weights.matrix(TensorNames.embedding, rows: v, cols: d)
+        // Looked up a row at a time: row-major (a tied head gets its own interleaved view below).
+        embedding = try weights.matrix(TensorNames.embedding, rows: v, cols: d, interleave: false)
         if config.tieWordEmbeddings && !weights.contains(TensorNames.lmHead) {
-            lmHead = embedding
+            lmHead = try weights.matrix(TensorNames.embedding, rows: v, cols: d)
         } else {
             lmHead = try weights.matrix(TensorNames.lmHead, rows: v, cols: d)
         }
@@ -62,11 +70,13 @@ public final class Transformer: @unchecked Sendable {
 
     /// Touches every page of the mapped checkpoint, so that timings measure compute and memory,
     /// not first-touch page faults.
-    /// With an expert cache, the experts' pages are left alone: they are the cache's to read.
+    /// With an expert cache, the experts' pages are left alone: they are the cache's to read; so
+    /// are those of matrices interleaved into copies at load (nothing reads them there).
     public func warmUp() {
         var sum: UInt8 = 0
         for (index, file) in weights.files.enumerated() {
-            let skipped = expertCache?.store.expertRanges(file: index) ?? []
+            let interleaved = weights.interleavedRanges.filter { $0.file === file }.map(\.range)
+            let skipped = (expertCache?.store.expertRanges(file: index) ?? []) + interleaved
             var offset = 0
             while offset < file.size {
                 if let range = skipped.first(where: { $0.contains(offset) }) { offset = (range.upperBound + 4095) & ~4095; continue }

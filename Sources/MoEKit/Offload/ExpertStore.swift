@@ -48,7 +48,9 @@ public final class ExpertStore: @unchecked Sendable {
         // Any tensor source works: a matrix knows the mapped file it views and where in it.
         func segment(_ matrix: WeightMatrix) throws -> Segment {
             guard let mapped = matrix.mappedFile, let file = files.firstIndex(where: { $0 === mapped }) else {
-                throw CheckpointError(file: model.weights.directory, "an expert's weights are not viewed in a checkpoint file; cannot offload")
+                let why = matrix.layout == .rows8 ? "were interleaved into memory at load (load with RowInterleaving.allButRoutedExperts)"
+                    : "are not viewed in a checkpoint file"
+                throw CheckpointError(file: model.weights.directory, "an expert's weights \(why); cannot offload")
             }
             return Segment(file: file, offset: matrix.base - mapped.base, byteCount: matrix.byteCount,
                            rows: matrix.rows, cols: matrix.cols, format: matrix.format)

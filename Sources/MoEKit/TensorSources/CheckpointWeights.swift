@@ -25,6 +25,16 @@ public final class CheckpointWeights: @unchecked Sendable {
     /// `moepp bench --quantize` serves a checkpoint's matrices in a block format (quantised in
     /// memory at load, see `WeightMatrix.quantized(to:)`). nil: the views as stored.
     public var transformMatrix: (@Sendable (_ name: String, _ matrix: WeightMatrix) -> WeightMatrix)?
+    /// Which Q4_K matrices `matrix(_:rows:cols:)` hands out interleaved in rows8 groups
+    /// (InterleavedRows.swift); set before a model is built from these weights.
+    public var interleaving = RowInterleaving.current
+    /// Set by the architectures while they load routed experts (`interleaving` may spare them).
+    var loadingRoutedExperts = false
+    /// Byte ranges of mapped files whose matrices were interleaved into copies: nothing reads
+    /// them through the mapping any more (`Transformer.warmUp` leaves them alone).
+    private(set) var interleavedRanges: [(file: MappedFile, range: Range<Int>)] = []
+    /// Where the interleaved copies live.
+    private let arena = HugePageArena()
     private var tensors: [String: TensorView] = [:]
     public private(set) var sources: [any TensorSource] = []
 
@@ -107,13 +117,29 @@ public final class CheckpointWeights: @unchecked Sendable {
         return tensor
     }
 
-    public func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
+    /// `interleave: false` keeps the matrix row-major whatever `interleaving` says (an embedding
+    /// table, read a row at a time).
+    public func matrix(_ name: String, rows: Int, cols: Int, interleave: Bool = true) throws -> WeightMatrix {
         let tensor = try tensor(name, shape: [rows, cols])
         guard tensor.format.canHoldRow(of: cols) else {
             throw CheckpointError(file: tensor.file.path, "tensor '\(name)': rows of \(cols) are not whole \(tensor.format.name) blocks")
         }
         let matrix = WeightMatrix(rows: rows, cols: cols, format: tensor.format, base: tensor.base, owner: tensor.file)
-        return transformMatrix?(name, matrix) ?? matrix
+        let transformed = transformMatrix?(name, matrix) ?? matrix
+        return interleave ? try interleavedIfChosen(transformed, name: name, file: tensor.file.path) : transformed
+    }
+
+    /// `matrix` in rows8 groups when `interleaving` chooses it for this matrix, else as it is.
+    func interleavedIfChosen(_ matrix: WeightMatrix, name: String, file: String) throws -> WeightMatrix {
+        guard interleaving.applies(routedExpert: loadingRoutedExperts), matrix.canInterleaveRows8 else { return matrix }
+        guard let interleaved = matrix.interleavedRows8(in: arena) else {
+            throw CheckpointError(file: file, "tensor '\(name)': cannot allocate \(matrix.byteCount) bytes to interleave its rows (try --row-major-q4k)")
+        }
+        if let mapped = matrix.mappedFile {
+            let offset = matrix.base - mapped.base
+            interleavedRanges.append((mapped, offset..<offset + matrix.byteCount))
+        }
+        return interleaved
     }
 
     /// Small vectors (norm weights, constants) are widened to f32 once at load.

@@ -110,7 +110,7 @@ extension WeightMatrix {
         var start = 0
         while start < rows {
             let count = min(tileRows, rows - start)
-            convertToFloat(rowPointer(start), self.format, count: count * cols, into: tile)
+            widenRows(start..<start + count, into: tile)
             quantizeBlocks(tile, count: count * cols, as: format, into: storage.pointer + start * rowBytes)
             start += count
         }

@@ -172,6 +172,9 @@ extension Kernels {
         case .q5_1:   // no VNNI body: the AVX2 one on every x86-64 machine
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             (scalar ? moe_matvec_q5_1_scalar : moe_matvec_q5_1)(w, rowBytes, xq, n, y, lower, upper)
+        case .q4_k where product.w.layout == .rows8:   // no AVX2 body: rows8 is made only where VNNI runs
+            let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
+            (vnni ? moe_matvec_q4_k_rows8_vnni : moe_matvec_q4_k_rows8_scalar)(w, rowBytes, xq, n, y, lower, upper)
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matvec_q4_k_scalar : vnni ? moe_matvec_q4_k_vnni : moe_matvec_q4_k)(w, rowBytes, xq, n, y, lower, upper)

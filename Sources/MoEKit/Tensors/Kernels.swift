@@ -62,7 +62,7 @@ public enum Kernels {
         while start < w.rows {
             let count = min(tileRows, w.rows - start)
             Parallel.forChunks(count, work: count * w.cols) { range in
-                convertToFloat(w.rowPointer(start + range.lowerBound), w.format, count: range.count * w.cols, into: tile + range.lowerBound * w.cols)
+                w.widenRows(start + range.lowerBound ..< start + range.upperBound, into: tile + range.lowerBound * w.cols)
             }
             sgemmTransposedB(x, tile, y + start, m: tokens, n: count, k: w.cols, ldc: w.rows)
             start += count

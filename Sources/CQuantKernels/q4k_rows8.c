@@ -1,0 +1,262 @@
+// Q4_K in rows8 groups (layout and arithmetic in q4k_rows8.h): the packer, the scalar twin and the
+// AVX-512 VNNI bodies.
+#include "q4k_rows8.h"
+#include "half_float.h"
+#include "q4k_scales.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { MOE_ROWS8_MAX_GROUP = 8 };   // tokens per batched group: accumulators and sums stay in registers
+enum { Q4_K_BYTES = 144, ROWS8_BLOCK = 8 * Q4_K_BYTES, ROWS8_SCALES = 32, ROWS8_TOPS = 96, ROWS8_QS = 128 };
+
+// ---- packing ----------------------------------------------------------------------------------
+// Q4_K's 12 packed bytes from eight 6-bit scales and mins (the inverse of q4k_unpack_scales).
+static void q4k_pack_scales(const uint8_t sc[8], const uint8_t m[8], uint8_t packed[12]) {
+    for (int j = 0; j < 4; j++) {
+        packed[j] = (uint8_t)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+        packed[j + 4] = (uint8_t)((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+        packed[j + 8] = (uint8_t)((sc[j + 4] & 15) | ((m[j + 4] & 15) << 4));
+    }
+}
+
+void moe_q4k_rows8_pack(const void *src, size_t row_bytes, int n, void *dst) {
+    for (int b = 0; b < n / 256; b++) {
+        uint8_t *out = (uint8_t *)dst + (size_t)b * ROWS8_BLOCK;
+        uint8_t sc[64], m[64];
+        for (int r = 0; r < 8; r++) {
+            const uint8_t *block = (const uint8_t *)src + (size_t)r * row_bytes + (size_t)b * Q4_K_BYTES;
+            memcpy(out + 2 * r, block, 2);
+            memcpy(out + 16 + 2 * r, block + 2, 2);
+            uint8_t s8[8], m8[8];
+            q4k_unpack_scales(block + 4, s8, m8);
+            for (int j = 0; j < 8; j++) { sc[8 * j + r] = s8[j]; m[8 * r + j] = m8[j]; }
+            for (int q = 0; q < 16; q++) memcpy(out + ROWS8_QS + 64 * q + 8 * r, block + 16 + 8 * q, 8);
+        }
+        for (int i = 0; i < 64; i++) out[ROWS8_SCALES + i] = (uint8_t)((sc[i] & 15) | ((m[i] & 15) << 4));
+        for (int k = 0; k < 32; k++)
+            out[ROWS8_TOPS + k] = (uint8_t)((sc[k] >> 4) | ((sc[k + 32] >> 4) << 2) | ((m[k] >> 4) << 4) | ((m[k + 32] >> 4) << 6));
+    }
+}
+
+// Scale value i (sub-block i / 8 of row i % 8) and min value i (sub-block i % 8 of row i / 8).
+static inline int rows8_scale(const uint8_t *block, int i) {
+    return (block[ROWS8_SCALES + i] & 15) | (((block[ROWS8_TOPS + i % 32] >> (2 * (i / 32))) & 3) << 4);
+}
+
+static inline int rows8_min(const uint8_t *block, int i) {
+    return (block[ROWS8_SCALES + i] >> 4) | (((block[ROWS8_TOPS + i % 32] >> (4 + 2 * (i / 32))) & 3) << 4);
+}
+
+void moe_q4k_rows8_unpack(const void *src, size_t row_bytes, int n, void *dst) {
+    for (int b = 0; b < n / 256; b++) {
+        const uint8_t *in = (const uint8_t *)src + (size_t)b * ROWS8_BLOCK;
+        for (int r = 0; r < 8; r++) {
+            uint8_t *block = (uint8_t *)dst + (size_t)r * row_bytes + (size_t)b * Q4_K_BYTES;
+            memcpy(block, in + 2 * r, 2);
+            memcpy(block + 2, in + 16 + 2 * r, 2);
+            uint8_t s8[8], m8[8];
+            for (int j = 0; j < 8; j++) { s8[j] = (uint8_t)rows8_scale(in, 8 * j + r); m8[j] = (uint8_t)rows8_min(in, 8 * r + j); }
+            q4k_pack_scales(s8, m8, block + 4);
+            for (int q = 0; q < 16; q++) memcpy(block + 16 + 8 * q, in + ROWS8_QS + 64 * q + 8 * r, 8);
+        }
+    }
+}
+
+// ---- scalar twin --------------------------------------------------------------------------------
+static inline uint16_t half_bits(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return h;
+}
+
+// Row `lane` of the group at `group`, dotted with one token's blocks.
+static float rows8_dot_scalar(const uint8_t *group, int lane, const moe_block_q8k *x, int blocks) {
+    float acc_d = 0, acc_m = 0;
+    for (int b = 0; b < blocks; b++, group += ROWS8_BLOCK) {
+        int32_t s = 0, mins = 0;
+        for (int j = 0; j < 8; j++) {
+            const int c = j / 2, high = j % 2;
+            int32_t dot = 0;
+            for (int step = 0; step < 4; step++)
+                for (int e = 0; e < 8; e++) {
+                    const uint8_t byte = group[ROWS8_QS + 64 * (4 * c + step) + 8 * lane + e];
+                    dot += (high ? byte >> 4 : byte & 15) * x[b].qs[64 * c + 32 * high + 8 * step + e];
+                }
+            s += rows8_scale(group, 8 * j + lane) * dot;
+            mins += rows8_min(group, 8 * lane + j) * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        }
+        const float dx = x[b].d;
+        acc_d = fmaf(moe_half_bits_to_float(half_bits(group + 2 * lane)) * dx, (float)s, acc_d);
+        acc_m = fmaf(moe_half_bits_to_float(half_bits(group + 16 + 2 * lane)) * -dx, (float)mins, acc_m);
+    }
+    return acc_d + acc_m;
+}
+
+void moe_matvec_q4_k_rows8_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
+    moe_matmul_q4_k_rows8_scalar(w, row_bytes, x, n, 1, y, 0, row_begin, row_end);
+}
+
+void moe_matmul_q4_k_rows8_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
+                                  int row_begin, int row_end) {
+    const int blocks = n / 256;
+    for (int t = 0; t < tokens; t++)
+        for (int r = row_begin; r < row_end; r++)
+            y[(size_t)t * ldy + r] = rows8_dot_scalar((const uint8_t *)w + (size_t)(r / 8) * 8 * row_bytes, r % 8, x + (size_t)t * blocks, blocks);
+}
+
+// ---- AVX-512 VNNI -------------------------------------------------------------------------------
+#if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
+
+#ifndef ROWS8_PREFETCH_BYTES
+#define ROWS8_PREFETCH_BYTES 2048
+#endif
+
+// Permutation indices, built once per call: words for sub-block j's scales (word w of the 32 holds
+// row w / 4's scale: four words per 64-bit lane, the lane's eight weights), and the dword shuffles
+// that fold pairs of partial sums into one lane per row.
+typedef struct {
+    __m512i scale_words[8];   // into the 64 scale words (two vectors): word 8j + w / 4
+    __m512i mins_even, mins_odd;   // (row, pair) sums, four per row → (row, half) as 2r + h
+    __m512i rows_even, rows_odd;   // (row, half) of S and M → S of rows 0–7, then M of rows 0–7
+} rows8_indices;
+
+static inline void rows8_indices_init(rows8_indices *ix) {
+    for (int j = 0; j < 8; j++) {
+        short words[32];
+        for (int w = 0; w < 32; w++) words[w] = (short)(8 * j + w / 4);
+        ix->scale_words[j] = _mm512_loadu_si512((const void *)words);
+    }
+    int me[16], mo[16], re[16], ro[16];
+    for (int r = 0; r < 8; r++)
+        for (int h = 0; h < 2; h++) { me[2 * r + h] = 4 * r + h; mo[2 * r + h] = 4 * r + h + 2; }
+    for (int r = 0; r < 8; r++) { re[r] = 2 * r; ro[r] = 2 * r + 1; re[8 + r] = 16 + 2 * r; ro[8 + r] = 17 + 2 * r; }
+    ix->mins_even = _mm512_loadu_si512((const void *)me);
+    ix->mins_odd = _mm512_loadu_si512((const void *)mo);
+    ix->rows_even = _mm512_loadu_si512((const void *)re);
+    ix->rows_odd = _mm512_loadu_si512((const void *)ro);
+}
+
+static inline __m512i broadcast8(const int8_t *p) {
+    int64_t v;
+    memcpy(&v, p, 8);
+    return _mm512_set1_epi64(v);
+}
+
+// One group of eight rows × G tokens: y[t·ldy + r] for the rows in `keep`. With G = 1 the integer
+// sums run in four chains (the latency of one chain would bound the loop); with more tokens, one
+// chain per token. Integer sums are exact, so the chains do not change any result.
+static inline __attribute__((always_inline)) void rows8_group(const uint8_t *group, const moe_block_q8k *x, int blocks, const rows8_indices *ix,
+                                                              float *y, size_t ldy, __mmask8 keep, const int G) {
+    const int chains = G == 1 ? 4 : 1;
+    __m512 acc[MOE_ROWS8_MAX_GROUP];
+    for (int t = 0; t < G; t++) acc[t] = _mm512_setzero_ps();
+    const __m512i nibble = _mm512_set1_epi8(0x0F), top_bits = _mm512_set1_epi8(0x30);
+    const __m512i scale_shift = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i min_shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    for (int b = 0; b < blocks; b++, group += ROWS8_BLOCK) {
+        if (G == 1)   // the matvec streams the group once: fetch ahead, past the 4 KiB pages the hardware prefetchers stop at
+            for (int line = 0; line < ROWS8_BLOCK; line += 64) _mm_prefetch((const char *)(group + ROWS8_PREFETCH_BYTES + line), _MM_HINT_T0);
+        // The 64 scales and 64 mins as bytes (layout in q4k_rows8.h), then as words.
+        const __m512i low = _mm512_loadu_si512((const void *)(group + ROWS8_SCALES));
+        const __m512i tops = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(group + ROWS8_TOPS)));
+        const __m512i sc = _mm512_or_si512(_mm512_and_si512(low, nibble), _mm512_and_si512(_mm512_sllv_epi16(tops, scale_shift), top_bits));
+        const __m512i m = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low, 4), nibble), _mm512_and_si512(_mm512_srlv_epi16(tops, min_shift), top_bits));
+        const __m512i sc_lo = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(sc)), sc_hi = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(sc, 1));
+        const __m512i m_lo = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(m)), m_hi = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(m, 1));
+        __m512i scale[8];
+        for (int j = 0; j < 8; j++) scale[j] = _mm512_permutex2var_epi16(sc_lo, ix->scale_words[j], sc_hi);
+        const __m512 d_dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)group));
+
+        __m512i sums[MOE_ROWS8_MAX_GROUP > 4 ? MOE_ROWS8_MAX_GROUP : 4];
+        for (int k = 0; k < G * chains; k++) sums[k] = _mm512_setzero_si512();
+        for (int c = 0; c < 4; c++)
+            for (int s = 0; s < 4; s++) {
+                const __m512i q = _mm512_loadu_si512((const void *)(group + ROWS8_QS + 64 * (4 * c + s)));
+                const __m512i lo = _mm512_and_si512(q, nibble), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), nibble);
+                const int k0 = chains == 4 ? 2 * (c % 2) : 0, k1 = chains == 4 ? k0 + 1 : 0;
+                for (int t = 0; t < G; t++) {
+                    const int8_t *xq = x[(size_t)t * blocks + b].qs + 64 * c + 8 * s;
+                    sums[t * chains + k0] = _mm512_dpwssd_epi32(sums[t * chains + k0], _mm512_maddubs_epi16(lo, broadcast8(xq)), scale[2 * c]);
+                    sums[t * chains + k1] = _mm512_dpwssd_epi32(sums[t * chains + k1], _mm512_maddubs_epi16(hi, broadcast8(xq + 32)), scale[2 * c + 1]);
+                }
+            }
+        for (int t = 0; t < G; t++) {
+            const moe_block_q8k *xb = x + (size_t)t * blocks + b;
+            __m512i s = sums[t * chains];
+            if (chains == 4) s = _mm512_add_epi32(_mm512_add_epi32(s, sums[1]), _mm512_add_epi32(sums[2], sums[3]));
+            // M: Σ_j m_j·(bsums[2j] + bsums[2j + 1]) as (row, pair) dwords, folded to (row, half).
+            const __m128i bsum8 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xb->bsums), _mm_loadu_si128((const __m128i *)(xb->bsums + 8)));
+            const __m512i bsums = _mm512_broadcast_i32x4(bsum8);
+            const __m512i mins_lo = _mm512_madd_epi16(m_lo, bsums), mins_hi = _mm512_madd_epi16(m_hi, bsums);
+            const __m512i mins = _mm512_add_epi32(_mm512_permutex2var_epi32(mins_lo, ix->mins_even, mins_hi),
+                                                  _mm512_permutex2var_epi32(mins_lo, ix->mins_odd, mins_hi));
+            const __m512i both = _mm512_add_epi32(_mm512_permutex2var_epi32(s, ix->rows_even, mins),
+                                                  _mm512_permutex2var_epi32(s, ix->rows_odd, mins));
+            const __m512 dx = _mm512_mask_mov_ps(_mm512_set1_ps(xb->d), 0xFF00, _mm512_set1_ps(-xb->d));
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(d_dmin, dx), _mm512_cvtepi32_ps(both), acc[t]);
+        }
+    }
+    for (int t = 0; t < G; t++) {
+        const __m256 rows = _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[t]), 1)));
+        _mm256_mask_storeu_ps(y + (size_t)t * ldy, keep, rows);
+    }
+}
+
+// Rows [row_begin, row_end) as whole groups, the partial groups at either end stored through a mask.
+static inline __mmask8 rows8_keep(int group, int row_begin, int row_end) {
+    const int lo = row_begin > 8 * group ? row_begin - 8 * group : 0;
+    const int hi = row_end < 8 * group + 8 ? row_end - 8 * group : 8;
+    return (__mmask8)((0xFF >> (8 - hi)) & (0xFF << lo));
+}
+
+void moe_matvec_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
+    rows8_indices ix;
+    rows8_indices_init(&ix);
+    for (int g = row_begin / 8; 8 * g < row_end; g++)
+        rows8_group((const uint8_t *)w + (size_t)g * 8 * row_bytes, x, n / 256, &ix, y + 8 * g, 0, rows8_keep(g, row_begin, row_end), 1);
+}
+
+#define ROWS8_CALL(k) case k: rows8_group(group, xt, blocks, &ix, y + (size_t)t * ldy + 8 * g, ldy, keep, k); break;
+
+// Groups in tiles of ~256 KiB that stay in L2 while up to eight tokens at a time run over them.
+void moe_matmul_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
+                                int row_begin, int row_end) {
+    rows8_indices ix;
+    rows8_indices_init(&ix);
+    const int blocks = n / 256;
+    const size_t group_bytes = 8 * row_bytes;
+    const int tile = group_bytes >= (256 << 10) ? 1 : (int)((256 << 10) / group_bytes);
+    const int first = row_begin / 8, last = (row_end + 7) / 8;
+    for (int g0 = first; g0 < last; g0 += tile) {
+        const int g1 = last - g0 < tile ? last : g0 + tile;
+        for (int t = 0; t < tokens; t += MOE_ROWS8_MAX_GROUP) {
+            const int count = tokens - t < MOE_ROWS8_MAX_GROUP ? tokens - t : MOE_ROWS8_MAX_GROUP;
+            const moe_block_q8k *xt = x + (size_t)t * blocks;
+            for (int g = g0; g < g1; g++) {
+                const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
+                const __mmask8 keep = rows8_keep(g, row_begin, row_end);
+                switch (count) {
+                ROWS8_CALL(8) ROWS8_CALL(7) ROWS8_CALL(6) ROWS8_CALL(5) ROWS8_CALL(4) ROWS8_CALL(3) ROWS8_CALL(2)
+                default: rows8_group(group, xt, blocks, &ix, y + (size_t)t * ldy + 8 * g, ldy, keep, 1); break;
+                }
+            }
+        }
+    }
+}
+
+#pragma clang attribute pop
+
+#else
+// Not x86-64 (or not clang): never chosen, since moe_cpu_has_vnni() is 0.
+void moe_matvec_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
+    moe_matvec_q4_k_rows8_scalar(w, row_bytes, x, n, y, row_begin, row_end);
+}
+void moe_matmul_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
+                                int row_begin, int row_end) {
+    moe_matmul_q4_k_rows8_scalar(w, row_bytes, x, n, tokens, y, ldy, row_begin, row_end);
+}
+#endif

@@ -1,0 +1,124 @@
+import CQuantKernels
+import Foundation
+import Synchronization
+
+/// How a matrix's rows lie in its bytes.
+public enum RowLayout: Sendable, Equatable {
+    /// Row r at `base + r·rowBytes`, as every file stores it.
+    case rowMajor
+    /// Q4_K only: groups of eight rows interleaved for the AVX-512 VNNI kernels, each group the
+    /// same bytes the eight rows take row-major (layout in Sources/CQuantKernels/include/q4k_rows8.h).
+    case rows8
+}
+
+/// Which Q4_K matrices a model load rewrites into `RowLayout.rows8` (llama.cpp's load-time
+/// "repacking" of Q4_K, in a layout of ours). Why: the one-row VNNI matvec is compute-bound
+/// (~17 GB/s on one Zen 4 core with the rows in L2); on rows8 groups the same products ran at
+/// ~31 GB/s there, and from memory 25 against 19 GB/s on one core (BENCHMARKS.md, "Q4_K in
+/// eight-row groups"). The copy goes to anonymous memory in 2 MiB pages; the file's pages it was
+/// read from are dropped from the process (the page cache keeps them).
+public enum RowInterleaving: UInt8, Sendable {
+    /// Every matrix as stored (`--row-major-q4k`, and every CPU without AVX-512 VNNI).
+    case off = 0
+    /// Everything but the routed experts, which an expert cache reads from the file itself.
+    case allButRoutedExperts = 1
+    /// Every Q4_K matrix with a multiple of eight rows.
+    case all = 2
+
+    private static let setting = Atomic<UInt8>(RowInterleaving.all.rawValue)
+
+    /// The process-wide default a `CheckpointWeights` starts with (`all` unless set).
+    public static var current: RowInterleaving { RowInterleaving(rawValue: setting.load(ordering: .relaxed)) ?? .off }
+
+    /// Sets the default for loads that start after this (the CLI, once, before loading).
+    public static func set(_ value: RowInterleaving) { setting.store(value.rawValue, ordering: .relaxed) }
+
+    /// Only where the CPU has the VNNI kernels the layout is for: elsewhere the portable twin
+    /// would be all that reads it, slower than the row-major AVX2 body.
+    func applies(routedExpert: Bool) -> Bool {
+        QuantizedKernels.hasVNNI && (self == .all || (self == .allButRoutedExperts && !routedExpert))
+    }
+}
+
+extension WeightMatrix {
+    /// Whether `interleavedRows8()` applies: a row-major Q4_K matrix of whole eight-row groups.
+    public var canInterleaveRows8: Bool { format == .q4_k && layout == .rowMajor && rows > 0 && rows % 8 == 0 }
+
+    /// This matrix rewritten into rows8 groups, in memory from `arena` (huge pages). Groups are
+    /// independent: the rewrite is split across cores. Mapped file pages it read are dropped from
+    /// the process. nil when the memory cannot be had.
+    public func interleavedRows8(in arena: HugePageArena) -> WeightMatrix? {
+        precondition(canInterleaveRows8, "only a row-major Q4_K matrix of whole eight-row groups can be interleaved")
+        guard let (pointer, owner) = arena.allocate(byteCount) else { return nil }
+        let (groupBytes, cols, source) = (8 * rowBytes, Int32(cols), base)
+        Parallel.forChunks(rows / 8, work: byteCount) { groups in
+            for g in groups { moe_q4k_rows8_pack(source + g * groupBytes, rowBytes, cols, pointer + g * groupBytes) }
+        }
+        if let file = mappedFile { file.dropPages(offset: base - file.base, count: byteCount) }
+        return WeightMatrix(rows: rows, cols: Int(cols), format: format, base: UnsafeRawPointer(pointer), owner: owner, layout: .rows8)
+    }
+
+    /// Rows [first, first + count) of a rows8 matrix, row-major, into `out` (count·rowBytes
+    /// bytes): whole groups are unpacked into `groupScratch` (8·rowBytes bytes) and the rows copied.
+    func copyRowMajorBytes(rows range: Range<Int>, into out: UnsafeMutableRawPointer, groupScratch: UnsafeMutableRawPointer) {
+        var row = range.lowerBound
+        while row < range.upperBound {
+            let group = row / 8
+            moe_q4k_rows8_unpack(base + group * 8 * rowBytes, rowBytes, Int32(cols), groupScratch)
+            let end = min(range.upperBound, group * 8 + 8)
+            (out + (row - range.lowerBound) * rowBytes).copyMemory(from: groupScratch + (row - group * 8) * rowBytes, byteCount: (end - row) * rowBytes)
+            row = end
+        }
+    }
+}
+
+/// Anonymous memory for the rows8 copies, handed out from chunks mapped on 2 MiB boundaries and
+/// advised for transparent huge pages: a decode step streams every matrix once, and in 4 KiB
+/// pages it would pay a page walk per 4 KiB. One mapping per matrix was not enough: matrices of a
+/// few MiB got huge pages for only about half their bytes (measured: 311 of 601 MB).
+public final class HugePageArena: @unchecked Sendable {
+    static let hugePage = 2 << 20
+    static let chunkBytes = 64 << 20
+    private var current: Chunk?
+    private var used = 0
+
+    public init() {}
+
+    /// One mapping; the WeightMatrix views of its pieces keep it alive.
+    final class Chunk: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        let count: Int
+
+        init?(count: Int) {
+            // Over-map by one huge page, then trim the head and tail to 2 MiB boundaries.
+            let total = count + HugePageArena.hugePage
+            guard let mapped = mmap(nil, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mapped != MAP_FAILED else { return nil }
+            let address = Int(bitPattern: mapped)
+            let aligned = (address + HugePageArena.hugePage - 1) & ~(HugePageArena.hugePage - 1)
+            if aligned > address { munmap(mapped, aligned - address) }
+            let tail = address + total - (aligned + count)
+            if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: aligned + count), tail) }
+            pointer = UnsafeMutableRawPointer(bitPattern: aligned)!
+            self.count = count
+            _ = madvise(pointer, count, Int32(MADV_HUGEPAGE))
+        }
+
+        deinit { munmap(pointer, count) }
+    }
+
+    /// `bytes` (64-byte aligned) and the object that owns them; nil when memory cannot be had.
+    func allocate(_ bytes: Int) -> (pointer: UnsafeMutableRawPointer, owner: AnyObject)? {
+        let size = (max(1, bytes) + 63) & ~63
+        if let chunk = current, used + size <= chunk.count {
+            defer { used += size }
+            return (chunk.pointer + used, chunk)
+        }
+        let hugePage = Self.hugePage
+        guard let chunk = Chunk(count: max(Self.chunkBytes, (size + hugePage - 1) / hugePage * hugePage)) else { return nil }
+        // A piece as large as a chunk gets its own; the open chunk keeps serving smaller ones.
+        if size >= Self.chunkBytes && current != nil { return (chunk.pointer, chunk) }
+        current = chunk
+        used = size
+        return (chunk.pointer, chunk)
+    }
+}

@@ -1,0 +1,143 @@
+import CQuantKernels
+import Foundation
+import Testing
+@testable import MoEKit
+
+/// Q4_K matrices rewritten into eight-row groups (InterleavedRows.swift, q4k_rows8.h): the layout
+/// round-trips, the VNNI bodies equal their scalar twin bit for bit (and the naive product within
+/// float tolerance), a prompt's batched products equal decoding's, and a model reads the same.
+@Suite("Q4_K in interleaved eight-row groups (rows8)")
+struct InterleavedRowsTests {
+    /// A random Q4_K matrix and its rows8 copy (the first keeps the storage of both alive).
+    static func pair(rows: Int, cols: Int, seed: UInt64) -> (rowMajor: WeightMatrix, rows8: WeightMatrix, storage: ByteStorage) {
+        let (w, storage) = QuantizationTests.randomMatrix(rows: rows, cols: cols, format: .q4_k, seed: seed)
+        return (w, w.interleavedRows8(in: HugePageArena())!, storage)
+    }
+
+    static func randomInputs(_ count: Int, cols: Int, seed: UInt64) -> [[Float]] {
+        var random = SeededRandom(seed: seed)
+        return (0..<count).map { t in
+            var v = random.normals(cols, scale: 1)
+            v[(7 * t) % cols] = Float(t) - 9   // a spread of magnitudes inside a block
+            return v
+        }
+    }
+
+    @Test("packing then unpacking gives the row-major bytes back; element, copyRow and rowSlice read what the rows hold")
+    func layoutRoundTrip() {
+        let (w, r8, _) = Self.pair(rows: 24, cols: 512, seed: 1)
+        #expect(r8.layout == .rows8 && r8.byteCount == w.byteCount)
+        let bytes = UnsafeMutableRawPointer.allocate(byteCount: w.byteCount + 8 * w.rowBytes, alignment: 64)
+        defer { bytes.deallocate() }
+        r8.copyRowMajorBytes(rows: 0..<24, into: bytes, groupScratch: bytes + w.byteCount)
+        #expect(memcmp(bytes, w.base, w.byteCount) == 0)
+        #expect(memcmp(r8.base, w.base, w.byteCount) != 0, "the copy is interleaved, not the same bytes")
+        for (r, c) in [(0, 0), (5, 300), (23, 511), (8, 17), (15, 256)] { #expect(r8.element(r, c).bitPattern == w.element(r, c).bitPattern) }
+        var expected = [Float](repeating: 0, count: 512), ours = expected
+        for r in [0, 7, 8, 19] {
+            w.copyRow(r, into: &expected)
+            r8.copyRow(r, into: &ours)
+            #expect(ours.map(\.bitPattern) == expected.map(\.bitPattern), "row \(r)")
+        }
+        // A slice on group boundaries stays interleaved (no copy); one inside a group comes out row-major.
+        let aligned = r8.rowSlice(8..<24), cut = r8.rowSlice(3..<13)
+        #expect(aligned.layout == .rows8 && aligned.base == r8.base + 8 * w.rowBytes)
+        #expect(cut.layout == .rowMajor && memcmp(cut.base, w.rowPointer(3), 10 * w.rowBytes) == 0)
+        var widened = [Float](repeating: 0, count: 5 * 512), reference = widened
+        r8.widenRows(6..<11, into: &widened)
+        w.widenRows(6..<11, into: &reference)
+        #expect(widened.map(\.bitPattern) == reference.map(\.bitPattern))
+    }
+
+    @Test("the matvec on every path equals the scalar twin bit for bit, and the naive product on the row-major rows within 1e-5")
+    func matvec() {
+        // One group; several; rows × bytes past the batched kernel's 256 KiB tiles (136 × 2304).
+        for (rows, cols) in [(8, 256), (16, 768), (40, 2048), (136, 4096)] {
+            let (w, r8, _) = Self.pair(rows: rows, cols: cols, seed: UInt64(rows + cols))
+            for x in Self.randomInputs(2, cols: cols, seed: UInt64(rows)) {
+                var twin = [Float](repeating: .nan, count: rows)
+                Kernels.matvec(r8, x, &twin, path: .scalar)
+                for path in KernelPath.allCases {
+                    var y = [Float](repeating: .nan, count: rows)
+                    Kernels.matvec(r8, x, &y, path: path)
+                    #expect(y.map(\.bitPattern) == twin.map(\.bitPattern), "\(rows)×\(cols) \(path)")
+                }
+                if rows * cols <= 40 * 2048 {
+                    #expect(TestSupport.close(twin, NaiveKernels.quantizedMatvec(w, x), relative: 1e-5), "\(rows)×\(cols) vs naive")
+                }
+            }
+        }
+    }
+
+    @Test("rows split at any boundary (inside a group too) give the rows the whole product gives")
+    func rowRanges() {
+        let (_, r8, _) = Self.pair(rows: 32, cols: 512, seed: 5)
+        let x = Self.randomInputs(3, cols: 512, seed: 6)
+        let whole = QuantizedMatmulTests.rows(r8, x, ranges: [0..<32])
+        #expect(QuantizedMatmulTests.rows(r8, x, ranges: [0..<3, 3..<4, 4..<13, 13..<16, 16..<31, 31..<32]).map(\.bitPattern) == whole.map(\.bitPattern))
+        // The matvec alone, on the CPU's best body, split the same way.
+        let xq = UnsafeMutablePointer<moe_block_q8k>.allocate(capacity: 2)
+        defer { xq.deallocate() }
+        moe_quantize_q8k(x[0], 512, xq)
+        var split = [Float](repeating: .nan, count: 32), one = split
+        let body = QuantizedKernels.hasVNNI ? moe_matvec_q4_k_rows8_vnni : moe_matvec_q4_k_rows8_scalar
+        for range in [0..<5, 5..<6, 6..<21, 21..<32] { body(r8.base, r8.rowBytes, xq, 512, &split, Int32(range.lowerBound), Int32(range.upperBound)) }
+        body(r8.base, r8.rowBytes, xq, 512, &one, 0, 32)
+        #expect(split.map(\.bitPattern) == one.map(\.bitPattern))
+    }
+
+    @Test("batched: every token count equals the matvec token by token bit for bit, on every path")
+    func batched() {
+        for (rows, cols) in [(16, 256), (136, 4096)] {
+            let (_, r8, _) = Self.pair(rows: rows, cols: cols, seed: UInt64(3 * rows + cols))
+            for tokens in rows > 100 ? [2, 9] : [1, 2, 3, 5, 7, 8, 9, 11, 17] {
+                let x = Self.randomInputs(tokens, cols: cols, seed: UInt64(tokens))
+                for path in KernelPath.allCases {
+                    let ours = QuantizedMatmulTests.batched(r8, x, path: path)
+                    #expect(ours.map(\.bitPattern) == QuantizedMatmulTests.tokenByToken(r8, x, path: path).map(\.bitPattern), "\(tokens)×\(rows)×\(cols) \(path)")
+                }
+            }
+        }
+    }
+
+    /// A tiny random Mixtral written as a Q4_K GGUF by `moepp quantize`; its path.
+    static func q4KMixtral(seed: UInt64) throws -> String {
+        let directory = TestSupport.randomCheckpoint(.mixtral, seed: seed) { config in
+            config = RandomCheckpoint.tinyConfig(.mixtral, hidden: 256, layers: 2, ffnExperts: 4, intermediate: 512, heads: 4)
+        }
+        let path = TestSupport.temporaryDirectory("rows8-\(seed)") + "/q4k.gguf"
+        try GGUFQuantizeTests.export(directory, .q4_k, to: path)
+        return path
+    }
+
+    @Test("a Q4_K GGUF Mixtral: interleaved at load where the CPU has VNNI, logits within 1e-4 of the row-major run, prompt equals decode bit for bit")
+    func model() throws {
+        let path = try Self.q4KMixtral(seed: 3)
+        let interleaved = try Transformer(directory: path, interleaving: .all)
+        let rowMajor = try Transformer(directory: path, interleaving: .off)
+        let expert = interleaved.blocks[0].moe!.ffnExperts[0]
+        #expect(expert.gate.layout == (QuantizedKernels.hasVNNI ? .rows8 : .rowMajor))
+        #expect(rowMajor.blocks[0].moe!.ffnExperts[0].gate.layout == .rowMajor)
+        let tokens = [12, 200, 45, 3, 99, 150, 7, 7, 260, 31]
+        let ours = try interleaved.forward(tokens, cache: interleaved.makeCache(), allLogits: true)
+        let reference = try rowMajor.forward(tokens, cache: rowMajor.makeCache(), allLogits: true)
+        #expect(GGUFQuantizeTests.relativeError(ours.logits, reference.logits) < 1e-4)
+        #expect(ours.routing.map { $0.map { $0.chosen.map(\.index) } } == reference.routing.map { $0.map { $0.chosen.map(\.index) } })
+        try QuantizedMatmulTests.expectPromptEqualsDecode(interleaved, tokens, "rows8 Q4_K Mixtral")
+    }
+
+    @Test("an expert cache reads routed experts from the file: they stay row-major under allButRoutedExperts, and a model with them interleaved says why it cannot offload")
+    func expertCache() throws {
+        let path = try Self.q4KMixtral(seed: 8)
+        let model = try Transformer(directory: path, interleaving: .allButRoutedExperts)
+        #expect(model.blocks[0].moe!.ffnExperts[0].gate.layout == .rowMajor)
+        let attention = try #require(model.blocks[0].attention as? Attention)
+        #expect(attention.queryProjection.layout == (QuantizedKernels.hasVNNI ? .rows8 : .rowMajor))
+        _ = try ExpertStore(model: model)
+        guard QuantizedKernels.hasVNNI else { return }
+        let all = try Transformer(directory: path, interleaving: .all)
+        #expect {
+            _ = try ExpertStore(model: all)
+        } throws: { "\($0)".contains("interleaved into memory at load") }
+    }
+}
