@@ -126,6 +126,25 @@ struct InterleavedRowsTests {
         try QuantizedMatmulTests.expectPromptEqualsDecode(interleaved, tokens, "rows8 Q4_K Mixtral")
     }
 
+    @Test("past the memory budget, matrices stay row-major: the model loads, mixed, and computes what the row-major one does")
+    func budget() throws {
+        guard QuantizedKernels.hasVNNI else { return }
+        let path = try Self.q4KMixtral(seed: 3)
+        let source = try ModelSource(path: path)
+        let config = try source.config()
+        let weights = try source.weights(config: config)
+        weights.interleaving = .all
+        // The first layer's attention (4 × 36 KiB) and a few experts fit; the last layer's do not.
+        weights.interleavingBudget = 400_000
+        let mixed = try Transformer(config: config, weights: weights)
+        #expect(try #require(mixed.blocks[0].attention as? Attention).queryProjection.layout == .rows8)
+        #expect(mixed.blocks[1].moe!.ffnExperts.last!.down.layout == .rowMajor)
+        let tokens = [5, 9, 200, 31]
+        let rowMajor = try Transformer(directory: path, interleaving: .off)
+        let ours = try mixed.forward(tokens, cache: mixed.makeCache(), allLogits: true).logits
+        #expect(GGUFQuantizeTests.relativeError(ours, try rowMajor.forward(tokens, cache: rowMajor.makeCache(), allLogits: true).logits) < 1e-4)
+    }
+
     @Test("an expert cache reads routed experts from the file: they stay row-major under allButRoutedExperts, and a model with them interleaved says why it cannot offload")
     func expertCache() throws {
         let path = try Self.q4KMixtral(seed: 8)

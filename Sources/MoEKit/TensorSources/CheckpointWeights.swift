@@ -35,6 +35,11 @@ public final class CheckpointWeights: @unchecked Sendable {
     private(set) var interleavedRanges: [(file: MappedFile, range: Range<Int>)] = []
     /// Where the interleaved copies live.
     private let arena = HugePageArena()
+    /// The copies are resident memory: past what the machine has available at the first one
+    /// (less 2 GiB of headroom), matrices stay row-major, so a model larger than RAM still loads
+    /// and runs from its mapping.
+    lazy var interleavingBudget = (HugePageArena.availableBytes() ?? Int.max / 2) - (2 << 30)
+    private var interleavedBytes = 0
     private var tensors: [String: TensorView] = [:]
     public private(set) var sources: [any TensorSource] = []
 
@@ -131,7 +136,9 @@ public final class CheckpointWeights: @unchecked Sendable {
 
     /// `matrix` in rows8 groups when `interleaving` chooses it for this matrix, else as it is.
     func interleavedIfChosen(_ matrix: WeightMatrix, name: String, file: String) throws -> WeightMatrix {
-        guard interleaving.applies(routedExpert: loadingRoutedExperts), matrix.canInterleaveRows8 else { return matrix }
+        guard interleaving.applies(routedExpert: loadingRoutedExperts), matrix.canInterleaveRows8,
+              interleavedBytes + matrix.byteCount <= interleavingBudget else { return matrix }
+        interleavedBytes += matrix.byteCount
         guard let interleaved = matrix.interleavedRows8(in: arena) else {
             throw CheckpointError(file: file, "tensor '\(name)': cannot allocate \(matrix.byteCount) bytes to interleave its rows (try --row-major-q4k)")
         }

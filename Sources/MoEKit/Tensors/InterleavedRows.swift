@@ -106,6 +106,14 @@ public final class HugePageArena: @unchecked Sendable {
         deinit { munmap(pointer, count) }
     }
 
+    /// MemAvailable from /proc/meminfo, in bytes (nil where there is none).
+    static func availableBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        return kilobytes * 1024
+    }
+
     /// `bytes` (64-byte aligned) and the object that owns them; nil when memory cannot be had.
     func allocate(_ bytes: Int) -> (pointer: UnsafeMutableRawPointer, owner: AnyObject)? {
         let size = (max(1, bytes) + 63) & ~63
