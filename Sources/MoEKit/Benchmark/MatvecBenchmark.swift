@@ -12,6 +12,9 @@ import Foundation
 public enum MatvecBenchmark {
     public struct Result: Sendable {
         public var format: WeightFormat
+        public var layout: RowLayout
+        /// The format's name, with "-rows8" for Q4_K in interleaved groups.
+        public var name: String { format.name + (layout == .rows8 ? "-rows8" : "") }
         public var bytesPerProduct: Int
         /// Weight bytes per second of each round.
         public var rates: [Double]
@@ -36,23 +39,27 @@ public enum MatvecBenchmark {
         return encodeFloats(random.normals(rows * cols, scale: 0.02), as: format)
     }
 
-    public static func run(rows: Int, cols: Int, formats: [WeightFormat], poolBytes: Int = 256 << 20, rounds: Int = 7) -> [Result] {
+    /// `variants`: formats, each row-major or (Q4_K, `rows` a multiple of 8) in rows8 groups.
+    public static func run(rows: Int, cols: Int, variants: [(format: WeightFormat, layout: RowLayout)], poolBytes: Int = 256 << 20,
+                           rounds: Int = 7) -> [Result] {
         var pools: [(storage: ByteStorage, matrices: [WeightMatrix])] = []
-        for format in formats {
+        let arena = HugePageArena()
+        for (format, layout) in variants {
             let bytes = prototype(rows: rows, cols: cols, format: format)
             let copies = max(1, (poolBytes + bytes.count - 1) / bytes.count)
             let storage = ByteStorage(count: copies * bytes.count)
             var matrices: [WeightMatrix] = []
             for c in 0..<copies {
                 (storage.pointer + c * bytes.count).copyMemory(from: bytes, byteCount: bytes.count)
-                matrices.append(WeightMatrix(rows: rows, cols: cols, format: format, base: UnsafeRawPointer(storage.pointer + c * bytes.count), owner: storage))
+                let matrix = WeightMatrix(rows: rows, cols: cols, format: format, base: UnsafeRawPointer(storage.pointer + c * bytes.count), owner: storage)
+                matrices.append(layout == .rows8 ? matrix.interleavedRows8(in: arena)! : matrix)
             }
             pools.append((storage, matrices))
         }
         var random = SeededRandom(seed: 3)
         let x = random.normals(cols, scale: 1)
         var y = [Float](repeating: 0, count: rows)
-        var results = formats.enumerated().map { Result(format: $1, bytesPerProduct: pools[$0].matrices[0].byteCount, rates: [], fractions: []) }
+        var results = variants.enumerated().map { Result(format: $1.format, layout: $1.layout, bytesPerProduct: pools[$0].matrices[0].byteCount, rates: [], fractions: []) }
         let plain = MemoryBandwidth.ProbeBuffer(megabytes: max(1, poolBytes >> 20))
         for round in -1..<rounds {   // round −1 warms up (page faults, frequency)
             let stream = plain.best(passes: 2)
