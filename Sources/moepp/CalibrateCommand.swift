@@ -27,6 +27,7 @@ struct CalibrateCommand: ParsableCommand {
     }
 
     func run() throws {
+        modelOptions.loadingOptions.applyInterleaving(expertCache: false)
         let text = try corpusFiles(corpus).map { try String(contentsOfFile: $0, encoding: .utf8) }.joined(separator: "\n")
         let calibration = try Calibrator.calibrate(directory: modelOptions.directory, text: text, maximumTokens: maxTokens,
                                                    batch: batch, length: length, defaultEpsilon: defaultEpsilon) { FileHandle.standardError.write(Data("\r\($0)".utf8)) }

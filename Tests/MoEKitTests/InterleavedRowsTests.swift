@@ -126,6 +126,27 @@ struct InterleavedRowsTests {
         try QuantizedMatmulTests.expectPromptEqualsDecode(interleaved, tokens, "rows8 Q4_K Mixtral")
     }
 
+    @Test("the CLI: `logits` prints the interleaved model's numbers by default and the row-major one's with --row-major-q4k")
+    func commandLine() throws {
+        let path = try Self.q4KMixtral(seed: 3)
+        let tokens = [5, 9, 200, 31]
+        let arguments = ["logits", "--model", path, "--tokens", tokens.map(String.init).joined(separator: ","), "--all"]
+        func logits(_ extra: [String]) throws -> [Float] {
+            let run = try TestSupport.run(arguments + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+            return try JSONDecoder().decode(BF16DotKernelTests.LogitsOutput.self, from: Data(run.stdout.utf8)).logits.flatMap { $0 }
+        }
+        func inProcess(_ interleaving: RowInterleaving) throws -> [Float] {
+            let model = try Transformer(directory: path, interleaving: interleaving)
+            return try model.forward(tokens, cache: model.makeCache(), allLogits: true).logits
+        }
+        let (all, off) = (try inProcess(.all), try inProcess(.off))
+        // The layouts round differently in the last bits, which is what tells the runs apart.
+        if QuantizedKernels.hasVNNI { #expect(all.map(\.bitPattern) != off.map(\.bitPattern)) }
+        #expect(try logits([]).map(\.bitPattern) == all.map(\.bitPattern))
+        #expect(try logits(["--row-major-q4k"]).map(\.bitPattern) == off.map(\.bitPattern))
+    }
+
     @Test("past the memory budget, matrices stay row-major: the model loads, mixed, and computes what the row-major one does")
     func budget() throws {
         guard QuantizedKernels.hasVNNI else { return }

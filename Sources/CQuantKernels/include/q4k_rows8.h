@@ -4,7 +4,7 @@
 // w + (r / 8)·8·row_bytes and every byte count, expert-cache slot and file range stays as it was.
 //
 // Why: in the row-major layout each row's block pays for its own scale decoding, scale
-// permutations and horizontal sums (the one-row VNNI matvec is compute-bound at ~20 GB/s a core).
+// permutations and horizontal sums (the one-row VNNI matvec is compute-bound at ~18 GB/s a core).
 // Interleaved, one 512-bit lane pair holds the eight rows' weights at the same positions: the
 // activation bytes are broadcast once for eight rows, the eight rows' scales are decoded with one
 // set of vector operations, and each lane ends as one row's result with no horizontal sum.

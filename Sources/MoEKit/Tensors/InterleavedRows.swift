@@ -13,10 +13,10 @@ public enum RowLayout: Sendable, Equatable {
 
 /// Which Q4_K matrices a model load rewrites into `RowLayout.rows8` (llama.cpp's load-time
 /// "repacking" of Q4_K, in a layout of ours). Why: the one-row VNNI matvec is compute-bound
-/// (~17 GB/s on one Zen 4 core with the rows in L2); on rows8 groups the same products ran at
-/// ~31 GB/s there, and from memory 25 against 19 GB/s on one core (BENCHMARKS.md, "Q4_K in
-/// eight-row groups"). The copy goes to anonymous memory in 2 MiB pages; the file's pages it was
-/// read from are dropped from the process (the page cache keeps them).
+/// (~18 GB/s on one Zen 4 core, from memory or L2); on rows8 groups the same products ran at
+/// 30 GB/s from memory on one core and 59 against 34 on two (BENCHMARKS.md, "Q4_K in eight-row
+/// groups"). The copy goes to anonymous memory in 2 MiB pages; the file's pages it was read from
+/// are dropped from the process (the page cache keeps them).
 public enum RowInterleaving: UInt8, Sendable {
     /// Every matrix as stored (`--row-major-q4k`, and every CPU without AVX-512 VNNI).
     case off = 0
