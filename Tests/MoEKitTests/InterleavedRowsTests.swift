@@ -166,16 +166,21 @@ struct InterleavedRowsTests {
         #expect(GGUFQuantizeTests.relativeError(ours, try rowMajor.forward(tokens, cache: rowMajor.makeCache(), allLogits: true).logits) < 1e-4)
     }
 
-    @Test("an expert cache reads routed experts from the file: they stay row-major under allButRoutedExperts, and a model with them interleaved says why it cannot offload")
+    @Test("an expert cache reads routed experts from the file and interleaves them in its slots: the logits equal the fully interleaved model's bit for bit; a model with them interleaved at load says why it cannot offload")
     func expertCache() throws {
         let path = try Self.q4KMixtral(seed: 8)
         let model = try Transformer(directory: path, interleaving: .allButRoutedExperts)
         #expect(model.blocks[0].moe!.ffnExperts[0].gate.layout == .rowMajor)
         let attention = try #require(model.blocks[0].attention as? Attention)
         #expect(attention.queryProjection.layout == (QuantizedKernels.hasVNNI ? .rows8 : .rowMajor))
-        _ = try ExpertStore(model: model)
-        guard QuantizedKernels.hasVNNI else { return }
+        // Three slots for 2 layers × 4 experts, top-2: misses, evictions and re-reads.
+        let cache = try ExpertCacheSetup.install(on: model, directory: path, budget: .slots(3), policy: .lru, prefetch: false)
         let all = try Transformer(directory: path, interleaving: .all)
+        let tokens = [12, 200, 45, 3, 99, 150, 7, 7, 260, 31]
+        let cached = try model.forward(tokens, cache: model.makeCache(), allLogits: true).logits
+        #expect(cached.map(\.bitPattern) == (try all.forward(tokens, cache: all.makeCache(), allLogits: true)).logits.map(\.bitPattern))
+        #expect(cache.statistics.reduce(0) { $0 + $1.misses } > 4)
+        guard QuantizedKernels.hasVNNI else { return }
         #expect {
             _ = try ExpertStore(model: all)
         } throws: { "\($0)".contains("interleaved into memory at load") }

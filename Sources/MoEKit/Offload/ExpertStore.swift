@@ -1,3 +1,4 @@
+import CQuantKernels
 import Foundation
 
 /// The slow tier (adapmoe-spec "Setting"): FFN experts read from the checkpoint files with
@@ -12,6 +13,8 @@ public final class ExpertStore: @unchecked Sendable {
         var rows: Int
         var cols: Int
         var format: WeightFormat
+        /// Interleaved into rows8 groups in the slot after each read (Q4_K, whole groups of rows).
+        var rows8: Bool
     }
 
     public struct ReadError: Error, CustomStringConvertible {
@@ -52,8 +55,11 @@ public final class ExpertStore: @unchecked Sendable {
                     : "are not viewed in a checkpoint file"
                 throw CheckpointError(file: model.weights.directory, "an expert's weights \(why); cannot offload")
             }
+            // Slots get the layout the load gave the rest of the model (the cache's experts stay
+            // row-major in the model itself: it reads them from the file).
+            let rows8 = model.weights.interleaving != .off && QuantizedKernels.hasVNNI && matrix.canInterleaveRows8
             return Segment(file: file, offset: matrix.base - mapped.base, byteCount: matrix.byteCount,
-                           rows: matrix.rows, cols: matrix.cols, format: matrix.format)
+                           rows: matrix.rows, cols: matrix.cols, format: matrix.format, rows8: rows8)
         }
         do {
             segments = try model.blocks.map { block in
@@ -92,10 +98,23 @@ public final class ExpertStore: @unchecked Sendable {
             if uncachedReads {
                 _ = posix_fadvise(descriptors[segment.file], off_t(segment.offset), off_t(segment.byteCount), Int32(POSIX_FADV_DONTNEED))
             }
+            if segment.rows8 { Self.interleaveInPlace(slot + position, segment) }
             position += Self.aligned(segment.byteCount)
             total += segment.byteCount
         }
         return total
+    }
+
+    /// Rewrites a row-major Q4_K matrix in `bytes` into rows8 groups where it lies, a group at a
+    /// time through a copy (every group is the same bytes either way).
+    static func interleaveInPlace(_ bytes: UnsafeMutableRawPointer, _ segment: Segment) {
+        let rowBytes = segment.format.bytesPerRow(segment.cols), groupBytes = 8 * rowBytes
+        let rowMajor = UnsafeMutableRawPointer.allocate(byteCount: groupBytes, alignment: 64)
+        defer { rowMajor.deallocate() }
+        for group in 0..<segment.rows / 8 {
+            rowMajor.copyMemory(from: bytes + group * groupBytes, byteCount: groupBytes)
+            moe_q4k_rows8_pack(rowMajor, rowBytes, Int32(segment.cols), bytes + group * groupBytes)
+        }
     }
 
     /// The expert as matrices over a slot that `read` filled.
@@ -103,7 +122,8 @@ public final class ExpertStore: @unchecked Sendable {
         var position = 0
         let matrices = segments[layer][expert].map { segment -> WeightMatrix in
             defer { position += Self.aligned(segment.byteCount) }
-            return WeightMatrix(rows: segment.rows, cols: segment.cols, format: segment.format, base: slot + position, owner: owner)
+            return WeightMatrix(rows: segment.rows, cols: segment.cols, format: segment.format, base: slot + position, owner: owner,
+                                layout: segment.rows8 ? .rows8 : .rowMajor)
         }
         return FFNExpert(gate: matrices[0], up: matrices[1], down: matrices[2])
     }
