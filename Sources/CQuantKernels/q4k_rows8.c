@@ -3,11 +3,11 @@
 #include "q4k_rows8.h"
 #include "half_float.h"
 #include "q4k_scales.h"
+#include "rows8_common.h"
 
 #include <math.h>
 #include <string.h>
 
-enum { MOE_ROWS8_MAX_GROUP = 4 };   // tokens per batched group: four measured a little faster than eight (whose sums spill)
 enum { Q4_K_BYTES = 144, ROWS8_BLOCK = 8 * Q4_K_BYTES, ROWS8_SCALES = 32, ROWS8_TOPS = 96, ROWS8_QS = 128 };
 
 // ---- packing ----------------------------------------------------------------------------------
@@ -93,17 +93,7 @@ static float rows8_dot_scalar(const uint8_t *group, int lane, const moe_block_q8
     return acc_d + acc_m;
 }
 
-void moe_matvec_q4_k_rows8_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
-    moe_matmul_q4_k_rows8_scalar(w, row_bytes, x, n, 1, y, 0, row_begin, row_end);
-}
-
-void moe_matmul_q4_k_rows8_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
-                                  int row_begin, int row_end) {
-    const int blocks = n / 256;
-    for (int t = 0; t < tokens; t++)
-        for (int r = row_begin; r < row_end; r++)
-            y[(size_t)t * ldy + r] = rows8_dot_scalar((const uint8_t *)w + (size_t)(r / 8) * 8 * row_bytes, r % 8, x + (size_t)t * blocks, blocks);
-}
+ROWS8_SCALAR_ENTRY_POINTS(moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar, rows8_dot_scalar)
 
 // ---- AVX-512 VNNI -------------------------------------------------------------------------------
 #if defined(__x86_64__) && defined(__clang__)
@@ -129,11 +119,9 @@ static inline void rows8_indices_init(rows8_indices *ix) {
         ix->pair_scales[c] = _mm512_loadu_si512((const void *)words);
     }
     int me[16], mo[16], re[16], ro[16];
-    for (int r = 0; r < 8; r++) {
+    for (int r = 0; r < 8; r++)
         for (int h = 0; h < 2; h++) { me[2 * r + h] = 4 * r + h; mo[2 * r + h] = 4 * r + h + 2; }
-        re[r] = 4 * (r / 2) + r % 2; ro[r] = re[r] + 2;
-        re[8 + r] = 16 + 2 * r; ro[8 + r] = 17 + 2 * r;
-    }
+    rows8_fold_indices(re, ro);
     ix->mins_even = _mm512_loadu_si512((const void *)me);
     ix->mins_odd = _mm512_loadu_si512((const void *)mo);
     ix->rows_even = _mm512_loadu_si512((const void *)re);
@@ -207,57 +195,10 @@ static inline __attribute__((always_inline)) void rows8_group(const uint8_t *gro
     }
 }
 
-// Rows [row_begin, row_end) as whole groups, the partial groups at either end stored through a mask.
-static inline __mmask8 rows8_keep(int group, int row_begin, int row_end) {
-    const int lo = row_begin > 8 * group ? row_begin - 8 * group : 0;
-    const int hi = row_end < 8 * group + 8 ? row_end - 8 * group : 8;
-    return (__mmask8)((0xFF >> (8 - hi)) & (0xFF << lo));
-}
-
-void moe_matvec_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
-    rows8_indices ix;
-    rows8_indices_init(&ix);
-    for (int g = row_begin / 8; 8 * g < row_end; g++)
-        rows8_group((const uint8_t *)w + (size_t)g * 8 * row_bytes, x, n / 256, &ix, y + 8 * g, 0, rows8_keep(g, row_begin, row_end), 1);
-}
-
-#define ROWS8_CALL(k) case k: rows8_group(group, xt, blocks, &ix, y + (size_t)t * ldy + 8 * g, ldy, keep, k); break;
-
-// Groups in tiles of ~256 KiB that stay in L2 while up to four tokens at a time run over them.
-void moe_matmul_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
-                                int row_begin, int row_end) {
-    rows8_indices ix;
-    rows8_indices_init(&ix);
-    const int blocks = n / 256;
-    const size_t group_bytes = 8 * row_bytes;
-    const int tile = group_bytes >= (256 << 10) ? 1 : (int)((256 << 10) / group_bytes);
-    const int first = row_begin / 8, last = (row_end + 7) / 8;
-    for (int g0 = first; g0 < last; g0 += tile) {
-        const int g1 = last - g0 < tile ? last : g0 + tile;
-        for (int t = 0; t < tokens; t += MOE_ROWS8_MAX_GROUP) {
-            const int count = tokens - t < MOE_ROWS8_MAX_GROUP ? tokens - t : MOE_ROWS8_MAX_GROUP;
-            const moe_block_q8k *xt = x + (size_t)t * blocks;
-            for (int g = g0; g < g1; g++) {
-                const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;
-                const __mmask8 keep = rows8_keep(g, row_begin, row_end);
-                switch (count) {
-                ROWS8_CALL(4) ROWS8_CALL(3) ROWS8_CALL(2)
-                default: rows8_group(group, xt, blocks, &ix, y + (size_t)t * ldy + 8 * g, ldy, keep, 1); break;
-                }
-            }
-        }
-    }
-}
+ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, rows8_indices, rows8_indices_init, rows8_group)
 
 #pragma clang attribute pop
 
 #else
-// Not x86-64 (or not clang): never chosen, since moe_cpu_has_vnni() is 0.
-void moe_matvec_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {
-    moe_matvec_q4_k_rows8_scalar(w, row_bytes, x, n, y, row_begin, row_end);
-}
-void moe_matmul_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
-                                int row_begin, int row_end) {
-    moe_matmul_q4_k_rows8_scalar(w, row_bytes, x, n, tokens, y, ldy, row_begin, row_end);
-}
+ROWS8_VNNI_AS_SCALAR(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar)
 #endif

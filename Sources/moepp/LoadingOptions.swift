@@ -12,15 +12,16 @@ struct LoadingOptions: ParsableArguments {
         discussion: "Pages cached by an earlier reader or writer (a copy, a download, another tool) are mostly 4 KiB ones, and stay so; read again through moepp's mapping they come in 2 MiB folios (faster decode). Costs one read of the model from disk. The files `moepp quantize` and `moepp synthesize` write leave no pages behind."))
     var refreshPageCache = false
 
-    @Flag(name: .customLong("row-major-q4k"), help: ArgumentHelp(
-        "Keep Q4_K matrices in the file's row-major layout instead of interleaving them in groups of eight rows at load.",
-        discussion: "On CPUs with AVX-512 VNNI, moepp rewrites Q4_K matrices at load into eight-row groups its faster kernels read (a copy in memory; the file's pages are released). Other CPUs always keep the row-major layout."))
-    var rowMajorQ4K = false
+    // --row-major-q4k: the name before Q6_K had the layout too, kept for scripts.
+    @Flag(name: [.customLong("row-major"), .customLong("row-major-q4k")], help: ArgumentHelp(
+        "Keep Q4_K and Q6_K matrices in the file's row-major layout instead of interleaving them in groups of eight rows at load.",
+        discussion: "On CPUs with AVX-512 VNNI, moepp rewrites Q4_K and Q6_K matrices at load into eight-row groups its faster kernels read (a copy in memory; the file's pages are released). Other CPUs always keep the row-major layout. --row-major-q4k is the same flag."))
+    var rowMajor = false
 
     /// Sets the process-wide `RowInterleaving` before a model loads; with an expert cache the
     /// routed experts stay as stored (the cache reads them from the file).
     func applyInterleaving(expertCache: Bool) {
-        RowInterleaving.set(rowMajorQ4K ? .off : expertCache ? .allButRoutedExperts : .all)
+        RowInterleaving.set(rowMajor ? .off : expertCache ? .allButRoutedExperts : .all)
     }
 
     func validate() throws {

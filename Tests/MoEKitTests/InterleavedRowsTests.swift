@@ -3,14 +3,17 @@ import Foundation
 import Testing
 @testable import MoEKit
 
-/// Q4_K matrices rewritten into eight-row groups (InterleavedRows.swift, q4k_rows8.h): the layout
+/// Q4_K and Q6_K matrices rewritten into eight-row groups (InterleavedRows.swift, q4k_rows8.h,
+/// q6k_rows8.h): the layout
 /// round-trips, the VNNI bodies equal their scalar twin bit for bit (and the naive product within
 /// float tolerance), a prompt's batched products equal decoding's, and a model reads the same.
-@Suite("Q4_K in interleaved eight-row groups (rows8)")
+@Suite("Q4_K and Q6_K in interleaved eight-row groups (rows8)")
 struct InterleavedRowsTests {
-    /// A random Q4_K matrix and its rows8 copy (the first keeps the storage of both alive).
-    static func pair(rows: Int, cols: Int, seed: UInt64) -> (rowMajor: WeightMatrix, rows8: WeightMatrix, storage: ByteStorage) {
-        let (w, storage) = QuantizationTests.randomMatrix(rows: rows, cols: cols, format: .q4_k, seed: seed)
+    static let formats: [WeightFormat] = [.q4_k, .q6_k]
+
+    /// A random matrix of `format` and its rows8 copy (the first keeps the storage of both alive).
+    static func pair(_ format: WeightFormat, rows: Int, cols: Int, seed: UInt64) -> (rowMajor: WeightMatrix, rows8: WeightMatrix, storage: ByteStorage) {
+        let (w, storage) = QuantizationTests.randomMatrix(rows: rows, cols: cols, format: format, seed: seed)
         return (w, w.interleavedRows8(in: HugePageArena())!, storage)
     }
 
@@ -23,9 +26,9 @@ struct InterleavedRowsTests {
         }
     }
 
-    @Test("packing then unpacking gives the row-major bytes back; element, copyRow and rowSlice read what the rows hold")
-    func layoutRoundTrip() {
-        let (w, r8, _) = Self.pair(rows: 24, cols: 512, seed: 1)
+    @Test("packing then unpacking gives the row-major bytes back; element, copyRow and rowSlice read what the rows hold", arguments: formats)
+    func layoutRoundTrip(format: WeightFormat) {
+        let (w, r8, _) = Self.pair(format, rows: 24, cols: 512, seed: 1)
         #expect(r8.layout == .rows8 && r8.byteCount == w.byteCount)
         let bytes = UnsafeMutableRawPointer.allocate(byteCount: w.byteCount + 8 * w.rowBytes, alignment: 64)
         defer { bytes.deallocate() }
@@ -49,29 +52,29 @@ struct InterleavedRowsTests {
         #expect(widened.map(\.bitPattern) == reference.map(\.bitPattern))
     }
 
-    @Test("the matvec on every path equals the scalar twin bit for bit, and the naive product on the row-major rows within 1e-5")
-    func matvec() {
+    @Test("the matvec on every path equals the scalar twin bit for bit, and the naive product on the row-major rows within 1e-5", arguments: formats)
+    func matvec(format: WeightFormat) {
         // One group; several; rows × bytes past the batched kernel's 256 KiB tiles (136 × 2304).
         for (rows, cols) in [(8, 256), (16, 768), (40, 2048), (136, 4096)] {
-            let (w, r8, _) = Self.pair(rows: rows, cols: cols, seed: UInt64(rows + cols))
+            let (w, r8, _) = Self.pair(format, rows: rows, cols: cols, seed: UInt64(rows + cols))
             for x in Self.randomInputs(2, cols: cols, seed: UInt64(rows)) {
                 var twin = [Float](repeating: .nan, count: rows)
                 Kernels.matvec(r8, x, &twin, path: .scalar)
                 for path in KernelPath.allCases {
                     var y = [Float](repeating: .nan, count: rows)
                     Kernels.matvec(r8, x, &y, path: path)
-                    #expect(y.map(\.bitPattern) == twin.map(\.bitPattern), "\(rows)×\(cols) \(path)")
+                    #expect(y.map(\.bitPattern) == twin.map(\.bitPattern), "\(format.name) \(rows)×\(cols) \(path)")
                 }
                 if rows * cols <= 40 * 2048 {
-                    #expect(TestSupport.close(twin, NaiveKernels.quantizedMatvec(w, x), relative: 1e-5), "\(rows)×\(cols) vs naive")
+                    #expect(TestSupport.close(twin, NaiveKernels.quantizedMatvec(w, x), relative: 1e-5), "\(format.name) \(rows)×\(cols) vs naive")
                 }
             }
         }
     }
 
-    @Test("rows split at any boundary (inside a group too) give the rows the whole product gives")
-    func rowRanges() {
-        let (_, r8, _) = Self.pair(rows: 32, cols: 512, seed: 5)
+    @Test("rows split at any boundary (inside a group too) give the rows the whole product gives", arguments: formats)
+    func rowRanges(format: WeightFormat) {
+        let (_, r8, _) = Self.pair(format, rows: 32, cols: 512, seed: 5)
         let x = Self.randomInputs(3, cols: 512, seed: 6)
         let whole = QuantizedMatmulTests.rows(r8, x, ranges: [0..<32])
         #expect(QuantizedMatmulTests.rows(r8, x, ranges: [0..<3, 3..<4, 4..<13, 13..<16, 16..<31, 31..<32]).map(\.bitPattern) == whole.map(\.bitPattern))
@@ -80,53 +83,65 @@ struct InterleavedRowsTests {
         defer { xq.deallocate() }
         moe_quantize_q8k(x[0], 512, xq)
         var split = [Float](repeating: .nan, count: 32), one = split
-        let body = QuantizedKernels.hasVNNI ? moe_matvec_q4_k_rows8_vnni : moe_matvec_q4_k_rows8_scalar
+        let body = switch (format, QuantizedKernels.hasVNNI) {
+        case (.q4_k, true): moe_matvec_q4_k_rows8_vnni
+        case (.q4_k, false): moe_matvec_q4_k_rows8_scalar
+        case (_, true): moe_matvec_q6_k_rows8_vnni
+        case (_, false): moe_matvec_q6_k_rows8_scalar
+        }
         for range in [0..<5, 5..<6, 6..<21, 21..<32] { body(r8.base, r8.rowBytes, xq, 512, &split, Int32(range.lowerBound), Int32(range.upperBound)) }
         body(r8.base, r8.rowBytes, xq, 512, &one, 0, 32)
         #expect(split.map(\.bitPattern) == one.map(\.bitPattern))
     }
 
-    @Test("batched: every token count equals the matvec token by token bit for bit, on every path")
-    func batched() {
+    @Test("batched: every token count equals the matvec token by token bit for bit, on every path", arguments: formats)
+    func batched(format: WeightFormat) {
         for (rows, cols) in [(16, 256), (136, 4096)] {
-            let (_, r8, _) = Self.pair(rows: rows, cols: cols, seed: UInt64(3 * rows + cols))
+            let (_, r8, _) = Self.pair(format, rows: rows, cols: cols, seed: UInt64(3 * rows + cols))
             for tokens in rows > 100 ? [2, 9] : [1, 2, 3, 5, 7, 8, 9, 11, 17] {
                 let x = Self.randomInputs(tokens, cols: cols, seed: UInt64(tokens))
                 for path in KernelPath.allCases {
                     let ours = QuantizedMatmulTests.batched(r8, x, path: path)
-                    #expect(ours.map(\.bitPattern) == QuantizedMatmulTests.tokenByToken(r8, x, path: path).map(\.bitPattern), "\(tokens)×\(rows)×\(cols) \(path)")
+                    #expect(ours.map(\.bitPattern) == QuantizedMatmulTests.tokenByToken(r8, x, path: path).map(\.bitPattern), "\(format.name) \(tokens)×\(rows)×\(cols) \(path)")
                 }
             }
         }
     }
 
-    /// A tiny random Mixtral written as a Q4_K GGUF by `moepp quantize`; its path.
-    static func q4KMixtral(seed: UInt64) throws -> String {
+    /// A tiny random Mixtral written as a Q4_K (or `type`) GGUF by `moepp quantize`; its path.
+    static func q4KMixtral(seed: UInt64, type: QuantizationType = .q4_k) throws -> String {
         let directory = TestSupport.randomCheckpoint(.mixtral, seed: seed) { config in
             config = RandomCheckpoint.tinyConfig(.mixtral, hidden: 256, layers: 2, ffnExperts: 4, intermediate: 512, heads: 4)
         }
-        let path = TestSupport.temporaryDirectory("rows8-\(seed)") + "/q4k.gguf"
-        try GGUFQuantizeTests.export(directory, .q4_k, to: path)
+        let path = TestSupport.temporaryDirectory("rows8-\(seed)") + "/\(type).gguf"
+        try GGUFQuantizeTests.export(directory, type, to: path)
         return path
     }
 
-    @Test("a Q4_K GGUF Mixtral: interleaved at load where the CPU has VNNI, logits within 1e-4 of the row-major run, prompt equals decode bit for bit")
-    func model() throws {
-        let path = try Self.q4KMixtral(seed: 3)
+    /// q4_k_m: layer 1's ffn_down and attn_v and the output matrix are Q6_K, the rest Q4_K.
+    @Test("a Q4_K and a Q4_K_M GGUF Mixtral: interleaved at load where the CPU has VNNI, logits within 1e-4 of the row-major run, prompt equals decode bit for bit", arguments: [QuantizationType.q4_k, .q4_k_m])
+    func model(type: QuantizationType) throws {
+        let path = try Self.q4KMixtral(seed: 3, type: type)
         let interleaved = try Transformer(directory: path, interleaving: .all)
         let rowMajor = try Transformer(directory: path, interleaving: .off)
         let expert = interleaved.blocks[0].moe!.ffnExperts[0]
         #expect(expert.gate.layout == (QuantizedKernels.hasVNNI ? .rows8 : .rowMajor))
         #expect(rowMajor.blocks[0].moe!.ffnExperts[0].gate.layout == .rowMajor)
+        if type == .q4_k_m {
+            let down = interleaved.blocks[1].moe!.ffnExperts[0].down, head = interleaved.lmHead
+            #expect(down.format == .q6_k && down.layout == expert.gate.layout)
+            // A vocabulary that is not whole groups of eight rows stays row-major.
+            #expect(head.format == .q6_k && head.layout == (head.rows % 8 == 0 ? expert.gate.layout : .rowMajor))
+        }
         let tokens = [12, 200, 45, 3, 99, 150, 7, 7, 260, 31]
         let ours = try interleaved.forward(tokens, cache: interleaved.makeCache(), allLogits: true)
         let reference = try rowMajor.forward(tokens, cache: rowMajor.makeCache(), allLogits: true)
         #expect(GGUFQuantizeTests.relativeError(ours.logits, reference.logits) < 1e-4)
         #expect(ours.routing.map { $0.map { $0.chosen.map(\.index) } } == reference.routing.map { $0.map { $0.chosen.map(\.index) } })
-        try QuantizedMatmulTests.expectPromptEqualsDecode(interleaved, tokens, "rows8 Q4_K Mixtral")
+        try QuantizedMatmulTests.expectPromptEqualsDecode(interleaved, tokens, "rows8 \(type) Mixtral")
     }
 
-    @Test("the CLI: `logits` prints the interleaved model's numbers by default and the row-major one's with --row-major-q4k")
+    @Test("the CLI: `logits` prints the interleaved model's numbers by default and the row-major one's with --row-major (or its old name --row-major-q4k)")
     func commandLine() throws {
         let path = try Self.q4KMixtral(seed: 3)
         let tokens = [5, 9, 200, 31]
@@ -144,7 +159,23 @@ struct InterleavedRowsTests {
         // The layouts round differently in the last bits, which is what tells the runs apart.
         if QuantizedKernels.hasVNNI { #expect(all.map(\.bitPattern) != off.map(\.bitPattern)) }
         #expect(try logits([]).map(\.bitPattern) == all.map(\.bitPattern))
+        #expect(try logits(["--row-major"]).map(\.bitPattern) == off.map(\.bitPattern))
         #expect(try logits(["--row-major-q4k"]).map(\.bitPattern) == off.map(\.bitPattern))
+    }
+
+    @Test("`moepp matvec-bench` measures both rows8 layouts beside row-major, prints no fraction of bandwidth above 1, and names a format it does not know")
+    func matvecBench() throws {
+        let run = try TestSupport.run(["matvec-bench", "--rows", "64", "--cols", "512", "--pool-mb", "1", "--rounds", "2",
+                                       "--format", "q4_k", "--format", "q4_k-rows8", "--format", "q6_k", "--format", "q6_k-rows8"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = run.stdout.split(separator: "\n").filter { $0.contains(" | ") }.dropFirst().map { $0.components(separatedBy: " | ") }
+        #expect(rows.map { $0[0] } == ["q4_k", "q4_k-rows8", "q6_k", "q6_k-rows8"])
+        for row in rows {
+            #expect((Double(row[2].split(separator: " ")[0]) ?? 0) > 0, "\(row)")
+            #expect(row[3] == "—" || (Double(row[3].split(separator: " ")[0]) ?? 2) <= 1, "\(row)")
+        }
+        let bad = try TestSupport.run(["matvec-bench", "--format", "q8_0-rows8"])
+        #expect(bad.status != 0 && bad.stderr.contains("unknown format q8_0-rows8"))
     }
 
     @Test("past the memory budget, matrices stay row-major: the model loads, mixed, and computes what the row-major one does")
@@ -168,7 +199,8 @@ struct InterleavedRowsTests {
 
     @Test("an expert cache reads routed experts from the file and interleaves them in its slots: the logits equal the fully interleaved model's bit for bit; a model with them interleaved at load says why it cannot offload")
     func expertCache() throws {
-        let path = try Self.q4KMixtral(seed: 8)
+        // q4_k_m: the cache holds Q6_K experts (layer 1's down projections) beside Q4_K ones.
+        let path = try Self.q4KMixtral(seed: 8, type: .q4_k_m)
         let model = try Transformer(directory: path, interleaving: .allButRoutedExperts)
         #expect(model.blocks[0].moe!.ffnExperts[0].gate.layout == .rowMajor)
         let attention = try #require(model.blocks[0].attention as? Attention)

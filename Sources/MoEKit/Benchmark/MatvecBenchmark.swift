@@ -13,7 +13,7 @@ public enum MatvecBenchmark {
     public struct Result: Sendable {
         public var format: WeightFormat
         public var layout: RowLayout
-        /// The format's name, with "-rows8" for Q4_K in interleaved groups.
+        /// The format's name, with "-rows8" for Q4_K/Q6_K in interleaved groups.
         public var name: String { format.name + (layout == .rows8 ? "-rows8" : "") }
         public var bytesPerProduct: Int
         /// Weight bytes per second of each round.
@@ -61,17 +61,22 @@ public enum MatvecBenchmark {
         var y = [Float](repeating: 0, count: rows)
         var results = variants.enumerated().map { Result(format: $1.format, layout: $1.layout, bytesPerProduct: pools[$0].matrices[0].byteCount, rates: [], fractions: []) }
         let plain = MemoryBandwidth.ProbeBuffer(megabytes: max(1, poolBytes >> 20))
+        // A round's formats run between two probes; each rate is over the larger of the two, so a
+        // probe taken in a slow moment of this shared machine does not make a fraction above 1.
+        var probes: [Double] = []
         for round in -1..<rounds {   // round −1 warms up (page faults, frequency)
             let stream = plain.best(passes: 2)
+            if round >= 0 { probes.append(stream) }
             for (f, pool) in pools.enumerated() {
                 let start = Date()
                 for matrix in pool.matrices { Kernels.matvec(matrix, x, &y) }
                 let rate = Double(pool.matrices.count * results[f].bytesPerProduct) / Date().timeIntervalSince(start)
-                if round >= 0 {
-                    results[f].rates.append(rate)
-                    results[f].fractions.append(rate / stream)
-                }
+                if round >= 0 { results[f].rates.append(rate) }
             }
+        }
+        probes.append(plain.best(passes: 2))
+        for f in results.indices {
+            results[f].fractions = results[f].rates.enumerated().map { $1 / max(probes[$0], probes[$0 + 1]) }
         }
         return results
     }

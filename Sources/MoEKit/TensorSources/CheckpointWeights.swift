@@ -140,7 +140,7 @@ public final class CheckpointWeights: @unchecked Sendable {
               interleavedBytes + matrix.byteCount <= interleavingBudget else { return matrix }
         interleavedBytes += matrix.byteCount
         guard let interleaved = matrix.interleavedRows8(in: arena) else {
-            throw CheckpointError(file: file, "tensor '\(name)': cannot allocate \(matrix.byteCount) bytes to interleave its rows (try --row-major-q4k)")
+            throw CheckpointError(file: file, "tensor '\(name)': cannot allocate \(matrix.byteCount) bytes to interleave its rows (try --row-major)")
         }
         if let mapped = matrix.mappedFile {
             let offset = matrix.base - mapped.base

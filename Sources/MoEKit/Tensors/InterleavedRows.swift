@@ -6,23 +6,24 @@ import Synchronization
 public enum RowLayout: Sendable, Equatable {
     /// Row r at `base + r·rowBytes`, as every file stores it.
     case rowMajor
-    /// Q4_K only: groups of eight rows interleaved for the AVX-512 VNNI kernels, each group the
-    /// same bytes the eight rows take row-major (layout in Sources/CQuantKernels/include/q4k_rows8.h).
+    /// Q4_K and Q6_K only: groups of eight rows interleaved for the AVX-512 VNNI kernels, each
+    /// group the same bytes the eight rows take row-major (layouts in
+    /// Sources/CQuantKernels/include/q4k_rows8.h and q6k_rows8.h).
     case rows8
 }
 
-/// Which Q4_K matrices a model load rewrites into `RowLayout.rows8` (llama.cpp's load-time
+/// Which Q4_K and Q6_K matrices a model load rewrites into `RowLayout.rows8` (llama.cpp's load-time
 /// "repacking" of Q4_K, in a layout of ours). Why: the one-row VNNI matvec is compute-bound
 /// (~18 GB/s on one Zen 4 core, from memory or L2); on rows8 groups the same products ran at
 /// 30 GB/s from memory on one core and 59 against 34 on two (BENCHMARKS.md, "Q4_K in eight-row
 /// groups"). The copy goes to anonymous memory in 2 MiB pages; the file's pages it was read from
 /// are dropped from the process (the page cache keeps them).
 public enum RowInterleaving: UInt8, Sendable {
-    /// Every matrix as stored (`--row-major-q4k`, and every CPU without AVX-512 VNNI).
+    /// Every matrix as stored (`--row-major`, and every CPU without AVX-512 VNNI).
     case off = 0
     /// Everything but the routed experts, which an expert cache reads from the file itself.
     case allButRoutedExperts = 1
-    /// Every Q4_K matrix with a multiple of eight rows.
+    /// Every Q4_K and Q6_K matrix with a multiple of eight rows.
     case all = 2
 
     private static let setting = Atomic<UInt8>(RowInterleaving.all.rawValue)
@@ -41,21 +42,29 @@ public enum RowInterleaving: UInt8, Sendable {
 }
 
 extension WeightMatrix {
-    /// Whether `interleavedRows8()` applies: a row-major Q4_K matrix of whole eight-row groups.
-    public var canInterleaveRows8: Bool { format == .q4_k && layout == .rowMajor && rows > 0 && rows % 8 == 0 }
+    /// Whether `interleavedRows8()` applies: a row-major Q4_K or Q6_K matrix of whole eight-row groups.
+    public var canInterleaveRows8: Bool { Self.hasRows8Layout(format) && layout == .rowMajor && rows > 0 && rows % 8 == 0 }
+
+    /// The formats with a rows8 layout and kernels.
+    static func hasRows8Layout(_ format: WeightFormat) -> Bool { format == .q4_k || format == .q6_k }
+
+    /// Packs eight row-major rows of `format` (`rowBytes` apart, `cols` wide) into one rows8 group.
+    static func packRows8(_ format: WeightFormat, _ source: UnsafeRawPointer, rowBytes: Int, cols: Int, into group: UnsafeMutableRawPointer) {
+        (format == .q4_k ? moe_q4k_rows8_pack : moe_q6k_rows8_pack)(source, rowBytes, Int32(cols), group)
+    }
 
     /// This matrix rewritten into rows8 groups, in memory from `arena` (huge pages). Groups are
     /// independent: the rewrite is split across cores. Mapped file pages it read are dropped from
     /// the process. nil when the memory cannot be had.
     public func interleavedRows8(in arena: HugePageArena) -> WeightMatrix? {
-        precondition(canInterleaveRows8, "only a row-major Q4_K matrix of whole eight-row groups can be interleaved")
+        precondition(canInterleaveRows8, "only a row-major Q4_K or Q6_K matrix of whole eight-row groups can be interleaved")
         guard let (pointer, owner) = arena.allocate(byteCount) else { return nil }
-        let (groupBytes, cols, source) = (8 * rowBytes, Int32(cols), base)
+        let (groupBytes, cols, source, format) = (8 * rowBytes, cols, base, format)
         Parallel.forChunks(rows / 8, work: byteCount) { groups in
-            for g in groups { moe_q4k_rows8_pack(source + g * groupBytes, rowBytes, cols, pointer + g * groupBytes) }
+            for g in groups { Self.packRows8(format, source + g * groupBytes, rowBytes: rowBytes, cols: cols, into: pointer + g * groupBytes) }
         }
         if let file = mappedFile { file.dropPages(offset: base - file.base, count: byteCount) }
-        return WeightMatrix(rows: rows, cols: Int(cols), format: format, base: UnsafeRawPointer(pointer), owner: owner, layout: .rows8)
+        return WeightMatrix(rows: rows, cols: cols, format: format, base: UnsafeRawPointer(pointer), owner: owner, layout: .rows8)
     }
 
     /// Rows [first, first + count) of a rows8 matrix, row-major, into `out` (count·rowBytes
@@ -64,7 +73,7 @@ extension WeightMatrix {
         var row = range.lowerBound
         while row < range.upperBound {
             let group = row / 8
-            moe_q4k_rows8_unpack(base + group * 8 * rowBytes, rowBytes, Int32(cols), groupScratch)
+            (format == .q4_k ? moe_q4k_rows8_unpack : moe_q6k_rows8_unpack)(base + group * 8 * rowBytes, rowBytes, Int32(cols), groupScratch)
             let end = min(range.upperBound, group * 8 + 8)
             (out + (row - range.lowerBound) * rowBytes).copyMemory(from: groupScratch + (row - group * 8) * rowBytes, byteCount: (end - row) * rowBytes)
             row = end
