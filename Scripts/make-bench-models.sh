@@ -13,13 +13,23 @@ MODELS=$2 scope=$3 moepp7b=$4 skip7b=$5
 bin=$PWD/.build/release/moepp
 peer=$(dirname "$(dirname "$(dirname "$src")")")   # PEER/llama_cpp_python-X/vendor/llama.cpp → PEER
 
-# The converter's Python packages: the system's where it has them (a venv that sees them), its
-# pinned requirements otherwise — inside the ignored folder, never the project's dependencies.
+# The converter's Python packages, set up the first time a conversion is needed: the system's
+# where it has them (a venv that sees them), otherwise the project's fixture pins (torch 2.13.0 is
+# the CPU wheel on the package mirror; the converter's own requirements file pins another torch
+# from download.pytorch.org, which these machines cannot reach) — inside the ignored folder, never
+# the project's dependencies.
 venv=$peer/venv
-[ -x "$venv/bin/python" ] || python3 -m venv --system-site-packages "$venv"
-if ! "$venv/bin/python" -c "import torch, numpy, sentencepiece, transformers, safetensors" 2>/dev/null; then
-  "$venv/bin/python" -m pip install -q -r "$src/requirements/requirements-convert_hf_to_gguf.txt"
-fi
+converter_ready=0
+converter() {
+  if [ $converter_ready = 0 ]; then
+    [ -x "$venv/bin/python" ] || python3 -m venv --system-site-packages "$venv"
+    if ! "$venv/bin/python" -c "import torch, numpy, sentencepiece, transformers, safetensors" 2>/dev/null; then
+      "$venv/bin/python" -m pip install -q torch==2.13.0 numpy sentencepiece transformers==4.57.1 safetensors "protobuf<5"
+    fi
+    converter_ready=1
+  fi
+  "$venv/bin/python" "$src/convert_hf_to_gguf.py" "$@"
+}
 
 # quantize TYPE IN OUT: `moepp quantize`, renamed into place only when complete.
 quantize() {
@@ -38,7 +48,7 @@ mixtral() {
   for type in f32 f16 bf16 q8_0; do
     [ -f "$dir/$type.gguf" ] && continue
     echo "converting $1 to $type (llama.cpp convert_hf_to_gguf.py)" >&2
-    "$venv/bin/python" "$src/convert_hf_to_gguf.py" "$dir/src" --outtype "$type" --outfile "$dir/$type.gguf.partial" >&2
+    converter "$dir/src" --outtype "$type" --outfile "$dir/$type.gguf.partial" >&2
     mv "$dir/$type.gguf.partial" "$dir/$type.gguf"
   done
   quantize q4_k "$dir/src" "$dir/q4_k.gguf"
