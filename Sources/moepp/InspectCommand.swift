@@ -48,6 +48,11 @@ struct InspectCommand: ParsableCommand {
         }
         let storedBytes = model.weights.files.reduce(0) { $0 + $1.size }
         lines.append("files       \(model.weights.files.count) file(s), \(String(format: "%.1f", Double(storedBytes) / 1e6)) MB")
+        var formats: [String: Int] = [:]
+        for name in model.weights.names { formats[model.weights.view(name)!.format.name, default: 0] += 1 }
+        lines.append("formats     " + formats.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                     + " (tensors as --tensors lists them)")
+        lines.append("layout      " + model.weights.layoutSummary)
         print(lines.joined(separator: "\n"))
         if tensors {
             for name in model.weights.names {

@@ -178,6 +178,32 @@ struct InterleavedRowsTests {
         #expect(bad.status != 0 && bad.stderr.contains("unknown format q8_0-rows8"))
     }
 
+    @Test("`moepp inspect` counts the tensors per format and says which matrices the load interleaved, and that --row-major kept them as stored")
+    func inspect() throws {
+        let path = try Self.q4KMixtral(seed: 3, type: .q4_k_m)
+        func lines(_ extra: [String]) throws -> [String: String] {
+            let run = try TestSupport.run(["inspect", "--model", path] + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+            return Dictionary(run.stdout.split(separator: "\n").map { line in
+                let key = line.prefix(12).trimmingCharacters(in: .whitespaces)
+                return (key, String(line.dropFirst(12)))
+            }, uniquingKeysWith: { first, _ in first })
+        }
+        let source = try ModelSource(path: path)
+        let weights = try source.weights(config: try source.config())
+        let q6k = weights.names.filter { weights.view($0)!.format == .q6_k }.count
+        let byDefault = try lines([])
+        #expect(byDefault["formats"]?.contains("\(q6k) q6_k") == true && byDefault["formats"]?.contains("q4_k") == true, "\(byDefault)")
+        let model = try Transformer(directory: path, interleaving: .all)
+        #expect(byDefault["layout"] == model.weights.layoutSummary)
+        if QuantizedKernels.hasVNNI {
+            #expect(model.weights.interleavedMatrices > 0 && byDefault["layout"]?.hasPrefix("\(model.weights.interleavedMatrices) Q4_K/Q6_K matrices") == true)
+            #expect(try lines(["--row-major"])["layout"] == "as stored (interleaving turned off)")
+        } else {
+            #expect(byDefault["layout"]?.hasPrefix("as stored (this CPU has no AVX-512 VNNI") == true)
+        }
+    }
+
     @Test("past the memory budget, matrices stay row-major: the model loads, mixed, and computes what the row-major one does")
     func budget() throws {
         guard QuantizedKernels.hasVNNI else { return }

@@ -25,7 +25,7 @@ public final class CheckpointWeights: @unchecked Sendable {
     /// `moepp bench --quantize` serves a checkpoint's matrices in a block format (quantised in
     /// memory at load, see `WeightMatrix.quantized(to:)`). nil: the views as stored.
     public var transformMatrix: (@Sendable (_ name: String, _ matrix: WeightMatrix) -> WeightMatrix)?
-    /// Which Q4_K matrices `matrix(_:rows:cols:)` hands out interleaved in rows8 groups
+    /// Which Q4_K and Q6_K matrices `matrix(_:rows:cols:)` hands out interleaved in rows8 groups
     /// (InterleavedRows.swift); set before a model is built from these weights.
     public var interleaving = RowInterleaving.current
     /// Set by the architectures while they load routed experts (`interleaving` may spare them).
@@ -39,7 +39,11 @@ public final class CheckpointWeights: @unchecked Sendable {
     /// (less 2 GiB of headroom), matrices stay row-major, so a model larger than RAM still loads
     /// and runs from its mapping.
     lazy var interleavingBudget = (HugePageArena.availableBytes() ?? Int.max / 2) - (2 << 30)
-    private var interleavedBytes = 0
+    /// Matrices handed out interleaved, their bytes, and those `interleaving` chose but the
+    /// budget left row-major (`layoutSummary`).
+    public private(set) var interleavedBytes = 0
+    public private(set) var interleavedMatrices = 0
+    public private(set) var matricesPastBudget = 0
     private var tensors: [String: TensorView] = [:]
     public private(set) var sources: [any TensorSource] = []
 
@@ -136,9 +140,13 @@ public final class CheckpointWeights: @unchecked Sendable {
 
     /// `matrix` in rows8 groups when `interleaving` chooses it for this matrix, else as it is.
     func interleavedIfChosen(_ matrix: WeightMatrix, name: String, file: String) throws -> WeightMatrix {
-        guard interleaving.applies(routedExpert: loadingRoutedExperts), matrix.canInterleaveRows8,
-              interleavedBytes + matrix.byteCount <= interleavingBudget else { return matrix }
+        guard interleaving.applies(routedExpert: loadingRoutedExperts), matrix.canInterleaveRows8 else { return matrix }
+        guard interleavedBytes + matrix.byteCount <= interleavingBudget else {
+            matricesPastBudget += 1
+            return matrix
+        }
         interleavedBytes += matrix.byteCount
+        interleavedMatrices += 1
         guard let interleaved = matrix.interleavedRows8(in: arena) else {
             throw CheckpointError(file: file, "tensor '\(name)': cannot allocate \(matrix.byteCount) bytes to interleave its rows (try --row-major)")
         }

@@ -41,6 +41,21 @@ public enum RowInterleaving: UInt8, Sendable {
     }
 }
 
+extension CheckpointWeights {
+    /// What the load did with the rows8 layout, in a line (`moepp inspect`).
+    public var layoutSummary: String {
+        if interleavedMatrices > 0 {
+            return "\(interleavedMatrices) Q4_K/Q6_K matrices (\(String(format: "%.1f", Double(interleavedBytes) / 1e6)) MB) in eight-row groups "
+                + "for the AVX-512 VNNI kernels, a copy in memory"
+                + (matricesPastBudget > 0 ? "; \(matricesPastBudget) more kept as stored, past the memory available" : "")
+        }
+        if matricesPastBudget > 0 { return "as stored: the memory available does not hold an interleaved copy" }
+        if !QuantizedKernels.hasVNNI { return "as stored (this CPU has no AVX-512 VNNI for the eight-row kernels)" }
+        if interleaving == .off { return "as stored (interleaving turned off)" }
+        return "as stored (no Q4_K or Q6_K matrix of whole eight-row groups)"
+    }
+}
+
 extension WeightMatrix {
     /// Whether `interleavedRows8()` applies: a row-major Q4_K or Q6_K matrix of whole eight-row groups.
     public var canInterleaveRows8: Bool { Self.hasRows8Layout(format) && layout == .rowMajor && rows > 0 && rows % 8 == 0 }
