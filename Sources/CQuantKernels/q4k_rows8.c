@@ -93,7 +93,7 @@ static float rows8_dot_scalar(const uint8_t *group, int lane, const moe_block_q8
     return acc_d + acc_m;
 }
 
-ROWS8_SCALAR_ENTRY_POINTS(moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar, rows8_dot_scalar)
+ROWS8_SCALAR_ENTRY_POINTS(moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar, moe_block_q8k, 256, rows8_dot_scalar)
 
 // ---- AVX-512 VNNI -------------------------------------------------------------------------------
 #if defined(__x86_64__) && defined(__clang__)
@@ -195,10 +195,10 @@ static inline __attribute__((always_inline)) void rows8_group(const uint8_t *gro
     }
 }
 
-ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, rows8_indices, rows8_indices_init, rows8_group)
+ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_block_q8k, 256, rows8_indices, rows8_indices_init, rows8_group)
 
 #pragma clang attribute pop
 
 #else
-ROWS8_VNNI_AS_SCALAR(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar)
+ROWS8_VNNI_AS_SCALAR(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_block_q8k, moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar)
 #endif

@@ -70,7 +70,7 @@ static float rows8_dot_scalar(const uint8_t *group, int lane, const moe_block_q8
     return acc;
 }
 
-ROWS8_SCALAR_ENTRY_POINTS(moe_matvec_q6_k_rows8_scalar, moe_matmul_q6_k_rows8_scalar, rows8_dot_scalar)
+ROWS8_SCALAR_ENTRY_POINTS(moe_matvec_q6_k_rows8_scalar, moe_matmul_q6_k_rows8_scalar, moe_block_q8k, 256, rows8_dot_scalar)
 
 // ---- AVX-512 VNNI -------------------------------------------------------------------------------
 #if defined(__x86_64__) && defined(__clang__)
@@ -164,10 +164,10 @@ static inline __attribute__((always_inline)) void rows8_q6_group(const uint8_t *
     for (int t = 0; t < G; t++) _mm256_mask_storeu_ps(y + (size_t)t * ldy, keep, acc[t]);
 }
 
-ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q6_k_rows8_vnni, moe_matmul_q6_k_rows8_vnni, rows8_q6_indices, rows8_q6_indices_init, rows8_q6_group)
+ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q6_k_rows8_vnni, moe_matmul_q6_k_rows8_vnni, moe_block_q8k, 256, rows8_q6_indices, rows8_q6_indices_init, rows8_q6_group)
 
 #pragma clang attribute pop
 
 #else
-ROWS8_VNNI_AS_SCALAR(moe_matvec_q6_k_rows8_vnni, moe_matmul_q6_k_rows8_vnni, moe_matvec_q6_k_rows8_scalar, moe_matmul_q6_k_rows8_scalar)
+ROWS8_VNNI_AS_SCALAR(moe_matvec_q6_k_rows8_vnni, moe_matmul_q6_k_rows8_vnni, moe_block_q8k, moe_matvec_q6_k_rows8_scalar, moe_matmul_q6_k_rows8_scalar)
 #endif

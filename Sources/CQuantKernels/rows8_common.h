@@ -26,70 +26,71 @@ static inline void rows8_fold_indices(int even[16], int odd[16]) {
 // Tokens per group in the batched kernels: four measured a little faster than eight (whose sums spill).
 enum { MOE_ROWS8_MAX_GROUP = 4 };
 
-// A rows8 format's two VNNI entry points around its group kernel
+// A rows8 format's two VNNI entry points (activation blocks of `x_t`, `block_width` elements each)
+// around its group kernel
 // `group_fn(group, x, blocks, &indices, y, ldy, keep, G)` (eight rows × G tokens, G a constant
 // once inlined): decode runs group after group; a prompt runs the groups in tiles of ~256 KiB
 // that stay in L2 while up to MOE_ROWS8_MAX_GROUP tokens at a time pass over them. Inside the
 // files' target attribute region, so that the group kernel inlines.
-#define ROWS8_VNNI_ENTRY_POINTS(matvec, matmul, indices_t, indices_init, group_fn)                                          \
-    void matvec(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {    \
-        indices_t ix;                                                                                                      \
-        indices_init(&ix);                                                                                                 \
-        for (int g = row_begin / 8; 8 * g < row_end; g++)                                                                  \
-            group_fn((const uint8_t *)w + (size_t)g * 8 * row_bytes, x, n / 256, &ix, y + 8 * g, 0,                        \
-                     rows8_keep(g, row_begin, row_end), 1);                                                                \
-    }                                                                                                                      \
-    void matmul(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,          \
-                int row_begin, int row_end) {                                                                              \
-        indices_t ix;                                                                                                      \
-        indices_init(&ix);                                                                                                 \
-        const int blocks = n / 256;                                                                                        \
-        const size_t group_bytes = 8 * row_bytes;                                                                          \
-        const int tile = group_bytes >= (256 << 10) ? 1 : (int)((256 << 10) / group_bytes);                                \
-        const int first = row_begin / 8, last = (row_end + 7) / 8;                                                         \
-        for (int g0 = first; g0 < last; g0 += tile) {                                                                      \
-            const int g1 = last - g0 < tile ? last : g0 + tile;                                                            \
-            for (int t = 0; t < tokens; t += MOE_ROWS8_MAX_GROUP) {                                                        \
-                const int count = tokens - t < MOE_ROWS8_MAX_GROUP ? tokens - t : MOE_ROWS8_MAX_GROUP;                     \
-                const moe_block_q8k *xt = x + (size_t)t * blocks;                                                          \
-                for (int g = g0; g < g1; g++) {                                                                            \
-                    const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;                                   \
-                    float *yg = y + (size_t)t * ldy + 8 * g;                                                               \
-                    const unsigned char keep = rows8_keep(g, row_begin, row_end);                                          \
-                    switch (count) {                                                                                       \
-                    case 4: group_fn(group, xt, blocks, &ix, yg, ldy, keep, 4); break;                                     \
-                    case 3: group_fn(group, xt, blocks, &ix, yg, ldy, keep, 3); break;                                     \
-                    case 2: group_fn(group, xt, blocks, &ix, yg, ldy, keep, 2); break;                                     \
-                    default: group_fn(group, xt, blocks, &ix, yg, ldy, keep, 1); break;                                    \
-                    }                                                                                                      \
-                }                                                                                                          \
-            }                                                                                                              \
-        }                                                                                                                  \
+#define ROWS8_VNNI_ENTRY_POINTS(matvec, matmul, x_t, block_width, indices_t, indices_init, group_fn)                        \
+    void matvec(const void *w, size_t row_bytes, const x_t *x, int n, float *y, int row_begin, int row_end) {               \
+        indices_t ix;                                                                                                       \
+        indices_init(&ix);                                                                                                  \
+        for (int g = row_begin / 8; 8 * g < row_end; g++)                                                                   \
+            group_fn((const uint8_t *)w + (size_t)g * 8 * row_bytes, x, n / (block_width), &ix, y + 8 * g, 0,               \
+                     rows8_keep(g, row_begin, row_end), 1);                                                                 \
+    }                                                                                                                       \
+    void matmul(const void *w, size_t row_bytes, const x_t *x, int n, int tokens, float *y, size_t ldy,                     \
+                int row_begin, int row_end) {                                                                               \
+        indices_t ix;                                                                                                       \
+        indices_init(&ix);                                                                                                  \
+        const int blocks = n / (block_width);                                                                               \
+        const size_t group_bytes = 8 * row_bytes;                                                                           \
+        const int tile = group_bytes >= (256 << 10) ? 1 : (int)((256 << 10) / group_bytes);                                 \
+        const int first = row_begin / 8, last = (row_end + 7) / 8;                                                          \
+        for (int g0 = first; g0 < last; g0 += tile) {                                                                       \
+            const int g1 = last - g0 < tile ? last : g0 + tile;                                                             \
+            for (int t = 0; t < tokens; t += MOE_ROWS8_MAX_GROUP) {                                                         \
+                const int count = tokens - t < MOE_ROWS8_MAX_GROUP ? tokens - t : MOE_ROWS8_MAX_GROUP;                      \
+                const x_t *xt = x + (size_t)t * blocks;                                                                     \
+                for (int g = g0; g < g1; g++) {                                                                             \
+                    const uint8_t *group = (const uint8_t *)w + (size_t)g * group_bytes;                                    \
+                    float *yg = y + (size_t)t * ldy + 8 * g;                                                                \
+                    const unsigned char keep = rows8_keep(g, row_begin, row_end);                                           \
+                    switch (count) {                                                                                        \
+                    case 4: group_fn(group, xt, blocks, &ix, yg, ldy, keep, 4); break;                                      \
+                    case 3: group_fn(group, xt, blocks, &ix, yg, ldy, keep, 3); break;                                      \
+                    case 2: group_fn(group, xt, blocks, &ix, yg, ldy, keep, 2); break;                                      \
+                    default: group_fn(group, xt, blocks, &ix, yg, ldy, keep, 1); break;                                     \
+                    }                                                                                                       \
+                }                                                                                                           \
+            }                                                                                                               \
+        }                                                                                                                   \
     }
 
 // A rows8 format's scalar twins around its one-row dot product `dot_fn(group, lane, x, blocks)`.
-#define ROWS8_SCALAR_ENTRY_POINTS(matvec, matmul, dot_fn)                                                                  \
-    void matmul(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,          \
-                int row_begin, int row_end) {                                                                              \
-        const int blocks = n / 256;                                                                                        \
-        for (int t = 0; t < tokens; t++)                                                                                   \
-            for (int r = row_begin; r < row_end; r++)                                                                      \
-                y[(size_t)t * ldy + r] = dot_fn((const uint8_t *)w + (size_t)(r / 8) * 8 * row_bytes, r % 8,              \
-                                                x + (size_t)t * blocks, blocks);                                           \
-    }                                                                                                                      \
-    void matvec(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {    \
-        matmul(w, row_bytes, x, n, 1, y, 0, row_begin, row_end);                                                           \
+#define ROWS8_SCALAR_ENTRY_POINTS(matvec, matmul, x_t, block_width, dot_fn)                                                 \
+    void matmul(const void *w, size_t row_bytes, const x_t *x, int n, int tokens, float *y, size_t ldy,                     \
+                int row_begin, int row_end) {                                                                               \
+        const int blocks = n / (block_width);                                                                               \
+        for (int t = 0; t < tokens; t++)                                                                                    \
+            for (int r = row_begin; r < row_end; r++)                                                                       \
+                y[(size_t)t * ldy + r] = dot_fn((const uint8_t *)w + (size_t)(r / 8) * 8 * row_bytes, r % 8,                \
+                                                x + (size_t)t * blocks, blocks);                                            \
+    }                                                                                                                       \
+    void matvec(const void *w, size_t row_bytes, const x_t *x, int n, float *y, int row_begin, int row_end) {               \
+        matmul(w, row_bytes, x, n, 1, y, 0, row_begin, row_end);                                                            \
     }
 
 // Where there is no VNNI body (not x86-64, or not clang): never chosen, since moe_cpu_has_vnni()
 // is 0 there, but defined, as the scalar twins.
-#define ROWS8_VNNI_AS_SCALAR(matvec, matmul, matvec_scalar, matmul_scalar)                                                 \
-    void matvec(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end) {    \
-        matvec_scalar(w, row_bytes, x, n, y, row_begin, row_end);                                                          \
-    }                                                                                                                      \
-    void matmul(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,          \
-                int row_begin, int row_end) {                                                                              \
-        matmul_scalar(w, row_bytes, x, n, tokens, y, ldy, row_begin, row_end);                                             \
+#define ROWS8_VNNI_AS_SCALAR(matvec, matmul, x_t, matvec_scalar, matmul_scalar)                                             \
+    void matvec(const void *w, size_t row_bytes, const x_t *x, int n, float *y, int row_begin, int row_end) {               \
+        matvec_scalar(w, row_bytes, x, n, y, row_begin, row_end);                                                           \
+    }                                                                                                                       \
+    void matmul(const void *w, size_t row_bytes, const x_t *x, int n, int tokens, float *y, size_t ldy,                     \
+                int row_begin, int row_end) {                                                                               \
+        matmul_scalar(w, row_bytes, x, n, tokens, y, ldy, row_begin, row_end);                                              \
     }
 
 #endif

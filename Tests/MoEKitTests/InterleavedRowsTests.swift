@@ -9,7 +9,7 @@ import Testing
 /// float tolerance), a prompt's batched products equal decoding's, and a model reads the same.
 @Suite("Q4_K and Q6_K in interleaved eight-row groups (rows8)")
 struct InterleavedRowsTests {
-    static let formats: [WeightFormat] = [.q4_k, .q6_k]
+    static let formats: [WeightFormat] = [.q4_0, .q4_k, .q6_k]
 
     /// A random matrix of `format` and its rows8 copy (the first keeps the storage of both alive).
     static func pair(_ format: WeightFormat, rows: Int, cols: Int, seed: UInt64) -> (rowMajor: WeightMatrix, rows8: WeightMatrix, storage: ByteStorage) {
@@ -79,18 +79,21 @@ struct InterleavedRowsTests {
         let whole = QuantizedMatmulTests.rows(r8, x, ranges: [0..<32])
         #expect(QuantizedMatmulTests.rows(r8, x, ranges: [0..<3, 3..<4, 4..<13, 13..<16, 16..<31, 31..<32]).map(\.bitPattern) == whole.map(\.bitPattern))
         // The matvec alone, on the CPU's best body, split the same way.
-        let xq = UnsafeMutablePointer<moe_block_q8k>.allocate(capacity: 2)
-        defer { xq.deallocate() }
-        moe_quantize_q8k(x[0], 512, xq)
-        var split = [Float](repeating: .nan, count: 32), one = split
-        let body = switch (format, QuantizedKernels.hasVNNI) {
-        case (.q4_k, true): moe_matvec_q4_k_rows8_vnni
-        case (.q4_k, false): moe_matvec_q4_k_rows8_scalar
-        case (_, true): moe_matvec_q6_k_rows8_vnni
-        case (_, false): moe_matvec_q6_k_rows8_scalar
+        let vnni = QuantizedKernels.hasVNNI
+        var q8 = [moe_block_q8](repeating: moe_block_q8(), count: 16), q8k = [moe_block_q8k](repeating: moe_block_q8k(), count: 2)
+        moe_quantize_q8(x[0], 512, &q8)
+        moe_quantize_q8k(x[0], 512, &q8k)
+        func rows(_ range: Range<Int>, _ y: inout [Float]) {
+            let (lower, upper) = (Int32(range.lowerBound), Int32(range.upperBound))
+            switch format {
+            case .q4_0: (vnni ? moe_matvec_q4_0_rows8_vnni : moe_matvec_q4_0_rows8_scalar)(r8.base, r8.rowBytes, q8, 512, &y, lower, upper)
+            case .q4_k: (vnni ? moe_matvec_q4_k_rows8_vnni : moe_matvec_q4_k_rows8_scalar)(r8.base, r8.rowBytes, q8k, 512, &y, lower, upper)
+            default: (vnni ? moe_matvec_q6_k_rows8_vnni : moe_matvec_q6_k_rows8_scalar)(r8.base, r8.rowBytes, q8k, 512, &y, lower, upper)
+            }
         }
-        for range in [0..<5, 5..<6, 6..<21, 21..<32] { body(r8.base, r8.rowBytes, xq, 512, &split, Int32(range.lowerBound), Int32(range.upperBound)) }
-        body(r8.base, r8.rowBytes, xq, 512, &one, 0, 32)
+        var split = [Float](repeating: .nan, count: 32), one = split
+        for range in [0..<5, 5..<6, 6..<21, 21..<32] { rows(range, &split) }
+        rows(0..<32, &one)
         #expect(split.map(\.bitPattern) == one.map(\.bitPattern))
     }
 
@@ -119,7 +122,7 @@ struct InterleavedRowsTests {
     }
 
     /// q4_k_m: layer 1's ffn_down and attn_v and the output matrix are Q6_K, the rest Q4_K.
-    @Test("a Q4_K and a Q4_K_M GGUF Mixtral: interleaved at load where the CPU has VNNI, logits within 1e-4 of the row-major run, prompt equals decode bit for bit", arguments: [QuantizationType.q4_k, .q4_k_m])
+    @Test("a Q4_K, a Q4_K_M and a Q4_0 GGUF Mixtral: interleaved at load where the CPU has VNNI, logits within 1e-4 of the row-major run, prompt equals decode bit for bit", arguments: [QuantizationType.q4_k, .q4_k_m, .q4_0])
     func model(type: QuantizationType) throws {
         let path = try Self.q4KMixtral(seed: 3, type: type)
         let interleaved = try Transformer(directory: path, interleaving: .all)
@@ -197,7 +200,7 @@ struct InterleavedRowsTests {
         let model = try Transformer(directory: path, interleaving: .all)
         #expect(byDefault["layout"] == model.weights.layoutSummary)
         if QuantizedKernels.hasVNNI {
-            #expect(model.weights.interleavedMatrices > 0 && byDefault["layout"]?.hasPrefix("\(model.weights.interleavedMatrices) Q4_K/Q6_K matrices") == true)
+            #expect(model.weights.interleavedMatrices > 0 && byDefault["layout"]?.hasPrefix("\(model.weights.interleavedMatrices) matrices") == true)
             #expect(try lines(["--row-major"])["layout"] == "as stored (interleaving turned off)")
         } else {
             #expect(byDefault["layout"]?.hasPrefix("as stored (this CPU has no AVX-512 VNNI") == true)

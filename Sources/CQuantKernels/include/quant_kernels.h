@@ -95,5 +95,6 @@ void moe_dequantize_q6_k_scalar(const void *src, float *out, int n);
 // Q4_K in interleaved groups of eight rows; the same reason.
 #include "q4k_rows8.h"
 #include "q6k_rows8.h"
+#include "q40_rows8.h"
 
 #endif

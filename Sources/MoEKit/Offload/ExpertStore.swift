@@ -13,7 +13,7 @@ public final class ExpertStore: @unchecked Sendable {
         var rows: Int
         var cols: Int
         var format: WeightFormat
-        /// Interleaved into rows8 groups in the slot after each read (Q4_K/Q6_K, whole groups of rows).
+        /// Interleaved into rows8 groups in the slot after each read (Q4_0/Q4_K/Q6_K, whole groups of rows).
         var rows8: Bool
     }
 
@@ -105,7 +105,7 @@ public final class ExpertStore: @unchecked Sendable {
         return total
     }
 
-    /// Rewrites a row-major Q4_K or Q6_K matrix in `bytes` into rows8 groups where it lies, a group at a
+    /// Rewrites a row-major Q4_0, Q4_K or Q6_K matrix in `bytes` into rows8 groups where it lies, a group at a
     /// time through a copy (every group is the same bytes either way).
     static func interleaveInPlace(_ bytes: UnsafeMutableRawPointer, _ segment: Segment) {
         let rowBytes = segment.format.bytesPerRow(segment.cols), groupBytes = 8 * rowBytes

@@ -163,6 +163,9 @@ extension Kernels {
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             let vnniBody = QuantizedKernels.q8FarRows ? moe_matvec_q8_0_vnni_far : moe_matvec_q8_0_vnni   // far rows on AMD (see there)
             (scalar ? moe_matvec_q8_0_scalar : vnni ? vnniBody : moe_matvec_q8_0)(w, rowBytes, xq, n, y, lower, upper)
+        case .q4_0 where product.w.layout == .rows8:   // as Q4_K's rows8
+            let xq = input.assumingMemoryBound(to: moe_block_q8.self)
+            (vnni ? moe_matvec_q4_0_rows8_vnni : moe_matvec_q4_0_rows8_scalar)(w, rowBytes, xq, n, y, lower, upper)
         case .q4_0:
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             (scalar ? moe_matvec_q4_0_scalar : vnni ? moe_matvec_q4_0_vnni : moe_matvec_q4_0)(w, rowBytes, xq, n, y, lower, upper)
