@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GGUF files Scripts/bench-llamacpp.sh runs, each written once (a finished file is left alone):
-#   MODELS/mixtral-145m/{f32,f16,bf16,q8_0,q4_k}.gguf and MODELS/mixtral-1b/… — from a bf16
+#   MODELS/mixtral-145m/{f32,f16,bf16,q8_0,q4_0,q4_k}.gguf and MODELS/mixtral-1b/… — from a bf16
 #   `moepp synthesize --preset mixtral-145m|mixtral-1b` checkpoint (safetensors + SentencePiece):
-#   f32/f16/bf16/q8_0 by llama.cpp's own convert_hf_to_gguf.py, q4_k by `moepp quantize`;
+#   f32/f16/bf16/q8_0 by llama.cpp's own convert_hf_to_gguf.py, q4_0 and q4_k by `moepp quantize`;
 #   MODELS/moepp-7b-{q8_0,q4_k}.gguf — the MoE++ 7B synthetic by `moepp quantize` (llama.cpp
 #   cannot run MoE++, so only moepp reads these; bf16 is the synthetic checkpoint itself).
 # Usage: Scripts/make-bench-models.sh LLAMA_CPP_SRC MODELS quick|all MOEPP_7B_DIR SKIP_7B(0|1)
@@ -51,6 +51,7 @@ mixtral() {
     converter "$dir/src" --outtype "$type" --outfile "$dir/$type.gguf.partial" >&2
     mv "$dir/$type.gguf.partial" "$dir/$type.gguf"
   done
+  quantize q4_0 "$dir/src" "$dir/q4_0.gguf"
   quantize q4_k "$dir/src" "$dir/q4_k.gguf"
 }
 
