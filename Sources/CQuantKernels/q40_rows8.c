@@ -57,27 +57,12 @@ ROWS8_SCALAR_ENTRY_POINTS(moe_matvec_q4_0_rows8_scalar, moe_matmul_q4_0_rows8_sc
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
 
-// Lane 2r + h of the accumulators is row r's half h; `pairs` spreads the eight rows' scales so.
-typedef struct {
-    __m512i pairs;
-} rows8_q40_indices;
-
-static inline void rows8_q40_indices_init(rows8_q40_indices *ix) {
-    int pairs[16];
-    for (int i = 0; i < 16; i++) pairs[i] = i / 2;
-    ix->pairs = _mm512_loadu_si512((const void *)pairs);
-}
-
-static inline __m512i broadcast8(const int8_t *p) {
-    int64_t v;
-    memcpy(&v, p, 8);
-    return _mm512_set1_epi64(v);
-}
+#include "rows8_halves.h"
 
 // One group of eight rows × G tokens: per block, the two chunks' low and high nibbles against
 // the matching eight activations (four vpdpbusd into one (row, half) vector), minus 4·Σq, one fma.
 static inline __attribute__((always_inline)) void rows8_q40_group(const uint8_t *group, const moe_block_q8 *x, int blocks,
-                                                                  const rows8_q40_indices *ix, float *y, size_t ldy, __mmask8 keep, const int G) {
+                                                                  const rows8_halves_indices *ix, float *y, size_t ldy, __mmask8 keep, const int G) {
     __m512 acc[MOE_ROWS8_MAX_GROUP];
     for (int t = 0; t < G; t++) acc[t] = _mm512_setzero_ps();
     const __m512i nibble = _mm512_set1_epi8(0x0F);
@@ -86,28 +71,21 @@ static inline __attribute__((always_inline)) void rows8_q40_group(const uint8_t 
         const __m512i c1 = _mm512_loadu_si512((const void *)(group + ROWS8_CHUNKS + 64));
         const __m512i lo0 = _mm512_and_si512(c0, nibble), hi0 = _mm512_and_si512(_mm512_srli_epi16(c0, 4), nibble);
         const __m512i lo1 = _mm512_and_si512(c1, nibble), hi1 = _mm512_and_si512(_mm512_srli_epi16(c1, 4), nibble);
-        const __m512 d = _mm512_permutexvar_ps(ix->pairs, _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)group))));
+        const __m512 d = rows8_halves_scales(ix, group);
         for (int t = 0; t < G; t++) {
             const moe_block_q8 *xb = x + (size_t)t * blocks + b;
             __m512i s = _mm512_set1_epi32(-4 * xb->sum);
-            s = _mm512_dpbusd_epi32(s, lo0, broadcast8(xb->qs));
-            s = _mm512_dpbusd_epi32(s, lo1, broadcast8(xb->qs + 8));
-            s = _mm512_dpbusd_epi32(s, hi0, broadcast8(xb->qs + 16));
-            s = _mm512_dpbusd_epi32(s, hi1, broadcast8(xb->qs + 24));
+            s = _mm512_dpbusd_epi32(s, lo0, rows8_broadcast8(xb->qs));
+            s = _mm512_dpbusd_epi32(s, lo1, rows8_broadcast8(xb->qs + 8));
+            s = _mm512_dpbusd_epi32(s, hi0, rows8_broadcast8(xb->qs + 16));
+            s = _mm512_dpbusd_epi32(s, hi1, rows8_broadcast8(xb->qs + 24));
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_set1_ps(xb->d)), acc[t]);
         }
     }
-    // Row r = lane 2r + lane 2r + 1, in that order (the scalar twin's acc[0] + acc[1]).
-    int even[16], odd[16];
-    for (int i = 0; i < 16; i++) { even[i] = 2 * (i % 8); odd[i] = 2 * (i % 8) + 1; }
-    const __m512i ie = _mm512_loadu_si512((const void *)even), io = _mm512_loadu_si512((const void *)odd);
-    for (int t = 0; t < G; t++) {
-        const __m512 rows = _mm512_add_ps(_mm512_permutexvar_ps(ie, acc[t]), _mm512_permutexvar_ps(io, acc[t]));
-        _mm256_mask_storeu_ps(y + (size_t)t * ldy, keep, _mm512_castps512_ps256(rows));
-    }
+    for (int t = 0; t < G; t++) rows8_halves_store(ix, acc[t], y + (size_t)t * ldy, keep);
 }
 
-ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q4_0_rows8_vnni, moe_matmul_q4_0_rows8_vnni, moe_block_q8, 32, rows8_q40_indices, rows8_q40_indices_init, rows8_q40_group)
+ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q4_0_rows8_vnni, moe_matmul_q4_0_rows8_vnni, moe_block_q8, 32, rows8_halves_indices, rows8_halves_indices_init, rows8_q40_group)
 
 #pragma clang attribute pop
 

@@ -565,7 +565,8 @@ struct GGUFQuantizeTests {
         }
         let reference = try run(try ModelSource(path: path).transformer())
         for slots in [2, 5, 18] {
-            let model = try ModelSource(path: path).transformer()
+            // As the CLI loads for a cache: routed experts as stored (the store interleaves its slots).
+            let model = try ModelSource(path: path).transformer(interleaving: .allButRoutedExperts)
             let cache = try ExpertCacheSetup.install(on: model, directory: path, budget: .slots(slots), policy: .lru, prefetch: false)
             // Gate, up and down of hidden 32 × inner 64 in Q8_0: 3 · 64·32/32 · 34 bytes (each part aligned).
             #expect(cache.store.byteCount(layer: 0, expert: 0) == 3 * 64 * 34)

@@ -96,5 +96,6 @@ void moe_dequantize_q6_k_scalar(const void *src, float *out, int n);
 #include "q4k_rows8.h"
 #include "q6k_rows8.h"
 #include "q40_rows8.h"
+#include "q80_rows8.h"
 
 #endif

@@ -159,6 +159,9 @@ extension Kernels {
             let split = input.assumingMemoryBound(to: Float.self)
             let wideBody = farRows512 ? moe_matvec_bf16_avx512_far : moe_matvec_bf16_avx512
             (scalar ? moe_matvec_bf16_scalar : wide ? wideBody : moe_matvec_bf16)(w, rowBytes, split, x, n, y, lower, upper)
+        case .q8_0 where product.w.layout == .rows8:   // as Q4_K's rows8
+            let xq = input.assumingMemoryBound(to: moe_block_q8.self)
+            (vnni ? moe_matvec_q8_0_rows8_vnni : moe_matvec_q8_0_rows8_scalar)(w, rowBytes, xq, n, y, lower, upper)
         case .q8_0:
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             let vnniBody = QuantizedKernels.q8FarRows ? moe_matvec_q8_0_vnni_far : moe_matvec_q8_0_vnni   // far rows on AMD (see there)

@@ -61,11 +61,13 @@ extension WeightMatrix {
     public var canInterleaveRows8: Bool { Self.hasRows8Layout(format) && layout == .rowMajor && rows > 0 && rows % 8 == 0 }
 
     /// The formats with a rows8 layout and kernels.
-    static func hasRows8Layout(_ format: WeightFormat) -> Bool { format == .q4_0 || format == .q4_k || format == .q6_k }
+    public static let rows8Formats: [WeightFormat] = [.q8_0, .q4_0, .q4_k, .q6_k]
+    static func hasRows8Layout(_ format: WeightFormat) -> Bool { rows8Formats.contains(format) }
 
     /// Packs eight row-major rows of `format` (`rowBytes` apart, `cols` wide) into one rows8 group.
     static func packRows8(_ format: WeightFormat, _ source: UnsafeRawPointer, rowBytes: Int, cols: Int, into group: UnsafeMutableRawPointer) {
         let pack = switch format {
+        case .q8_0: moe_q80_rows8_pack
         case .q4_0: moe_q40_rows8_pack
         case .q4_k: moe_q4k_rows8_pack
         default: moe_q6k_rows8_pack
@@ -94,6 +96,7 @@ extension WeightMatrix {
         while row < range.upperBound {
             let group = row / 8
             let unpack = switch format {
+            case .q8_0: moe_q80_rows8_unpack
             case .q4_0: moe_q40_rows8_unpack
             case .q4_k: moe_q4k_rows8_unpack
             default: moe_q6k_rows8_unpack

@@ -57,6 +57,9 @@ enum QuantizedMatmul {
         let vnni = path == .best && QuantizedKernels.hasVNNI
         let scalar = path == .scalar
         switch w.format {
+        case .q8_0 where w.layout == .rows8:   // as Q4_K's rows8
+            let xq = input.assumingMemoryBound(to: moe_block_q8.self)
+            (vnni ? moe_matmul_q8_0_rows8_vnni : moe_matmul_q8_0_rows8_scalar)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
         case .q8_0:
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             (scalar ? moe_matmul_q8_0_scalar : vnni ? moe_matmul_q8_0_vnni : moe_matmul_q8_0)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
