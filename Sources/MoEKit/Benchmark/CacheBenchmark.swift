@@ -91,7 +91,7 @@ public struct CacheBenchmark {
     private func runOnce(_ configuration: Configuration) throws -> Row {
         ExpertStore.dropPageCache(directory: directory)
         // The cache reads routed experts from the file itself: they stay as stored.
-        let interleaving: RowInterleaving = configuration.policy == nil || RowInterleaving.current == .off ? .current : .allButRoutedExperts
+        let interleaving = configuration.policy == nil ? RowInterleaving.current : RowInterleaving.current.sparingRoutedExperts
         let model = try Transformer(directory: directory, interleaving: interleaving)
         let tokenizer = try Tokenizer.load(directory: directory, vocabularySize: model.config.vocabSize)
         var cache: ExpertCache?

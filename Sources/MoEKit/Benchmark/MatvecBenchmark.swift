@@ -13,7 +13,7 @@ public enum MatvecBenchmark {
     public struct Result: Sendable {
         public var format: WeightFormat
         public var layout: RowLayout
-        /// The format's name, with "-rows8" for Q4_K/Q6_K in interleaved groups.
+        /// The format's name, with "-rows8" for a matrix in interleaved groups.
         public var name: String { format.name + (layout == .rows8 ? "-rows8" : "") }
         public var bytesPerProduct: Int
         /// Weight bytes per second of each round.
@@ -39,7 +39,7 @@ public enum MatvecBenchmark {
         return encodeFloats(random.normals(rows * cols, scale: 0.02), as: format)
     }
 
-    /// `variants`: formats, each row-major or (Q4_K, `rows` a multiple of 8) in rows8 groups.
+    /// `variants`: formats, each row-major or (a rows8 format, `rows` a multiple of 8) in rows8 groups.
     public static func run(rows: Int, cols: Int, variants: [(format: WeightFormat, layout: RowLayout)], poolBytes: Int = 256 << 20,
                            rounds: Int = 7) -> [Result] {
         var pools: [(storage: ByteStorage, matrices: [WeightMatrix])] = []

@@ -23,7 +23,7 @@ public final class Transformer: @unchecked Sendable {
 
     /// Loads a model path (see `ModelSource`): a checkpoint directory (config.json + weights) or
     /// a `.gguf` file (or a directory holding one); `loading`: mapped or copied (`WeightLoading`).
-    /// `interleaving`: which Q4_K matrices are rewritten into rows8 groups at load (`RowInterleaving`).
+    /// `interleaving`: which block-format matrices are rewritten into rows8 groups at load (`RowInterleaving`).
     public convenience init(directory: String, loading: WeightLoading = .mapped, interleaving: RowInterleaving = .current) throws {
         let source = try ModelSource(path: directory, loading: loading)
         try self.init(source: source, interleaving: interleaving)

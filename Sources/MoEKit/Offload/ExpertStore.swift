@@ -13,7 +13,7 @@ public final class ExpertStore: @unchecked Sendable {
         var rows: Int
         var cols: Int
         var format: WeightFormat
-        /// Interleaved into rows8 groups in the slot after each read (Q4_0/Q4_K/Q6_K, whole groups of rows).
+        /// Interleaved into rows8 groups in the slot after each read (a rows8 format, whole groups of rows).
         var rows8: Bool
     }
 
@@ -57,7 +57,7 @@ public final class ExpertStore: @unchecked Sendable {
             }
             // Slots get the layout the load gave the rest of the model (the cache's experts stay
             // row-major in the model itself: it reads them from the file).
-            let rows8 = model.weights.interleaving != .off && QuantizedKernels.hasVNNI && matrix.canInterleaveRows8
+            let rows8 = model.weights.interleaving.applies(routedExpert: false) && matrix.canInterleaveRows8
             return Segment(file: file, offset: matrix.base - mapped.base, byteCount: matrix.byteCount,
                            rows: matrix.rows, cols: matrix.cols, format: matrix.format, rows8: rows8)
         }
@@ -105,8 +105,8 @@ public final class ExpertStore: @unchecked Sendable {
         return total
     }
 
-    /// Rewrites a row-major Q4_0, Q4_K or Q6_K matrix in `bytes` into rows8 groups where it lies, a group at a
-    /// time through a copy (every group is the same bytes either way).
+    /// Rewrites a row-major matrix of a rows8 format in `bytes` into rows8 groups where it lies, a
+    /// group at a time through a copy (every group is the same bytes either way).
     static func interleaveInPlace(_ bytes: UnsafeMutableRawPointer, _ segment: Segment) {
         let rowBytes = segment.format.bytesPerRow(segment.cols), groupBytes = 8 * rowBytes
         let rowMajor = UnsafeMutableRawPointer.allocate(byteCount: groupBytes, alignment: 64)

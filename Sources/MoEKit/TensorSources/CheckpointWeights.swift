@@ -25,7 +25,7 @@ public final class CheckpointWeights: @unchecked Sendable {
     /// `moepp bench --quantize` serves a checkpoint's matrices in a block format (quantised in
     /// memory at load, see `WeightMatrix.quantized(to:)`). nil: the views as stored.
     public var transformMatrix: (@Sendable (_ name: String, _ matrix: WeightMatrix) -> WeightMatrix)?
-    /// Which Q4_0, Q4_K and Q6_K matrices `matrix(_:rows:cols:)` hands out interleaved in rows8 groups
+    /// Which matrices `matrix(_:rows:cols:)` hands out interleaved in rows8 groups
     /// (InterleavedRows.swift); set before a model is built from these weights.
     public var interleaving = RowInterleaving.current
     /// Set by the architectures while they load routed experts (`interleaving` may spare them).

@@ -6,14 +6,14 @@ import Synchronization
 public enum RowLayout: Sendable, Equatable {
     /// Row r at `base + r·rowBytes`, as every file stores it.
     case rowMajor
-    /// Q4_0, Q4_K and Q6_K only: groups of eight rows interleaved for the AVX-512 VNNI kernels, each
-    /// group the same bytes the eight rows take row-major (layouts in
-    /// Sources/CQuantKernels/include/q40_rows8.h, q4k_rows8.h and q6k_rows8.h).
+    /// The formats of `WeightMatrix.rows8Formats` only: groups of eight rows interleaved for the
+    /// AVX-512 VNNI kernels, each group the same bytes the eight rows take row-major (layouts in
+    /// Sources/CQuantKernels/include/q{80,40,4k,6k}_rows8.h).
     case rows8
 }
 
-/// Which Q4_0, Q4_K and Q6_K matrices a model load rewrites into `RowLayout.rows8` (llama.cpp's load-time
-/// "repacking" of Q4_K, in a layout of ours). Why: the one-row VNNI matvec is compute-bound
+/// Which matrices of `WeightMatrix.rows8Formats` a model load rewrites into `RowLayout.rows8`
+/// (llama.cpp's load-time "repacking", in layouts of ours). Why: the one-row VNNI matvec is compute-bound
 /// (~18 GB/s on one Zen 4 core, from memory or L2); on rows8 groups the same products ran at
 /// 30 GB/s from memory on one core and 59 against 34 on two (BENCHMARKS.md, "Q4_K in eight-row
 /// groups"). The copy goes to anonymous memory in 2 MiB pages; the file's pages it was read from
@@ -23,7 +23,7 @@ public enum RowInterleaving: UInt8, Sendable {
     case off = 0
     /// Everything but the routed experts, which an expert cache reads from the file itself.
     case allButRoutedExperts = 1
-    /// Every Q4_0, Q4_K and Q6_K matrix with a multiple of eight rows.
+    /// Every matrix of those formats with a multiple of eight rows.
     case all = 2
 
     private static let setting = Atomic<UInt8>(RowInterleaving.all.rawValue)
@@ -39,6 +39,9 @@ public enum RowInterleaving: UInt8, Sendable {
     func applies(routedExpert: Bool) -> Bool {
         QuantizedKernels.hasVNNI && (self == .all || (self == .allButRoutedExperts && !routedExpert))
     }
+
+    /// This setting for a load whose routed experts an expert cache reads from the file.
+    public var sparingRoutedExperts: RowInterleaving { self == .off ? .off : .allButRoutedExperts }
 }
 
 extension CheckpointWeights {
@@ -52,34 +55,41 @@ extension CheckpointWeights {
         if matricesPastBudget > 0 { return "as stored: the memory available does not hold an interleaved copy" }
         if !QuantizedKernels.hasVNNI { return "as stored (this CPU has no AVX-512 VNNI for the eight-row kernels)" }
         if interleaving == .off { return "as stored (interleaving turned off)" }
-        return "as stored (no Q4_0, Q4_K or Q6_K matrix of whole eight-row groups)"
+        return "as stored (no " + WeightMatrix.rows8Formats.map(\.name).joined(separator: "/") + " matrix of whole eight-row groups)"
     }
 }
 
 extension WeightMatrix {
-    /// Whether `interleavedRows8()` applies: a row-major Q4_0, Q4_K or Q6_K matrix of whole eight-row groups.
+    /// Whether `interleavedRows8()` applies: a row-major matrix of `rows8Formats` in whole eight-row groups.
     public var canInterleaveRows8: Bool { Self.hasRows8Layout(format) && layout == .rowMajor && rows > 0 && rows % 8 == 0 }
 
     /// The formats with a rows8 layout and kernels.
     public static let rows8Formats: [WeightFormat] = [.q8_0, .q4_0, .q4_k, .q6_k]
     static func hasRows8Layout(_ format: WeightFormat) -> Bool { rows8Formats.contains(format) }
 
+    typealias Rows8Repack = @convention(c) (UnsafeRawPointer?, Int, Int32, UnsafeMutableRawPointer?) -> Void
+
+    /// A rows8 format's packer (eight row-major rows → one group) and unpacker (the reverse).
+    static func rows8Repackers(_ format: WeightFormat) -> (pack: Rows8Repack, unpack: Rows8Repack) {
+        switch format {
+        case .q8_0: (moe_q80_rows8_pack, moe_q80_rows8_unpack)
+        case .q4_0: (moe_q40_rows8_pack, moe_q40_rows8_unpack)
+        case .q4_k: (moe_q4k_rows8_pack, moe_q4k_rows8_unpack)
+        case .q6_k: (moe_q6k_rows8_pack, moe_q6k_rows8_unpack)
+        default: preconditionFailure("\(format.name) has no rows8 layout")
+        }
+    }
+
     /// Packs eight row-major rows of `format` (`rowBytes` apart, `cols` wide) into one rows8 group.
     static func packRows8(_ format: WeightFormat, _ source: UnsafeRawPointer, rowBytes: Int, cols: Int, into group: UnsafeMutableRawPointer) {
-        let pack = switch format {
-        case .q8_0: moe_q80_rows8_pack
-        case .q4_0: moe_q40_rows8_pack
-        case .q4_k: moe_q4k_rows8_pack
-        default: moe_q6k_rows8_pack
-        }
-        pack(source, rowBytes, Int32(cols), group)
+        rows8Repackers(format).pack(source, rowBytes, Int32(cols), group)
     }
 
     /// This matrix rewritten into rows8 groups, in memory from `arena` (huge pages). Groups are
     /// independent: the rewrite is split across cores. Mapped file pages it read are dropped from
     /// the process. nil when the memory cannot be had.
     public func interleavedRows8(in arena: HugePageArena) -> WeightMatrix? {
-        precondition(canInterleaveRows8, "only a row-major Q4_0, Q4_K or Q6_K matrix of whole eight-row groups can be interleaved")
+        precondition(canInterleaveRows8, "only a row-major matrix of a rows8 format in whole eight-row groups can be interleaved")
         guard let (pointer, owner) = arena.allocate(byteCount) else { return nil }
         let (groupBytes, cols, source, format) = (8 * rowBytes, cols, base, format)
         Parallel.forChunks(rows / 8, work: byteCount) { groups in
@@ -92,15 +102,10 @@ extension WeightMatrix {
     /// Rows [first, first + count) of a rows8 matrix, row-major, into `out` (count·rowBytes
     /// bytes): whole groups are unpacked into `groupScratch` (8·rowBytes bytes) and the rows copied.
     func copyRowMajorBytes(rows range: Range<Int>, into out: UnsafeMutableRawPointer, groupScratch: UnsafeMutableRawPointer) {
+        let unpack = Self.rows8Repackers(format).unpack
         var row = range.lowerBound
         while row < range.upperBound {
             let group = row / 8
-            let unpack = switch format {
-            case .q8_0: moe_q80_rows8_unpack
-            case .q4_0: moe_q40_rows8_unpack
-            case .q4_k: moe_q4k_rows8_unpack
-            default: moe_q6k_rows8_unpack
-            }
             unpack(base + group * 8 * rowBytes, rowBytes, Int32(cols), groupScratch)
             let end = min(range.upperBound, group * 8 + 8)
             (out + (row - range.lowerBound) * rowBytes).copyMemory(from: groupScratch + (row - group * 8) * rowBytes, byteCount: (end - row) * rowBytes)

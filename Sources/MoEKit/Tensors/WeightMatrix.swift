@@ -1,8 +1,8 @@
 /// A read-only row-major weight matrix viewed in place: `rows` outputs × `cols` inputs, the way
 /// PyTorch's `Linear` stores it, each row `rowBytes` bytes of `format` (whole blocks for block
 /// formats). The bytes belong to a mapped checkpoint (or an expert-cache slot); `owner` keeps
-/// that storage alive for as long as the view exists. A Q4_0, Q4_K or Q6_K matrix may instead hold its rows in
-/// interleaved groups of eight (`layout` `.rows8`, InterleavedRows.swift): the same bytes per
+/// that storage alive for as long as the view exists. A matrix of `rows8Formats` may instead hold
+/// its rows in interleaved groups of eight (`layout` `.rows8`, InterleavedRows.swift): the same bytes per
 /// group, so sizes and group addresses are the row-major ones.
 public struct WeightMatrix: @unchecked Sendable {
     public let rows: Int
@@ -14,7 +14,7 @@ public struct WeightMatrix: @unchecked Sendable {
 
     public init(rows: Int, cols: Int, format: WeightFormat, base: UnsafeRawPointer, owner: AnyObject?, layout: RowLayout = .rowMajor) {
         precondition(format.canHoldRow(of: cols), "a \(format.name) row must be whole blocks")
-        precondition(layout == .rowMajor || (Self.hasRows8Layout(format) && rows % 8 == 0), "rows8 groups are whole groups of Q4_0, Q4_K or Q6_K rows")
+        precondition(layout == .rowMajor || (Self.hasRows8Layout(format) && rows % 8 == 0), "rows8 groups are whole groups of rows of a rows8 format")
         self.rows = rows
         self.cols = cols
         self.format = format
