@@ -128,12 +128,6 @@ static inline void rows8_indices_init(rows8_indices *ix) {
     ix->rows_odd = _mm512_loadu_si512((const void *)ro);
 }
 
-static inline __m512i broadcast8(const int8_t *p) {
-    int64_t v;
-    memcpy(&v, p, 8);
-    return _mm512_set1_epi64(v);
-}
-
 // One group of eight rows × G tokens: y[t·ldy + r] for the rows in `keep`. Per sub-block pair c,
 // vpdpbusd sums the low-nibble sub-block and the high one apart (each dword four weights × four
 // steps, |·| ≤ 16·15·127 < 2¹⁵), vpackssdw packs the two to words (exactly) and one vpdpwssd
@@ -170,8 +164,8 @@ static inline __attribute__((always_inline)) void rows8_group(const uint8_t *gro
                 const __m512i lo = _mm512_and_si512(q, nibble), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), nibble);
                 for (int t = 0; t < G; t++) {
                     const int8_t *xq = x[(size_t)t * blocks + b].qs + 64 * c + 8 * s;
-                    lo_acc[t] = _mm512_dpbusd_epi32(lo_acc[t], lo, broadcast8(xq));
-                    hi_acc[t] = _mm512_dpbusd_epi32(hi_acc[t], hi, broadcast8(xq + 32));
+                    lo_acc[t] = _mm512_dpbusd_epi32(lo_acc[t], lo, rows8_broadcast8(xq));
+                    hi_acc[t] = _mm512_dpbusd_epi32(hi_acc[t], hi, rows8_broadcast8(xq + 32));
                 }
             }
             for (int t = 0; t < G; t++) total[t] = _mm512_dpwssd_epi32(total[t], _mm512_packs_epi32(lo_acc[t], hi_acc[t]), pair_scale[c]);

@@ -99,12 +99,6 @@ static inline void rows8_q6_indices_init(rows8_q6_indices *ix) {
     ix->rows_odd = _mm512_loadu_si512((const void *)odd);
 }
 
-static inline __m512i broadcast8(const int8_t *p) {
-    int64_t v;
-    memcpy(&v, p, 8);
-    return _mm512_set1_epi64(v);
-}
-
 // One group of eight rows × G tokens. Per block, for each half h and pair of 8-byte positions
 // (k = 2j, 2j + 1): the qh chunk and two ql chunks give the four 6-bit vectors n_m of each k
 // (elements 128h + 32m + 8k …, sub-block 8h + 2m + j); vpdpbusd of n_m and the activations
@@ -145,8 +139,8 @@ static inline __attribute__((always_inline)) void rows8_q6_group(const uint8_t *
                     for (int t = 0; t < G; t++) {
                         const moe_block_q8k *xb = x + (size_t)t * blocks + b;
                         const int8_t *xq = xb->qs + 128 * h + 32 * m + 16 * j;
-                        const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), n[0][m], broadcast8(xq));
-                        const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), n[1][m], broadcast8(xq + 8));
+                        const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), n[0][m], rows8_broadcast8(xq));
+                        const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), n[1][m], rows8_broadcast8(xq + 8));
                         total[t] = _mm512_dpwssd_epi32(total[t], _mm512_packs_epi32(d0, d1), scale);
                         // bsums[s] in words 0 and 2 of each lane: dwords 0 and 1 (rows 2L, 2L + 1) take scale·bsums[s].
                         offset[t] = _mm512_dpwssd_epi32(offset[t], _mm512_maskz_set1_epi16(0x05050505, xb->bsums[s]), scale);

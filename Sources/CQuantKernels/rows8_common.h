@@ -1,5 +1,6 @@
 // What the rows8 kernels (q4k_rows8.c, q6k_rows8.c) share: the mask of a group's rows inside a
-// row range, the fold of (row, pair) dword sums, and the entry points around a group kernel.
+// row range, the fold of (row, pair) dword sums, the activation broadcast, and the entry points
+// around a group kernel.
 #ifndef MOEPP_ROWS8_COMMON_H
 #define MOEPP_ROWS8_COMMON_H
 
@@ -22,6 +23,17 @@ static inline void rows8_fold_indices(int even[16], int odd[16]) {
         even[8 + r] = 16 + 2 * r; odd[8 + r] = 17 + 2 * r;
     }
 }
+
+#if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+
+// Eight activation bytes in every 64-bit lane: what each row's eight bytes of a chunk meet.
+static inline __attribute__((target("avx512f"))) __m512i rows8_broadcast8(const int8_t *p) {
+    int64_t v;
+    memcpy(&v, p, 8);
+    return _mm512_set1_epi64(v);
+}
+#endif
 
 // Tokens per group in the batched kernels: four measured a little faster than eight (whose sums spill).
 enum { MOE_ROWS8_MAX_GROUP = 4 };

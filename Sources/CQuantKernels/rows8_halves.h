@@ -1,6 +1,6 @@
 // What the rows8 kernels of the 32-element formats (q40_rows8.c, q80_rows8.c) share: their
 // accumulators hold row r's two half blocks in lanes 2r and 2r + 1. Include inside the files'
-// AVX-512 target region (the functions use its intrinsics), after <immintrin.h> and <string.h>:
+// AVX-512 target region (the functions use its intrinsics), after <immintrin.h>:
 // a header included there would give its own declarations the target attribute too.
 #ifndef MOEPP_ROWS8_HALVES_H
 #define MOEPP_ROWS8_HALVES_H
@@ -16,13 +16,6 @@ static inline void rows8_halves_indices_init(rows8_halves_indices *ix) {
     ix->pairs = _mm512_loadu_si512((const void *)pairs);
     ix->even = _mm512_loadu_si512((const void *)even);
     ix->odd = _mm512_loadu_si512((const void *)odd);
-}
-
-// Eight activation bytes in every 64-bit lane.
-static inline __m512i rows8_broadcast8(const int8_t *p) {
-    int64_t v;
-    memcpy(&v, p, 8);
-    return _mm512_set1_epi64(v);
 }
 
 // The eight rows' scales (f16 at `scales`) times the activation block's, on lanes 2r, 2r + 1.
