@@ -139,7 +139,7 @@ def main(path):
     print()
     print("moepp decode at 2 threads, quantised ÷ bf16 (per-round ratios; a model's formats alternate within each round):")
     for (model, fmt, threads), engines in runs.items():
-        if threads == 2 and fmt in ("q8_0", "q4_0", "q4_k") and model in bf16_decode:
+        if threads == 2 and fmt in ("q8_0", "q4_0", "q4_k", "q5_k_m") and model in bf16_decode:
             print(f"  {model} {fmt}: {ratio({r[0]: r[2] for r in engines['moepp']}, bf16_decode[model])}")
 
 

@@ -16,7 +16,7 @@
 #   4. prints the tables (Scripts/bench-llamacpp-table.py): medians, min–max, ratios, and each
 #      row's fraction of the memory roofline at the best bandwidth sampled between the runs.
 # Usage: Scripts/bench-llamacpp.sh      env: ROUNDS (5), QUICK=1 (1 round, 145 M at f32 and Q8_0
-#        only), SKIP_7B=1, MIXTRALS ("mixtral-145m mixtral-1b"), FORMATS ("f32 f16 bf16 q8_0 q4_0 q4_k"),
+#        only), SKIP_7B=1, MIXTRALS ("mixtral-145m mixtral-1b"), FORMATS ("f32 f16 bf16 q8_0 q4_0 q4_k q5_k_m"),
 #        PEER (.peer), MODELS ($HOME/.cache/moepp/llamacpp-bench),
 #        MOEPP_7B_DIR ($HOME/.cache/moepp/moepp-7b-synthetic), PROMPT (128), DECODE (32),
 #        BF16_ACT (1 where the CPU has avx512_bf16: the bf16-act rows), FORMATS_7B ("bf16 [bf16-act] q8_0 q4_k").
@@ -39,7 +39,7 @@ llama_bench=$src/build/bin/llama-bench
 
 bash Scripts/make-bench-models.sh "$src" "$MODELS" "$([ "$QUICK" = 1 ] && echo quick || echo all)" "$MOEPP_7B_DIR" "${SKIP_7B:-0}"
 read -r -a models <<<"${MIXTRALS-mixtral-145m mixtral-1b}"
-read -r -a formats <<<"${FORMATS-f32 f16 bf16 q8_0 q4_0 q4_k}"
+read -r -a formats <<<"${FORMATS-f32 f16 bf16 q8_0 q4_0 q4_k q5_k_m}"
 [ "$QUICK" = 1 ] && models=(mixtral-145m) formats=(f32 q8_0)
 
 results=$(mktemp /tmp/bench-llamacpp.XXXXXX.tsv)

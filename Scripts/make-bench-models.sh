@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GGUF files Scripts/bench-llamacpp.sh runs, each written once (a finished file is left alone):
-#   MODELS/mixtral-145m/{f32,f16,bf16,q8_0,q4_0,q4_k}.gguf and MODELS/mixtral-1b/… — from a bf16
+#   MODELS/mixtral-145m/{f32,f16,bf16,q8_0,q4_0,q4_k,q5_k_m}.gguf and MODELS/mixtral-1b/… — from a bf16
 #   `moepp synthesize --preset mixtral-145m|mixtral-1b` checkpoint (safetensors + SentencePiece):
-#   f32/f16/bf16/q8_0 by llama.cpp's own convert_hf_to_gguf.py, q4_0 and q4_k by `moepp quantize`;
+#   f32/f16/bf16/q8_0 by llama.cpp's own convert_hf_to_gguf.py, q4_0, q4_k and q5_k_m by `moepp
+#   quantize` (its q5_k_m equals llama-quantize's Q5_K_M byte for byte, BENCHMARKS.md "Q5_1 and q5_k_m");
 #   MODELS/moepp-7b-{q8_0,q4_k}.gguf — the MoE++ 7B synthetic by `moepp quantize` (llama.cpp
 #   cannot run MoE++, so only moepp reads these; bf16 is the synthetic checkpoint itself).
 # Usage: Scripts/make-bench-models.sh LLAMA_CPP_SRC MODELS quick|all MOEPP_7B_DIR SKIP_7B(0|1)
@@ -53,6 +54,7 @@ mixtral() {
   done
   quantize q4_0 "$dir/src" "$dir/q4_0.gguf"
   quantize q4_k "$dir/src" "$dir/q4_k.gguf"
+  quantize q5_k_m "$dir/src" "$dir/q5_k_m.gguf"
 }
 
 mkdir -p "$MODELS"

@@ -1,5 +1,6 @@
-// Q4_K in rows8 groups (layout and arithmetic in q4k_rows8.h): the packer, the scalar twin and the
-// AVX-512 VNNI bodies.
+// Q4_K and Q5_K in rows8 groups (layouts and arithmetic in q4k_rows8.h): the packers, the scalar
+// twins and the AVX-512 VNNI bodies. Q5_K is Q4_K with a fifth bit plane (as in its row-major
+// kernels, quant_kernels_body.h): every function here serves both, `five` choosing.
 #include "q4k_rows8.h"
 #include "half_float.h"
 #include "q4k_scales.h"
@@ -8,7 +9,11 @@
 #include <math.h>
 #include <string.h>
 
-enum { Q4_K_BYTES = 144, ROWS8_BLOCK = 8 * Q4_K_BYTES, ROWS8_SCALES = 32, ROWS8_TOPS = 96, ROWS8_QS = 128 };
+enum { Q4_K_BYTES = 144, Q5_K_BYTES = 176, Q5_K_QH = 16, ROWS8_SCALES = 32, ROWS8_TOPS = 96, ROWS8_QH = 128 };
+
+// A group's bytes per block, and where its quant chunks start (Q5_K: after its four qh chunks).
+static inline int rows8_block_bytes(int five) { return 8 * (five ? Q5_K_BYTES : Q4_K_BYTES); }
+static inline int rows8_qs(int five) { return five ? ROWS8_QH + 4 * 64 : ROWS8_QH; }
 
 // ---- packing ----------------------------------------------------------------------------------
 // Q4_K's 12 packed bytes from eight 6-bit scales and mins (the inverse of q4k_unpack_scales).
@@ -20,24 +25,30 @@ static void q4k_pack_scales(const uint8_t sc[8], const uint8_t m[8], uint8_t pac
     }
 }
 
-void moe_q4k_rows8_pack(const void *src, size_t row_bytes, int n, void *dst) {
+static void kx_rows8_pack(const void *src, size_t row_bytes, int n, void *dst, int five) {
+    const int in_block = five ? Q5_K_BYTES : Q4_K_BYTES, in_qs = five ? Q5_K_QH + 32 : 16, qs = rows8_qs(five);
     for (int b = 0; b < n / 256; b++) {
-        uint8_t *out = (uint8_t *)dst + (size_t)b * ROWS8_BLOCK;
+        uint8_t *out = (uint8_t *)dst + (size_t)b * rows8_block_bytes(five);
         uint8_t sc[64], m[64];
         for (int r = 0; r < 8; r++) {
-            const uint8_t *block = (const uint8_t *)src + (size_t)r * row_bytes + (size_t)b * Q4_K_BYTES;
+            const uint8_t *block = (const uint8_t *)src + (size_t)r * row_bytes + (size_t)b * in_block;
             memcpy(out + 2 * r, block, 2);
             memcpy(out + 16 + 2 * r, block + 2, 2);
             uint8_t s8[8], m8[8];
             q4k_unpack_scales(block + 4, s8, m8);
             for (int j = 0; j < 8; j++) { sc[8 * j + r] = s8[j]; m[8 * r + j] = m8[j]; }
-            for (int q = 0; q < 16; q++) memcpy(out + ROWS8_QS + 64 * q + 8 * r, block + 16 + 8 * q, 8);
+            if (five)
+                for (int s = 0; s < 4; s++) memcpy(out + ROWS8_QH + 64 * s + 8 * r, block + Q5_K_QH + 8 * s, 8);
+            for (int q = 0; q < 16; q++) memcpy(out + qs + 64 * q + 8 * r, block + in_qs + 8 * q, 8);
         }
         for (int i = 0; i < 64; i++) out[ROWS8_SCALES + i] = (uint8_t)((sc[i] & 15) | ((m[i] & 15) << 4));
         for (int k = 0; k < 32; k++)
             out[ROWS8_TOPS + k] = (uint8_t)((sc[k] >> 4) | ((sc[k + 32] >> 4) << 2) | ((m[k] >> 4) << 4) | ((m[k + 32] >> 4) << 6));
     }
 }
+
+void moe_q4k_rows8_pack(const void *src, size_t row_bytes, int n, void *dst) { kx_rows8_pack(src, row_bytes, n, dst, 0); }
+void moe_q5k_rows8_pack(const void *src, size_t row_bytes, int n, void *dst) { kx_rows8_pack(src, row_bytes, n, dst, 1); }
 
 // Scale value i (sub-block i / 8 of row i % 8) and min value i (sub-block i % 8 of row i / 8).
 static inline int rows8_scale(const uint8_t *block, int i) {
@@ -48,20 +59,26 @@ static inline int rows8_min(const uint8_t *block, int i) {
     return (block[ROWS8_SCALES + i] >> 4) | (((block[ROWS8_TOPS + i % 32] >> (4 + 2 * (i / 32))) & 3) << 4);
 }
 
-void moe_q4k_rows8_unpack(const void *src, size_t row_bytes, int n, void *dst) {
+static void kx_rows8_unpack(const void *src, size_t row_bytes, int n, void *dst, int five) {
+    const int out_block = five ? Q5_K_BYTES : Q4_K_BYTES, out_qs = five ? Q5_K_QH + 32 : 16, qs = rows8_qs(five);
     for (int b = 0; b < n / 256; b++) {
-        const uint8_t *in = (const uint8_t *)src + (size_t)b * ROWS8_BLOCK;
+        const uint8_t *in = (const uint8_t *)src + (size_t)b * rows8_block_bytes(five);
         for (int r = 0; r < 8; r++) {
-            uint8_t *block = (uint8_t *)dst + (size_t)r * row_bytes + (size_t)b * Q4_K_BYTES;
+            uint8_t *block = (uint8_t *)dst + (size_t)r * row_bytes + (size_t)b * out_block;
             memcpy(block, in + 2 * r, 2);
             memcpy(block + 2, in + 16 + 2 * r, 2);
             uint8_t s8[8], m8[8];
             for (int j = 0; j < 8; j++) { s8[j] = (uint8_t)rows8_scale(in, 8 * j + r); m8[j] = (uint8_t)rows8_min(in, 8 * r + j); }
             q4k_pack_scales(s8, m8, block + 4);
-            for (int q = 0; q < 16; q++) memcpy(block + 16 + 8 * q, in + ROWS8_QS + 64 * q + 8 * r, 8);
+            if (five)
+                for (int s = 0; s < 4; s++) memcpy(block + Q5_K_QH + 8 * s, in + ROWS8_QH + 64 * s + 8 * r, 8);
+            for (int q = 0; q < 16; q++) memcpy(block + out_qs + 8 * q, in + qs + 64 * q + 8 * r, 8);
         }
     }
 }
+
+void moe_q4k_rows8_unpack(const void *src, size_t row_bytes, int n, void *dst) { kx_rows8_unpack(src, row_bytes, n, dst, 0); }
+void moe_q5k_rows8_unpack(const void *src, size_t row_bytes, int n, void *dst) { kx_rows8_unpack(src, row_bytes, n, dst, 1); }
 
 // ---- scalar twin --------------------------------------------------------------------------------
 static inline uint16_t half_bits(const uint8_t *p) {
@@ -71,17 +88,19 @@ static inline uint16_t half_bits(const uint8_t *p) {
 }
 
 // Row `lane` of the group at `group`, dotted with one token's blocks.
-static float rows8_dot_scalar(const uint8_t *group, int lane, const moe_block_q8k *x, int blocks) {
+static float kx_rows8_dot_scalar(const uint8_t *group, int lane, const moe_block_q8k *x, int blocks, int five) {
+    const int qs = rows8_qs(five);
     float acc_d = 0, acc_m = 0;
-    for (int b = 0; b < blocks; b++, group += ROWS8_BLOCK) {
+    for (int b = 0; b < blocks; b++, group += rows8_block_bytes(five)) {
         int32_t s = 0, mins = 0;
         for (int j = 0; j < 8; j++) {
             const int c = j / 2, high = j % 2;
             int32_t dot = 0;
             for (int step = 0; step < 4; step++)
                 for (int e = 0; e < 8; e++) {
-                    const uint8_t byte = group[ROWS8_QS + 64 * (4 * c + step) + 8 * lane + e];
-                    dot += (high ? byte >> 4 : byte & 15) * x[b].qs[64 * c + 32 * high + 8 * step + e];
+                    const uint8_t byte = group[qs + 64 * (4 * c + step) + 8 * lane + e];
+                    const int fifth = five ? ((group[ROWS8_QH + 64 * step + 8 * lane + e] >> j) & 1) << 4 : 0;
+                    dot += ((high ? byte >> 4 : byte & 15) | fifth) * x[b].qs[64 * c + 32 * high + 8 * step + e];
                 }
             s += rows8_scale(group, 8 * j + lane) * dot;
             mins += rows8_min(group, 8 * lane + j) * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
@@ -93,7 +112,11 @@ static float rows8_dot_scalar(const uint8_t *group, int lane, const moe_block_q8
     return acc_d + acc_m;
 }
 
-ROWS8_SCALAR_ENTRY_POINTS(moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar, moe_block_q8k, 256, rows8_dot_scalar)
+static float q4k_rows8_dot_scalar(const uint8_t *group, int lane, const moe_block_q8k *x, int blocks) { return kx_rows8_dot_scalar(group, lane, x, blocks, 0); }
+static float q5k_rows8_dot_scalar(const uint8_t *group, int lane, const moe_block_q8k *x, int blocks) { return kx_rows8_dot_scalar(group, lane, x, blocks, 1); }
+
+ROWS8_SCALAR_ENTRY_POINTS(moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar, moe_block_q8k, 256, q4k_rows8_dot_scalar)
+ROWS8_SCALAR_ENTRY_POINTS(moe_matvec_q5_k_rows8_scalar, moe_matmul_q5_k_rows8_scalar, moe_block_q8k, 256, q5k_rows8_dot_scalar)
 
 // ---- AVX-512 VNNI -------------------------------------------------------------------------------
 #if defined(__x86_64__) && defined(__clang__)
@@ -131,19 +154,23 @@ static inline void rows8_indices_init(rows8_indices *ix) {
 // One group of eight rows × G tokens: y[t·ldy + r] for the rows in `keep`. Per sub-block pair c,
 // vpdpbusd sums the low-nibble sub-block and the high one apart (each dword four weights × four
 // steps, |·| ≤ 16·15·127 < 2¹⁵), vpackssdw packs the two to words (exactly) and one vpdpwssd
-// applies both sub-blocks' scales: 36 multiplying instructions per group and block where
+// applies both sub-blocks' scales. Q5_K's values reach 31, so its sums are packed every two steps
+// (8·31·127 < 2¹⁵), two vpdpwssd per pair; its fifth bits come from the block's four qh chunks,
+// loaded once. Q4_K: 36 multiplying instructions per group and block where
 // vpmaddubsw + vpdpwssd per 64 weights took 64 (one Zen 4 core, L2: 32 → 50 GB/s). No software
 // prefetch: a group streams as one sequence, and from huge pages the hardware prefetchers kept up
 // (`moepp matvec-bench`, 4096 × 4096 from memory, one core: 29–30 GB/s without, 20–27 with
 // prefetches 1–8 KiB ahead).
-static inline __attribute__((always_inline)) void rows8_group(const uint8_t *group, const moe_block_q8k *x, int blocks, const rows8_indices *ix,
-                                                              float *y, size_t ldy, __mmask8 keep, const int G) {
+static inline __attribute__((always_inline)) void kx_rows8_group(const uint8_t *group, const moe_block_q8k *x, int blocks, const rows8_indices *ix,
+                                                                 float *y, size_t ldy, __mmask8 keep, const int G, const int five) {
+    const int qs = rows8_qs(five), block_bytes = rows8_block_bytes(five), steps_per_pack = five ? 2 : 4;
     __m512 acc[MOE_ROWS8_MAX_GROUP];
     for (int t = 0; t < G; t++) acc[t] = _mm512_setzero_ps();
     const __m512i nibble = _mm512_set1_epi8(0x0F), top_bits = _mm512_set1_epi8(0x30);
     const __m512i scale_shift = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
     const __m512i min_shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
-    for (int b = 0; b < blocks; b++, group += ROWS8_BLOCK) {
+    const __m512i fifth_bit = _mm512_set1_epi8(0x10);
+    for (int b = 0; b < blocks; b++, group += block_bytes) {
         // The 64 scales and 64 mins as bytes (layout in q4k_rows8.h), then as words.
         const __m512i low = _mm512_loadu_si512((const void *)(group + ROWS8_SCALES));
         const __m512i tops = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(group + ROWS8_TOPS)));
@@ -156,19 +183,32 @@ static inline __attribute__((always_inline)) void rows8_group(const uint8_t *gro
         for (int c = 0; c < 4; c++) pair_scale[c] = _mm512_permutex2var_epi16(sc_lo, ix->pair_scales[c], sc_hi);
         __m512i total[MOE_ROWS8_MAX_GROUP];
         for (int t = 0; t < G; t++) total[t] = _mm512_setzero_si512();
+        __m512i qh[4];
+        if (five)
+            for (int s = 0; s < 4; s++) qh[s] = _mm512_loadu_si512((const void *)(group + ROWS8_QH + 64 * s));
         for (int c = 0; c < 4; c++) {
-            __m512i lo_acc[MOE_ROWS8_MAX_GROUP], hi_acc[MOE_ROWS8_MAX_GROUP];
-            for (int t = 0; t < G; t++) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
-            for (int s = 0; s < 4; s++) {
-                const __m512i q = _mm512_loadu_si512((const void *)(group + ROWS8_QS + 64 * (4 * c + s)));
-                const __m512i lo = _mm512_and_si512(q, nibble), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), nibble);
-                for (int t = 0; t < G; t++) {
-                    const int8_t *xq = x[(size_t)t * blocks + b].qs + 64 * c + 8 * s;
-                    lo_acc[t] = _mm512_dpbusd_epi32(lo_acc[t], lo, rows8_broadcast8(xq));
-                    hi_acc[t] = _mm512_dpbusd_epi32(hi_acc[t], hi, rows8_broadcast8(xq + 32));
+            for (int s0 = 0; s0 < 4; s0 += steps_per_pack) {
+                __m512i lo_acc[MOE_ROWS8_MAX_GROUP], hi_acc[MOE_ROWS8_MAX_GROUP];
+                for (int t = 0; t < G; t++) lo_acc[t] = hi_acc[t] = _mm512_setzero_si512();
+                for (int s = s0; s < s0 + steps_per_pack; s++) {
+                    const __m512i q = _mm512_loadu_si512((const void *)(group + qs + 64 * (4 * c + s)));
+                    __m512i lo = _mm512_and_si512(q, nibble), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), nibble);
+                    if (five) {
+                        // Bits 2c and 2c + 1 of each qh byte to bit 4 (the 16-bit shifts move bits
+                        // across bytes; the mask keeps each byte's own).
+                        const __m512i b_lo = 2 * c <= 4 ? _mm512_slli_epi16(qh[s], 4 - 2 * c) : _mm512_srli_epi16(qh[s], 2 * c - 4);
+                        const __m512i b_hi = 2 * c + 1 <= 4 ? _mm512_slli_epi16(qh[s], 3 - 2 * c) : _mm512_srli_epi16(qh[s], 2 * c - 3);
+                        lo = _mm512_ternarylogic_epi32(lo, b_lo, fifth_bit, 0xF8);   // lo | (b_lo & 0x10)
+                        hi = _mm512_ternarylogic_epi32(hi, b_hi, fifth_bit, 0xF8);
+                    }
+                    for (int t = 0; t < G; t++) {
+                        const int8_t *xq = x[(size_t)t * blocks + b].qs + 64 * c + 8 * s;
+                        lo_acc[t] = _mm512_dpbusd_epi32(lo_acc[t], lo, rows8_broadcast8(xq));
+                        hi_acc[t] = _mm512_dpbusd_epi32(hi_acc[t], hi, rows8_broadcast8(xq + 32));
+                    }
                 }
+                for (int t = 0; t < G; t++) total[t] = _mm512_dpwssd_epi32(total[t], _mm512_packs_epi32(lo_acc[t], hi_acc[t]), pair_scale[c]);
             }
-            for (int t = 0; t < G; t++) total[t] = _mm512_dpwssd_epi32(total[t], _mm512_packs_epi32(lo_acc[t], hi_acc[t]), pair_scale[c]);
         }
         for (int t = 0; t < G; t++) {
             const moe_block_q8k *xb = x + (size_t)t * blocks + b;
@@ -189,10 +229,22 @@ static inline __attribute__((always_inline)) void rows8_group(const uint8_t *gro
     }
 }
 
-ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_block_q8k, 256, rows8_indices, rows8_indices_init, rows8_group)
+static inline __attribute__((always_inline)) void q4k_rows8_group(const uint8_t *group, const moe_block_q8k *x, int blocks, const rows8_indices *ix,
+                                                                  float *y, size_t ldy, __mmask8 keep, const int G) {
+    kx_rows8_group(group, x, blocks, ix, y, ldy, keep, G, 0);
+}
+
+static inline __attribute__((always_inline)) void q5k_rows8_group(const uint8_t *group, const moe_block_q8k *x, int blocks, const rows8_indices *ix,
+                                                                  float *y, size_t ldy, __mmask8 keep, const int G) {
+    kx_rows8_group(group, x, blocks, ix, y, ldy, keep, G, 1);
+}
+
+ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_block_q8k, 256, rows8_indices, rows8_indices_init, q4k_rows8_group)
+ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q5_k_rows8_vnni, moe_matmul_q5_k_rows8_vnni, moe_block_q8k, 256, rows8_indices, rows8_indices_init, q5k_rows8_group)
 
 #pragma clang attribute pop
 
 #else
 ROWS8_VNNI_AS_SCALAR(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_block_q8k, moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar)
+ROWS8_VNNI_AS_SCALAR(moe_matvec_q5_k_rows8_vnni, moe_matmul_q5_k_rows8_vnni, moe_block_q8k, moe_matvec_q5_k_rows8_scalar, moe_matmul_q5_k_rows8_scalar)
 #endif

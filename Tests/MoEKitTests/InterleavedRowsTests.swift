@@ -3,13 +3,13 @@ import Foundation
 import Testing
 @testable import MoEKit
 
-/// Q8_0, Q4_0, Q4_K and Q6_K matrices rewritten into eight-row groups (InterleavedRows.swift,
-/// q80_rows8.h, q40_rows8.h, q4k_rows8.h, q6k_rows8.h): the layout
+/// Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices rewritten into eight-row groups (InterleavedRows.swift,
+/// q80_rows8.h, q40_rows8.h, q4k_rows8.h (Q4_K and Q5_K), q6k_rows8.h): the layout
 /// round-trips, the VNNI bodies equal their scalar twin bit for bit (and the naive product within
 /// float tolerance), a prompt's batched products equal decoding's, and a model reads the same.
-@Suite("Q8_0, Q4_0, Q4_K and Q6_K in interleaved eight-row groups (rows8)")
+@Suite("Q8_0, Q4_0, Q4_K, Q5_K and Q6_K in interleaved eight-row groups (rows8)")
 struct InterleavedRowsTests {
-    static let formats: [WeightFormat] = [.q8_0, .q4_0, .q4_k, .q6_k]
+    static let formats: [WeightFormat] = [.q8_0, .q4_0, .q4_k, .q5_k, .q6_k]
 
     /// A random matrix of `format` and its rows8 copy (the first keeps the storage of both alive).
     static func pair(_ format: WeightFormat, rows: Int, cols: Int, seed: UInt64) -> (rowMajor: WeightMatrix, rows8: WeightMatrix, storage: ByteStorage) {
@@ -89,6 +89,7 @@ struct InterleavedRowsTests {
             case .q8_0: (vnni ? moe_matvec_q8_0_rows8_vnni : moe_matvec_q8_0_rows8_scalar)(r8.base, r8.rowBytes, q8, 512, &y, lower, upper)
             case .q4_0: (vnni ? moe_matvec_q4_0_rows8_vnni : moe_matvec_q4_0_rows8_scalar)(r8.base, r8.rowBytes, q8, 512, &y, lower, upper)
             case .q4_k: (vnni ? moe_matvec_q4_k_rows8_vnni : moe_matvec_q4_k_rows8_scalar)(r8.base, r8.rowBytes, q8k, 512, &y, lower, upper)
+            case .q5_k: (vnni ? moe_matvec_q5_k_rows8_vnni : moe_matvec_q5_k_rows8_scalar)(r8.base, r8.rowBytes, q8k, 512, &y, lower, upper)
             default: (vnni ? moe_matvec_q6_k_rows8_vnni : moe_matvec_q6_k_rows8_scalar)(r8.base, r8.rowBytes, q8k, 512, &y, lower, upper)
             }
         }
@@ -122,8 +123,8 @@ struct InterleavedRowsTests {
         return path
     }
 
-    /// q4_k_m: layer 1's ffn_down and attn_v and the output matrix are Q6_K, the rest Q4_K.
-    @Test("a Q4_K, a Q4_K_M, a Q4_0 and a Q8_0 GGUF Mixtral: interleaved at load where the CPU has VNNI, logits within one activation quantum (3e-2) of the row-major run, the same experts, prompt equals decode bit for bit", arguments: [QuantizationType.q4_k, .q4_k_m, .q4_0, .q8_0])
+    /// q4_k_m (q5_k_m): layer 1's ffn_down and attn_v and the output matrix are Q6_K, the rest Q4_K (Q5_K).
+    @Test("a Q4_K, a Q4_K_M, a Q5_K_M, a Q4_0 and a Q8_0 GGUF Mixtral: interleaved at load where the CPU has VNNI, logits within one activation quantum (3e-2) of the row-major run, the same experts, prompt equals decode bit for bit", arguments: [QuantizationType.q4_k, .q4_k_m, .q5_k_m, .q4_0, .q8_0])
     func model(type: QuantizationType) throws {
         let path = try Self.q4KMixtral(seed: 3, type: type)
         let interleaved = try Transformer(directory: path, interleaving: .all)
@@ -131,7 +132,8 @@ struct InterleavedRowsTests {
         let expert = interleaved.blocks[0].moe!.ffnExperts[0]
         #expect(expert.gate.layout == (QuantizedKernels.hasVNNI ? .rows8 : .rowMajor))
         #expect(rowMajor.blocks[0].moe!.ffnExperts[0].gate.layout == .rowMajor)
-        if type == .q4_k_m {
+        if type == .q5_k_m { #expect(expert.gate.format == .q5_k) }
+        if type == .q4_k_m || type == .q5_k_m {
             let down = interleaved.blocks[1].moe!.ffnExperts[0].down, head = interleaved.lmHead
             #expect(down.format == .q6_k && down.layout == expert.gate.layout)
             // A vocabulary that is not whole groups of eight rows stays row-major.
@@ -183,8 +185,8 @@ struct InterleavedRowsTests {
             #expect((Double(row[2].split(separator: " ")[0]) ?? 0) > 0, "\(row)")
             #expect(row[3] == "—" || (Double(row[3].split(separator: " ")[0]) ?? 2) <= 1, "\(row)")
         }
-        let bad = try TestSupport.run(["matvec-bench", "--format", "q5_k-rows8"])
-        #expect(bad.status != 0 && bad.stderr.contains("unknown format q5_k-rows8"))
+        let bad = try TestSupport.run(["matvec-bench", "--format", "q5_0-rows8"])
+        #expect(bad.status != 0 && bad.stderr.contains("unknown format q5_0-rows8"))
     }
 
     @Test("`moepp inspect` counts the tensors per format and says which matrices the load interleaved, and that --row-major kept them as stored")

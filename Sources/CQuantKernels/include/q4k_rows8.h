@@ -1,4 +1,4 @@
-// Q4_K matrices with eight rows interleaved ("rows8"), built at load time for the AVX-512 VNNI
+// Q4_K (and Q5_K, below) matrices with eight rows interleaved ("rows8"), built at load time for the AVX-512 VNNI
 // kernels (llama.cpp does the same with its GGML_CPU_REPACK layouts). A group of eight rows keeps
 // the bytes the eight rows had (8 × row_bytes), so row r's group still starts at
 // w + (r / 8)·8·row_bytes and every byte count, expert-cache slot and file range stays as it was.
@@ -20,7 +20,13 @@
 //              bytes, row r at 8r (so low nibbles are elements 64c + 8s + e, high ones
 //              64c + 32 + 8s + e, for q = 4c + s, as in Q4_K itself)
 //
-// Arithmetic, the same for every body and batch size, per row and block:
+// Q5_K (Q4_K with a fifth bit per value: qh[32] between the scales and the quants), per block of
+// 1408 bytes = 8 × 176: [0, 128) as Q4_K; [128, 384) four 64-byte qh chunks, chunk s holding
+// bytes 8s … 8s + 7 of each row's 32 qh bytes, row r at 8r; [384, 1408) the sixteen quant chunks
+// as Q4_K's. Element 64c + 32h + 8s + e of a row is its quant chunk 4c + s nibble h, plus 16 ×
+// bit 2c + h of qh chunk s's byte e (qh first: the kernel reads a block front to back).
+//
+// Arithmetic, the same for every body and batch size, per row and block (n_i up to 31 for Q5_K):
 //   S = Σ_j sc_j·Σ_i n_i·q_i and M = Σ_j m_j·(bsums[2j] + bsums[2j+1]) exactly in integers, then
 //   acc_d = fma(d·dx, S, acc_d), acc_m = fma(dmin·(−dx), M, acc_m), and y = acc_d + acc_m.
 // So the scalar twin below equals the VNNI bodies bit for bit, and a prompt's (row, token) result
@@ -44,6 +50,16 @@ void moe_matvec_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block
 void moe_matmul_q4_k_rows8_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
                                   int row_begin, int row_end);
 void moe_matmul_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
+                                int row_begin, int row_end);
+
+// The same for Q5_K.
+void moe_q5k_rows8_pack(const void *src, size_t row_bytes, int n, void *dst);
+void moe_q5k_rows8_unpack(const void *src, size_t row_bytes, int n, void *dst);
+void moe_matvec_q5_k_rows8_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+void moe_matvec_q5_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+void moe_matmul_q5_k_rows8_scalar(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
+                                  int row_begin, int row_end);
+void moe_matmul_q5_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
                                 int row_begin, int row_end);
 
 #endif

@@ -184,7 +184,10 @@ extension Kernels {
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matvec_q4_k_scalar : vnni ? moe_matvec_q4_k_vnni : moe_matvec_q4_k)(w, rowBytes, xq, n, y, lower, upper)
-        case .q5_k:   // no VNNI body: the AVX2 one on every x86-64 machine
+        case .q5_k where product.w.layout == .rows8:   // as Q4_K's rows8
+            let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
+            (vnni ? moe_matvec_q5_k_rows8_vnni : moe_matvec_q5_k_rows8_scalar)(w, rowBytes, xq, n, y, lower, upper)
+        case .q5_k:   // no VNNI body for row-major rows: the AVX2 one on every x86-64 machine
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matvec_q5_k_scalar : moe_matvec_q5_k)(w, rowBytes, xq, n, y, lower, upper)
         case .q6_k where product.w.layout == .rows8:   // as Q4_K's rows8

@@ -8,7 +8,7 @@ public enum RowLayout: Sendable, Equatable {
     case rowMajor
     /// The formats of `WeightMatrix.rows8Formats` only: groups of eight rows interleaved for the
     /// AVX-512 VNNI kernels, each group the same bytes the eight rows take row-major (layouts in
-    /// Sources/CQuantKernels/include/q{80,40,4k,6k}_rows8.h).
+    /// Sources/CQuantKernels/include/q{80,40,4k,6k}_rows8.h; Q5_K's in q4k_rows8.h).
     case rows8
 }
 
@@ -64,7 +64,7 @@ extension WeightMatrix {
     public var canInterleaveRows8: Bool { Self.hasRows8Layout(format) && layout == .rowMajor && rows > 0 && rows % 8 == 0 }
 
     /// The formats with a rows8 layout and kernels.
-    public static let rows8Formats: [WeightFormat] = [.q8_0, .q4_0, .q4_k, .q6_k]
+    public static let rows8Formats: [WeightFormat] = [.q8_0, .q4_0, .q4_k, .q5_k, .q6_k]
     static func hasRows8Layout(_ format: WeightFormat) -> Bool { rows8Formats.contains(format) }
 
     typealias Rows8Repack = @convention(c) (UnsafeRawPointer?, Int, Int32, UnsafeMutableRawPointer?) -> Void
@@ -75,6 +75,7 @@ extension WeightMatrix {
         case .q8_0: (moe_q80_rows8_pack, moe_q80_rows8_unpack)
         case .q4_0: (moe_q40_rows8_pack, moe_q40_rows8_unpack)
         case .q4_k: (moe_q4k_rows8_pack, moe_q4k_rows8_unpack)
+        case .q5_k: (moe_q5k_rows8_pack, moe_q5k_rows8_unpack)
         case .q6_k: (moe_q6k_rows8_pack, moe_q6k_rows8_unpack)
         default: preconditionFailure("\(format.name) has no rows8 layout")
         }

@@ -81,7 +81,10 @@ enum QuantizedMatmul {
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matmul_q4_k_scalar : vnni ? moe_matmul_q4_k_vnni : moe_matmul_q4_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
-        case .q5_k:   // no VNNI body: the AVX2 one on every x86-64 machine
+        case .q5_k where w.layout == .rows8:   // as Q4_K's rows8
+            let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
+            (vnni ? moe_matmul_q5_k_rows8_vnni : moe_matmul_q5_k_rows8_scalar)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+        case .q5_k:   // no VNNI body for row-major rows: the AVX2 one on every x86-64 machine
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matmul_q5_k_scalar : moe_matmul_q5_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
         case .q6_k where w.layout == .rows8:   // as Q4_K's rows8
