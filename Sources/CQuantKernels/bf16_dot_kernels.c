@@ -1,6 +1,7 @@
 // bf16 × bf16-rounded activation products (see bf16_dot_kernels.h): scalar twins, and AVX-512
 // BF16 bodies compiled for that target by function attribute and chosen at run time
 // (moe_cpu_has_avx512bf16), like quant_kernels_vnni.c.
+#include "cpu_override.h"
 #include "bf16_dot_kernels.h"
 #include "vector_sums.h"
 
@@ -53,7 +54,7 @@ void moe_matmul_bf16_dot_scalar(const void *w, size_t row_bytes, const uint16_t 
 
 int moe_cpu_has_avx512bf16(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+    return moe_cpu_avx512_allowed() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
         && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
 }
 

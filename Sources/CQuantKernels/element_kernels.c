@@ -1,5 +1,6 @@
 // Matrix–vector rows for f32, f16 and bf16 weights: scalar, AVX2 and AVX-512F bodies (see
 // element_kernels.h). Each row is y_r = Σ_i w_r[i]·x[i], summed in f32 in several accumulators.
+#include "cpu_override.h"
 #include "element_kernels.h"
 #include "half_float.h"
 #include "vector_sums.h"
@@ -198,7 +199,7 @@ MOE_ELEMENT_MATVECS_CALLING(, _scalar)
 #if defined(__x86_64__) && defined(__clang__)
 int moe_cpu_has_avx512(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return moe_cpu_avx512_allowed() && __builtin_cpu_supports("avx512f");
 }
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f"))), apply_to = function)

@@ -85,7 +85,7 @@ static inline __attribute__((always_inline)) void rows8_q40_group(const uint8_t 
     for (int t = 0; t < G; t++) rows8_halves_store(ix, acc[t], y + (size_t)t * ldy, keep);
 }
 
-ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q4_0_rows8_vnni, moe_matmul_q4_0_rows8_vnni, moe_block_q8, 32, rows8_halves_indices, rows8_halves_indices_init, rows8_q40_group)
+ROWS8_GROUP_ENTRY_POINTS(moe_matvec_q4_0_rows8_vnni, moe_matmul_q4_0_rows8_vnni, moe_block_q8, 32, rows8_halves_indices, rows8_halves_indices_init, rows8_q40_group)
 
 #pragma clang attribute pop
 

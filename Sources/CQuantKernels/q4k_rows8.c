@@ -1,5 +1,5 @@
 // Q4_K and Q5_K in rows8 groups (layouts and arithmetic in q4k_rows8.h): the packers, the scalar
-// twins and the AVX-512 VNNI bodies. Q5_K is Q4_K with a fifth bit plane (as in its row-major
+// twins, the AVX-512 VNNI bodies and Q4_K's AVX2 body. Q5_K is Q4_K with a fifth bit plane (as in its row-major
 // kernels, quant_kernels_body.h): every function here serves both, `five` choosing.
 #include "q4k_rows8.h"
 #include "half_float.h"
@@ -239,12 +239,111 @@ static inline __attribute__((always_inline)) void q5k_rows8_group(const uint8_t 
     kx_rows8_group(group, x, blocks, ix, y, ldy, keep, G, 1);
 }
 
-ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_block_q8k, 256, rows8_indices, rows8_indices_init, q4k_rows8_group)
-ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q5_k_rows8_vnni, moe_matmul_q5_k_rows8_vnni, moe_block_q8k, 256, rows8_indices, rows8_indices_init, q5k_rows8_group)
+ROWS8_GROUP_ENTRY_POINTS(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_block_q8k, 256, rows8_indices, rows8_indices_init, q4k_rows8_group)
+ROWS8_GROUP_ENTRY_POINTS(moe_matvec_q5_k_rows8_vnni, moe_matmul_q5_k_rows8_vnni, moe_block_q8k, 256, rows8_indices, rows8_indices_init, q5k_rows8_group)
+
+#pragma clang attribute pop
+
+// ---- AVX2 (Q4_K only) ---------------------------------------------------------------------------
+// For CPUs without AVX-512 VNNI (llama.cpp repacks Q4_K for AVX2 too). A 64-byte chunk is two
+// 256-bit halves of four rows each (row 4h + k of half h in 64-bit lane k). Per half, vpmaddubsw
+// of the unsigned quants and the signed activation bytes gives word pairs (|·| ≤ 2·15·128, no
+// saturation), summed over a sub-block's four steps in words (≤ 8·15·128 < 2¹⁵) and multiplied by
+// the rows' scale words with vpmaddwd: two dwords per row. Every sum is exact, so this body equals
+// the scalar twin bit for bit. One token at a time: the block (1152 bytes) stays in L1 for the
+// next token of a batch, and sixteen ymm registers hold one token's sums without spilling.
+// (The same body with Q5_K's fifth bit merged — three more operations per 32 bytes — ran no faster
+// than Q5_K's row-major AVX2 body: 17.6 against 17.0 GB/s on one core, so Q5_K stays row-major on
+// AVX2; BENCHMARKS.md "Q4_K eight-row groups on AVX2".)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+
+typedef struct {
+    __m256i scale_words[2];   // vpshufb patterns: a sub-block's eight scale bytes → rows 4h…4h+3 as four words each
+    __m256i mins_order;       // [r0 r2 r4 r6 | r1 r3 r5 r7] → rows 0–7
+    __m256i row_bits;         // 1, 2, 4, … 128: the `keep` mask per lane
+} kx_avx2_indices;
+
+static inline void kx_avx2_indices_init(kx_avx2_indices *ix) {
+    for (int h = 0; h < 2; h++) {
+        int8_t pattern[32];
+        for (int lane = 0; lane < 2; lane++)
+            for (int w = 0; w < 8; w++) {
+                pattern[16 * lane + 2 * w] = (int8_t)(4 * h + 2 * lane + w / 4);
+                pattern[16 * lane + 2 * w + 1] = (int8_t)0x80;   // high byte of each word: zero
+            }
+        ix->scale_words[h] = _mm256_loadu_si256((const __m256i *)pattern);
+    }
+    ix->mins_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    ix->row_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+}
+
+static inline __m256i kx_broadcast8(const void *p) {
+    int64_t v;
+    memcpy(&v, p, 8);
+    return _mm256_set1_epi64x(v);
+}
+
+static inline __attribute__((always_inline)) void q4k_rows8_group_avx2(const uint8_t *group, const moe_block_q8k *x, int blocks,
+                                                                       const kx_avx2_indices *ix, float *y, size_t ldy, unsigned char keep,
+                                                                       const int G) {
+    const int qs = rows8_qs(0), block_bytes = rows8_block_bytes(0);
+    __m256 acc_d[MOE_ROWS8_MAX_GROUP], acc_m[MOE_ROWS8_MAX_GROUP];
+    for (int t = 0; t < G; t++) acc_d[t] = acc_m[t] = _mm256_setzero_ps();
+    const __m256i nibble = _mm256_set1_epi8(0x0F), top_bits = _mm256_set1_epi8(0x30);
+    _Alignas(32) uint8_t sc[64], mins[64];
+    for (int b = 0; b < blocks; b++, group += block_bytes) {
+        // The 64 scale and 64 min values as bytes (layout in q4k_rows8.h).
+        const __m256i low0 = _mm256_loadu_si256((const __m256i *)(group + ROWS8_SCALES));
+        const __m256i low1 = _mm256_loadu_si256((const __m256i *)(group + ROWS8_SCALES + 32));
+        const __m256i tops = _mm256_loadu_si256((const __m256i *)(group + ROWS8_TOPS));
+        _mm256_store_si256((__m256i *)sc, _mm256_or_si256(_mm256_and_si256(low0, nibble), _mm256_and_si256(_mm256_slli_epi16(tops, 4), top_bits)));
+        _mm256_store_si256((__m256i *)(sc + 32), _mm256_or_si256(_mm256_and_si256(low1, nibble), _mm256_and_si256(_mm256_slli_epi16(tops, 2), top_bits)));
+        _mm256_store_si256((__m256i *)mins, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low0, 4), nibble), _mm256_and_si256(tops, top_bits)));
+        _mm256_store_si256((__m256i *)(mins + 32),
+                           _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low1, 4), nibble), _mm256_and_si256(_mm256_srli_epi16(tops, 2), top_bits)));
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)group));
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(group + 16)));
+        for (int t = 0; t < G; t++) {
+            const moe_block_q8k *xb = x + (size_t)t * blocks + b;
+            __m256i total[2];
+            for (int h = 0; h < 2; h++) {
+                total[h] = _mm256_setzero_si256();
+                for (int c = 0; c < 4; c++) {
+                    __m256i w_lo = _mm256_setzero_si256(), w_hi = _mm256_setzero_si256();
+                    for (int s = 0; s < 4; s++) {
+                        const __m256i q = _mm256_loadu_si256((const __m256i *)(group + qs + 64 * (4 * c + s) + 32 * h));
+                        const __m256i lo = _mm256_and_si256(q, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
+                        w_lo = _mm256_add_epi16(w_lo, _mm256_maddubs_epi16(lo, kx_broadcast8(xb->qs + 64 * c + 8 * s)));
+                        w_hi = _mm256_add_epi16(w_hi, _mm256_maddubs_epi16(hi, kx_broadcast8(xb->qs + 64 * c + 32 + 8 * s)));
+                    }
+                    const __m256i s_lo = _mm256_shuffle_epi8(kx_broadcast8(sc + 8 * (2 * c)), ix->scale_words[h]);
+                    const __m256i s_hi = _mm256_shuffle_epi8(kx_broadcast8(sc + 8 * (2 * c + 1)), ix->scale_words[h]);
+                    total[h] = _mm256_add_epi32(total[h], _mm256_add_epi32(_mm256_madd_epi16(w_lo, s_lo), _mm256_madd_epi16(w_hi, s_hi)));
+                }
+            }
+            // [r0 r1 r4 r5 | r2 r3 r6 r7] → rows 0–7.
+            const __m256i S = _mm256_permute4x64_epi64(_mm256_hadd_epi32(total[0], total[1]), 0xD8);
+            // M = Σ_j m_j·(bsums[2j] + bsums[2j+1]): rows 2k, 2k+1 per vector, then folded to one lane per row.
+            const __m256i pairs = _mm256_broadcastsi128_si256(
+                _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)xb->bsums), _mm_loadu_si128((const __m128i *)(xb->bsums + 8))));
+            __m256i v[4];
+            for (int k = 0; k < 4; k++) v[k] = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(mins + 16 * k))), pairs);
+            const __m256i M = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3])), ix->mins_order);
+            acc_d[t] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(xb->d)), _mm256_cvtepi32_ps(S), acc_d[t]);
+            acc_m[t] = _mm256_fmadd_ps(_mm256_mul_ps(dmin, _mm256_set1_ps(-xb->d)), _mm256_cvtepi32_ps(M), acc_m[t]);
+        }
+    }
+    const __m256i lanes = _mm256_and_si256(_mm256_set1_epi32(keep), ix->row_bits);
+    const __m256i store = _mm256_cmpeq_epi32(lanes, ix->row_bits);
+    for (int t = 0; t < G; t++) _mm256_maskstore_ps(y + (size_t)t * ldy, store, _mm256_add_ps(acc_d[t], acc_m[t]));
+}
+
+ROWS8_GROUP_ENTRY_POINTS(moe_matvec_q4_k_rows8_avx2, moe_matmul_q4_k_rows8_avx2, moe_block_q8k, 256, kx_avx2_indices, kx_avx2_indices_init, q4k_rows8_group_avx2)
 
 #pragma clang attribute pop
 
 #else
+ROWS8_VNNI_AS_SCALAR(moe_matvec_q4_k_rows8_avx2, moe_matmul_q4_k_rows8_avx2, moe_block_q8k, moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar)
 ROWS8_VNNI_AS_SCALAR(moe_matvec_q4_k_rows8_vnni, moe_matmul_q4_k_rows8_vnni, moe_block_q8k, moe_matvec_q4_k_rows8_scalar, moe_matmul_q4_k_rows8_scalar)
 ROWS8_VNNI_AS_SCALAR(moe_matvec_q5_k_rows8_vnni, moe_matmul_q5_k_rows8_vnni, moe_block_q8k, moe_matvec_q5_k_rows8_scalar, moe_matmul_q5_k_rows8_scalar)
 #endif

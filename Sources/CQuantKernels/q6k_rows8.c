@@ -158,7 +158,7 @@ static inline __attribute__((always_inline)) void rows8_q6_group(const uint8_t *
     for (int t = 0; t < G; t++) _mm256_mask_storeu_ps(y + (size_t)t * ldy, keep, acc[t]);
 }
 
-ROWS8_VNNI_ENTRY_POINTS(moe_matvec_q6_k_rows8_vnni, moe_matmul_q6_k_rows8_vnni, moe_block_q8k, 256, rows8_q6_indices, rows8_q6_indices_init, rows8_q6_group)
+ROWS8_GROUP_ENTRY_POINTS(moe_matvec_q6_k_rows8_vnni, moe_matmul_q6_k_rows8_vnni, moe_block_q8k, 256, rows8_q6_indices, rows8_q6_indices_init, rows8_q6_group)
 
 #pragma clang attribute pop
 

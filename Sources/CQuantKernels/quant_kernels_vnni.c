@@ -6,6 +6,7 @@
 // taken off: Q8_0 as w + 128 (w XOR 0x80), Q4_0 as its raw nibble n = w + 8. Per block that is
 // two vector operations where the AVX2 kernels need four (vpsignb ×2, vpmaddubsw, vpmaddwd).
 // Compiled for that target by function attribute and chosen at run time (moe_cpu_has_vnni).
+#include "cpu_override.h"
 #include "quant_kernels.h"
 #include "far_rows.h"
 #include "vector_sums.h"
@@ -18,7 +19,7 @@
 int moe_cpu_has_vnni(void) {
     __builtin_cpu_init();
     // BW too: the K formats' kernels (quant_kernels_k_vnni.c) use 512-bit byte and word operations.
-    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+    return moe_cpu_avx512_allowed() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
 }
 
 int moe_cpu_is_amd(void) {

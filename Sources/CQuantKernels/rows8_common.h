@@ -38,13 +38,13 @@ static inline __attribute__((target("avx512f"))) __m512i rows8_broadcast8(const 
 // Tokens per group in the batched kernels: four measured a little faster than eight (whose sums spill).
 enum { MOE_ROWS8_MAX_GROUP = 4 };
 
-// A rows8 format's two VNNI entry points (activation blocks of `x_t`, `block_width` elements each)
+// A rows8 format's two entry points for one instruction set (activation blocks of `x_t`, `block_width` elements each)
 // around its group kernel
 // `group_fn(group, x, blocks, &indices, y, ldy, keep, G)` (eight rows × G tokens, G a constant
 // once inlined): decode runs group after group; a prompt runs the groups in tiles of ~256 KiB
 // that stay in L2 while up to MOE_ROWS8_MAX_GROUP tokens at a time pass over them. Inside the
 // files' target attribute region, so that the group kernel inlines.
-#define ROWS8_VNNI_ENTRY_POINTS(matvec, matmul, x_t, block_width, indices_t, indices_init, group_fn)                        \
+#define ROWS8_GROUP_ENTRY_POINTS(matvec, matmul, x_t, block_width, indices_t, indices_init, group_fn)                        \
     void matvec(const void *w, size_t row_bytes, const x_t *x, int n, float *y, int row_begin, int row_end) {               \
         indices_t ix;                                                                                                       \
         indices_init(&ix);                                                                                                  \

@@ -15,7 +15,7 @@ struct LoadingOptions: ParsableArguments {
     // --row-major-q4k: the name before Q6_K had the layout too, kept for scripts.
     @Flag(name: [.customLong("row-major"), .customLong("row-major-q4k")], help: ArgumentHelp(
         "Keep Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices in the file's row-major layout instead of interleaving them in groups of eight rows at load.",
-        discussion: "On CPUs with AVX-512 VNNI, moepp rewrites Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices at load into eight-row groups its faster kernels read (a copy in memory; the file's pages are released). Other CPUs always keep the row-major layout. --row-major-q4k is the same flag."))
+        discussion: "On CPUs with AVX-512 VNNI, moepp rewrites Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices at load into eight-row groups its faster kernels read (a copy in memory; the file's pages are released); on other x86-64 CPUs, Q4_K ones (an AVX2 kernel). --row-major-q4k is the same flag."))
     var rowMajor = false
 
     /// Sets the process-wide `RowInterleaving` before a model loads; with an expert cache the

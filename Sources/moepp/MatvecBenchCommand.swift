@@ -14,6 +14,8 @@ struct MatvecBenchCommand: ParsableCommand {
     @Option(help: "Rounds; figures are medians with min–max.") var rounds = 7
     @Option(name: .customLong("pool-mb"), help: "Bytes of copies each format cycles through; below the last-level cache (32 MiB here) it measures the kernels' compute instead of memory.")
     var poolMegabytes = 256
+    @Option(help: "Kernel bodies: best (what this CPU runs), avx2 (what CPUs without AVX-512 run), scalar.")
+    var kernels: KernelPath = .best
 
     func validate() throws {
         guard rows >= 1, rounds >= 1, poolMegabytes >= 1 else { throw ValidationError("--rows, --rounds and --pool-mb: at least 1") }
@@ -37,10 +39,10 @@ struct MatvecBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        print("\(rows)×\(cols), \(Parallel.coreCount) threads, \(rounds) interleaved rounds; 'of read bandwidth' is each round's rate over the bandwidth probe (\(MemoryBandwidth.ReadKernel.probeName), two passes each) over as many bytes, the larger of the probes before and after the round")
+        print("\(rows)×\(cols), \(Parallel.coreCount) threads, \(kernels.rawValue) kernels, \(rounds) interleaved rounds; 'of read bandwidth' is each round's rate over the bandwidth probe (\(MemoryBandwidth.ReadKernel.probeName), two passes each) over as many bytes, the larger of the probes before and after the round")
         print("format | MB per product | weight GB/s median (min–max) | of read bandwidth median (min–max) | products/s median")
         var refused = false
-        for r in MatvecBenchmark.run(rows: rows, cols: cols, variants: try parsedFormats(), poolBytes: poolMegabytes << 20, rounds: rounds) {
+        for r in MatvecBenchmark.run(rows: rows, cols: cols, variants: try parsedFormats(), poolBytes: poolMegabytes << 20, rounds: rounds, path: kernels) {
             // Above 1 the probe, not the kernel, is wrong (or the pool fits a cache): no figure.
             let fraction = r.fractions.max()! > 1 ? "—" : String(format: "%.2f (%.2f–%.2f)", Statistics.median(r.fractions), r.fractions.min()!, r.fractions.max()!)
             refused = refused || fraction == "—"
@@ -50,3 +52,5 @@ struct MatvecBenchCommand: ParsableCommand {
         if refused { print("—: a round read faster than the probe (a pool that fits in cache, or a probe in a slow moment); no fraction printed") }
     }
 }
+
+extension KernelPath: ExpressibleByArgument {}

@@ -130,14 +130,14 @@ struct InterleavedRowsTests {
         let interleaved = try Transformer(directory: path, interleaving: .all)
         let rowMajor = try Transformer(directory: path, interleaving: .off)
         let expert = interleaved.blocks[0].moe!.ffnExperts[0]
-        #expect(expert.gate.layout == (QuantizedKernels.hasVNNI ? .rows8 : .rowMajor))
+        #expect(expert.gate.layout == (WeightMatrix.rows8Runs(expert.gate.format) ? .rows8 : .rowMajor))
         #expect(rowMajor.blocks[0].moe!.ffnExperts[0].gate.layout == .rowMajor)
         if type == .q5_k_m { #expect(expert.gate.format == .q5_k) }
         if type == .q4_k_m || type == .q5_k_m {
             let down = interleaved.blocks[1].moe!.ffnExperts[0].down, head = interleaved.lmHead
-            #expect(down.format == .q6_k && down.layout == expert.gate.layout)
+            #expect(down.format == .q6_k && down.layout == (WeightMatrix.rows8Runs(.q6_k) ? .rows8 : .rowMajor))
             // A vocabulary that is not whole groups of eight rows stays row-major.
-            #expect(head.format == .q6_k && head.layout == (head.rows % 8 == 0 ? expert.gate.layout : .rowMajor))
+            #expect(head.format == .q6_k && head.layout == (head.rows % 8 == 0 && WeightMatrix.rows8Runs(.q6_k) ? .rows8 : .rowMajor))
         }
         let tokens = [12, 200, 45, 3, 99, 150, 7, 7, 260, 31]
         let ours = try interleaved.forward(tokens, cache: interleaved.makeCache(), allLogits: true)
@@ -168,7 +168,7 @@ struct InterleavedRowsTests {
         }
         let (all, off) = (try inProcess(.all), try inProcess(.off))
         // The layouts round differently in the last bits, which is what tells the runs apart.
-        if QuantizedKernels.hasVNNI { #expect(all.map(\.bitPattern) != off.map(\.bitPattern)) }
+        if WeightMatrix.rows8Runs(.q4_k) { #expect(all.map(\.bitPattern) != off.map(\.bitPattern)) }
         #expect(try logits([]).map(\.bitPattern) == all.map(\.bitPattern))
         #expect(try logits(["--row-major"]).map(\.bitPattern) == off.map(\.bitPattern))
         #expect(try logits(["--row-major-q4k"]).map(\.bitPattern) == off.map(\.bitPattern))
@@ -182,7 +182,7 @@ struct InterleavedRowsTests {
         let rows = run.stdout.split(separator: "\n").filter { $0.contains(" | ") }.dropFirst().map { $0.components(separatedBy: " | ") }
         #expect(rows.map { $0[0] } == ["q4_k", "q4_k-rows8", "q6_k", "q6_k-rows8"])
         for row in rows {
-            #expect((Double(row[2].split(separator: " ")[0]) ?? 0) > 0, "\(row)")
+            #expect((Double(row[4]) ?? 0) > 0, "\(row)")   // products/s: a scalar twin in a debug build reads 0.0 GB/s
             #expect(row[3] == "—" || (Double(row[3].split(separator: " ")[0]) ?? 2) <= 1, "\(row)")
         }
         let bad = try TestSupport.run(["matvec-bench", "--format", "q5_0-rows8"])
@@ -207,9 +207,16 @@ struct InterleavedRowsTests {
         #expect(byDefault["formats"]?.contains("\(q6k) q6_k") == true && byDefault["formats"]?.contains("q4_k") == true, "\(byDefault)")
         let model = try Transformer(directory: path, interleaving: .all)
         #expect(byDefault["layout"] == model.weights.layoutSummary)
-        if QuantizedKernels.hasVNNI {
+        if WeightMatrix.rows8Runs(.q4_k) {   // every x86-64 CPU (AVX2 bodies for Q4_K; VNNI ones for Q6_K too)
             #expect(model.weights.interleavedMatrices > 0 && byDefault["layout"]?.hasPrefix("\(model.weights.interleavedMatrices) matrices") == true)
+            #expect(byDefault["layout"]?.contains(QuantizedKernels.hasVNNI ? "AVX-512 VNNI kernels" : "AVX2 kernels") == true)
             #expect(try lines(["--row-major"])["layout"] == "as stored (interleaving turned off)")
+            // MOEPP_CPU=avx2: what a CPU without AVX-512 does — Q4_K interleaved for the AVX2 body, Q6_K as stored.
+            let avx2 = try TestSupport.run(["inspect", "--model", path], environment: ["MOEPP_CPU": "avx2"])
+            let layout = avx2.stdout.split(separator: "\n").first { $0.hasPrefix("layout") }.map(String.init) ?? ""
+            let q4k = weights.names.filter { weights.view($0)!.format == .q4_k && weights.view($0)!.shape.count == 2 }.count
+            #expect(avx2.status == 0 && layout.contains("for the AVX2 kernels"), "\(avx2.stderr) \(layout)")
+            #expect(Int(layout.dropFirst(12).prefix { $0.isNumber }) ?? 0 < model.weights.interleavedMatrices || !QuantizedKernels.hasVNNI, "\(layout) with \(q4k) Q4_K tensors")
         } else {
             #expect(byDefault["layout"]?.hasPrefix("as stored (this CPU has no AVX-512 VNNI") == true)
         }
@@ -217,7 +224,7 @@ struct InterleavedRowsTests {
 
     @Test("past the memory budget, matrices stay row-major: the model loads, mixed, and computes what the row-major one does")
     func budget() throws {
-        guard QuantizedKernels.hasVNNI else { return }
+        guard WeightMatrix.rows8Runs(.q4_k) else { return }
         let path = try Self.q4KMixtral(seed: 3)
         let source = try ModelSource(path: path)
         let config = try source.config()
@@ -241,7 +248,7 @@ struct InterleavedRowsTests {
         let model = try Transformer(directory: path, interleaving: .allButRoutedExperts)
         #expect(model.blocks[0].moe!.ffnExperts[0].gate.layout == .rowMajor)
         let attention = try #require(model.blocks[0].attention as? Attention)
-        #expect(attention.queryProjection.layout == (QuantizedKernels.hasVNNI ? .rows8 : .rowMajor))
+        #expect(attention.queryProjection.layout == (WeightMatrix.rows8Runs(.q4_k) ? .rows8 : .rowMajor))
         // Three slots for 2 layers × 4 experts, top-2: misses, evictions and re-reads.
         let cache = try ExpertCacheSetup.install(on: model, directory: path, budget: .slots(3), policy: .lru, prefetch: false)
         let all = try Transformer(directory: path, interleaving: .all)
@@ -249,7 +256,7 @@ struct InterleavedRowsTests {
         let cached = try model.forward(tokens, cache: model.makeCache(), allLogits: true).logits
         #expect(cached.map(\.bitPattern) == (try all.forward(tokens, cache: all.makeCache(), allLogits: true)).logits.map(\.bitPattern))
         #expect(cache.statistics.reduce(0) { $0 + $1.misses } > 4)
-        guard QuantizedKernels.hasVNNI else { return }
+        guard WeightMatrix.rows8Runs(.q4_k) else { return }
         #expect {
             _ = try ExpertStore(model: all)
         } throws: { "\($0)".contains("interleaved into memory at load") }

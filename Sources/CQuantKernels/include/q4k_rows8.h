@@ -52,6 +52,11 @@ void moe_matmul_q4_k_rows8_scalar(const void *w, size_t row_bytes, const moe_blo
 void moe_matmul_q4_k_rows8_vnni(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
                                 int row_begin, int row_end);
 
+// Q4_K's AVX2 bodies (CPUs without AVX-512 VNNI), the same bits.
+void moe_matvec_q4_k_rows8_avx2(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, float *y, int row_begin, int row_end);
+void moe_matmul_q4_k_rows8_avx2(const void *w, size_t row_bytes, const moe_block_q8k *x, int n, int tokens, float *y, size_t ldy,
+                                int row_begin, int row_end);
+
 // The same for Q5_K.
 void moe_q5k_rows8_pack(const void *src, size_t row_bytes, int n, void *dst);
 void moe_q5k_rows8_unpack(const void *src, size_t row_bytes, int n, void *dst);

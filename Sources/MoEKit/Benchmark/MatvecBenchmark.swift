@@ -39,9 +39,10 @@ public enum MatvecBenchmark {
         return encodeFloats(random.normals(rows * cols, scale: 0.02), as: format)
     }
 
-    /// `variants`: formats, each row-major or (a rows8 format, `rows` a multiple of 8) in rows8 groups.
+    /// `variants`: formats, each row-major or (a rows8 format, `rows` a multiple of 8) in rows8 groups;
+    /// `path`: the kernel bodies (`.avx2` measures on an AVX-512 machine what CPUs without it run).
     public static func run(rows: Int, cols: Int, variants: [(format: WeightFormat, layout: RowLayout)], poolBytes: Int = 256 << 20,
-                           rounds: Int = 7) -> [Result] {
+                           rounds: Int = 7, path: KernelPath = .best) -> [Result] {
         var pools: [(storage: ByteStorage, matrices: [WeightMatrix])] = []
         let arena = HugePageArena()
         for (format, layout) in variants {
@@ -69,7 +70,7 @@ public enum MatvecBenchmark {
             if round >= 0 { probes.append(stream) }
             for (f, pool) in pools.enumerated() {
                 let start = Date()
-                for matrix in pool.matrices { Kernels.matvec(matrix, x, &y) }
+                for matrix in pool.matrices { Kernels.matvec(matrix, x, &y, path: path) }
                 let rate = Double(pool.matrices.count * results[f].bytesPerProduct) / Date().timeIntervalSince(start)
                 if round >= 0 { results[f].rates.append(rate) }
             }

@@ -14,9 +14,9 @@ public struct MatvecProduct {
 }
 
 /// Which kernel bodies run: the best this CPU has (decided once, at run time), or — for tests,
-/// so that a machine with AVX-512 still exercises the others — one in particular. `.avx2` is
-/// the scalar bodies where AVX2 was not compiled (not x86-64).
-enum KernelPath: CaseIterable {
+/// so that a machine with AVX-512 still exercises the others, and `matvec-bench --kernels` — one
+/// in particular. `.avx2` is the scalar bodies where AVX2 was not compiled (not x86-64).
+public enum KernelPath: String, CaseIterable, Sendable {
     case best, avx2, scalar
 }
 
@@ -178,9 +178,9 @@ extension Kernels {
         case .q5_1:   // no VNNI body: the AVX2 one on every x86-64 machine
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             (scalar ? moe_matvec_q5_1_scalar : moe_matvec_q5_1)(w, rowBytes, xq, n, y, lower, upper)
-        case .q4_k where product.w.layout == .rows8:   // no AVX2 body: rows8 is made only where VNNI runs
+        case .q4_k where product.w.layout == .rows8:   // AVX2 and VNNI bodies
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
-            (vnni ? moe_matvec_q4_k_rows8_vnni : moe_matvec_q4_k_rows8_scalar)(w, rowBytes, xq, n, y, lower, upper)
+            (vnni ? moe_matvec_q4_k_rows8_vnni : scalar ? moe_matvec_q4_k_rows8_scalar : moe_matvec_q4_k_rows8_avx2)(w, rowBytes, xq, n, y, lower, upper)
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matvec_q4_k_scalar : vnni ? moe_matvec_q4_k_vnni : moe_matvec_q4_k)(w, rowBytes, xq, n, y, lower, upper)

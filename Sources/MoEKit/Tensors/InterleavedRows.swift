@@ -34,10 +34,10 @@ public enum RowInterleaving: UInt8, Sendable {
     /// Sets the default for loads that start after this (the CLI, once, before loading).
     public static func set(_ value: RowInterleaving) { setting.store(value.rawValue, ordering: .relaxed) }
 
-    /// Only where the CPU has the VNNI kernels the layout is for: elsewhere the portable twin
-    /// would be all that reads it, slower than the row-major AVX2 body.
-    func applies(routedExpert: Bool) -> Bool {
-        QuantizedKernels.hasVNNI && (self == .all || (self == .allButRoutedExperts && !routedExpert))
+    /// Only where the CPU has a fast kernel for the format's layout (`WeightMatrix.rows8Runs`):
+    /// elsewhere the portable twin would be all that reads it, slower than the row-major AVX2 body.
+    func applies(routedExpert: Bool, format: WeightFormat) -> Bool {
+        WeightMatrix.rows8Runs(format) && (self == .all || (self == .allButRoutedExperts && !routedExpert))
     }
 
     /// This setting for a load whose routed experts an expert cache reads from the file.
@@ -49,13 +49,17 @@ extension CheckpointWeights {
     public var layoutSummary: String {
         if interleavedMatrices > 0 {
             return "\(interleavedMatrices) matrices (\(String(format: "%.1f", Double(interleavedBytes) / 1e6)) MB) in eight-row groups "
-                + "for the AVX-512 VNNI kernels, a copy in memory"
+                + (QuantizedKernels.hasVNNI ? "for the AVX-512 VNNI kernels" : "for the AVX2 kernels") + ", a copy in memory"
                 + (matricesPastBudget > 0 ? "; \(matricesPastBudget) more kept as stored, past the memory available" : "")
         }
         if matricesPastBudget > 0 { return "as stored: the memory available does not hold an interleaved copy" }
-        if !QuantizedKernels.hasVNNI { return "as stored (this CPU has no AVX-512 VNNI for the eight-row kernels)" }
+        if !QuantizedKernels.hasVNNI && WeightMatrix.rows8AVX2Formats.isEmpty {
+            return "as stored (this CPU has no AVX-512 VNNI for the eight-row kernels)"
+        }
         if interleaving == .off { return "as stored (interleaving turned off)" }
-        return "as stored (no " + WeightMatrix.rows8Formats.map(\.name).joined(separator: "/") + " matrix of whole eight-row groups)"
+        let formats = WeightMatrix.rows8Formats.filter(WeightMatrix.rows8Runs)
+        return "as stored (no " + formats.map(\.name).joined(separator: "/") + " matrix of whole eight-row groups"
+            + (QuantizedKernels.hasVNNI ? ")" : "; the other formats' eight-row kernels need AVX-512 VNNI)")
     }
 }
 
@@ -66,6 +70,19 @@ extension WeightMatrix {
     /// The formats with a rows8 layout and kernels.
     public static let rows8Formats: [WeightFormat] = [.q8_0, .q4_0, .q4_k, .q5_k, .q6_k]
     static func hasRows8Layout(_ format: WeightFormat) -> Bool { rows8Formats.contains(format) }
+
+    /// The rows8 formats with an AVX2 body too (CPUs without AVX-512 VNNI; x86-64 only).
+    #if arch(x86_64)
+    public static let rows8AVX2Formats: [WeightFormat] = [.q4_k]
+    #else
+    public static let rows8AVX2Formats: [WeightFormat] = []
+    #endif
+
+    /// Whether this CPU has a kernel that reads `format`'s rows8 layout faster than the row-major
+    /// one (VNNI: every rows8 format; AVX2: `rows8AVX2Formats`).
+    public static func rows8Runs(_ format: WeightFormat) -> Bool {
+        hasRows8Layout(format) && (QuantizedKernels.hasVNNI || rows8AVX2Formats.contains(format))
+    }
 
     typealias Rows8Repack = @convention(c) (UnsafeRawPointer?, Int, Int32, UnsafeMutableRawPointer?) -> Void
 

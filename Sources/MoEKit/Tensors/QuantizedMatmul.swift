@@ -75,9 +75,9 @@ enum QuantizedMatmul {
         case .q5_1:   // no VNNI body: the AVX2 one on every x86-64 machine
             let xq = input.assumingMemoryBound(to: moe_block_q8.self)
             (scalar ? moe_matmul_q5_1_scalar : moe_matmul_q5_1)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
-        case .q4_k where w.layout == .rows8:   // no AVX2 body: rows8 is made only where VNNI runs
+        case .q4_k where w.layout == .rows8:   // AVX2 and VNNI bodies
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
-            (vnni ? moe_matmul_q4_k_rows8_vnni : moe_matmul_q4_k_rows8_scalar)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
+            (vnni ? moe_matmul_q4_k_rows8_vnni : scalar ? moe_matmul_q4_k_rows8_scalar : moe_matmul_q4_k_rows8_avx2)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
         case .q4_k:
             let xq = input.assumingMemoryBound(to: moe_block_q8k.self)
             (scalar ? moe_matmul_q4_k_scalar : vnni ? moe_matmul_q4_k_vnni : moe_matmul_q4_k)(w.base, rowBytes, xq, n, count, y, ldy, lower, upper)
