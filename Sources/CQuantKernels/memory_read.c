@@ -1,5 +1,6 @@
 // Read kernels of the bandwidth probe (see memory_read.h). Integer adds (vpaddq), so a sum is
 // exact in any order and each body equals the scalar twin bit for bit.
+#include "cpu_override.h"
 #include "memory_read.h"
 #include <string.h>
 #if defined(__x86_64__) && defined(__clang__)
@@ -150,7 +151,7 @@ static uint64_t read_avx512_streams(const unsigned char *p, size_t bytes, int pr
 
 static int has_avx512(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return moe_cpu_avx512_allowed() && __builtin_cpu_supports("avx512f");
 }
 
 int moe_read_variant_available(int variant) {

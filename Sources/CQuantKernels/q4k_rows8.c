@@ -1,6 +1,7 @@
 // Q4_K and Q5_K in rows8 groups (layouts and arithmetic in q4k_rows8.h): the packers, the scalar
-// twins, the AVX-512 VNNI bodies and Q4_K's AVX2 body. Q5_K is Q4_K with a fifth bit plane (as in its row-major
-// kernels, quant_kernels_body.h): every function here serves both, `five` choosing.
+// twins, the AVX-512 VNNI bodies and Q4_K's AVX2 body. Q5_K is Q4_K with a fifth bit plane (as in
+// its row-major kernels, quant_kernels_body.h): the packers, twins and VNNI kernel serve both,
+// `five` choosing.
 #include "q4k_rows8.h"
 #include "half_float.h"
 #include "q4k_scales.h"

@@ -9,7 +9,7 @@ struct MatvecBenchCommand: ParsableCommand {
 
     @Option var rows = 4096
     @Option var cols = 4096
-    @Option(name: .customLong("format"), help: "Formats to measure (repeatable): f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k; q8_0-rows8, q4_0-rows8, q4_k-rows8, q5_k-rows8 and q6_k-rows8 for the eight-row groups a load makes on AVX-512 VNNI CPUs.")
+    @Option(name: .customLong("format"), help: "Formats to measure (repeatable): f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k; q8_0-rows8, q4_0-rows8, q4_k-rows8, q5_k-rows8 and q6_k-rows8 for the eight-row groups a load makes on AVX-512 VNNI CPUs (q4_k-rows8 on every x86-64 CPU).")
     var formats: [String] = ["bf16", "q8_0", "q4_0", "q4_k", "q6_k"]
     @Option(help: "Rounds; figures are medians with min–max.") var rounds = 7
     @Option(name: .customLong("pool-mb"), help: "Bytes of copies each format cycles through; below the last-level cache (32 MiB here) it measures the kernels' compute instead of memory.")
@@ -24,6 +24,10 @@ struct MatvecBenchCommand: ParsableCommand {
                 throw ValidationError("--cols: \(cols) is not whole \(format.name) blocks of \(format.elementsPerBlock)")
             }
             if layout == .rows8 && rows % 8 != 0 { throw ValidationError("--format \(format.name)-rows8: --rows must be a multiple of 8, not \(rows)") }
+            // Only the scalar twin reads those groups on that path, and no CPU runs it so: no figure to give.
+            if layout == .rows8 && kernels == .avx2 && !WeightMatrix.rows8AVX2Formats.contains(format) {
+                throw ValidationError("--format \(format.name)-rows8 with --kernels avx2: no AVX2 body reads that layout (CPUs without AVX-512 VNNI keep \(format.name) row-major; measure --format \(format.name))")
+            }
         }
     }
 

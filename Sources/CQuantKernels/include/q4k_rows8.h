@@ -1,5 +1,6 @@
-// Q4_K (and Q5_K, below) matrices with eight rows interleaved ("rows8"), built at load time for the AVX-512 VNNI
-// kernels (llama.cpp does the same with its GGML_CPU_REPACK layouts). A group of eight rows keeps
+// Q4_K (and Q5_K, below) matrices with eight rows interleaved ("rows8"), built at load time for the
+// AVX-512 VNNI kernels, and for Q4_K's AVX2 one on CPUs without VNNI (llama.cpp does the same with
+// its GGML_CPU_REPACK layouts). A group of eight rows keeps
 // the bytes the eight rows had (8 × row_bytes), so row r's group still starts at
 // w + (r / 8)·8·row_bytes and every byte count, expert-cache slot and file range stays as it was.
 //
@@ -29,7 +30,7 @@
 // Arithmetic, the same for every body and batch size, per row and block (n_i up to 31 for Q5_K):
 //   S = Σ_j sc_j·Σ_i n_i·q_i and M = Σ_j m_j·(bsums[2j] + bsums[2j+1]) exactly in integers, then
 //   acc_d = fma(d·dx, S, acc_d), acc_m = fma(dmin·(−dx), M, acc_m), and y = acc_d + acc_m.
-// So the scalar twin below equals the VNNI bodies bit for bit, and a prompt's (row, token) result
+// So the scalar twin below equals the VNNI and AVX2 bodies bit for bit, and a prompt's (row, token) result
 // equals decoding's.
 #ifndef MOEPP_Q4K_ROWS8_H
 #define MOEPP_Q4K_ROWS8_H

@@ -7,7 +7,7 @@ public enum RowLayout: Sendable, Equatable {
     /// Row r at `base + r·rowBytes`, as every file stores it.
     case rowMajor
     /// The formats of `WeightMatrix.rows8Formats` only: groups of eight rows interleaved for the
-    /// AVX-512 VNNI kernels, each group the same bytes the eight rows take row-major (layouts in
+    /// AVX-512 VNNI kernels (and Q4_K's AVX2 one), each group the same bytes the eight rows take row-major (layouts in
     /// Sources/CQuantKernels/include/q{80,40,4k,6k}_rows8.h; Q5_K's in q4k_rows8.h).
     case rows8
 }
@@ -19,7 +19,7 @@ public enum RowLayout: Sendable, Equatable {
 /// groups"). The copy goes to anonymous memory in 2 MiB pages; the file's pages it was read from
 /// are dropped from the process (the page cache keeps them).
 public enum RowInterleaving: UInt8, Sendable {
-    /// Every matrix as stored (`--row-major`, and every CPU without AVX-512 VNNI).
+    /// Every matrix as stored (`--row-major`; without AVX-512 VNNI, every format but `rows8AVX2Formats`).
     case off = 0
     /// Everything but the routed experts, which an expert cache reads from the file itself.
     case allButRoutedExperts = 1

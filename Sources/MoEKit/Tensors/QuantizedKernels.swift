@@ -14,8 +14,9 @@ enum QuantizedKernels {
 
     typealias Path = KernelPath
 
-    /// AVX-512 VNNI bodies where the CPU has it (decided once, at run time): vpdpbusd for
-    /// Q8_0/Q4_0, vpmaddubsw + vpdpwssd on 512-bit vectors for Q4_K/Q6_K (the Q5 formats: AVX2 only).
+    /// AVX-512 VNNI bodies where the CPU has it (decided once, at run time; `MOEPP_CPU=avx2` says
+    /// no): vpdpbusd for Q8_0/Q4_0, vpmaddubsw + vpdpwssd on 512-bit vectors for Q4_K/Q6_K, and
+    /// the rows8 kernels (Q5_K's only in rows8 groups; Q5_0/Q5_1: AVX2 only).
     static let hasVNNI = moe_cpu_has_vnni() != 0
 
     /// Whether the Q8_0 VNNI matvec (decode) reads four far-apart rows a pass with 256-bit blocks
