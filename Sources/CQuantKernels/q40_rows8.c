@@ -90,5 +90,5 @@ ROWS8_GROUP_ENTRY_POINTS(moe_matvec_q4_0_rows8_vnni, moe_matmul_q4_0_rows8_vnni,
 #pragma clang attribute pop
 
 #else
-ROWS8_VNNI_AS_SCALAR(moe_matvec_q4_0_rows8_vnni, moe_matmul_q4_0_rows8_vnni, moe_block_q8, moe_matvec_q4_0_rows8_scalar, moe_matmul_q4_0_rows8_scalar)
+ROWS8_AS_SCALAR(moe_matvec_q4_0_rows8_vnni, moe_matmul_q4_0_rows8_vnni, moe_block_q8, moe_matvec_q4_0_rows8_scalar, moe_matmul_q4_0_rows8_scalar)
 #endif

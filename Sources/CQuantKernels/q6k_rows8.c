@@ -163,5 +163,5 @@ ROWS8_GROUP_ENTRY_POINTS(moe_matvec_q6_k_rows8_vnni, moe_matmul_q6_k_rows8_vnni,
 #pragma clang attribute pop
 
 #else
-ROWS8_VNNI_AS_SCALAR(moe_matvec_q6_k_rows8_vnni, moe_matmul_q6_k_rows8_vnni, moe_block_q8k, moe_matvec_q6_k_rows8_scalar, moe_matmul_q6_k_rows8_scalar)
+ROWS8_AS_SCALAR(moe_matvec_q6_k_rows8_vnni, moe_matmul_q6_k_rows8_vnni, moe_block_q8k, moe_matvec_q6_k_rows8_scalar, moe_matmul_q6_k_rows8_scalar)
 #endif

@@ -97,7 +97,7 @@ enum { MOE_ROWS8_MAX_GROUP = 4 };
 // Where there is no VNNI or AVX2 body (not x86-64, or not clang): defined as the scalar twins. The
 // VNNI names are never chosen there (moe_cpu_has_vnni() is 0); Q4_K's AVX2 names are what the
 // `.avx2` kernel path calls, which is the scalar path on such machines.
-#define ROWS8_VNNI_AS_SCALAR(matvec, matmul, x_t, matvec_scalar, matmul_scalar)                                             \
+#define ROWS8_AS_SCALAR(matvec, matmul, x_t, matvec_scalar, matmul_scalar)                                             \
     void matvec(const void *w, size_t row_bytes, const x_t *x, int n, float *y, int row_begin, int row_end) {               \
         matvec_scalar(w, row_bytes, x, n, y, row_begin, row_end);                                                           \
     }                                                                                                                       \

@@ -57,7 +57,7 @@ public final class ExpertStore: @unchecked Sendable {
             }
             // Slots get the layout the load gave the rest of the model (the cache's experts stay
             // row-major in the model itself: it reads them from the file).
-            let rows8 = model.weights.interleaving.applies(routedExpert: false, format: matrix.format) && matrix.canInterleaveRows8
+            let rows8 = model.weights.interleaving.interleaves(matrix, routedExpert: false)
             return Segment(file: file, offset: matrix.base - mapped.base, byteCount: matrix.byteCount,
                            rows: matrix.rows, cols: matrix.cols, format: matrix.format, rows8: rows8)
         }

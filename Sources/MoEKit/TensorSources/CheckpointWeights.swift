@@ -140,7 +140,7 @@ public final class CheckpointWeights: @unchecked Sendable {
 
     /// `matrix` in rows8 groups when `interleaving` chooses it for this matrix, else as it is.
     func interleavedIfChosen(_ matrix: WeightMatrix, name: String, file: String) throws -> WeightMatrix {
-        guard interleaving.applies(routedExpert: loadingRoutedExperts, format: matrix.format), matrix.canInterleaveRows8 else { return matrix }
+        guard interleaving.interleaves(matrix, routedExpert: loadingRoutedExperts) else { return matrix }
         guard interleavedBytes + matrix.byteCount <= interleavingBudget else {
             matricesPastBudget += 1
             return matrix

@@ -34,10 +34,13 @@ public enum RowInterleaving: UInt8, Sendable {
     /// Sets the default for loads that start after this (the CLI, once, before loading).
     public static func set(_ value: RowInterleaving) { setting.store(value.rawValue, ordering: .relaxed) }
 
-    /// Only where the CPU has a fast kernel for the format's layout (`WeightMatrix.rows8Runs`):
-    /// elsewhere the portable twin would be all that reads it, slower than the row-major AVX2 body.
-    func applies(routedExpert: Bool, format: WeightFormat) -> Bool {
-        WeightMatrix.rows8Runs(format) && (self == .all || (self == .allButRoutedExperts && !routedExpert))
+    /// Whether this setting interleaves `matrix` (a routed expert's or not): one that can be
+    /// (`canInterleaveRows8`), and only where the CPU has a fast kernel for its format's layout
+    /// (`WeightMatrix.rows8Runs`): elsewhere the portable twin would be all that reads it, slower
+    /// than the row-major AVX2 body.
+    func interleaves(_ matrix: WeightMatrix, routedExpert: Bool) -> Bool {
+        matrix.canInterleaveRows8 && WeightMatrix.rows8Runs(matrix.format)
+            && (self == .all || (self == .allButRoutedExperts && !routedExpert))
     }
 
     /// This setting for a load whose routed experts an expert cache reads from the file.
