@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Tables for BENCHMARKS.md from Scripts/bench-llamacpp.sh's results (one line per engine run:
-engine, model, format, threads, round, prompt tok/s, decode tok/s, MB/token, bandwidth GB/s).
+engine, model, format, threads, round, prompt tok/s, decode tok/s, MB/token, bandwidth GB/s, and
+from moepp runs with --paired-roofline the paired fraction; results without that field still read).
 
 Medians with min–max over rounds; a ratio is the median of the per-round ratios moepp ÷ llama.cpp
 (each round ran the two engines back to back, so machine load cancels as far as it can).
@@ -10,6 +11,9 @@ The best sample is a conservative roofline on a host whose bandwidth swings from
 the next (a Zen 4 VM read 32–59 GB/s within minutes), so each 2-thread moepp run is also set
 against its own probe, taken in the same process just before: "of own probe", the median (min–max)
 of those per-run fractions.
+The 7B rows also carry the paired roofline (`moepp bench --paired-roofline`): the probe reads each
+decoded token's bytes right after the token, and the fraction is decode bytes per second ÷ the
+probe's over the same tokens, so the host's swings fall on both sides of it.
 A file no larger than the last-level cache (MODELS set: the GGUF files are sized) has no memory
 roofline — its weights stay in cache between tokens — and says so instead of a fraction.
 Both engines read the same file, so moepp's count of bytes touched per token stands for both.
@@ -101,8 +105,10 @@ def main(path):
     bandwidths = []
     with open(path) as results:
         for line in results:
-            engine, model, fmt, threads, round_, prompt, decode, megabytes, bandwidth = line.rstrip("\n").split("\t")
-            runs[(model, fmt, int(threads))][engine].append((int(round_), number(prompt), number(decode), number(megabytes), number(bandwidth)))
+            fields = line.rstrip("\n").split("\t")
+            engine, model, fmt, threads, round_, prompt, decode, megabytes, bandwidth = fields[:9]
+            paired = number(fields[9]) if len(fields) > 9 else math.nan
+            runs[(model, fmt, int(threads))][engine].append((int(round_), number(prompt), number(decode), number(megabytes), number(bandwidth), paired))
             if not math.isnan(number(bandwidth)):
                 bandwidths.append(number(bandwidth) * 1e9)
     if not bandwidths:
@@ -128,6 +134,14 @@ def main(path):
               f"{ratio(moepp_prompt, llama_prompt)} | {spread(moepp_decode.values())} | {spread(llama_decode.values())} | "
               f"{ratio(moepp_decode, llama_decode)} | {cached or fraction(moepp_decode.values(), megabytes, best, model, fmt)} | "
               f"{cached or fraction(llama_decode.values(), megabytes, best, model, fmt)} | {'—' if cached else own_probe(moepp)} |")
+    paired_rows = [(key, [r[5] for r in engines.get("moepp", []) if not math.isnan(r[5])]) for key, engines in runs.items()]
+    paired_rows = [(key, values) for key, values in paired_rows if values]
+    if paired_rows:
+        print()
+        print("moepp decode of the paired roofline (the probe reading each token's bytes right after it), per run, median (min–max):")
+        for (model, fmt, threads), values in paired_rows:
+            text = f"invalid ({max(values):.2f} > 1)" if max(values) > 1 else f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+            print(f"  {model} {fmt}, {threads} thread(s): {text} over {len(values)} run(s)")
     print()
     print("moepp with --bf16-activations ÷ moepp exact on the same bf16 file (per-round ratios, prompt | decode):")
     for (model, fmt, threads), engines in sorted(runs.items()):

@@ -21,6 +21,10 @@ struct BenchCommand: ParsableCommand {
         "Also serve each model with its matrices quantised in memory at load to these block formats (repeatable): q8_0, q4_0, q4_k.",
         discussion: "The stored and quantised variants then run interleaved, one repeat of each per round; figures are medians with min–max."))
     var quantize: [String] = []
+    @Flag(name: .customLong("paired-roofline"), help: ArgumentHelp(
+        "Also set decode against the bandwidth probe read right after each token, as many bytes as the token touched.",
+        discussion: "On a shared host the bandwidth moves from one second to the next; pairing each token with a probe read gives the fraction of the roofline over the same seconds. Reading between tokens flushes the cache: meant for models much larger than it."))
+    var pairedRoofline = false
     @OptionGroup var loadingOptions: LoadingOptions
     @OptionGroup var routing: RoutingOptions
     @OptionGroup var precision: PrecisionOptions
@@ -33,6 +37,7 @@ struct BenchCommand: ParsableCommand {
         guard hidden % 64 == 0 else { throw ValidationError("--hidden: a multiple of 64 (heads of 64)") }
         guard let format = WeightFormat(rawValue: dtype.uppercased()), format.elementsPerBlock == 1 else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
         _ = try quantizeFormats()
+        if pairedRoofline && !quantize.isEmpty { throw ValidationError("--paired-roofline: not with --quantize (measure one model at a time)") }
     }
 
     func quantizeFormats() throws -> [WeightFormat] {
@@ -89,6 +94,7 @@ struct BenchCommand: ParsableCommand {
             benchmark.decodeTokens = decodeTokens
             benchmark.repeats = repeats
             benchmark.controls = try routing.controls(for: transformer.config, modelDirectory: directory)
+            if pairedRoofline { benchmark.pairedRoofline = PairedRoofline() }
             // Probed again beside each model: the best figure of the run is the roofline.
             bandwidth = max(bandwidth, MemoryBandwidth.measure())
             let r = try benchmark.run(bandwidth: bandwidth)
@@ -100,7 +106,18 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "%@ | %.0f | %.1f | %.2f | %.2f | %@ | %.1f | %.1f | %@ (bandwidth %.1f GB/s)", (directory as NSString).lastPathComponent, size,
                          r.promptTokensPerSecond, r.decodeTokensPerSecond, r.ffnExpertsPerTokenPerLayer, share,
                          r.bytesPerToken / 1e6, r.rooflineTokensPerSecond, fraction, bandwidth / 1e9))
+            if let paired = r.paired, let kernel = benchmark.pairedRoofline?.kernel { printPaired(paired, kernel: kernel) }
         }
+    }
+
+    /// One line for scripts: "paired roofline: F (per token median M, min–max) …", F "invalid" above 1.
+    func printPaired(_ paired: PairedRoofline.Result, kernel: MemoryBandwidth.ReadKernel) {
+        let sorted = paired.perToken.sorted()
+        let fraction = paired.fraction <= 1 ? String(format: "%.2f", paired.fraction)
+            : String(format: "invalid (%.2f > 1: the decode read fewer bytes than counted, or from cache)", paired.fraction)
+        print(String(format: "paired roofline: %@ (per token median %.2f, %.2f–%.2f); decode %.1f GB/s, probe (%@) between tokens %.1f GB/s",
+                     fraction, Statistics.median(sorted), sorted.first ?? 0, sorted.last ?? 0, paired.decodeBytesPerSecond / 1e9,
+                     kernel.name, paired.probeBytesPerSecond / 1e9))
     }
 
     /// Each model as stored and quantised to each format, one repeat of each per round so that

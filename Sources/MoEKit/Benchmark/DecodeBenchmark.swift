@@ -15,6 +15,8 @@ public struct DecodeBenchmark {
         public var bandwidthBytesPerSecond: Double
         public var rooflineTokensPerSecond: Double { bytesPerToken > 0 ? bandwidthBytesPerSecond / bytesPerToken : 0 }
         public var fractionOfRoofline: Double { rooflineTokensPerSecond > 0 ? decodeTokensPerSecond / rooflineTokensPerSecond : 0 }
+        /// The roofline measured between tokens, when the benchmark had a `pairedRoofline`.
+        public var paired: PairedRoofline.Result?
     }
 
     public let model: Transformer
@@ -22,6 +24,9 @@ public struct DecodeBenchmark {
     public var decodeTokens = 64
     public var repeats = 5
     public var controls = RoutingControls()
+    /// When set, the probe reads each decoded token's bytes right after it (see PairedRoofline);
+    /// decode rates then count the tokens' own seconds only.
+    public var pairedRoofline: PairedRoofline?
 
     public init(model: Transformer) { self.model = model }
 
@@ -78,23 +83,29 @@ public struct DecodeBenchmark {
             let promptLogits = try model.forward(prompt, cache: cache, controls: controls).logits
             promptRates.append(Double(promptTokens) / Date().timeIntervalSince(promptStart))
             let step = DecodeScratch(config: model.config, tokens: 1)
-            let decodeStart = Date()
+            var decodeSeconds = 0.0
             for produced in 0..<decodeTokens {
+                let tokenStart = DispatchTime.now().uptimeNanoseconds   // sampling is part of a decode step
                 let next = Sampler.greedy(produced == 0 ? promptLogits[...] : step.logits[...])
                 let context = cache.length + 1
                 try model.decode(next, cache: cache, controls: controls, scratch: step)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - tokenStart) / 1e9
+                decodeSeconds += seconds
                 let layers = step.routing[0]
                 ffnComputed += layers.reduce(0) { $0 + $1.ffnExpertsComputed }
                 layerTokens += layers.count
                 for choice in layers.flatMap(\.chosen) { slots[choice.kind.category.shareName, default: 0] += 1 }
-                bytes += bytesTouched(layers, context: context)
+                let touched = bytesTouched(layers, context: context)
+                bytes += touched
+                pairedRoofline?.token(bytes: touched, seconds: seconds)
             }
-            decodeRates.append(Double(decodeTokens) / Date().timeIntervalSince(decodeStart))
+            decodeRates.append(decodeSeconds > 0 ? Double(decodeTokens) / decodeSeconds : 0)
         }
         let totalSlots = Double(slots.values.reduce(0, +))
         return Result(promptTokensPerSecond: Statistics.median(promptRates), decodeTokensPerSecond: Statistics.median(decodeRates),
                       ffnExpertsPerTokenPerLayer: Double(ffnComputed) / Double(max(1, layerTokens)),
                       slotShare: slots.mapValues { Double($0) / max(1, totalSlots) },
-                      bytesPerToken: bytes / Double(max(1, decodeTokens * repeats)), bandwidthBytesPerSecond: bandwidth)
+                      bytesPerToken: bytes / Double(max(1, decodeTokens * repeats)), bandwidthBytesPerSecond: bandwidth,
+                      paired: pairedRoofline?.result)
     }
 }

@@ -96,29 +96,56 @@ public enum MemoryBandwidth {
 
         /// One pass over the whole buffer on every core; bytes per second.
         func pass(_ kernel: ReadKernel) -> Double {
-            var region = Region(base: base, kernel: kernel.rawValue)
+            let read = self.read(blocks: bytes / Self.blockBytes, from: 0, kernel: kernel)
+            return read.bytes / read.seconds
+        }
+
+        /// `count` blocks from block `first` on, wrapping past the buffer's end, split over every
+        /// core; bytes read, the seconds it took, and the words' sum (checked against the fill).
+        func read(blocks count: Int, from first: Int, kernel: ReadKernel) -> (bytes: Double, seconds: Double, sum: UInt64) {
             let blocks = bytes / Self.blockBytes
+            // A buffer under one block (a tiny matvec-bench pool) reads nothing, as it always did.
+            precondition(count >= 0 && (count == 0 || (0..<blocks).contains(first)), "bandwidth probe: blocks \(first)+\(count) of \(blocks)")
+            var region = Region(base: base, kernel: kernel.rawValue, first: first, blocks: blocks)
             let start = DispatchTime.now().uptimeNanoseconds
             withUnsafeMutablePointer(to: &region) { region in
-                Parallel.forChunks(blocks, work: Int.max, context: UnsafeRawPointer(region)) { context, lower, upper in
-                    let region = UnsafeMutableRawPointer(mutating: context).assumingMemoryBound(to: Region.self)
-                    let sum = moe_read_sum(region.pointee.base + lower * ProbeBuffer.blockBytes, (upper - lower) * ProbeBuffer.blockBytes,
-                                           region.pointee.kernel)
-                    region.pointee.sum.add(sum)
+                Parallel.forChunks(count, work: Int.max, context: UnsafeRawPointer(region)) { context, lower, upper in
+                    let region = UnsafeMutableRawPointer(mutating: context).assumingMemoryBound(to: Region.self).pointee
+                    // [lower, upper) of the read is at most two runs of the buffer: before and after the wrap.
+                    var index = lower
+                    while index < upper {
+                        let block = (region.first + index) % region.blocks
+                        let run = min(upper - index, region.blocks - block)
+                        region.sum.add(moe_read_sum(region.base + block * ProbeBuffer.blockBytes, run * ProbeBuffer.blockBytes, region.kernel))
+                        index += run
+                    }
                 }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            // Σ i over the words read (the tail past the last whole block is not), wrapping like the kernels.
-            let n = UInt64(blocks * Self.blockBytes / 8)
-            let expected = n % 2 == 0 ? (n / 2) &* (n &- 1) : n &* ((n &- 1) / 2)
+            var expected: UInt64 = 0
+            var index = 0
+            while index < count {
+                let block = (first + index) % blocks
+                let run = min(count - index, blocks - block)
+                expected &+= Self.wordSum(from: UInt64(block * Self.blockBytes / 8), count: UInt64(run * Self.blockBytes / 8))
+                index += run
+            }
             precondition(region.sum.value == expected, "bandwidth probe: \(kernel.name) read a wrong sum")
-            return Double(blocks * Self.blockBytes) / seconds
+            return (Double(count * Self.blockBytes), seconds, expected)
+        }
+
+        /// Σ i for i in [a, a + n), wrapping like the kernels: n(2a + n − 1)/2 with the halving
+        /// done on whichever factor is even, so nothing is lost to the wrap.
+        static func wordSum(from a: UInt64, count n: UInt64) -> UInt64 {
+            let other = 2 &* a &+ n &- 1   // n and 2a + n − 1 have opposite parities
+            return n % 2 == 0 ? (n / 2) &* other : n &* (other / 2)
         }
     }
 
     private struct Region {
         let base: UnsafeMutableRawPointer
         let kernel: Int32
+        let first: Int, blocks: Int
         let sum = WrappingSum()
     }
 }
