@@ -31,7 +31,8 @@ done
 echo "== 2. prompt and decode throughput (medians of 3) against the memory roofline"
 # --refresh-page-cache: shards cached by an earlier reader or an older synthesize (which left its
 # 4 KiB folios cached) are re-read once through moepp's huge-page-advised mapping, in 2 MiB pages.
-"$bin" bench --model "$dir" --prompt-tokens 128 --decode-tokens 32 --repeats 3 --refresh-page-cache
+# --paired-roofline: the roofline also measured token by token, beside the probe's best pass.
+"$bin" bench --model "$dir" --prompt-tokens 128 --decode-tokens 32 --repeats 3 --refresh-page-cache --paired-roofline
 
 echo "== 3. the playground: a key typed while it decodes (tmux, 140x45)"
 session=moepp-7b-$$
