@@ -25,6 +25,10 @@ struct BenchCommand: ParsableCommand {
         "Also set decode against the bandwidth probe read right after each token, as many bytes as the token touched.",
         discussion: "On a shared host the bandwidth moves from one second to the next; pairing each token with a probe read gives the fraction of the roofline over the same seconds. Reading between tokens flushes the cache: meant for models much larger than it."))
     var pairedRoofline = false
+    @Flag(name: .customLong("region-statistics"), help: ArgumentHelp(
+        "Also print how long one thread sat idle at the ends of the decode's parallel regions.",
+        discussion: "Each parallel region (one or a few matrix products) ends when its last chunk does; the share of the regions' time one participant waited for another is the lost parallelism, measured inside the process and so independent of the host's bandwidth at the moment. Costs a clock read per chunk."))
+    var regionStatistics = false
     @OptionGroup var loadingOptions: LoadingOptions
     @OptionGroup var routing: RoutingOptions
     @OptionGroup var precision: PrecisionOptions
@@ -38,6 +42,7 @@ struct BenchCommand: ParsableCommand {
         guard let format = WeightFormat(rawValue: dtype.uppercased()), format.elementsPerBlock == 1 else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
         _ = try quantizeFormats()
         if pairedRoofline && !quantize.isEmpty { throw ValidationError("--paired-roofline: not with --quantize (measure one model at a time)") }
+        if regionStatistics && !quantize.isEmpty { throw ValidationError("--region-statistics: not with --quantize (measure one model at a time)") }
     }
 
     func quantizeFormats() throws -> [WeightFormat] {
@@ -95,6 +100,7 @@ struct BenchCommand: ParsableCommand {
             benchmark.repeats = repeats
             benchmark.controls = try routing.controls(for: transformer.config, modelDirectory: directory)
             if pairedRoofline { benchmark.pairedRoofline = PairedRoofline() }
+            benchmark.regionStatistics = regionStatistics
             // Probed again beside each model: the best figure of the run is the roofline.
             bandwidth = max(bandwidth, MemoryBandwidth.measure())
             let r = try benchmark.run(bandwidth: bandwidth)
@@ -107,6 +113,10 @@ struct BenchCommand: ParsableCommand {
                          r.promptTokensPerSecond, r.decodeTokensPerSecond, r.ffnExpertsPerTokenPerLayer, share,
                          r.bytesPerToken / 1e6, r.rooflineTokensPerSecond, fraction, bandwidth / 1e9))
             if let paired = r.paired, let kernel = benchmark.pairedRoofline?.kernel { printPaired(paired, kernel: kernel) }
+            if let regions = r.regions {
+                print(String(format: "regions: %.1f per decoded token, %.1f%% of decode time inside them; one thread idle at their ends %.1f%% of that time",
+                             Double(regions.regions) / Double(decodeTokens * repeats), 100 * regions.seconds / max(r.decodeSeconds, 1e-9), 100 * regions.idleShare))
+            }
         }
     }
 

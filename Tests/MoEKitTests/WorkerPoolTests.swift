@@ -104,6 +104,38 @@ struct WorkerPoolTests {
         }
     }
 
+    /// Its own pool, so that no other test's regions are counted.
+    static let measured = WorkerPool(workers: 1)
+
+    @Test("region statistics count the regions run while resumed, and an idle share within the regions' time")
+    func regionStatistics() {
+        let pool = Self.measured, statistics = pool.statistics
+        statistics.reset()
+        statistics.resume()
+        for _ in 0..<10 { #expect(visits(pool, 64).allSatisfy { $0 == 1 }) }
+        statistics.pause()
+        for _ in 0..<5 { _ = visits(pool, 64) }
+        let snapshot = statistics.snapshot
+        #expect(snapshot.regions == 10)
+        #expect(snapshot.seconds > 0)
+        #expect(snapshot.idleSeconds >= 0 && snapshot.idleSeconds <= snapshot.seconds)
+        statistics.reset()
+        #expect(statistics.snapshot.regions == 0 && statistics.snapshot.seconds == 0)
+    }
+
+    @Test("a region's idle time: the gap between the participants' last chunks, or all of it when the workers ran none")
+    func regionIdle() {
+        let statistics = RegionStatistics()
+        statistics.add(start: 1_000, end: 2_000, ownerDone: 1_900, workersDone: 1_600)   // workers first: 300 idle
+        statistics.add(start: 3_000, end: 4_000, ownerDone: 3_500, workersDone: 3_950)   // owner first: 450
+        statistics.add(start: 5_000, end: 6_000, ownerDone: 5_990, workersDone: 5_000)   // workers ran nothing: 1000
+        let snapshot = statistics.snapshot
+        #expect(snapshot.regions == 3)
+        #expect(abs(snapshot.seconds - 3e-6) < 1e-12)
+        #expect(abs(snapshot.idleSeconds - 1.75e-6) < 1e-12)
+        #expect(abs(snapshot.idleShare - 1.75 / 3) < 1e-9)
+    }
+
     @Test("the core count honours the affinity mask")
     func coreCount() {
         #expect(Parallel.coreCount >= 1)

@@ -17,6 +17,10 @@ public struct DecodeBenchmark {
         public var fractionOfRoofline: Double { rooflineTokensPerSecond > 0 ? decodeTokensPerSecond / rooflineTokensPerSecond : 0 }
         /// The roofline measured between tokens, when the benchmark had a `pairedRoofline`.
         public var paired: PairedRoofline.Result?
+        /// The decode's parallel regions, with `regionStatistics`.
+        public var regions: RegionStatistics.Snapshot?
+        /// Seconds of all timed decode steps (every repeat).
+        public var decodeSeconds = 0.0
     }
 
     public let model: Transformer
@@ -27,6 +31,8 @@ public struct DecodeBenchmark {
     /// When set, the probe reads each decoded token's bytes right after it (see PairedRoofline);
     /// decode rates then count the tokens' own seconds only.
     public var pairedRoofline: PairedRoofline?
+    /// Whether to count the decode steps' parallel regions (`RegionStatistics`).
+    public var regionStatistics = false
 
     public init(model: Transformer) { self.model = model }
 
@@ -75,7 +81,9 @@ public struct DecodeBenchmark {
         let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(vocabulary)) }
         try warmUpPass(prompt)
         var promptRates: [Double] = [], decodeRates: [Double] = []
-        var ffnComputed = 0, layerTokens = 0, bytes = 0.0
+        var ffnComputed = 0, layerTokens = 0, bytes = 0.0, allDecodeSeconds = 0.0
+        let statistics = Parallel.regionStatistics
+        statistics.reset()
         var slots: [String: Int] = [:]
         for _ in 0..<max(1, repeats) {
             let cache = model.makeCache()
@@ -88,7 +96,9 @@ public struct DecodeBenchmark {
                 let tokenStart = DispatchTime.now().uptimeNanoseconds   // sampling is part of a decode step
                 let next = Sampler.greedy(produced == 0 ? promptLogits[...] : step.logits[...])
                 let context = cache.length + 1
+                if regionStatistics { statistics.resume() }
                 try model.decode(next, cache: cache, controls: controls, scratch: step)
+                statistics.pause()
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - tokenStart) / 1e9
                 decodeSeconds += seconds
                 let layers = step.routing[0]
@@ -100,12 +110,13 @@ public struct DecodeBenchmark {
                 pairedRoofline?.token(bytes: touched, seconds: seconds)
             }
             decodeRates.append(decodeSeconds > 0 ? Double(decodeTokens) / decodeSeconds : 0)
+            allDecodeSeconds += decodeSeconds
         }
         let totalSlots = Double(slots.values.reduce(0, +))
         return Result(promptTokensPerSecond: Statistics.median(promptRates), decodeTokensPerSecond: Statistics.median(decodeRates),
                       ffnExpertsPerTokenPerLayer: Double(ffnComputed) / Double(max(1, layerTokens)),
                       slotShare: slots.mapValues { Double($0) / max(1, totalSlots) },
                       bytesPerToken: bytes / Double(max(1, decodeTokens * repeats)), bandwidthBytesPerSecond: bandwidth,
-                      paired: pairedRoofline?.result)
+                      paired: pairedRoofline?.result, regions: regionStatistics ? statistics.snapshot : nil, decodeSeconds: allDecodeSeconds)
     }
 }

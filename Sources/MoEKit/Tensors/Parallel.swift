@@ -11,6 +11,9 @@ public enum Parallel {
 
     static let pool = WorkerPool(workers: coreCount - 1)
 
+    /// The pool's region statistics (off until resumed).
+    public static var regionStatistics: RegionStatistics { pool.statistics }
+
     /// Whether a region of `count` chunks and `work` multiply-adds runs on the calling thread alone.
     static func runsInline(_ count: Int, work: Int) -> Bool { work < 1 << 16 || count < 2 }
 

@@ -32,6 +32,12 @@ final class WorkerPool: @unchecked Sendable {
     let workerCount: Int
     /// Slices per participant: enough that an unlucky thread does not hold the region up,
     /// few enough that handing them out (one contended cache line each) stays negligible.
+    /// Equal slices. Slices that shrink towards the region's end (count·(1 − (1 − i/chunks)²))
+    /// cut the time one thread waits at the ends of the 7B Q8_0 decode's regions from 10–17% to
+    /// 3–13% (`moepp bench --region-statistics`), but over 20 interleaved runs no gain showed in
+    /// tok/s or the paired roofline (with 8 slices per participant it looked slightly worse: more
+    /// slice starts, each a cold stream), so they were not kept (BENCHMARKS.md "Regions that end
+    /// together"); 32 or 256 equal slices per participant measured slower than 4.
     static let chunksPerParticipant = 4
     /// How long a worker keeps looking for the next region before it parks. Past the first
     /// `busySpinNanoseconds` it yields between looks: on a machine busier than its cores (other
@@ -50,6 +56,8 @@ final class WorkerPool: @unchecked Sendable {
     private static let maxChunks = 4096
 
     private let cursor = Atomic<UInt64>(0)
+    /// When each participant's last chunk of the current region returned (`statistics` only).
+    private let ownerDone = Atomic<UInt64>(0), workersDone = Atomic<UInt64>(0)
     // The region's description, written by the owner before it publishes the cursor and only
     // after it has closed the previous region (see `claimChunks`).
     private let regionCount = Atomic<Int>(0)
@@ -61,6 +69,7 @@ final class WorkerPool: @unchecked Sendable {
     /// Chunks of the current region whose body has returned.
     private let finished = Atomic<Int>(0)
     private let owner = Atomic<Bool>(false)
+    let statistics = RegionStatistics()
     /// Workers parked (or about to park) on `wake`.
     private let sleepers = Atomic<Int>(0)
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
@@ -114,13 +123,19 @@ final class WorkerPool: @unchecked Sendable {
         regionFunction.store(unsafeBitCast(function, to: UInt.self), ordering: .sequentiallyConsistent)
         regionContext.store(UInt(bitPattern: context), ordering: .sequentiallyConsistent)
         finished.store(0, ordering: .sequentiallyConsistent)
+        let measured = statistics.isOn
+        let start = measured ? DispatchTime.now().uptimeNanoseconds : 0
+        if measured {
+            ownerDone.store(start, ordering: .relaxed)
+            workersDone.store(start, ordering: .relaxed)
+        }
         cursor.store(generation << Self.indexBits, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             pthread_mutex_lock(mutex)
             pthread_cond_broadcast(wake)
             pthread_mutex_unlock(mutex)
         }
-        claimChunks(generation)
+        claimChunks(generation, done: ownerDone, measured: measured)
         // Only bodies already claimed remain, each running on a worker right now; yield
         // if one takes long (its thread may have been descheduled on a shared core).
         var polls = 0
@@ -131,12 +146,16 @@ final class WorkerPool: @unchecked Sendable {
         // Close before the next region's description is written, so a worker still
         // holding this cursor value can no longer claim from it.
         cursor.store(generation << Self.indexBits | Self.closed, ordering: .sequentiallyConsistent)
+        if measured {
+            statistics.add(start: start, end: DispatchTime.now().uptimeNanoseconds,
+                           ownerDone: ownerDone.load(ordering: .relaxed), workersDone: workersDone.load(ordering: .relaxed))
+        }
     }
 
     /// Claims and runs chunks of region `generation` until none are left (or it was closed).
     /// A worker may read the description of a newer region here (it is rewritten once this one is
     /// closed), but then its compare-and-swap fails: the cursor no longer holds what it read.
-    private func claimChunks(_ generation: UInt64) {
+    private func claimChunks(_ generation: UInt64, done: borrowing Atomic<UInt64>, measured: Bool) {
         let count = regionCount.load(ordering: .sequentiallyConsistent)
         let chunks = regionChunks.load(ordering: .sequentiallyConsistent)
         let function = unsafeBitCast(regionFunction.load(ordering: .sequentiallyConsistent), to: Function.self)
@@ -148,6 +167,7 @@ final class WorkerPool: @unchecked Sendable {
             let (claimed, seen) = cursor.compareExchange(expected: current, desired: current + 1, ordering: .sequentiallyConsistent)
             if !claimed { current = seen; continue }
             function(context!, count * index / chunks, count * (index + 1) / chunks)
+            if measured { done.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
             finished.add(1, ordering: .releasing)
             current = cursor.load(ordering: .sequentiallyConsistent)
         }
@@ -171,7 +191,7 @@ final class WorkerPool: @unchecked Sendable {
                 }
             }
             seen = current >> Self.indexBits
-            claimChunks(seen)
+            claimChunks(seen, done: workersDone, measured: statistics.isOn)
         }
     }
 
