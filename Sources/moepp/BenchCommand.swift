@@ -41,8 +41,9 @@ struct BenchCommand: ParsableCommand {
         guard hidden % 64 == 0 else { throw ValidationError("--hidden: a multiple of 64 (heads of 64)") }
         guard let format = WeightFormat(rawValue: dtype.uppercased()), format.elementsPerBlock == 1 else { throw ValidationError("--dtype: expected F32, F16 or BF16") }
         _ = try quantizeFormats()
-        if pairedRoofline && !quantize.isEmpty { throw ValidationError("--paired-roofline: not with --quantize (measure one model at a time)") }
-        if regionStatistics && !quantize.isEmpty { throw ValidationError("--region-statistics: not with --quantize (measure one model at a time)") }
+        for (flag, isSet) in [("--paired-roofline", pairedRoofline), ("--region-statistics", regionStatistics)] where isSet && !quantize.isEmpty {
+            throw ValidationError("\(flag): not with --quantize (measure one model at a time)")
+        }
     }
 
     func quantizeFormats() throws -> [WeightFormat] {

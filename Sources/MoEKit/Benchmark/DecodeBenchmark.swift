@@ -83,7 +83,7 @@ public struct DecodeBenchmark {
         var promptRates: [Double] = [], decodeRates: [Double] = []
         var ffnComputed = 0, layerTokens = 0, bytes = 0.0, allDecodeSeconds = 0.0
         let statistics = Parallel.regionStatistics
-        statistics.reset()
+        if regionStatistics { statistics.reset() }
         var slots: [String: Int] = [:]
         for _ in 0..<max(1, repeats) {
             let cache = model.makeCache()
@@ -98,7 +98,7 @@ public struct DecodeBenchmark {
                 let context = cache.length + 1
                 if regionStatistics { statistics.resume() }
                 try model.decode(next, cache: cache, controls: controls, scratch: step)
-                statistics.pause()
+                if regionStatistics { statistics.pause() }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - tokenStart) / 1e9
                 decodeSeconds += seconds
                 let layers = step.routing[0]

@@ -111,27 +111,30 @@ public enum MemoryBandwidth {
             withUnsafeMutablePointer(to: &region) { region in
                 Parallel.forChunks(count, work: Int.max, context: UnsafeRawPointer(region)) { context, lower, upper in
                     let region = UnsafeMutableRawPointer(mutating: context).assumingMemoryBound(to: Region.self).pointee
-                    // [lower, upper) of the read is at most two runs of the buffer: before and after the wrap.
-                    var index = lower
-                    while index < upper {
-                        let block = (region.first + index) % region.blocks
-                        let run = min(upper - index, region.blocks - block)
+                    ProbeBuffer.forEachRun(lower..<upper, first: region.first, blocks: region.blocks) { block, run in
                         region.sum.add(moe_read_sum(region.base + block * ProbeBuffer.blockBytes, run * ProbeBuffer.blockBytes, region.kernel))
-                        index += run
                     }
                 }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             var expected: UInt64 = 0
-            var index = 0
-            while index < count {
-                let block = (first + index) % blocks
-                let run = min(count - index, blocks - block)
+            Self.forEachRun(0..<count, first: first, blocks: blocks) { block, run in
                 expected &+= Self.wordSum(from: UInt64(block * Self.blockBytes / 8), count: UInt64(run * Self.blockBytes / 8))
-                index += run
             }
             precondition(region.sum.value == expected, "bandwidth probe: \(kernel.name) read a wrong sum")
             return (Double(count * Self.blockBytes), seconds, expected)
+        }
+
+        /// Blocks `range` of a read that starts at block `first` of a `blocks`-block buffer, as runs of
+        /// contiguous blocks `(block, count)`: at most two, before and after the wrap.
+        static func forEachRun(_ range: Range<Int>, first: Int, blocks: Int, _ body: (_ block: Int, _ count: Int) -> Void) {
+            var index = range.lowerBound
+            while index < range.upperBound {
+                let block = (first + index) % blocks
+                let run = min(range.upperBound - index, blocks - block)
+                body(block, run)
+                index += run
+            }
         }
 
         /// Σ i for i in [a, a + n), wrapping like the kernels: n(2a + n − 1)/2 with the halving

@@ -34,7 +34,7 @@ final class WorkerPool: @unchecked Sendable {
     /// few enough that handing them out (one contended cache line each) stays negligible.
     /// Equal slices. Slices that shrink towards the region's end (count·(1 − (1 − i/chunks)²))
     /// cut the time one thread waits at the ends of the 7B Q8_0 decode's regions from 10–17% to
-    /// 3–13% (`moepp bench --region-statistics`), but over 20 interleaved runs no gain showed in
+    /// 3–13% (`moepp bench --region-statistics`), but over 17 interleaved pairs no gain showed in
     /// tok/s or the paired roofline (with 8 slices per participant it looked slightly worse: more
     /// slice starts, each a cold stream), so they were not kept (BENCHMARKS.md "Regions that end
     /// together"); 32 or 256 equal slices per participant measured slower than 4.
